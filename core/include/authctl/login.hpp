@@ -1,0 +1,62 @@
+// The decisions of a login, each in one critical section under the user's
+// lock: is the user locked, is the code valid and unused, and the recording of
+// the outcome. The PAM module and `authctl verify` call these; neither decides
+// anything itself.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "authctl/lockout.hpp"
+#include "authctl/options.hpp"
+#include "authctl/result.hpp"
+#include "authctl/store.hpp"
+
+namespace authctl {
+
+// Who is logging in, from where, and when. `now` is the caller's clock (the
+// module and the CLI pass time(nullptr); tests pass what they need).
+struct LoginContext {
+    std::string_view user;
+    bool is_root = false;
+    std::string_view source;  // remote host or tty, for the tally
+    std::int64_t now = 0;
+};
+
+enum class Outcome {
+    success,       // the code (or a recovery code) was accepted and consumed
+    wrong_code,    // evaluated and wrong, replayed or malformed; counted
+    locked,        // refused without evaluating; not counted
+    not_enrolled,  // the user has no enrollment; nothing changed
+};
+
+struct AttemptResult {
+    Outcome outcome = Outcome::wrong_code;
+    std::uint32_t failures = 0;  // success: failures cleared by it; wrong_code: count now; locked: count
+    bool locked_now = false;     // wrong_code: this failure locked the account
+    LockState lock;              // locked / locked_now: until when
+    bool used_recovery = false;  // success through a recovery code
+    std::size_t recovery_left = 0;
+};
+
+// Verifies `code` for ctx.user: refuses a locked user without evaluating,
+// accepts a TOTP step at most once (never one at or below the last accepted),
+// advances the HOTP counter past the match, consumes a recovery code, and
+// records the success or failure before the lock is released. A code that is
+// not `digits` digits is tried as a recovery code, else counted as wrong.
+Result<AttemptResult> attempt_code(const UserStore& store, const LoginContext& ctx, const Options& opts,
+                                   std::string_view code);
+
+// The lock state for ctx.user from a consistent read, without the lock (for
+// preauth, the account phase and status). A user with no record is unlocked.
+Result<LockState> current_lock(const UserStore& store, const LoginContext& ctx, const Options& opts);
+
+// Records one failure of another module (faillock's authfail), unless the user
+// is already locked. Creates a tally-only record for a user with none.
+Result<AttemptResult> record_external_failure(const UserStore& store, const LoginContext& ctx, const Options& opts);
+
+// Records a success of another module (faillock's authsucc): clears failures
+// and lock. Returns the failures cleared. No record is created.
+Result<std::uint32_t> record_external_success(const UserStore& store, const LoginContext& ctx);
+
+}  // namespace authctl

@@ -1,0 +1,51 @@
+// One option parser for both front ends: /etc/security/authctl.conf
+// ("key = value" lines, bare words for flags, '#' comments) and PAM module
+// arguments ("key=value", bare flags). The file is read first; arguments
+// override. Unknown keys, values on flags, missing values and out-of-range
+// numbers are errors that name the key: nothing is silently ignored.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "authctl/lockout.hpp"
+#include "authctl/result.hpp"
+
+namespace authctl {
+
+inline constexpr const char* kDefaultStateDir = "/var/lib/authctl";
+inline constexpr const char* kDefaultConfigFile = "/etc/security/authctl.conf";
+inline constexpr std::size_t kMaxConfigBytes = 64 * 1024;
+
+struct Options {
+    std::string dir = kDefaultStateDir;       // state directory
+    LockoutPolicy lockout;                    // deny, fail_interval, unlock_time, even_deny_root, root_unlock_time
+    unsigned window = 1;                      // TOTP: steps accepted either side of now
+    unsigned hotp_window = 5;                 // HOTP: counters accepted ahead of the stored one
+    bool nullok = false;                      // users with no enrollment pass
+    bool silent = false;                      // no informational messages to the user
+    bool debug = false;                       // extra log lines
+    bool nodelay = false;                     // no failure delay
+    std::string prompt = "Verification code: ";
+};
+
+// Applies one option. `value` is absent for a bare word. Keys:
+//   dir=PATH  deny=0..100  fail_interval=1..31536000  unlock_time=0..31536000|never
+//   root_unlock_time=0..31536000|never (implies even_deny_root)  even_deny_root
+//   window=0..10  hotp_window=0..20  nullok  silent  debug  nodelay  prompt=TEXT
+// Errc::invalid_argument with a message naming the key otherwise.
+Status apply_option(Options& opts, std::string_view key, const std::string_view* value);
+
+// Applies "key=value" or "flag" as given to a PAM module.
+Status apply_argument(Options& opts, std::string_view arg);
+
+// Applies the text of a config file; `origin` (the path) prefixes errors with
+// "origin:LINE:".
+Status apply_config_text(Options& opts, std::string_view text, std::string_view origin);
+
+// Reads and applies a config file. The file must be a regular file (not a
+// symlink), owned by root and not writable by group or others; at most
+// kMaxConfigBytes. A missing file is fine when `missing_ok` (the default path).
+Status apply_config_file(Options& opts, const std::string& path, bool missing_ok);
+
+}  // namespace authctl

@@ -1,0 +1,60 @@
+// RFC 4226 HOTP and RFC 6238 TOTP over HMAC-SHA1/SHA256/SHA512 (OpenSSL EVP_MAC).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "authctl/result.hpp"
+#include "authctl/secret.hpp"
+
+namespace authctl {
+
+enum class HashAlgo { sha1, sha256, sha512 };
+
+// "SHA1", "SHA256", "SHA512": the spelling of otpauth URIs and OpenSSL digest names.
+const char* algo_name(HashAlgo algo) noexcept;
+// Accepts sha1/sha256/sha512 in any case; Errc::invalid_argument otherwise.
+Result<HashAlgo> parse_algo(std::string_view text);
+
+inline constexpr unsigned kMinDigits = 6;
+inline constexpr unsigned kMaxDigits = 8;
+inline constexpr unsigned kMinPeriod = 1;
+inline constexpr unsigned kMaxPeriod = 300;
+inline constexpr unsigned kMaxWindow = 10;  // steps either side (TOTP) or ahead (HOTP)
+
+// The HOTP value of `counter`: dynamic truncation, modulo 10^digits.
+// Requires a non-empty key and kMinDigits <= digits <= kMaxDigits; fails with
+// Errc::invalid_argument otherwise, Errc::crypto if OpenSSL fails.
+Result<std::uint32_t> hotp_value(const SecretBytes& key, std::uint64_t counter, HashAlgo algo, unsigned digits);
+
+// The code as the user types it: `value` left-padded with zeros to `digits`.
+std::string format_code(std::uint32_t value, unsigned digits);
+
+// The RFC 6238 time step for Unix time `now` (T0 = 0). Times before 1970 map
+// to step 0. period must be in [kMinPeriod, kMaxPeriod].
+std::uint64_t totp_step(std::int64_t now, unsigned period) noexcept;
+
+// True when `code` is exactly `digits` ASCII digits: the only shape a one-time
+// code is ever compared in.
+bool is_code_syntax(std::string_view code, unsigned digits) noexcept;
+
+// Checks `code` against the HOTP values of every counter in [first, last]
+// (inclusive, at most 2*kMaxWindow+1 counters), comparing in constant time and
+// without stopping at a match. Returns the lowest matching counter, or nullopt.
+// Fails with Errc::invalid_argument for a bad range, digits or code shape.
+Result<std::optional<std::uint64_t>> find_counter(const SecretBytes& key, HashAlgo algo, unsigned digits,
+                                                  std::string_view code, std::uint64_t first, std::uint64_t last);
+
+// The counters a TOTP check at `now` may accept: [step-window, step+window],
+// raised above `last_used` (a step accepted before is never accepted again).
+// Returns nullopt when the range is empty.
+struct CounterRange {
+    std::uint64_t first;
+    std::uint64_t last;
+};
+std::optional<CounterRange> totp_range(std::int64_t now, unsigned period, unsigned window,
+                                       std::optional<std::uint64_t> last_used) noexcept;
+
+}  // namespace authctl

@@ -1,0 +1,52 @@
+// A user's record: enrollment, recovery-code hashes, replay state and failure
+// tally, in the versioned text format of docs/FILEFORMAT.md. The parser treats
+// the file as hostile: every key known, each at most once, every value checked,
+// an explicit end marker (a truncated file never parses).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "authctl/lockout.hpp"
+#include "authctl/otp.hpp"
+#include "authctl/otpauth_uri.hpp"
+#include "authctl/recovery.hpp"
+#include "authctl/result.hpp"
+#include "authctl/secret.hpp"
+
+namespace authctl {
+
+inline constexpr int kRecordVersion = 1;
+inline constexpr std::size_t kMaxRecordBytes = 16 * 1024;
+
+struct Enrollment {
+    OtpType type = OtpType::totp;
+    HashAlgo algo = HashAlgo::sha1;
+    unsigned digits = 6;
+    unsigned period = 30;                   // TOTP
+    std::uint64_t counter = 0;              // HOTP: the next counter to accept
+    SecretBytes secret;                     // 1..kMaxSecretBytes
+    std::int64_t created = 0;               // Unix time
+    bool confirmed = false;                 // a code has been verified for it
+    std::optional<std::uint64_t> last_step; // TOTP: highest time step accepted
+
+    Enrollment clone() const;
+};
+
+struct UserRecord {
+    std::optional<Enrollment> enrollment;  // nullopt: a tally only (failures of a user not enrolled)
+    RecoverySet recovery;
+    Tally tally;
+
+    UserRecord clone() const;
+};
+
+// The file's text. Contains the secret: the buffer wipes itself.
+SecretBytes serialize_record(const UserRecord& rec);
+
+// Parses a file's text; Errc::corrupt naming the line and key on any defect.
+Result<UserRecord> parse_record(std::string_view text);
+
+}  // namespace authctl

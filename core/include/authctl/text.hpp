@@ -1,0 +1,26 @@
+// Small text helpers shared by the URI, the user-name encoding and the parsers.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace authctl {
+
+// True when `s` is well-formed UTF-8 (no overlong forms, no surrogates, <= U+10FFFF).
+bool valid_utf8(std::string_view s) noexcept;
+
+// True when `s` holds a byte below 0x20 or 0x7F (NUL, newline, escape, ...).
+bool has_control(std::string_view s) noexcept;
+
+// Percent-encodes every byte except ASCII letters, digits and the bytes in `keep`.
+std::string percent_encode(std::string_view s, std::string_view keep);
+
+// Decodes %XX escapes (hex digits in either case). nullopt on a truncated or
+// non-hex escape.
+std::optional<std::string> percent_decode(std::string_view s);
+
+// `s` without leading and trailing spaces and tabs.
+std::string_view trim(std::string_view s) noexcept;
+
+}  // namespace authctl

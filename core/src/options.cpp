@@ -1,0 +1,142 @@
+#include "authctl/options.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+
+#include "authctl/file_util.hpp"
+#include "authctl/otp.hpp"
+#include "authctl/text.hpp"
+
+namespace authctl {
+namespace {
+
+Error bad_key(std::string_view key, const std::string& why)
+{
+    return make_error(Errc::invalid_argument, "option '" + std::string(key) + "': " + why);
+}
+
+Result<std::uint32_t> number(std::string_view key, const std::string_view* value, std::uint32_t min,
+                             std::uint32_t max, bool never_allowed)
+{
+    const std::string range = "must be a number from " + std::to_string(min) + " to " + std::to_string(max) +
+                              (never_allowed ? " or 'never'" : "");
+    if (value == nullptr) return bad_key(key, "needs a value (" + range + ")");
+    if (never_allowed && *value == "never") return std::uint32_t{0};
+    std::uint32_t v = 0;
+    const auto [end, ec] = std::from_chars(value->data(), value->data() + value->size(), v);
+    if (value->empty() || ec != std::errc() || end != value->data() + value->size() || v < min || v > max)
+        return bad_key(key, range + ", not '" + std::string(*value) + "'");
+    return v;
+}
+
+Status flag(std::string_view key, const std::string_view* value, bool& target)
+{
+    if (value != nullptr) return bad_key(key, "takes no value");
+    target = true;
+    return Ok{};
+}
+
+}  // namespace
+
+Status apply_option(Options& opts, std::string_view key, const std::string_view* value)
+{
+    if (key == "dir") {
+        if (value == nullptr || value->empty() || value->front() != '/' || value->size() > 4096 || has_control(*value))
+            return bad_key(key, "must be an absolute path");
+        opts.dir = std::string(*value);
+        return Ok{};
+    }
+    if (key == "prompt") {
+        if (value == nullptr || value->empty() || value->size() > 256 || has_control(*value) || !valid_utf8(*value))
+            return bad_key(key, "must be 1 to 256 printable characters");
+        opts.prompt = std::string(*value);
+        return Ok{};
+    }
+    Result<std::uint32_t> n = std::uint32_t{0};
+    if (key == "deny") {
+        if (!(n = number(key, value, 0, kMaxDeny, false))) return n.error();
+        opts.lockout.deny = *n;
+    } else if (key == "fail_interval") {
+        if (!(n = number(key, value, 1, kMaxInterval, false))) return n.error();
+        opts.lockout.fail_interval = *n;
+    } else if (key == "unlock_time") {
+        if (!(n = number(key, value, 0, kMaxInterval, true))) return n.error();
+        opts.lockout.unlock_time = *n;
+    } else if (key == "root_unlock_time") {
+        if (!(n = number(key, value, 0, kMaxInterval, true))) return n.error();
+        opts.lockout.root_unlock_time = *n;
+        opts.lockout.root_unlock_time_set = true;
+        opts.lockout.even_deny_root = true;
+    } else if (key == "window") {
+        if (!(n = number(key, value, 0, kMaxWindow, false))) return n.error();
+        opts.window = *n;
+    } else if (key == "hotp_window") {
+        if (!(n = number(key, value, 0, 2 * kMaxWindow, false))) return n.error();
+        opts.hotp_window = *n;
+    } else if (key == "even_deny_root") {
+        return flag(key, value, opts.lockout.even_deny_root);
+    } else if (key == "nullok") {
+        return flag(key, value, opts.nullok);
+    } else if (key == "silent") {
+        return flag(key, value, opts.silent);
+    } else if (key == "debug") {
+        return flag(key, value, opts.debug);
+    } else if (key == "nodelay") {
+        return flag(key, value, opts.nodelay);
+    } else {
+        return make_error(Errc::invalid_argument, "unknown option '" + std::string(key) + "'");
+    }
+    return Ok{};
+}
+
+Status apply_argument(Options& opts, std::string_view arg)
+{
+    const auto eq = arg.find('=');
+    if (eq == std::string_view::npos) return apply_option(opts, arg, nullptr);
+    const std::string_view value = arg.substr(eq + 1);
+    return apply_option(opts, arg.substr(0, eq), &value);
+}
+
+Status apply_config_text(Options& opts, std::string_view text, std::string_view origin)
+{
+    std::size_t line_no = 0;
+    while (!text.empty()) {
+        ++line_no;
+        const auto nl = text.find('\n');
+        std::string_view line = text.substr(0, nl);
+        text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+        if (const auto hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        line = trim(line);
+        if (line.empty()) continue;
+        const auto where = std::string(origin) + ":" + std::to_string(line_no) + ": ";
+        if (has_control(line)) return make_error(Errc::invalid_argument, where + "control character in line");
+        Status st = Ok{};
+        if (const auto eq = line.find('='); eq == std::string_view::npos) {
+            st = apply_option(opts, line, nullptr);
+        } else {
+            const std::string_view key = trim(line.substr(0, eq));
+            const std::string_view value = trim(line.substr(eq + 1));
+            st = apply_option(opts, key, &value);
+        }
+        if (!st) return make_error(st.error().code, where + st.error().detail);
+    }
+    return Ok{};
+}
+
+Status apply_config_file(Options& opts, const std::string& path, bool missing_ok)
+{
+    auto text = read_trusted_file(AT_FDCWD, path, kMaxConfigBytes, FileTrust::root_not_writable);
+    if (!text) {
+        if (text.error().code == Errc::not_found && missing_ok) return Ok{};
+        return text.error();
+    }
+    return apply_config_text(opts, text->view(), path);
+}
+
+}  // namespace authctl

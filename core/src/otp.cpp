@@ -1,0 +1,169 @@
+#include "authctl/otp.hpp"
+
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+
+#include <array>
+#include <memory>
+
+namespace authctl {
+namespace {
+
+struct MacDeleter {
+    void operator()(EVP_MAC* m) const noexcept { EVP_MAC_free(m); }
+};
+struct MacCtxDeleter {
+    void operator()(EVP_MAC_CTX* c) const noexcept { EVP_MAC_CTX_free(c); }
+};
+
+constexpr std::array<std::uint32_t, 9> kPow10 = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000};
+
+// One keyed HMAC context, re-initialised per message so the key schedule and
+// the algorithm fetch are paid once per verification, not once per counter.
+class CounterMac {
+public:
+    Status init(const SecretBytes& key, HashAlgo algo)
+    {
+        mac_.reset(EVP_MAC_fetch(nullptr, "HMAC", nullptr));
+        if (!mac_) return make_error(Errc::crypto, "EVP_MAC_fetch(HMAC) failed");
+        ctx_.reset(EVP_MAC_CTX_new(mac_.get()));
+        if (!ctx_) return make_error(Errc::crypto, "EVP_MAC_CTX_new failed");
+        OSSL_PARAM params[] = {
+            OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>(algo_name(algo)), 0),
+            OSSL_PARAM_construct_end(),
+        };
+        if (EVP_MAC_init(ctx_.get(), key.data(), key.size(), params) != 1)
+            return make_error(Errc::crypto, "EVP_MAC_init failed");
+        keyed_ = true;
+        return Ok{};
+    }
+
+    Result<std::uint32_t> truncated(std::uint64_t counter)
+    {
+        std::array<unsigned char, 8> msg{};
+        for (int i = 7; i >= 0; --i) {
+            msg[static_cast<std::size_t>(i)] = static_cast<unsigned char>(counter & 0xFFU);
+            counter >>= 8;
+        }
+        if (!keyed_ && EVP_MAC_init(ctx_.get(), nullptr, 0, nullptr) != 1)
+            return make_error(Errc::crypto, "EVP_MAC_init failed");
+        keyed_ = false;
+        std::array<unsigned char, EVP_MAX_MD_SIZE> out{};
+        std::size_t len = 0;
+        if (EVP_MAC_update(ctx_.get(), msg.data(), msg.size()) != 1 ||
+            EVP_MAC_final(ctx_.get(), out.data(), &len, out.size()) != 1 || len < 20)
+            return make_error(Errc::crypto, "HMAC computation failed");
+        const unsigned offset = out[len - 1] & 0x0FU;
+        const std::uint32_t bin = (static_cast<std::uint32_t>(out[offset] & 0x7FU) << 24) |
+                                  (static_cast<std::uint32_t>(out[offset + 1]) << 16) |
+                                  (static_cast<std::uint32_t>(out[offset + 2]) << 8) |
+                                  static_cast<std::uint32_t>(out[offset + 3]);
+        OPENSSL_cleanse(out.data(), out.size());
+        return bin;
+    }
+
+private:
+    std::unique_ptr<EVP_MAC, MacDeleter> mac_;
+    std::unique_ptr<EVP_MAC_CTX, MacCtxDeleter> ctx_;
+    bool keyed_ = false;  // true right after init(): the first message needs no re-init
+};
+
+Status check_params(const SecretBytes& key, unsigned digits)
+{
+    if (key.empty()) return make_error(Errc::invalid_argument, "empty OTP secret");
+    if (digits < kMinDigits || digits > kMaxDigits)
+        return make_error(Errc::invalid_argument, "digits must be 6, 7 or 8");
+    return Ok{};
+}
+
+}  // namespace
+
+const char* algo_name(HashAlgo algo) noexcept
+{
+    switch (algo) {
+    case HashAlgo::sha1: return "SHA1";
+    case HashAlgo::sha256: return "SHA256";
+    case HashAlgo::sha512: return "SHA512";
+    }
+    return "SHA1";
+}
+
+Result<HashAlgo> parse_algo(std::string_view text)
+{
+    std::string lower;
+    for (char c : text) lower.push_back(static_cast<char>((c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : c));
+    if (lower == "sha1") return HashAlgo::sha1;
+    if (lower == "sha256") return HashAlgo::sha256;
+    if (lower == "sha512") return HashAlgo::sha512;
+    return make_error(Errc::invalid_argument, "algorithm must be sha1, sha256 or sha512");
+}
+
+Result<std::uint32_t> hotp_value(const SecretBytes& key, std::uint64_t counter, HashAlgo algo, unsigned digits)
+{
+    if (auto st = check_params(key, digits); !st) return st.error();
+    CounterMac mac;
+    if (auto st = mac.init(key, algo); !st) return st.error();
+    auto bin = mac.truncated(counter);
+    if (!bin) return bin.error();
+    return *bin % kPow10[digits];
+}
+
+std::string format_code(std::uint32_t value, unsigned digits)
+{
+    std::string out(digits, '0');
+    for (std::size_t i = digits; i > 0 && value > 0; --i) {
+        out[i - 1] = static_cast<char>('0' + value % 10);
+        value /= 10;
+    }
+    return out;
+}
+
+std::uint64_t totp_step(std::int64_t now, unsigned period) noexcept
+{
+    if (now <= 0 || period == 0) return 0;
+    return static_cast<std::uint64_t>(now) / period;
+}
+
+bool is_code_syntax(std::string_view code, unsigned digits) noexcept
+{
+    if (code.size() != digits) return false;
+    for (char c : code)
+        if (c < '0' || c > '9') return false;
+    return true;
+}
+
+Result<std::optional<std::uint64_t>> find_counter(const SecretBytes& key, HashAlgo algo, unsigned digits,
+                                                  std::string_view code, std::uint64_t first, std::uint64_t last)
+{
+    if (auto st = check_params(key, digits); !st) return st.error();
+    if (last < first || last - first > 2 * kMaxWindow)
+        return make_error(Errc::invalid_argument, "counter range too large");
+    if (!is_code_syntax(code, digits)) return make_error(Errc::invalid_argument, "code is not " + std::to_string(digits) + " digits");
+    CounterMac mac;
+    if (auto st = mac.init(key, algo); !st) return st.error();
+    std::optional<std::uint64_t> match;
+    for (std::uint64_t c = first;; ++c) {
+        auto bin = mac.truncated(c);
+        if (!bin) return bin.error();
+        std::string candidate = format_code(*bin % kPow10[digits], digits);
+        if (equal_ct(candidate, code) && !match) match = c;
+        wipe_string(candidate);
+        if (c == last) break;
+    }
+    return match;
+}
+
+std::optional<CounterRange> totp_range(std::int64_t now, unsigned period, unsigned window,
+                                       std::optional<std::uint64_t> last_used) noexcept
+{
+    const std::uint64_t step = totp_step(now, period);
+    CounterRange r{step >= window ? step - window : 0, step + window};
+    if (last_used) {
+        if (*last_used >= r.last) return std::nullopt;
+        if (*last_used >= r.first) r.first = *last_used + 1;
+    }
+    return r;
+}
+
+}  // namespace authctl

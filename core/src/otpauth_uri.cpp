@@ -1,0 +1,180 @@
+#include "authctl/otpauth_uri.hpp"
+
+#include <charconv>
+#include <map>
+
+#include "authctl/base32.hpp"
+#include "authctl/text.hpp"
+
+namespace authctl {
+namespace {
+
+// Unreserved characters of RFC 3986; everything else is escaped.
+constexpr std::string_view kUnreserved = "-._~";
+
+Error bad(std::string detail) { return make_error(Errc::invalid_argument, "otpauth URI: " + std::move(detail)); }
+
+bool equal_nocase(std::string_view a, std::string_view b) noexcept
+{
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        char x = a[i], y = b[i];
+        if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+        if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+        if (x != y) return false;
+    }
+    return true;
+}
+
+Result<std::string> decode_text(std::string_view raw, const char* what)
+{
+    auto decoded = percent_decode(raw);
+    if (!decoded) return bad(std::string("bad percent-escape in ") + what);
+    if (decoded->size() > kMaxLabelPart) return bad(std::string(what) + " too long");
+    if (has_control(*decoded) || !valid_utf8(*decoded))
+        return bad(std::string(what) + " has control characters or invalid UTF-8");
+    return std::move(*decoded);
+}
+
+template <typename T>
+Result<T> parse_number(std::string_view s, const char* what, T min, T max)
+{
+    T v{};
+    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (s.empty() || ec != std::errc() || end != s.data() + s.size() || v < min || v > max)
+        return bad(std::string(what) + " must be a number from " + std::to_string(min) + " to " + std::to_string(max));
+    return v;
+}
+
+Status check_label_part(std::string_view s, const char* what)
+{
+    if (s.size() > kMaxLabelPart) return bad(std::string(what) + " too long");
+    if (has_control(s) || !valid_utf8(s)) return bad(std::string(what) + " has control characters or invalid UTF-8");
+    return Ok{};
+}
+
+}  // namespace
+
+const char* otp_type_name(OtpType type) noexcept { return type == OtpType::hotp ? "hotp" : "totp"; }
+
+Result<OtpType> parse_otp_type(std::string_view text)
+{
+    if (equal_nocase(text, "totp")) return OtpType::totp;
+    if (equal_nocase(text, "hotp")) return OtpType::hotp;
+    return make_error(Errc::invalid_argument, "type must be totp or hotp");
+}
+
+Result<std::string> build_key_uri(const KeyUri& uri)
+{
+    if (uri.account.empty()) return bad("account is empty");
+    if (auto st = check_label_part(uri.account, "account"); !st) return st.error();
+    if (auto st = check_label_part(uri.issuer, "issuer"); !st) return st.error();
+    if (uri.secret.empty() || uri.secret.size() > kMaxSecretBytes) return bad("secret must be 1 to 128 bytes");
+    if (uri.digits < kMinDigits || uri.digits > kMaxDigits) return bad("digits must be 6, 7 or 8");
+    if (uri.type == OtpType::totp && (uri.period < kMinPeriod || uri.period > kMaxPeriod))
+        return bad("period must be 1 to 300");
+
+    std::string out = "otpauth://";
+    out += otp_type_name(uri.type);
+    out += '/';
+    if (!uri.issuer.empty()) {
+        out += percent_encode(uri.issuer, kUnreserved);
+        out += ':';
+    }
+    out += percent_encode(uri.account, kUnreserved);
+    std::string secret = base32_encode(uri.secret);
+    out += "?secret=" + secret;
+    wipe_string(secret);
+    if (!uri.issuer.empty()) out += "&issuer=" + percent_encode(uri.issuer, kUnreserved);
+    out += "&algorithm=";
+    out += algo_name(uri.algo);
+    out += "&digits=" + std::to_string(uri.digits);
+    if (uri.type == OtpType::totp)
+        out += "&period=" + std::to_string(uri.period);
+    else
+        out += "&counter=" + std::to_string(uri.counter);
+    return out;
+}
+
+Result<KeyUri> parse_key_uri(std::string_view text)
+{
+    if (text.size() > kMaxUriLength) return bad("longer than " + std::to_string(kMaxUriLength) + " characters");
+    constexpr std::string_view kScheme = "otpauth://";
+    if (text.size() < kScheme.size() || !equal_nocase(text.substr(0, kScheme.size()), kScheme))
+        return bad("does not start with otpauth://");
+    text.remove_prefix(kScheme.size());
+
+    const auto slash = text.find('/');
+    if (slash == std::string_view::npos) return bad("no label");
+    KeyUri out;
+    auto type = parse_otp_type(text.substr(0, slash));
+    if (!type) return bad("type must be totp or hotp");
+    out.type = *type;
+    text.remove_prefix(slash + 1);
+
+    const auto qmark = text.find('?');
+    if (qmark == std::string_view::npos) return bad("no parameters");
+    auto label = decode_text(text.substr(0, qmark), "label");
+    if (!label) return label.error();
+    if (const auto colon = label->find(':'); colon != std::string::npos) {
+        out.issuer = label->substr(0, colon);
+        out.account = std::string(trim(std::string_view(*label).substr(colon + 1)));
+    } else {
+        out.account = *label;
+    }
+    if (out.account.empty()) return bad("account is empty");
+
+    std::map<std::string, std::string, std::less<>> params;
+    std::string_view query = text.substr(qmark + 1);
+    while (!query.empty()) {
+        const auto amp = query.find('&');
+        const std::string_view pair = query.substr(0, amp);
+        query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+        if (pair.empty()) continue;
+        const auto eq = pair.find('=');
+        const std::string key(pair.substr(0, eq));
+        if (key.empty()) return bad("empty parameter name");
+        auto value = percent_decode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1));
+        if (!value) return bad("bad percent-escape in parameter " + key);
+        if (!params.emplace(key, std::move(*value)).second) return bad("parameter " + key + " repeated");
+    }
+
+    const auto secret = params.find("secret");
+    if (secret == params.end() || secret->second.empty()) return bad("no secret");
+    auto key = base32_decode(secret->second);
+    wipe_string(secret->second);
+    if (!key) return bad("secret is not valid base32");
+    if (key->empty() || key->size() > kMaxSecretBytes) return bad("secret must be 1 to 128 bytes");
+    out.secret = std::move(*key);
+
+    if (const auto it = params.find("issuer"); it != params.end()) {
+        if (auto st = check_label_part(it->second, "issuer"); !st) return st.error();
+        if (!out.issuer.empty() && out.issuer != it->second) return bad("issuer parameter differs from the label");
+        out.issuer = it->second;
+    }
+    if (const auto it = params.find("algorithm"); it != params.end()) {
+        auto algo = parse_algo(it->second);
+        if (!algo) return bad("algorithm must be SHA1, SHA256 or SHA512");
+        out.algo = *algo;
+    }
+    if (const auto it = params.find("digits"); it != params.end()) {
+        auto d = parse_number<unsigned>(it->second, "digits", kMinDigits, kMaxDigits);
+        if (!d) return d.error();
+        out.digits = *d;
+    }
+    if (const auto it = params.find("period"); it != params.end()) {
+        auto p = parse_number<unsigned>(it->second, "period", kMinPeriod, kMaxPeriod);
+        if (!p) return p.error();
+        out.period = *p;
+    }
+    const auto counter = params.find("counter");
+    if (out.type == OtpType::hotp) {
+        if (counter == params.end()) return bad("hotp URI without counter");
+        auto c = parse_number<std::uint64_t>(counter->second, "counter", 0, UINT64_MAX);
+        if (!c) return c.error();
+        out.counter = *c;
+    }
+    return out;
+}
+
+}  // namespace authctl

@@ -1,0 +1,294 @@
+#include "authctl/record.hpp"
+
+#include <charconv>
+#include <map>
+#include <vector>
+
+#include "authctl/base32.hpp"
+
+namespace authctl {
+namespace {
+
+constexpr char kHex[] = "0123456789abcdef";
+
+std::string to_hex(const std::uint8_t* p, std::size_t n)
+{
+    std::string out;
+    out.reserve(n * 2);
+    for (std::size_t i = 0; i < n; ++i) {
+        out.push_back(kHex[p[i] >> 4]);
+        out.push_back(kHex[p[i] & 15U]);
+    }
+    return out;
+}
+
+std::optional<std::vector<std::uint8_t>> from_hex(std::string_view s)
+{
+    if (s.empty() || s.size() % 2 != 0) return std::nullopt;
+    std::vector<std::uint8_t> out;
+    out.reserve(s.size() / 2);
+    auto nibble = [](char c) -> int {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        return -1;
+    };
+    for (std::size_t i = 0; i < s.size(); i += 2) {
+        const int hi = nibble(s[i]);
+        const int lo = nibble(s[i + 1]);
+        if (hi < 0 || lo < 0) return std::nullopt;
+        out.push_back(static_cast<std::uint8_t>(hi * 16 + lo));
+    }
+    return out;
+}
+
+// Key -> (line number, values). Only "recovery" may repeat.
+struct Fields {
+    std::map<std::string, std::pair<std::size_t, std::vector<std::string_view>>, std::less<>> map;
+
+    Error corrupt(std::string_view key, const std::string& why) const
+    {
+        const auto it = map.find(key);
+        const std::string where = it == map.end() ? "" : "line " + std::to_string(it->second.first) + ": ";
+        return make_error(Errc::corrupt, where + "'" + std::string(key) + "' " + why);
+    }
+
+    Result<std::string_view> take(std::string_view key)
+    {
+        const auto it = map.find(key);
+        if (it == map.end()) return make_error(Errc::corrupt, "missing '" + std::string(key) + "'");
+        const std::string_view v = it->second.second.front();
+        taken.emplace_back(key);
+        return v;
+    }
+
+    template <typename T>
+    Result<T> number(std::string_view key, T min, T max)
+    {
+        auto v = take(key);
+        if (!v) return v.error();
+        T n{};
+        const auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+        if (v->empty() || ec != std::errc() || end != v->data() + v->size() || n < min || n > max)
+            return corrupt(key, "is not a number from " + std::to_string(min) + " to " + std::to_string(max));
+        return n;
+    }
+
+    std::vector<std::string> taken;
+};
+
+}  // namespace
+
+Enrollment Enrollment::clone() const
+{
+    Enrollment e;
+    e.type = type;
+    e.algo = algo;
+    e.digits = digits;
+    e.period = period;
+    e.counter = counter;
+    e.secret = secret.clone();
+    e.created = created;
+    e.confirmed = confirmed;
+    e.last_step = last_step;
+    return e;
+}
+
+UserRecord UserRecord::clone() const
+{
+    UserRecord r;
+    if (enrollment) r.enrollment = enrollment->clone();
+    r.recovery = recovery;
+    r.tally = tally;
+    return r;
+}
+
+SecretBytes serialize_record(const UserRecord& rec)
+{
+    std::string out;
+    out.reserve(kMaxRecordBytes);  // no reallocation: no stray copies of the secret
+    auto line = [&out](std::string_view key, std::string_view value) {
+        out.append(key);
+        out.push_back(' ');
+        out.append(value);
+        out.push_back('\n');
+    };
+    line("authctl-user", std::to_string(kRecordVersion));
+    if (const auto& e = rec.enrollment) {
+        line("type", otp_type_name(e->type));
+        line("algorithm", algo_name(e->algo));
+        line("digits", std::to_string(e->digits));
+        if (e->type == OtpType::totp) {
+            line("period", std::to_string(e->period));
+            line("last_step", e->last_step ? std::to_string(*e->last_step) : "-");
+        } else {
+            line("counter", std::to_string(e->counter));
+        }
+        std::string secret = base32_encode(e->secret);
+        line("secret", secret);
+        wipe_string(secret);
+        line("created", std::to_string(e->created));
+        line("confirmed", e->confirmed ? "yes" : "no");
+    } else {
+        line("type", "none");
+    }
+    if (!rec.recovery.hashes.empty()) {
+        line("recovery_kdf", "pbkdf2-sha256 " + std::to_string(rec.recovery.iterations) + " " +
+                                 to_hex(rec.recovery.salt.data(), rec.recovery.salt.size()));
+        for (const auto& h : rec.recovery.hashes) line("recovery", to_hex(h.data(), h.size()));
+    }
+    const Tally& t = rec.tally;
+    line("failures", std::to_string(t.failures));
+    line("first_failure", std::to_string(t.first_failure));
+    line("last_failure", std::to_string(t.last_failure));
+    line("last_source", t.last_source.empty() ? "-" : sanitize_source(t.last_source));
+    line("locked_until", t.locked_until == kLockedForever ? "never" : std::to_string(t.locked_until));
+    out.append("end\n");
+    SecretBytes result(reinterpret_cast<const std::uint8_t*>(out.data()), out.size());
+    wipe_string(out);
+    return result;
+}
+
+Result<UserRecord> parse_record(std::string_view text)
+{
+    if (text.size() > kMaxRecordBytes) return make_error(Errc::corrupt, "record larger than 16 KiB");
+    Fields f;
+    std::size_t line_no = 0;
+    bool ended = false;
+    while (!text.empty()) {
+        ++line_no;
+        const auto nl = text.find('\n');
+        if (nl == std::string_view::npos) return make_error(Errc::corrupt, "line " + std::to_string(line_no) + ": no newline (truncated?)");
+        const std::string_view line = text.substr(0, nl);
+        text.remove_prefix(nl + 1);
+        if (ended) return make_error(Errc::corrupt, "line " + std::to_string(line_no) + ": text after 'end'");
+        if (line == "end") {
+            ended = true;
+            continue;
+        }
+        const auto sp = line.find(' ');
+        if (sp == std::string_view::npos || sp == 0 || sp + 1 == line.size())
+            return make_error(Errc::corrupt, "line " + std::to_string(line_no) + ": not 'key value'");
+        const std::string_view key = line.substr(0, sp);
+        const std::string_view value = line.substr(sp + 1);
+        for (char c : line) {
+            const auto u = static_cast<unsigned char>(c);
+            if (u < 0x20 || u > 0x7E) return make_error(Errc::corrupt, "line " + std::to_string(line_no) + ": non-printable byte");
+        }
+        auto [it, fresh] = f.map.try_emplace(std::string(key), line_no, std::vector<std::string_view>{});
+        if (!fresh && key != "recovery") return make_error(Errc::corrupt, "line " + std::to_string(line_no) + ": '" + std::string(key) + "' repeated");
+        it->second.second.push_back(value);
+    }
+    if (!ended) return make_error(Errc::corrupt, "no 'end' line (truncated?)");
+    if (line_no == 1 || f.map.empty()) return make_error(Errc::corrupt, "empty record");
+
+    auto version = f.number<int>("authctl-user", 1, 1000);
+    if (!version) return make_error(Errc::corrupt, "not an authctl user record");
+    if (*version != kRecordVersion)
+        return make_error(Errc::corrupt, "record version " + std::to_string(*version) + " is not supported (this build reads " +
+                                             std::to_string(kRecordVersion) + ")");
+    UserRecord rec;
+    auto type = f.take("type");
+    if (!type) return type.error();
+    if (*type != "none") {
+        Enrollment e;
+        auto t = parse_otp_type(*type);
+        if (!t || *type != otp_type_name(*t)) return f.corrupt("type", "must be totp, hotp or none");
+        e.type = *t;
+        auto algo = f.take("algorithm");
+        if (!algo) return algo.error();
+        auto a = parse_algo(*algo);
+        if (!a || *algo != algo_name(*a)) return f.corrupt("algorithm", "must be SHA1, SHA256 or SHA512");
+        e.algo = *a;
+        auto digits = f.number<unsigned>("digits", kMinDigits, kMaxDigits);
+        if (!digits) return digits.error();
+        e.digits = *digits;
+        if (e.type == OtpType::totp) {
+            auto period = f.number<unsigned>("period", kMinPeriod, kMaxPeriod);
+            if (!period) return period.error();
+            e.period = *period;
+            auto last = f.take("last_step");
+            if (!last) return last.error();
+            if (*last != "-") {
+                auto n = f.number<std::uint64_t>("last_step", 0, UINT64_MAX);
+                if (!n) return n.error();
+                e.last_step = *n;
+            }
+        } else {
+            auto counter = f.number<std::uint64_t>("counter", 0, UINT64_MAX - 2 * kMaxWindow - 1);
+            if (!counter) return counter.error();
+            e.counter = *counter;
+        }
+        auto secret = f.take("secret");
+        if (!secret) return secret.error();
+        auto key = base32_decode(*secret);
+        if (!key || key->empty() || key->size() > kMaxSecretBytes) return f.corrupt("secret", "is not 1 to 128 bytes of base32");
+        e.secret = std::move(*key);
+        auto created = f.number<std::int64_t>("created", 0, INT64_MAX);
+        if (!created) return created.error();
+        e.created = *created;
+        auto confirmed = f.take("confirmed");
+        if (!confirmed) return confirmed.error();
+        if (*confirmed != "yes" && *confirmed != "no") return f.corrupt("confirmed", "must be yes or no");
+        e.confirmed = *confirmed == "yes";
+        rec.enrollment = std::move(e);
+    }
+    if (f.map.count("recovery_kdf") != 0) {
+        auto kdf = f.take("recovery_kdf");
+        if (!kdf) return kdf.error();
+        std::string_view rest = *kdf;
+        constexpr std::string_view kName = "pbkdf2-sha256 ";
+        const auto sp = rest.rfind(' ');
+        if (rest.substr(0, kName.size()) != kName || sp < kName.size())
+            return f.corrupt("recovery_kdf", "must be 'pbkdf2-sha256 ITERATIONS SALT'");
+        const std::string_view iter = rest.substr(kName.size(), sp - kName.size());
+        std::uint32_t n = 0;
+        const auto [end, ec] = std::from_chars(iter.data(), iter.data() + iter.size(), n);
+        if (ec != std::errc() || end != iter.data() + iter.size() || n < kMinRecoveryIterations || n > kMaxRecoveryIterations)
+            return f.corrupt("recovery_kdf", "has a bad iteration count");
+        auto salt = from_hex(rest.substr(sp + 1));
+        if (!salt || salt->size() < 8 || salt->size() > 64) return f.corrupt("recovery_kdf", "has a bad salt");
+        rec.recovery.iterations = n;
+        rec.recovery.salt = std::move(*salt);
+        const auto it = f.map.find("recovery");
+        if (it == f.map.end()) return f.corrupt("recovery_kdf", "without any 'recovery' line");
+        if (it->second.second.size() > kMaxRecoveryCodes) return f.corrupt("recovery", "lines exceed " + std::to_string(kMaxRecoveryCodes));
+        for (const auto& v : it->second.second) {
+            auto h = from_hex(v);
+            if (!h || h->size() != RecoveryHash{}.size()) return f.corrupt("recovery", "is not a 32-byte hex hash");
+            RecoveryHash hash{};
+            std::copy(h->begin(), h->end(), hash.begin());
+            rec.recovery.hashes.push_back(hash);
+        }
+        f.taken.emplace_back("recovery");
+    }
+    Tally& t = rec.tally;
+    auto failures = f.number<std::uint32_t>("failures", 0, UINT32_MAX);
+    if (!failures) return failures.error();
+    t.failures = *failures;
+    auto first = f.number<std::int64_t>("first_failure", 0, INT64_MAX - 1);
+    if (!first) return first.error();
+    t.first_failure = *first;
+    auto last = f.number<std::int64_t>("last_failure", 0, INT64_MAX - 1);
+    if (!last) return last.error();
+    t.last_failure = *last;
+    auto source = f.take("last_source");
+    if (!source) return source.error();
+    if (*source != "-") t.last_source = std::string(*source);
+    auto locked = f.take("locked_until");
+    if (!locked) return locked.error();
+    if (*locked == "never") {
+        t.locked_until = kLockedForever;
+    } else {
+        auto n = f.number<std::int64_t>("locked_until", 0, INT64_MAX - 1);
+        if (!n) return n.error();
+        t.locked_until = *n;
+    }
+    for (const auto& [key, where] : f.map) {
+        bool used = false;
+        for (const auto& k : f.taken) used = used || k == key;
+        if (!used) return make_error(Errc::corrupt, "line " + std::to_string(where.first) + ": unexpected key '" + key + "'");
+    }
+    return rec;
+}
+
+}  // namespace authctl

@@ -1,0 +1,151 @@
+#include "authctl/store.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <memory>
+
+#include "authctl/username.hpp"
+
+namespace authctl {
+namespace {
+
+constexpr std::string_view kRecordSuffix = ".rec";
+constexpr std::string_view kLockSuffix = ".lock";
+constexpr std::string_view kTempSuffix = ".tmp";
+constexpr int kLockRetries = 100;
+
+Result<std::optional<UserRecord>> read_record(int dirfd, std::string_view user, const std::string& stem)
+{
+    const std::string name = stem + std::string(kRecordSuffix);
+    auto text = read_trusted_file(dirfd, name, kMaxRecordBytes, FileTrust::root_private);
+    if (!text) {
+        if (text.error().code == Errc::not_found) return std::optional<UserRecord>{};
+        return make_error(text.error().code, "user '" + std::string(user) + "': " + text.error().detail);
+    }
+    auto rec = parse_record(text->view());
+    if (!rec) return make_error(Errc::corrupt, "user '" + std::string(user) + "' (" + name + "): " + rec.error().detail);
+    return std::optional<UserRecord>(std::move(*rec));
+}
+
+bool ends_with(std::string_view s, std::string_view suffix)
+{
+    return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+}  // namespace
+
+Result<UserStore> UserStore::open(const std::string& dir)
+{
+    UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd.valid()) {
+        const int err = errno;
+        struct stat st {};
+        if ((err == ELOOP || err == ENOTDIR) && ::lstat(dir.c_str(), &st) == 0 && S_ISLNK(st.st_mode))
+            return make_error(Errc::insecure, "state directory '" + dir + "' is a symbolic link");
+        return sys_error("cannot open state directory", dir, err);
+    }
+    if (auto st = check_fd(fd.get(), dir, S_IFDIR, FileTrust::root_private); !st)
+        return make_error(st.error().code, "state directory " + st.error().detail);
+    return UserStore(dir, std::move(fd));
+}
+
+Result<UserStore> UserStore::open_or_create(const std::string& dir)
+{
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return sys_error("cannot create state directory", dir, errno);
+    return open(dir);
+}
+
+Result<std::optional<UserRecord>> UserStore::load(std::string_view user) const
+{
+    auto stem = encode_user_name(user);
+    if (!stem) return stem.error();
+    return read_record(dirfd_.get(), user, *stem);
+}
+
+Result<LockedRecord> UserStore::lock(std::string_view user) const
+{
+    auto stem = encode_user_name(user);
+    if (!stem) return stem.error();
+    const std::string lock_name = *stem + std::string(kLockSuffix);
+    for (int attempt = 0; attempt < kLockRetries; ++attempt) {
+        UniqueFd fd(::openat(dirfd_.get(), lock_name.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0600));
+        if (!fd.valid()) {
+            if (errno == ELOOP) return make_error(Errc::insecure, "'" + lock_name + "' is a symbolic link");
+            return sys_error("cannot open lock file", lock_name, errno);
+        }
+        if (auto st = check_fd(fd.get(), lock_name, S_IFREG, FileTrust::root_private); !st) return st.error();
+        while (::flock(fd.get(), LOCK_EX) != 0) {
+            if (errno != EINTR) return sys_error("cannot lock", lock_name, errno);
+        }
+        // The holder before us may have removed the user (and the lock file).
+        struct stat held {}, linked {};
+        if (::fstat(fd.get(), &held) != 0) return sys_error("cannot stat", lock_name, errno);
+        if (::fstatat(dirfd_.get(), lock_name.c_str(), &linked, AT_SYMLINK_NOFOLLOW) != 0) {
+            if (errno == ENOENT) continue;
+            return sys_error("cannot stat", lock_name, errno);
+        }
+        if (held.st_dev != linked.st_dev || held.st_ino != linked.st_ino) continue;
+
+        LockedRecord locked(dirfd_.get(), std::string(user), *stem, std::move(fd));
+        auto rec = read_record(dirfd_.get(), user, *stem);
+        if (!rec) return rec.error();
+        locked.record_ = std::move(*rec);
+        return locked;
+    }
+    return make_error(Errc::io, "cannot lock '" + lock_name + "': it keeps being replaced");
+}
+
+Result<UserStore::Listing> UserStore::list() const
+{
+    const int fd = ::openat(dirfd_.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return sys_error("cannot read state directory", path_, errno);
+    std::unique_ptr<DIR, int (*)(DIR*)> d(::fdopendir(fd), &::closedir);
+    if (!d) {
+        const int err = errno;
+        ::close(fd);
+        return sys_error("cannot read state directory", path_, err);
+    }
+    Listing out;
+    errno = 0;
+    while (const dirent* ent = ::readdir(d.get())) {
+        const std::string_view name = ent->d_name;
+        if (name == "." || name == "..") continue;
+        if (ends_with(name, kRecordSuffix)) {
+            auto user = decode_user_name(name.substr(0, name.size() - kRecordSuffix.size()));
+            if (user) {
+                out.users.push_back(std::move(*user));
+                continue;
+            }
+        } else if (ends_with(name, kLockSuffix) || ends_with(name, kTempSuffix)) {
+            continue;
+        }
+        out.unexpected.emplace_back(name);
+    }
+    if (errno != 0) return sys_error("cannot read state directory", path_, errno);
+    std::sort(out.users.begin(), out.users.end());
+    std::sort(out.unexpected.begin(), out.unexpected.end());
+    return out;
+}
+
+Status LockedRecord::commit()
+{
+    const std::string rec_name = stem_ + std::string(kRecordSuffix);
+    if (record_) {
+        SecretBytes text = serialize_record(*record_);
+        return replace_file(dirfd_, rec_name, stem_ + std::string(kTempSuffix), text.view());
+    }
+    if (::unlinkat(dirfd_, rec_name.c_str(), 0) != 0 && errno != ENOENT) return sys_error("cannot remove", rec_name, errno);
+    if (::fsync(dirfd_) != 0) return sys_error("cannot fsync directory of", rec_name, errno);
+    // Still holding the lock: waiters notice the unlinked file and retry.
+    const std::string lock_name = stem_ + std::string(kLockSuffix);
+    if (::unlinkat(dirfd_, lock_name.c_str(), 0) != 0 && errno != ENOENT) return sys_error("cannot remove", lock_name, errno);
+    return Ok{};
+}
+
+}  // namespace authctl
