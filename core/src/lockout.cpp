@@ -20,21 +20,26 @@ LockState lock_state(const Tally& tally, const LockoutPolicy& policy, bool is_ro
 bool record_failure(Tally& tally, const LockoutPolicy& policy, bool is_root, std::int64_t now,
                     std::string_view source)
 {
-    const bool continues = tally.failures > 0 && now >= tally.last_failure &&
-                           now - tally.last_failure <= static_cast<std::int64_t>(policy.fail_interval);
+    // A `now` earlier than the last failure is normal under concurrency (the
+    // clock was read before waiting for the lock) or a clock step: it continues
+    // the count, never restarts it, and last_failure never moves backwards.
+    const bool continues = tally.failures > 0 &&
+                           (now <= tally.last_failure ||
+                            now - tally.last_failure <= static_cast<std::int64_t>(policy.fail_interval));
     if (!continues) {
         tally.failures = 0;
         tally.first_failure = now;
     }
     if (tally.failures < UINT32_MAX) ++tally.failures;
-    tally.last_failure = now;
+    if (now > tally.last_failure) tally.last_failure = now;
     tally.last_source = sanitize_source(source);
 
     if (policy.deny == 0 || tally.failures < policy.deny || !lock_applies(policy, is_root)) return false;
     if (lock_state(tally, policy, is_root, now).locked) return false;  // already locked by hand
     const std::uint32_t seconds =
         (is_root && policy.root_unlock_time_set) ? policy.root_unlock_time : policy.unlock_time;
-    tally.locked_until = seconds == 0 ? kLockedForever : now + seconds;
+    const std::int64_t from = tally.last_failure;
+    tally.locked_until = (seconds == 0 || from > kLockedForever - 1 - seconds) ? kLockedForever : from + seconds;
     return true;
 }
 

@@ -1,0 +1,292 @@
+// The login decisions end to end over a real store, with the clock injected:
+// right, wrong, replayed and out-of-window codes, HOTP look-ahead, recovery
+// codes, lockout and its expiry, root, and the faillock-style hooks.
+#include <gtest/gtest.h>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "authctl/enrollment.hpp"
+#include "authctl/login.hpp"
+#include "test_support.hpp"
+
+namespace authctl {
+namespace {
+
+constexpr std::int64_t T0 = 1700000010;  // step 56666667 at 30 s, 10 s into it
+
+class LoginTest : public ::testing::Test {
+protected:
+    void SetUp() override
+    {
+        if (::geteuid() != 0) GTEST_SKIP() << "the store requires root-owned files; run as root";
+        dir_ = tmp_ / "state";
+        auto s = UserStore::open_or_create(dir_);
+        ASSERT_TRUE(s) << s.error().message();
+        store_.emplace(std::move(*s));
+    }
+
+    void enroll(const std::string& user, EnrollParams params = {}, std::size_t recovery = 0)
+    {
+        auto held = store_->lock(user);
+        ASSERT_TRUE(held);
+        UserRecord r;
+        auto e = new_enrollment(params, T0);
+        ASSERT_TRUE(e);
+        r.enrollment = std::move(*e);
+        if (recovery > 0) {
+            auto codes = generate_recovery_codes(r.recovery, recovery);
+            ASSERT_TRUE(codes);
+            for (auto& c : *codes) recovery_codes_.emplace_back(c.view());
+        }
+        held->record() = std::move(r);
+        ASSERT_TRUE(held->commit());
+    }
+
+    Enrollment enrollment(const std::string& user)
+    {
+        auto r = store_->load(user);
+        EXPECT_TRUE(r && r->has_value());
+        return (*r)->enrollment->clone();
+    }
+
+    std::string code_at(const std::string& user, std::uint64_t counter)
+    {
+        const Enrollment e = enrollment(user);
+        auto v = hotp_value(e.secret, counter, e.algo, e.digits);
+        EXPECT_TRUE(v);
+        return format_code(*v, e.digits);
+    }
+
+    std::string totp(const std::string& user, std::int64_t now)
+    {
+        return code_at(user, totp_step(now, enrollment(user).period));
+    }
+
+    AttemptResult attempt(const std::string& user, const std::string& code, std::int64_t now, bool root = false)
+    {
+        LoginContext ctx{user, root, "192.0.2.1", now};
+        auto r = attempt_code(*store_, ctx, opts_, code);
+        EXPECT_TRUE(r) << r.error().message();
+        return r ? *r : AttemptResult{};
+    }
+
+    Tally tally(const std::string& user) { return (*store_->load(user))->tally; }
+
+    test::TempDir tmp_;
+    std::string dir_;
+    std::optional<UserStore> store_;
+    Options opts_;
+    std::vector<std::string> recovery_codes_;
+};
+
+TEST_F(LoginTest, RightCodeSucceedsAndConfirms)
+{
+    enroll("alice");
+    EXPECT_FALSE(enrollment("alice").confirmed);
+    const auto r = attempt("alice", totp("alice", T0), T0);
+    EXPECT_EQ(r.outcome, Outcome::success);
+    EXPECT_EQ(r.failures, 0U);
+    EXPECT_TRUE(enrollment("alice").confirmed);
+    EXPECT_EQ(enrollment("alice").last_step, std::optional<std::uint64_t>(totp_step(T0, 30)));
+}
+
+TEST_F(LoginTest, WrongCodeCountsAndIsReported)
+{
+    enroll("alice");
+    std::string wrong = totp("alice", T0);
+    wrong[0] = wrong[0] == '9' ? '0' : static_cast<char>(wrong[0] + 1);
+    const auto r = attempt("alice", wrong, T0);
+    EXPECT_EQ(r.outcome, Outcome::wrong_code);
+    EXPECT_EQ(r.failures, 1U);
+    EXPECT_FALSE(r.locked_now);
+    EXPECT_EQ(tally("alice").failures, 1U);
+    EXPECT_EQ(tally("alice").last_source, "192.0.2.1");
+}
+
+TEST_F(LoginTest, ReplayedCodeIsRefusedAndCounted)
+{
+    enroll("alice");
+    const std::string code = totp("alice", T0);
+    EXPECT_EQ(attempt("alice", code, T0).outcome, Outcome::success);
+    const auto again = attempt("alice", code, T0 + 1);
+    EXPECT_EQ(again.outcome, Outcome::wrong_code);
+    EXPECT_EQ(again.failures, 1U);
+}
+
+TEST_F(LoginTest, OlderStepRefusedOnceANewerOneWasAccepted)
+{
+    enroll("alice");
+    const std::string older = totp("alice", T0 - 30);  // previous step, inside the window
+    const std::string newer = totp("alice", T0 + 30);  // next step, inside the window
+    EXPECT_EQ(attempt("alice", newer, T0).outcome, Outcome::success);
+    EXPECT_EQ(attempt("alice", older, T0).outcome, Outcome::wrong_code);
+    EXPECT_EQ(attempt("alice", totp("alice", T0), T0).outcome, Outcome::wrong_code);
+}
+
+TEST_F(LoginTest, WindowAcceptsNeighbourStepsOnly)
+{
+    enroll("alice");
+    EXPECT_EQ(attempt("alice", totp("alice", T0 - 30), T0).outcome, Outcome::success);
+    enroll("bob");
+    EXPECT_EQ(attempt("bob", totp("bob", T0 - 60), T0).outcome, Outcome::wrong_code);
+    EXPECT_EQ(attempt("bob", totp("bob", T0 + 60), T0).outcome, Outcome::wrong_code);
+    opts_.window = 2;
+    EXPECT_EQ(attempt("bob", totp("bob", T0 + 60), T0).outcome, Outcome::success);
+    opts_.window = 0;
+    enroll("carol");
+    EXPECT_EQ(attempt("carol", totp("carol", T0 - 30), T0).outcome, Outcome::wrong_code);
+    EXPECT_EQ(attempt("carol", totp("carol", T0), T0).outcome, Outcome::success);
+}
+
+TEST_F(LoginTest, OtherAlgorithmsDigitsAndPeriods)
+{
+    EnrollParams p;
+    p.algo = HashAlgo::sha512;
+    p.digits = 8;
+    p.period = 60;
+    enroll("dora", p);
+    const std::string code = totp("dora", T0);
+    EXPECT_EQ(code.size(), 8U);
+    EXPECT_EQ(attempt("dora", code, T0).outcome, Outcome::success);
+    EXPECT_EQ(enrollment("dora").last_step, std::optional<std::uint64_t>(totp_step(T0, 60)));
+}
+
+TEST_F(LoginTest, HotpAdvancesAndLooksAhead)
+{
+    EnrollParams p;
+    p.type = OtpType::hotp;
+    enroll("hugo", p);
+    EXPECT_EQ(attempt("hugo", code_at("hugo", 0), T0).outcome, Outcome::success);
+    EXPECT_EQ(enrollment("hugo").counter, 1U);
+    EXPECT_EQ(attempt("hugo", code_at("hugo", 0), T0).outcome, Outcome::wrong_code);  // replay
+    // The user pressed the button a few times: counter 4 is inside the look-ahead of 5.
+    EXPECT_EQ(attempt("hugo", code_at("hugo", 4), T0).outcome, Outcome::success);
+    EXPECT_EQ(enrollment("hugo").counter, 5U);
+    EXPECT_EQ(attempt("hugo", code_at("hugo", 3), T0).outcome, Outcome::wrong_code);  // behind the counter
+    // Beyond the look-ahead (5 + 5 = 10 is the last accepted): 11 is refused.
+    EXPECT_EQ(attempt("hugo", code_at("hugo", 11), T0).outcome, Outcome::wrong_code);
+    EXPECT_EQ(attempt("hugo", code_at("hugo", 10), T0).outcome, Outcome::success);
+    EXPECT_EQ(enrollment("hugo").counter, 11U);
+}
+
+TEST_F(LoginTest, RecoveryCodeWorksExactlyOnce)
+{
+    enroll("ruth", {}, 3);
+    ASSERT_EQ(recovery_codes_.size(), 3U);
+    auto r = attempt("ruth", recovery_codes_[1], T0);
+    EXPECT_EQ(r.outcome, Outcome::success);
+    EXPECT_TRUE(r.used_recovery);
+    EXPECT_EQ(r.recovery_left, 2U);
+    EXPECT_EQ(attempt("ruth", recovery_codes_[1], T0).outcome, Outcome::wrong_code);
+    EXPECT_EQ(attempt("ruth", recovery_codes_[0], T0).outcome, Outcome::success);
+}
+
+TEST_F(LoginTest, LockAfterDenyThenRefusalWithoutEvaluation)
+{
+    enroll("lena");
+    for (int i = 1; i <= 3; ++i) {
+        const auto r = attempt("lena", "000000", T0 + i);
+        if (r.outcome == Outcome::success) GTEST_SKIP() << "000000 happened to be valid";
+        EXPECT_EQ(r.outcome, Outcome::wrong_code);
+        EXPECT_EQ(r.locked_now, i == 3);
+    }
+    // Locked: even the right code is refused, and the refusal is not counted.
+    const auto r = attempt("lena", totp("lena", T0 + 10), T0 + 10);
+    EXPECT_EQ(r.outcome, Outcome::locked);
+    EXPECT_EQ(r.lock.until, T0 + 3 + 600);
+    EXPECT_EQ(tally("lena").failures, 3U);
+    EXPECT_FALSE(enrollment("lena").last_step.has_value());  // the code was not consumed
+    auto lock = current_lock(*store_, LoginContext{"lena", false, "", T0 + 10}, opts_);
+    ASSERT_TRUE(lock);
+    EXPECT_TRUE(lock->locked);
+    // After unlock_time the right code works and reports the failures.
+    const std::int64_t later = T0 + 3 + 600;
+    const auto ok = attempt("lena", totp("lena", later), later);
+    EXPECT_EQ(ok.outcome, Outcome::success);
+    EXPECT_EQ(ok.failures, 3U);
+    EXPECT_EQ(tally("lena").failures, 0U);
+}
+
+TEST_F(LoginTest, UnlockTimeNeverHoldsUntilReset)
+{
+    opts_.lockout.unlock_time = 0;
+    enroll("nina");
+    for (int i = 0; i < 3; ++i) attempt("nina", "abc", T0);
+    const std::int64_t much_later = T0 + 10LL * 365 * 86400;
+    EXPECT_EQ(attempt("nina", totp("nina", much_later), much_later).outcome, Outcome::locked);
+    {
+        auto held = store_->lock("nina");
+        ASSERT_TRUE(held);
+        EXPECT_EQ(reset_tally(held->record()->tally), 3U);
+        ASSERT_TRUE(held->commit());
+    }
+    EXPECT_EQ(attempt("nina", totp("nina", much_later), much_later).outcome, Outcome::success);
+}
+
+TEST_F(LoginTest, RootIsNotLockedUnlessEvenDenyRoot)
+{
+    enroll("root");
+    for (int i = 0; i < 5; ++i) EXPECT_EQ(attempt("root", "abc", T0, true).outcome, Outcome::wrong_code);
+    EXPECT_EQ(attempt("root", totp("root", T0), T0, true).outcome, Outcome::success);
+    opts_.lockout.even_deny_root = true;
+    for (int i = 0; i < 3; ++i) attempt("root", "abc", T0 + 1, true);
+    EXPECT_EQ(attempt("root", totp("root", T0 + 40), T0 + 40, true).outcome, Outcome::locked);
+}
+
+TEST_F(LoginTest, NotEnrolledChangesNothing)
+{
+    const auto r = attempt("nobody-here", "123456", T0);
+    EXPECT_EQ(r.outcome, Outcome::not_enrolled);
+    EXPECT_FALSE(store_->load("nobody-here")->has_value());
+}
+
+TEST_F(LoginTest, HostileInputIsAWrongCodeNotACrash)
+{
+    opts_.lockout.deny = 0;
+    enroll("ivy", {}, 2);
+    const std::string inputs[] = {std::string(), std::string("      "), std::string("abcdef"),
+                                  std::string(10000, '1'), std::string("12\0" "456", 6), std::string("\xff\xfe"),
+                                  std::string(100000, 'a'), std::string("-------------------")};
+    for (const auto& input : inputs) EXPECT_EQ(attempt("ivy", input, T0).outcome, Outcome::wrong_code);
+    EXPECT_EQ(tally("ivy").failures, std::size(inputs));
+    EXPECT_EQ(attempt("ivy", totp("ivy", T0), T0).outcome, Outcome::success);
+}
+
+TEST_F(LoginTest, CorruptRecordIsAnErrorNeverNotEnrolled)
+{
+    enroll("zoe");
+    test::write_file(dir_ + "/zoe.rec", "authctl-user 1\ntype totp\n");
+    LoginContext ctx{"zoe", false, "", T0};
+    auto r = attempt_code(*store_, ctx, opts_, "123456");
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, Errc::corrupt);
+    EXPECT_FALSE(current_lock(*store_, ctx, opts_));
+    EXPECT_EQ(test::read_file(dir_ + "/zoe.rec"), "authctl-user 1\ntype totp\n");  // untouched
+}
+
+TEST_F(LoginTest, ExternalFailuresAndSuccessShareTheTally)
+{
+    LoginContext ctx{"pam-user", false, "tty1", T0};
+    for (int i = 1; i <= 3; ++i) {
+        auto r = record_external_failure(*store_, ctx, opts_);
+        ASSERT_TRUE(r) << r.error().message();
+        EXPECT_EQ(r->outcome, Outcome::wrong_code);
+        EXPECT_EQ(r->failures, static_cast<std::uint32_t>(i));
+    }
+    auto locked = record_external_failure(*store_, ctx, opts_);
+    ASSERT_TRUE(locked);
+    EXPECT_EQ(locked->outcome, Outcome::locked);
+    EXPECT_EQ(tally("pam-user").failures, 3U);  // refusals while locked are not counted
+    EXPECT_FALSE((*store_->load("pam-user"))->enrollment);
+    auto cleared = record_external_success(*store_, ctx);
+    ASSERT_TRUE(cleared);
+    EXPECT_EQ(*cleared, 3U);
+    EXPECT_FALSE(current_lock(*store_, ctx, opts_)->locked);
+    // A success for a user with no record creates nothing.
+    ASSERT_TRUE(record_external_success(*store_, LoginContext{"ghost", false, "", T0}));
+    EXPECT_FALSE(store_->load("ghost")->has_value());
+}
+
+}  // namespace
+}  // namespace authctl

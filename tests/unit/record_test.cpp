@@ -1,0 +1,214 @@
+// The record file format: round trips, and a strict parser for hostile text.
+#include <gtest/gtest.h>
+
+#include "authctl/enrollment.hpp"
+#include "authctl/record.hpp"
+
+namespace authctl {
+namespace {
+
+UserRecord sample(OtpType type)
+{
+    UserRecord r;
+    Enrollment e;
+    e.type = type;
+    e.algo = HashAlgo::sha256;
+    e.digits = 8;
+    e.period = 60;
+    e.counter = type == OtpType::hotp ? 42 : 0;
+    const std::string k = "12345678901234567890";
+    e.secret = SecretBytes(reinterpret_cast<const std::uint8_t*>(k.data()), k.size());
+    e.created = 1700000000;
+    e.confirmed = true;
+    if (type == OtpType::totp) e.last_step = 56666666;
+    r.enrollment = std::move(e);
+    r.tally.failures = 2;
+    r.tally.first_failure = 1700000100;
+    r.tally.last_failure = 1700000200;
+    r.tally.last_source = "192.0.2.7";
+    r.tally.locked_until = 1700000800;
+    return r;
+}
+
+std::string text_of(const UserRecord& r) { return std::string(serialize_record(r).view()); }
+
+const char* kTotpText =
+    "authctl-user 1\n"
+    "type totp\n"
+    "algorithm SHA256\n"
+    "digits 8\n"
+    "period 60\n"
+    "last_step 56666666\n"
+    "secret GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n"
+    "created 1700000000\n"
+    "confirmed yes\n"
+    "failures 2\n"
+    "first_failure 1700000100\n"
+    "last_failure 1700000200\n"
+    "last_source 192.0.2.7\n"
+    "locked_until 1700000800\n"
+    "end\n";
+
+TEST(Record, SerializesToTheDocumentedFormat) { EXPECT_EQ(text_of(sample(OtpType::totp)), kTotpText); }
+
+TEST(Record, RoundTripsTotpHotpAndTallyOnly)
+{
+    for (OtpType type : {OtpType::totp, OtpType::hotp}) {
+        const UserRecord r = sample(type);
+        auto back = parse_record(text_of(r));
+        ASSERT_TRUE(back) << back.error().message();
+        ASSERT_TRUE(back->enrollment);
+        const Enrollment& e = *back->enrollment;
+        EXPECT_EQ(e.type, type);
+        EXPECT_EQ(e.algo, HashAlgo::sha256);
+        EXPECT_EQ(e.digits, 8U);
+        EXPECT_EQ(e.secret.view(), "12345678901234567890");
+        EXPECT_EQ(e.created, 1700000000);
+        EXPECT_TRUE(e.confirmed);
+        if (type == OtpType::totp) {
+            EXPECT_EQ(e.period, 60U);
+            EXPECT_EQ(e.last_step, std::optional<std::uint64_t>(56666666));
+        } else {
+            EXPECT_EQ(e.counter, 42U);
+        }
+        EXPECT_EQ(back->tally.failures, 2U);
+        EXPECT_EQ(back->tally.last_source, "192.0.2.7");
+        EXPECT_EQ(back->tally.locked_until, 1700000800);
+        EXPECT_EQ(text_of(*back), text_of(r));
+    }
+    UserRecord tally_only;
+    tally_only.tally.failures = 5;
+    tally_only.tally.locked_until = kLockedForever;
+    auto back = parse_record(text_of(tally_only));
+    ASSERT_TRUE(back) << back.error().message();
+    EXPECT_FALSE(back->enrollment);
+    EXPECT_EQ(back->tally.locked_until, kLockedForever);
+    EXPECT_NE(text_of(tally_only).find("locked_until never\n"), std::string::npos);
+}
+
+TEST(Record, RoundTripsRecoveryHashes)
+{
+    UserRecord r = sample(OtpType::totp);
+    auto shown = generate_recovery_codes(r.recovery, 5);
+    ASSERT_TRUE(shown);
+    auto back = parse_record(text_of(r));
+    ASSERT_TRUE(back) << back.error().message();
+    EXPECT_EQ(back->recovery.hashes, r.recovery.hashes);
+    EXPECT_EQ(back->recovery.salt, r.recovery.salt);
+    EXPECT_EQ(back->recovery.iterations, r.recovery.iterations);
+    // The codes themselves are never in the file.
+    const std::string text = text_of(r);
+    for (const auto& c : *shown) {
+        std::string plain(c.view());
+        EXPECT_EQ(text.find(plain), std::string::npos);
+        plain.erase(std::remove(plain.begin(), plain.end(), '-'), plain.end());
+        EXPECT_EQ(text.find(plain), std::string::npos);
+    }
+}
+
+TEST(Record, EveryTruncationFailsToParse)
+{
+    UserRecord r = sample(OtpType::totp);
+    ASSERT_TRUE(generate_recovery_codes(r.recovery, 3));
+    const std::string full = text_of(r);
+    for (std::size_t n = 0; n < full.size(); ++n) {
+        auto p = parse_record(std::string_view(full).substr(0, n));
+        ASSERT_FALSE(p) << "prefix of " << n << " bytes parsed";
+        EXPECT_EQ(p.error().code, Errc::corrupt);
+    }
+    EXPECT_TRUE(parse_record(full));
+}
+
+void expect_corrupt(const std::string& text, const std::string& needle)
+{
+    auto p = parse_record(text);
+    ASSERT_FALSE(p) << "parsed: " << text;
+    EXPECT_EQ(p.error().code, Errc::corrupt);
+    EXPECT_NE(p.error().detail.find(needle), std::string::npos) << p.error().detail;
+}
+
+std::string replace(std::string text, const std::string& from, const std::string& to)
+{
+    const auto at = text.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    return text.replace(at, from.size(), to);
+}
+
+TEST(Record, RejectsHostileText)
+{
+    const std::string good = kTotpText;
+    expect_corrupt("", "end");
+    expect_corrupt("end\n", "empty");
+    expect_corrupt(replace(good, "authctl-user 1", "authctl-user 2"), "version 2");
+    expect_corrupt(replace(good, "authctl-user 1\n", "garbage\n"), "not 'key value'");
+    expect_corrupt(replace(good, "type totp", "type sms"), "type");
+    expect_corrupt(replace(good, "type totp", "type TOTP"), "type");
+    expect_corrupt(replace(good, "algorithm SHA256", "algorithm MD5"), "algorithm");
+    expect_corrupt(replace(good, "digits 8", "digits 9"), "digits");
+    expect_corrupt(replace(good, "digits 8", "digits 8x"), "digits");
+    expect_corrupt(replace(good, "period 60", "period 0"), "period");
+    expect_corrupt(replace(good, "period 60", "period -30"), "period");
+    expect_corrupt(replace(good, "secret GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", "secret 0000"), "secret");
+    expect_corrupt(replace(good, "confirmed yes", "confirmed maybe"), "confirmed");
+    expect_corrupt(replace(good, "failures 2", "failures 99999999999"), "failures");
+    expect_corrupt(replace(good, "locked_until 1700000800", "locked_until soon"), "locked_until");
+    expect_corrupt(replace(good, "last_step 56666666\n", ""), "last_step");
+    expect_corrupt(replace(good, "failures 2\n", "failures 2\nfailures 0\n"), "repeated");
+    expect_corrupt(replace(good, "end\n", "extra 1\nend\n"), "unexpected key 'extra'");
+    expect_corrupt(replace(good, "end\n", "counter 5\nend\n"), "unexpected key 'counter'");
+    expect_corrupt(good + "more 1\n", "after 'end'");
+    expect_corrupt(replace(good, "last_source 192.0.2.7", "last_source a\x01" "b"), "non-printable");
+    expect_corrupt(replace(good, "last_source 192.0.2.7", "last_source \xc3\xa9"), "non-printable");
+    expect_corrupt(replace(good, "type totp\n", "type totp\r\n"), "non-printable");
+    expect_corrupt(replace(good, "digits 8", "digits  8"), "digits");
+    expect_corrupt(std::string(kMaxRecordBytes + 1, 'x'), "larger");
+    // Recovery lines without their kdf line, or with a bad one.
+    expect_corrupt(replace(good, "end\n", "recovery " + std::string(64, 'a') + "\nend\n"), "recovery");
+    expect_corrupt(replace(good, "end\n", "recovery_kdf pbkdf2-sha256 10 0011223344556677\nrecovery " +
+                                               std::string(64, 'a') + "\nend\n"),
+                   "iteration");
+    expect_corrupt(replace(good, "end\n", "recovery_kdf pbkdf2-sha256 10000 0011223344556677\nrecovery abc\nend\n"),
+                   "recovery");
+    expect_corrupt(replace(good, "end\n", "recovery_kdf pbkdf2-sha256 10000 0011223344556677\nend\n"), "recovery");
+}
+
+TEST(Record, TypeNoneMustNotCarryEnrollmentKeys)
+{
+    UserRecord r;
+    std::string text = text_of(r);
+    expect_corrupt(replace(text, "type none\n", "type none\nsecret GEZDGNBV\n"), "unexpected key 'secret'");
+}
+
+TEST(Enrollment, NewSecretsAre160RandomBits)
+{
+    auto a = new_enrollment({}, 1700000000);
+    auto b = new_enrollment({}, 1700000000);
+    ASSERT_TRUE(a && b);
+    EXPECT_EQ(a->secret.size(), 20U);
+    EXPECT_NE(a->secret.view(), b->secret.view());
+    EXPECT_FALSE(a->confirmed);
+    EXPECT_EQ(a->created, 1700000000);
+    EnrollParams bad;
+    bad.digits = 9;
+    EXPECT_FALSE(new_enrollment(bad, 0));
+    bad.digits = 6;
+    bad.period = 301;
+    EXPECT_FALSE(new_enrollment(bad, 0));
+    EXPECT_TRUE(widely_supported({}));
+    EnrollParams odd;
+    odd.algo = HashAlgo::sha512;
+    EXPECT_FALSE(widely_supported(odd));
+}
+
+TEST(Enrollment, UriCarriesEveryParameter)
+{
+    auto e = new_enrollment({}, 0);
+    ASSERT_TRUE(e);
+    auto uri = enrollment_uri(*e, "ACME Co", "alice@host");
+    ASSERT_TRUE(uri) << uri.error().message();
+    EXPECT_EQ(uri->rfind("otpauth://totp/ACME%20Co:alice%40host?secret=", 0), 0U) << *uri;
+    EXPECT_NE(uri->find("&issuer=ACME%20Co&algorithm=SHA1&digits=6&period=30"), std::string::npos) << *uri;
+}
+
+}  // namespace
+}  // namespace authctl

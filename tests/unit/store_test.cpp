@@ -1,0 +1,270 @@
+// The user store on a hostile filesystem: symlinks, foreign owners, loose
+// modes, links, FIFOs, truncated and garbage files, and escaping user names.
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "authctl/enrollment.hpp"
+#include "authctl/store.hpp"
+#include "test_support.hpp"
+
+namespace authctl {
+namespace {
+
+class StoreTest : public ::testing::Test {
+protected:
+    void SetUp() override
+    {
+        if (::geteuid() != 0) GTEST_SKIP() << "the store requires root-owned files; run as root";
+        dir_ = tmp_ / "state";
+        ASSERT_EQ(::mkdir(dir_.c_str(), 0700), 0);
+    }
+
+    UserStore open_store()
+    {
+        auto s = UserStore::open(dir_);
+        EXPECT_TRUE(s) << s.error().message();
+        return std::move(s.value());
+    }
+
+    void write_user(const UserStore& store, const std::string& user)
+    {
+        auto held = store.lock(user);
+        ASSERT_TRUE(held) << held.error().message();
+        UserRecord r;
+        auto e = new_enrollment({}, 1700000000);
+        ASSERT_TRUE(e);
+        r.enrollment = std::move(*e);
+        held->record() = std::move(r);
+        auto st = held->commit();
+        ASSERT_TRUE(st) << st.error().message();
+    }
+
+    test::TempDir tmp_;
+    std::string dir_;
+};
+
+TEST_F(StoreTest, OpenRefusesMissingSymlinkedLooseAndForeignDirectories)
+{
+    EXPECT_EQ(UserStore::open(tmp_ / "missing").error().code, Errc::not_found);
+
+    ASSERT_EQ(::symlink(dir_.c_str(), (tmp_ / "link").c_str()), 0);
+    auto s = UserStore::open(tmp_ / "link");
+    ASSERT_FALSE(s);
+    EXPECT_EQ(s.error().code, Errc::insecure);
+    EXPECT_NE(s.error().detail.find("symbolic link"), std::string::npos);
+
+    ASSERT_EQ(::chmod(dir_.c_str(), 0750), 0);
+    EXPECT_EQ(UserStore::open(dir_).error().code, Errc::insecure);
+    ASSERT_EQ(::chmod(dir_.c_str(), 0701), 0);
+    EXPECT_EQ(UserStore::open(dir_).error().code, Errc::insecure);
+    ASSERT_EQ(::chmod(dir_.c_str(), 0700), 0);
+    ASSERT_EQ(::chown(dir_.c_str(), 65534, 0), 0);
+    EXPECT_EQ(UserStore::open(dir_).error().code, Errc::insecure);
+    ASSERT_EQ(::chown(dir_.c_str(), 0, 0), 0);
+    EXPECT_TRUE(UserStore::open(dir_));
+
+    test::write_file(tmp_ / "file", "x");
+    EXPECT_FALSE(UserStore::open(tmp_ / "file"));
+}
+
+TEST_F(StoreTest, OpenOrCreateMakesA0700Directory)
+{
+    const std::string fresh = tmp_ / "fresh";
+    auto s = UserStore::open_or_create(fresh);
+    ASSERT_TRUE(s) << s.error().message();
+    struct stat st {};
+    ASSERT_EQ(::stat(fresh.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0700U);
+    EXPECT_TRUE(UserStore::open_or_create(fresh));  // idempotent
+}
+
+TEST_F(StoreTest, CommitWritesRootOnlyFilesThatLoadBack)
+{
+    UserStore store = open_store();
+    auto none = store.load("alice");
+    ASSERT_TRUE(none);
+    EXPECT_FALSE(none->has_value());
+    write_user(store, "alice");
+    struct stat st {};
+    ASSERT_EQ(::stat((dir_ + "/alice.rec").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0600U);
+    EXPECT_EQ(st.st_uid, 0U);
+    ASSERT_EQ(::stat((dir_ + "/alice.lock").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0600U);
+    EXPECT_NE(::access((dir_ + "/alice.tmp").c_str(), F_OK), 0);
+    auto back = store.load("alice");
+    ASSERT_TRUE(back) << back.error().message();
+    ASSERT_TRUE(back->has_value());
+    EXPECT_TRUE((*back)->enrollment);
+}
+
+TEST_F(StoreTest, UncommittedChangesAreNotWritten)
+{
+    UserStore store = open_store();
+    write_user(store, "bob");
+    {
+        auto held = store.lock("bob");
+        ASSERT_TRUE(held);
+        held->record()->tally.failures = 99;
+    }
+    EXPECT_EQ((*store.load("bob"))->tally.failures, 0U);
+}
+
+TEST_F(StoreTest, RemoveDeletesRecordAndLock)
+{
+    UserStore store = open_store();
+    write_user(store, "carol");
+    auto held = store.lock("carol");
+    ASSERT_TRUE(held);
+    held->record().reset();
+    ASSERT_TRUE(held->commit());
+    EXPECT_NE(::access((dir_ + "/carol.rec").c_str(), F_OK), 0);
+    EXPECT_NE(::access((dir_ + "/carol.lock").c_str(), F_OK), 0);
+    EXPECT_FALSE(store.load("carol")->has_value());
+}
+
+TEST_F(StoreTest, StaleTempFileFromACrashIsReplaced)
+{
+    UserStore store = open_store();
+    test::write_file(dir_ + "/dave.tmp", "half-written garbage");
+    write_user(store, "dave");
+    EXPECT_TRUE(store.load("dave")->has_value());
+    EXPECT_NE(::access((dir_ + "/dave.tmp").c_str(), F_OK), 0);
+}
+
+void expect_refused(const UserStore& store, const std::string& user, Errc code, const std::string& needle)
+{
+    auto r = store.load(user);
+    ASSERT_FALSE(r) << "load of " << user << " succeeded";
+    EXPECT_EQ(r.error().code, code) << r.error().message();
+    EXPECT_NE(r.error().message().find(needle), std::string::npos) << r.error().message();
+    auto held = store.lock(user);
+    ASSERT_FALSE(held);
+    EXPECT_EQ(held.error().code, code);
+}
+
+TEST_F(StoreTest, RefusesSymlinkedRecord)
+{
+    UserStore store = open_store();
+    test::write_file(tmp_ / "elsewhere", "authctl-user 1\n");
+    ASSERT_EQ(::symlink((tmp_ / "elsewhere").c_str(), (dir_ + "/eve.rec").c_str()), 0);
+    expect_refused(store, "eve", Errc::insecure, "symbolic link");
+}
+
+TEST_F(StoreTest, RefusesForeignOwnedLooseAndLinkedRecords)
+{
+    UserStore store = open_store();
+    write_user(store, "frank");
+    const std::string rec = dir_ + "/frank.rec";
+    ASSERT_EQ(::chown(rec.c_str(), 65534, 65534), 0);
+    expect_refused(store, "frank", Errc::insecure, "not owned by root");
+    ASSERT_EQ(::chown(rec.c_str(), 0, 0), 0);
+    ASSERT_EQ(::chmod(rec.c_str(), 0644), 0);
+    expect_refused(store, "frank", Errc::insecure, "group or others");
+    ASSERT_EQ(::chmod(rec.c_str(), 0666), 0);
+    expect_refused(store, "frank", Errc::insecure, "group or others");
+    ASSERT_EQ(::chmod(rec.c_str(), 0600), 0);
+    ASSERT_EQ(::link(rec.c_str(), (tmp_ / "hardlink").c_str()), 0);
+    expect_refused(store, "frank", Errc::insecure, "more than one link");
+    ASSERT_EQ(::unlink((tmp_ / "hardlink").c_str()), 0);
+    EXPECT_TRUE(store.load("frank"));
+}
+
+TEST_F(StoreTest, RefusesFifoAndDirectoryWithoutHanging)
+{
+    UserStore store = open_store();
+    ASSERT_EQ(::mkfifo((dir_ + "/gina.rec").c_str(), 0600), 0);
+    expect_refused(store, "gina", Errc::insecure, "not a regular file");
+    ASSERT_EQ(::mkdir((dir_ + "/hank.rec").c_str(), 0700), 0);
+    auto r = store.load("hank");
+    EXPECT_FALSE(r);
+}
+
+TEST_F(StoreTest, RefusesSymlinkedOrForeignLockFile)
+{
+    UserStore store = open_store();
+    ASSERT_EQ(::symlink((tmp_ / "target").c_str(), (dir_ + "/ivan.lock").c_str()), 0);
+    auto held = store.lock("ivan");
+    ASSERT_FALSE(held);
+    EXPECT_EQ(held.error().code, Errc::insecure);
+    EXPECT_NE(::access((tmp_ / "target").c_str(), F_OK), 0);  // never created through the link
+    test::write_file(dir_ + "/judy.lock", "");
+    ASSERT_EQ(::chown((dir_ + "/judy.lock").c_str(), 65534, 0), 0);
+    EXPECT_EQ(store.lock("judy").error().code, Errc::insecure);
+}
+
+TEST_F(StoreTest, CorruptTruncatedAndOversizedRecordsAreErrorsNotAbsence)
+{
+    UserStore store = open_store();
+    write_user(store, "kim");
+    const std::string rec = dir_ + "/kim.rec";
+    const std::string good = test::read_file(rec);
+    test::write_file(rec, good.substr(0, good.size() / 2));
+    expect_refused(store, "kim", Errc::corrupt, "kim");
+    test::write_file(rec, "");
+    expect_refused(store, "kim", Errc::corrupt, "kim");
+    test::write_file(rec, std::string(4096, '\xff'));
+    expect_refused(store, "kim", Errc::corrupt, "kim");
+    test::write_file(rec, std::string(kMaxRecordBytes + 10, 'a'));
+    expect_refused(store, "kim", Errc::corrupt, "larger");
+    test::write_file(rec, good);
+    EXPECT_TRUE(store.load("kim"));
+}
+
+TEST_F(StoreTest, HostileUserNamesStayInsideTheDirectory)
+{
+    UserStore store = open_store();
+    for (const std::string user : {"../etc/passwd", "a/b", "..", ".", ".hidden", "x%2Fy", "name with spaces",
+                                   "J\xc3\xbcrgen", "DOMAIN\\user"}) {
+        write_user(store, user);
+        auto back = store.load(user);
+        ASSERT_TRUE(back) << user << ": " << back.error().message();
+        EXPECT_TRUE(back->has_value()) << user;
+    }
+    // Nothing appeared beside the state directory, and nothing but our three suffixes inside it.
+    int status = 0;
+    EXPECT_EQ(test::run({"ls", "-A", tmp_.path()}, "", status), "state\n");
+    const std::string inside = test::run({"sh", "-c", "ls -A \"$0\" | grep -v -E '[.](rec|lock)$' | wc -l", dir_}, "", status);
+    EXPECT_EQ(std::stoi(inside), 0);
+    auto listing = store.list();
+    ASSERT_TRUE(listing);
+    EXPECT_EQ(listing->users.size(), 9U);
+    EXPECT_TRUE(listing->unexpected.empty());
+    const std::vector<std::string> expected_present = {"../etc/passwd", "a/b", "..", "name with spaces"};
+    for (const auto& u : expected_present)
+        EXPECT_NE(std::find(listing->users.begin(), listing->users.end(), u), listing->users.end()) << u;
+}
+
+TEST_F(StoreTest, InvalidUserNamesAreRefused)
+{
+    UserStore store = open_store();
+    for (const std::string& user : {std::string(), std::string(300, 'a'), std::string("\xff\xfe"),
+                                   std::string("a\nb"), std::string("a\0b", 3)}) {
+        auto r = store.lock(user);
+        ASSERT_FALSE(r);
+        EXPECT_EQ(r.error().code, Errc::invalid_user);
+        EXPECT_EQ(store.load(user).error().code, Errc::invalid_user);
+    }
+    int status = 0;
+    const std::string count = test::run({"sh", "-c", "ls -A '" + dir_ + "' | wc -l"}, "", status);
+    EXPECT_EQ(std::stoi(count), 0);
+}
+
+TEST_F(StoreTest, ListReportsUsersAndForeignEntries)
+{
+    UserStore store = open_store();
+    write_user(store, "zed");
+    write_user(store, "amy");
+    test::write_file(dir_ + "/notes.txt", "x");
+    test::write_file(dir_ + "/%zz.rec", "x");
+    auto listing = store.list();
+    ASSERT_TRUE(listing) << listing.error().message();
+    EXPECT_EQ(listing->users, (std::vector<std::string>{"amy", "zed"}));
+    EXPECT_EQ(listing->unexpected, (std::vector<std::string>{"%zz.rec", "notes.txt"}));
+}
+
+}  // namespace
+}  // namespace authctl
