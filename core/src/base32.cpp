@@ -13,7 +13,10 @@ int symbol_value(char c) noexcept
     return -1;
 }
 
-bool is_ignorable(char c) noexcept { return c == ' ' || c == '\t' || c == '-'; }
+bool is_ignorable(char c) noexcept
+{
+    return c == ' ' || c == '\t' || c == '-';
+}
 
 }  // namespace
 
@@ -64,8 +67,7 @@ Result<SecretBytes> base32_decode(std::string_view text)
     }
     // A final group of 8 symbols can end after 2, 4, 5 or 7 symbols (8/16/24/32 bits).
     const std::size_t tail = symbols % 8;
-    if (tail == 1 || tail == 3 || tail == 6)
-        return make_error(Errc::invalid_argument, "truncated base32 input");
+    if (tail == 1 || tail == 3 || tail == 6) return make_error(Errc::invalid_argument, "truncated base32 input");
     if (padding != 0 && (tail == 0 || padding != 8 - tail))
         return make_error(Errc::invalid_argument, "wrong base32 padding");
     // Leftover bits (fewer than 8) are dropped, as other decoders do: hand-made

@@ -27,7 +27,8 @@ Status check_fd(int fd, std::string_view name, unsigned type, FileTrust trust)
     if (::fstat(fd, &st) != 0) return sys_error("cannot stat", name, errno);
     const std::string quoted = "'" + std::string(name) + "'";
     if ((st.st_mode & S_IFMT) != type)
-        return make_error(Errc::insecure, quoted + (type == S_IFDIR ? " is not a directory" : " is not a regular file"));
+        return make_error(Errc::insecure,
+                          quoted + (type == S_IFDIR ? " is not a directory" : " is not a regular file"));
     if (st.st_uid != 0) return make_error(Errc::insecure, quoted + " is not owned by root");
     if (trust == FileTrust::root_private) {
         if ((st.st_mode & 077) != 0) return make_error(Errc::insecure, quoted + " is accessible by group or others");

@@ -17,15 +17,14 @@ LockState lock_state(const Tally& tally, const LockoutPolicy& policy, bool is_ro
     return {};
 }
 
-bool record_failure(Tally& tally, const LockoutPolicy& policy, bool is_root, std::int64_t now,
-                    std::string_view source)
+bool record_failure(Tally& tally, const LockoutPolicy& policy, bool is_root, std::int64_t now, std::string_view source)
 {
     // A `now` earlier than the last failure is normal under concurrency (the
     // clock was read before waiting for the lock) or a clock step: it continues
     // the count, never restarts it, and last_failure never moves backwards.
-    const bool continues = tally.failures > 0 &&
-                           (now <= tally.last_failure ||
-                            now - tally.last_failure <= static_cast<std::int64_t>(policy.fail_interval));
+    const bool continues =
+        tally.failures > 0 &&
+        (now <= tally.last_failure || now - tally.last_failure <= static_cast<std::int64_t>(policy.fail_interval));
     if (!continues) {
         tally.failures = 0;
         tally.first_failure = now;
@@ -43,7 +42,10 @@ bool record_failure(Tally& tally, const LockoutPolicy& policy, bool is_root, std
     return true;
 }
 
-std::uint32_t record_success(Tally& tally) noexcept { return reset_tally(tally); }
+std::uint32_t record_success(Tally& tally) noexcept
+{
+    return reset_tally(tally);
+}
 
 std::uint32_t reset_tally(Tally& tally) noexcept
 {
@@ -54,7 +56,10 @@ std::uint32_t reset_tally(Tally& tally) noexcept
     return before;
 }
 
-void lock_until(Tally& tally, std::int64_t until) noexcept { tally.locked_until = until; }
+void lock_until(Tally& tally, std::int64_t until) noexcept
+{
+    tally.locked_until = until;
+}
 
 std::string sanitize_source(std::string_view source)
 {

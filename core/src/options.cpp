@@ -20,8 +20,8 @@ Error bad_key(std::string_view key, const std::string& why)
     return make_error(Errc::invalid_argument, "option '" + std::string(key) + "': " + why);
 }
 
-Result<std::uint32_t> number(std::string_view key, const std::string_view* value, std::uint32_t min,
-                             std::uint32_t max, bool never_allowed)
+Result<std::uint32_t> number(std::string_view key, const std::string_view* value, std::uint32_t min, std::uint32_t max,
+                             bool never_allowed)
 {
     const std::string range = "must be a number from " + std::to_string(min) + " to " + std::to_string(max) +
                               (never_allowed ? " or 'never'" : "");

@@ -82,9 +82,9 @@ Status check_params(const SecretBytes& key, unsigned digits)
 const char* algo_name(HashAlgo algo) noexcept
 {
     switch (algo) {
-    case HashAlgo::sha1: return "SHA1";
-    case HashAlgo::sha256: return "SHA256";
-    case HashAlgo::sha512: return "SHA512";
+        case HashAlgo::sha1: return "SHA1";
+        case HashAlgo::sha256: return "SHA256";
+        case HashAlgo::sha512: return "SHA512";
     }
     return "SHA1";
 }
@@ -139,7 +139,8 @@ Result<std::optional<std::uint64_t>> find_counter(const SecretBytes& key, HashAl
     if (auto st = check_params(key, digits); !st) return st.error();
     if (last < first || last - first > 2 * kMaxWindow)
         return make_error(Errc::invalid_argument, "counter range too large");
-    if (!is_code_syntax(code, digits)) return make_error(Errc::invalid_argument, "code is not " + std::to_string(digits) + " digits");
+    if (!is_code_syntax(code, digits))
+        return make_error(Errc::invalid_argument, "code is not " + std::to_string(digits) + " digits");
     CounterMac mac;
     if (auto st = mac.init(key, algo); !st) return st.error();
     std::optional<std::uint64_t> match;

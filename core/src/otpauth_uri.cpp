@@ -12,7 +12,10 @@ namespace {
 // Unreserved characters of RFC 3986; everything else is escaped.
 constexpr std::string_view kUnreserved = "-._~";
 
-Error bad(std::string detail) { return make_error(Errc::invalid_argument, "otpauth URI: " + std::move(detail)); }
+Error bad(std::string detail)
+{
+    return make_error(Errc::invalid_argument, "otpauth URI: " + std::move(detail));
+}
 
 bool equal_nocase(std::string_view a, std::string_view b) noexcept
 {
@@ -55,7 +58,10 @@ Status check_label_part(std::string_view s, const char* what)
 
 }  // namespace
 
-const char* otp_type_name(OtpType type) noexcept { return type == OtpType::hotp ? "hotp" : "totp"; }
+const char* otp_type_name(OtpType type) noexcept
+{
+    return type == OtpType::hotp ? "hotp" : "totp";
+}
 
 Result<OtpType> parse_otp_type(std::string_view text)
 {

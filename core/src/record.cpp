@@ -157,7 +157,8 @@ Result<UserRecord> parse_record(std::string_view text)
     while (!text.empty()) {
         ++line_no;
         const auto nl = text.find('\n');
-        if (nl == std::string_view::npos) return make_error(Errc::corrupt, "line " + std::to_string(line_no) + ": no newline (truncated?)");
+        if (nl == std::string_view::npos)
+            return make_error(Errc::corrupt, "line " + std::to_string(line_no) + ": no newline (truncated?)");
         const std::string_view line = text.substr(0, nl);
         text.remove_prefix(nl + 1);
         if (ended) return make_error(Errc::corrupt, "line " + std::to_string(line_no) + ": text after 'end'");
@@ -172,10 +173,13 @@ Result<UserRecord> parse_record(std::string_view text)
         const std::string_view value = line.substr(sp + 1);
         for (char c : line) {
             const auto u = static_cast<unsigned char>(c);
-            if (u < 0x20 || u > 0x7E) return make_error(Errc::corrupt, "line " + std::to_string(line_no) + ": non-printable byte");
+            if (u < 0x20 || u > 0x7E)
+                return make_error(Errc::corrupt, "line " + std::to_string(line_no) + ": non-printable byte");
         }
         auto [it, fresh] = f.map.try_emplace(std::string(key), line_no, std::vector<std::string_view>{});
-        if (!fresh && key != "recovery") return make_error(Errc::corrupt, "line " + std::to_string(line_no) + ": '" + std::string(key) + "' repeated");
+        if (!fresh && key != "recovery")
+            return make_error(Errc::corrupt,
+                              "line " + std::to_string(line_no) + ": '" + std::string(key) + "' repeated");
         it->second.second.push_back(value);
     }
     if (!ended) return make_error(Errc::corrupt, "no 'end' line (truncated?)");
@@ -184,8 +188,9 @@ Result<UserRecord> parse_record(std::string_view text)
     auto version = f.number<int>("authctl-user", 1, 1000);
     if (!version) return make_error(Errc::corrupt, "not an authctl user record");
     if (*version != kRecordVersion)
-        return make_error(Errc::corrupt, "record version " + std::to_string(*version) + " is not supported (this build reads " +
-                                             std::to_string(kRecordVersion) + ")");
+        return make_error(Errc::corrupt, "record version " + std::to_string(*version) +
+                                             " is not supported (this build reads " + std::to_string(kRecordVersion) +
+                                             ")");
     UserRecord rec;
     auto type = f.take("type");
     if (!type) return type.error();
@@ -221,7 +226,8 @@ Result<UserRecord> parse_record(std::string_view text)
         auto secret = f.take("secret");
         if (!secret) return secret.error();
         auto key = base32_decode(*secret);
-        if (!key || key->empty() || key->size() > kMaxSecretBytes) return f.corrupt("secret", "is not 1 to 128 bytes of base32");
+        if (!key || key->empty() || key->size() > kMaxSecretBytes)
+            return f.corrupt("secret", "is not 1 to 128 bytes of base32");
         e.secret = std::move(*key);
         auto created = f.number<std::int64_t>("created", 0, INT64_MAX);
         if (!created) return created.error();
@@ -243,7 +249,8 @@ Result<UserRecord> parse_record(std::string_view text)
         const std::string_view iter = rest.substr(kName.size(), sp - kName.size());
         std::uint32_t n = 0;
         const auto [end, ec] = std::from_chars(iter.data(), iter.data() + iter.size(), n);
-        if (ec != std::errc() || end != iter.data() + iter.size() || n < kMinRecoveryIterations || n > kMaxRecoveryIterations)
+        if (ec != std::errc() || end != iter.data() + iter.size() || n < kMinRecoveryIterations ||
+            n > kMaxRecoveryIterations)
             return f.corrupt("recovery_kdf", "has a bad iteration count");
         auto salt = from_hex(rest.substr(sp + 1));
         if (!salt || salt->size() < 8 || salt->size() > 64) return f.corrupt("recovery_kdf", "has a bad salt");
@@ -251,7 +258,8 @@ Result<UserRecord> parse_record(std::string_view text)
         rec.recovery.salt = std::move(*salt);
         const auto it = f.map.find("recovery");
         if (it == f.map.end()) return f.corrupt("recovery_kdf", "without any 'recovery' line");
-        if (it->second.second.size() > kMaxRecoveryCodes) return f.corrupt("recovery", "lines exceed " + std::to_string(kMaxRecoveryCodes));
+        if (it->second.second.size() > kMaxRecoveryCodes)
+            return f.corrupt("recovery", "lines exceed " + std::to_string(kMaxRecoveryCodes));
         for (const auto& v : it->second.second) {
             auto h = from_hex(v);
             if (!h || h->size() != RecoveryHash{}.size()) return f.corrupt("recovery", "is not a 32-byte hex hash");
@@ -286,7 +294,8 @@ Result<UserRecord> parse_record(std::string_view text)
     for (const auto& [key, where] : f.map) {
         bool used = false;
         for (const auto& k : f.taken) used = used || k == key;
-        if (!used) return make_error(Errc::corrupt, "line " + std::to_string(where.first) + ": unexpected key '" + key + "'");
+        if (!used)
+            return make_error(Errc::corrupt, "line " + std::to_string(where.first) + ": unexpected key '" + key + "'");
     }
     return rec;
 }

@@ -54,7 +54,8 @@ std::optional<std::string> normalize_recovery_code(std::string_view input)
 Result<std::vector<SecretBytes>> generate_recovery_codes(RecoverySet& set, std::size_t count)
 {
     if (count == 0 || count > kMaxRecoveryCodes)
-        return make_error(Errc::invalid_argument, "recovery code count must be 1 to " + std::to_string(kMaxRecoveryCodes));
+        return make_error(Errc::invalid_argument,
+                          "recovery code count must be 1 to " + std::to_string(kMaxRecoveryCodes));
     RecoverySet next;
     if (auto st = fresh_salt(next); !st) return st.error();
     std::vector<SecretBytes> shown;

@@ -5,14 +5,14 @@ namespace authctl {
 const char* errc_text(Errc code) noexcept
 {
     switch (code) {
-    case Errc::invalid_argument: return "invalid argument";
-    case Errc::invalid_user: return "invalid user name";
-    case Errc::not_found: return "not found";
-    case Errc::exists: return "already exists";
-    case Errc::insecure: return "insecure file";
-    case Errc::corrupt: return "corrupt record";
-    case Errc::io: return "I/O error";
-    case Errc::crypto: return "crypto error";
+        case Errc::invalid_argument: return "invalid argument";
+        case Errc::invalid_user: return "invalid user name";
+        case Errc::not_found: return "not found";
+        case Errc::exists: return "already exists";
+        case Errc::insecure: return "insecure file";
+        case Errc::corrupt: return "corrupt record";
+        case Errc::io: return "I/O error";
+        case Errc::crypto: return "crypto error";
     }
     return "unknown error";
 }

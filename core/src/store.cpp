@@ -29,7 +29,8 @@ Result<std::optional<UserRecord>> read_record(int dirfd, std::string_view user, 
         return make_error(text.error().code, "user '" + std::string(user) + "': " + text.error().detail);
     }
     auto rec = parse_record(text->view());
-    if (!rec) return make_error(Errc::corrupt, "user '" + std::string(user) + "' (" + name + "): " + rec.error().detail);
+    if (!rec)
+        return make_error(Errc::corrupt, "user '" + std::string(user) + "' (" + name + "): " + rec.error().detail);
     return std::optional<UserRecord>(std::move(*rec));
 }
 
@@ -57,7 +58,8 @@ Result<UserStore> UserStore::open(const std::string& dir)
 
 Result<UserStore> UserStore::open_or_create(const std::string& dir)
 {
-    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return sys_error("cannot create state directory", dir, errno);
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+        return sys_error("cannot create state directory", dir, errno);
     return open(dir);
 }
 
@@ -74,7 +76,8 @@ Result<LockedRecord> UserStore::lock(std::string_view user) const
     if (!stem) return stem.error();
     const std::string lock_name = *stem + std::string(kLockSuffix);
     for (int attempt = 0; attempt < kLockRetries; ++attempt) {
-        UniqueFd fd(::openat(dirfd_.get(), lock_name.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0600));
+        UniqueFd fd(
+            ::openat(dirfd_.get(), lock_name.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0600));
         if (!fd.valid()) {
             if (errno == ELOOP) return make_error(Errc::insecure, "'" + lock_name + "' is a symbolic link");
             return sys_error("cannot open lock file", lock_name, errno);
@@ -84,7 +87,8 @@ Result<LockedRecord> UserStore::lock(std::string_view user) const
             if (errno != EINTR) return sys_error("cannot lock", lock_name, errno);
         }
         // The holder before us may have removed the user (and the lock file).
-        struct stat held {}, linked {};
+        struct stat held {
+        }, linked{};
         if (::fstat(fd.get(), &held) != 0) return sys_error("cannot stat", lock_name, errno);
         if (::fstatat(dirfd_.get(), lock_name.c_str(), &linked, AT_SYMLINK_NOFOLLOW) != 0) {
             if (errno == ENOENT) continue;
@@ -140,11 +144,13 @@ Status LockedRecord::commit()
         SecretBytes text = serialize_record(*record_);
         return replace_file(dirfd_, rec_name, stem_ + std::string(kTempSuffix), text.view());
     }
-    if (::unlinkat(dirfd_, rec_name.c_str(), 0) != 0 && errno != ENOENT) return sys_error("cannot remove", rec_name, errno);
+    if (::unlinkat(dirfd_, rec_name.c_str(), 0) != 0 && errno != ENOENT)
+        return sys_error("cannot remove", rec_name, errno);
     if (::fsync(dirfd_) != 0) return sys_error("cannot fsync directory of", rec_name, errno);
     // Still holding the lock: waiters notice the unlinked file and retry.
     const std::string lock_name = stem_ + std::string(kLockSuffix);
-    if (::unlinkat(dirfd_, lock_name.c_str(), 0) != 0 && errno != ENOENT) return sys_error("cannot remove", lock_name, errno);
+    if (::unlinkat(dirfd_, lock_name.c_str(), 0) != 0 && errno != ENOENT)
+        return sys_error("cannot remove", lock_name, errno);
     return Ok{};
 }
 

@@ -1,7 +1,7 @@
 // The lockout policy as pure functions over a tally, with the clock injected.
-#include <gtest/gtest.h>
-
 #include "authctl/lockout.hpp"
+
+#include <gtest/gtest.h>
 
 namespace authctl {
 namespace {

@@ -1,13 +1,14 @@
 // The login decisions end to end over a real store, with the clock injected:
 // right, wrong, replayed and out-of-window codes, HOTP look-ahead, recovery
 // codes, lockout and its expiry, root, and the faillock-style hooks.
+#include "authctl/login.hpp"
+
 #include <gtest/gtest.h>
 
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "authctl/enrollment.hpp"
-#include "authctl/login.hpp"
 #include "test_support.hpp"
 
 namespace authctl {
@@ -245,9 +246,16 @@ TEST_F(LoginTest, HostileInputIsAWrongCodeNotACrash)
 {
     opts_.lockout.deny = 0;
     enroll("ivy", {}, 2);
-    const std::string inputs[] = {std::string(), std::string("      "), std::string("abcdef"),
-                                  std::string(10000, '1'), std::string("12\0" "456", 6), std::string("\xff\xfe"),
-                                  std::string(100000, 'a'), std::string("-------------------")};
+    const std::string inputs[] = {std::string(),
+                                  std::string("      "),
+                                  std::string("abcdef"),
+                                  std::string(10000, '1'),
+                                  std::string("12\0"
+                                              "456",
+                                              6),
+                                  std::string("\xff\xfe"),
+                                  std::string(100000, 'a'),
+                                  std::string("-------------------")};
     for (const auto& input : inputs) EXPECT_EQ(attempt("ivy", input, T0).outcome, Outcome::wrong_code);
     EXPECT_EQ(tally("ivy").failures, std::size(inputs));
     EXPECT_EQ(attempt("ivy", totp("ivy", T0), T0).outcome, Outcome::success);

@@ -60,10 +60,9 @@ TEST_F(OathtoolCrossCheck, TotpRandomSecretsTimesDigitsAlgorithms)
         const std::int64_t now = static_cast<std::int64_t>(rng() % 17000000000ULL);
         auto mine = hotp_value(key, totp_step(now, period), algos[a], digits);
         ASSERT_TRUE(mine) << mine.error().message();
-        const std::string theirs =
-            oathtool({std::string("--totp=") + names[a], "-d", std::to_string(digits), "-s",
-                      std::to_string(period) + "s", "-N", "@" + std::to_string(now)},
-                     key);
+        const std::string theirs = oathtool({std::string("--totp=") + names[a], "-d", std::to_string(digits), "-s",
+                                             std::to_string(period) + "s", "-N", "@" + std::to_string(now)},
+                                            key);
         EXPECT_EQ(format_code(*mine, digits), theirs)
             << "algo " << names[a] << " digits " << digits << " period " << period << " now " << now;
     }
@@ -78,7 +77,8 @@ TEST_F(OathtoolCrossCheck, HotpRandomSecretsCountersDigits)
         const std::uint64_t counter = (i % 2 == 0) ? rng() % 1000 : rng() % (1ULL << 40);
         auto mine = hotp_value(key, counter, HashAlgo::sha1, digits);
         ASSERT_TRUE(mine);
-        const std::string theirs = oathtool({"--hotp", "-d", std::to_string(digits), "-c", std::to_string(counter)}, key);
+        const std::string theirs =
+            oathtool({"--hotp", "-d", std::to_string(digits), "-c", std::to_string(counter)}, key);
         EXPECT_EQ(format_code(*mine, digits), theirs) << "digits " << digits << " counter " << counter;
     }
 }

@@ -1,12 +1,12 @@
 // HOTP/TOTP against the published RFC vectors (kept in tests/data) and the
 // window/replay arithmetic.
+#include "authctl/otp.hpp"
+
 #include <gtest/gtest.h>
 
 #include <fstream>
 #include <sstream>
 #include <string>
-
-#include "authctl/otp.hpp"
 
 namespace authctl {
 namespace {
@@ -114,9 +114,9 @@ TEST(Otp, RejectsBadParameters)
     EXPECT_EQ(hotp_value(key, 0, HashAlgo::sha1, 5).error().code, Errc::invalid_argument);
     EXPECT_EQ(hotp_value(key, 0, HashAlgo::sha1, 9).error().code, Errc::invalid_argument);
     EXPECT_EQ(hotp_value(SecretBytes{}, 0, HashAlgo::sha1, 6).error().code, Errc::invalid_argument);
-    EXPECT_FALSE(find_counter(key, HashAlgo::sha1, 6, "755224", 5, 4));      // reversed range
-    EXPECT_FALSE(find_counter(key, HashAlgo::sha1, 6, "755224", 0, 100));    // too wide
-    EXPECT_FALSE(find_counter(key, HashAlgo::sha1, 6, "75522", 0, 1));       // wrong shape
+    EXPECT_FALSE(find_counter(key, HashAlgo::sha1, 6, "755224", 5, 4));    // reversed range
+    EXPECT_FALSE(find_counter(key, HashAlgo::sha1, 6, "755224", 0, 100));  // too wide
+    EXPECT_FALSE(find_counter(key, HashAlgo::sha1, 6, "75522", 0, 1));     // wrong shape
 }
 
 TEST(Otp, ParseAlgo)
@@ -136,7 +136,10 @@ TEST(Otp, CodeSyntax)
     EXPECT_FALSE(is_code_syntax("1234567", 6));
     EXPECT_FALSE(is_code_syntax("12345a", 6));
     EXPECT_FALSE(is_code_syntax("123 56", 6));
-    EXPECT_FALSE(is_code_syntax(std::string("123\0""56", 6), 6));
+    EXPECT_FALSE(is_code_syntax(std::string("123\0"
+                                            "56",
+                                            6),
+                                6));
     EXPECT_FALSE(is_code_syntax("", 6));
     EXPECT_TRUE(is_code_syntax("00000000", 8));
 }

@@ -1,8 +1,9 @@
 // The record file format: round trips, and a strict parser for hostile text.
+#include "authctl/record.hpp"
+
 #include <gtest/gtest.h>
 
 #include "authctl/enrollment.hpp"
-#include "authctl/record.hpp"
 
 namespace authctl {
 namespace {
@@ -30,7 +31,10 @@ UserRecord sample(OtpType type)
     return r;
 }
 
-std::string text_of(const UserRecord& r) { return std::string(serialize_record(r).view()); }
+std::string text_of(const UserRecord& r)
+{
+    return std::string(serialize_record(r).view());
+}
 
 const char* kTotpText =
     "authctl-user 1\n"
@@ -49,7 +53,10 @@ const char* kTotpText =
     "locked_until 1700000800\n"
     "end\n";
 
-TEST(Record, SerializesToTheDocumentedFormat) { EXPECT_EQ(text_of(sample(OtpType::totp)), kTotpText); }
+TEST(Record, SerializesToTheDocumentedFormat)
+{
+    EXPECT_EQ(text_of(sample(OtpType::totp)), kTotpText);
+}
 
 TEST(Record, RoundTripsTotpHotpAndTallyOnly)
 {
@@ -157,16 +164,20 @@ TEST(Record, RejectsHostileText)
     expect_corrupt(replace(good, "end\n", "extra 1\nend\n"), "unexpected key 'extra'");
     expect_corrupt(replace(good, "end\n", "counter 5\nend\n"), "unexpected key 'counter'");
     expect_corrupt(good + "more 1\n", "after 'end'");
-    expect_corrupt(replace(good, "last_source 192.0.2.7", "last_source a\x01" "b"), "non-printable");
+    expect_corrupt(replace(good, "last_source 192.0.2.7",
+                           "last_source a\x01"
+                           "b"),
+                   "non-printable");
     expect_corrupt(replace(good, "last_source 192.0.2.7", "last_source \xc3\xa9"), "non-printable");
     expect_corrupt(replace(good, "type totp\n", "type totp\r\n"), "non-printable");
     expect_corrupt(replace(good, "digits 8", "digits  8"), "digits");
     expect_corrupt(std::string(kMaxRecordBytes + 1, 'x'), "larger");
     // Recovery lines without their kdf line, or with a bad one.
     expect_corrupt(replace(good, "end\n", "recovery " + std::string(64, 'a') + "\nend\n"), "recovery");
-    expect_corrupt(replace(good, "end\n", "recovery_kdf pbkdf2-sha256 10 0011223344556677\nrecovery " +
-                                               std::string(64, 'a') + "\nend\n"),
-                   "iteration");
+    expect_corrupt(
+        replace(good, "end\n",
+                "recovery_kdf pbkdf2-sha256 10 0011223344556677\nrecovery " + std::string(64, 'a') + "\nend\n"),
+        "iteration");
     expect_corrupt(replace(good, "end\n", "recovery_kdf pbkdf2-sha256 10000 0011223344556677\nrecovery abc\nend\n"),
                    "recovery");
     expect_corrupt(replace(good, "end\n", "recovery_kdf pbkdf2-sha256 10000 0011223344556677\nend\n"), "recovery");

@@ -1,9 +1,9 @@
 // Recovery codes: generated once, stored hashed, each accepted once.
+#include "authctl/recovery.hpp"
+
 #include <gtest/gtest.h>
 
 #include <set>
-
-#include "authctl/recovery.hpp"
 
 namespace authctl {
 namespace {
@@ -53,8 +53,13 @@ TEST(Recovery, RejectsWrongAndMalformedInput)
 {
     RecoverySet set;
     ASSERT_TRUE(generate_recovery_codes(set, 3));
-    const std::vector<std::string> inputs = {"", "abcd", "aaaa-bbbb-cccc-dddd", "123456", std::string(10000, 'a'),
-                                  std::string("abcd\0efgh-ijkl-mnop", 19), "abcd_efgh_ijkl_mnop"};
+    const std::vector<std::string> inputs = {"",
+                                             "abcd",
+                                             "aaaa-bbbb-cccc-dddd",
+                                             "123456",
+                                             std::string(10000, 'a'),
+                                             std::string("abcd\0efgh-ijkl-mnop", 19),
+                                             "abcd_efgh_ijkl_mnop"};
     for (const auto& bad : inputs) {
         auto m = match_recovery_code(set, bad);
         ASSERT_TRUE(m);

@@ -1,5 +1,7 @@
 // The user store on a hostile filesystem: symlinks, foreign owners, loose
 // modes, links, FIFOs, truncated and garbage files, and escaping user names.
+#include "authctl/store.hpp"
+
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
@@ -7,7 +9,6 @@
 #include <unistd.h>
 
 #include "authctl/enrollment.hpp"
-#include "authctl/store.hpp"
 #include "test_support.hpp"
 
 namespace authctl {
@@ -217,8 +218,8 @@ TEST_F(StoreTest, CorruptTruncatedAndOversizedRecordsAreErrorsNotAbsence)
 TEST_F(StoreTest, HostileUserNamesStayInsideTheDirectory)
 {
     UserStore store = open_store();
-    for (const std::string user : {"../etc/passwd", "a/b", "..", ".", ".hidden", "x%2Fy", "name with spaces",
-                                   "J\xc3\xbcrgen", "DOMAIN\\user"}) {
+    for (const std::string user :
+         {"../etc/passwd", "a/b", "..", ".", ".hidden", "x%2Fy", "name with spaces", "J\xc3\xbcrgen", "DOMAIN\\user"}) {
         write_user(store, user);
         auto back = store.load(user);
         ASSERT_TRUE(back) << user << ": " << back.error().message();
@@ -227,7 +228,8 @@ TEST_F(StoreTest, HostileUserNamesStayInsideTheDirectory)
     // Nothing appeared beside the state directory, and nothing but our three suffixes inside it.
     int status = 0;
     EXPECT_EQ(test::run({"ls", "-A", tmp_.path()}, "", status), "state\n");
-    const std::string inside = test::run({"sh", "-c", "ls -A \"$0\" | grep -v -E '[.](rec|lock)$' | wc -l", dir_}, "", status);
+    const std::string inside =
+        test::run({"sh", "-c", "ls -A \"$0\" | grep -v -E '[.](rec|lock)$' | wc -l", dir_}, "", status);
     EXPECT_EQ(std::stoi(inside), 0);
     auto listing = store.list();
     ASSERT_TRUE(listing);
@@ -241,8 +243,8 @@ TEST_F(StoreTest, HostileUserNamesStayInsideTheDirectory)
 TEST_F(StoreTest, InvalidUserNamesAreRefused)
 {
     UserStore store = open_store();
-    for (const std::string& user : {std::string(), std::string(300, 'a'), std::string("\xff\xfe"),
-                                   std::string("a\nb"), std::string("a\0b", 3)}) {
+    for (const std::string& user :
+         {std::string(), std::string(300, 'a'), std::string("\xff\xfe"), std::string("a\nb"), std::string("a\0b", 3)}) {
         auto r = store.lock(user);
         ASSERT_FALSE(r);
         EXPECT_EQ(r.error().code, Errc::invalid_user);

@@ -11,7 +11,10 @@ namespace authctl {
 
 // Encodes bytes as upper-case base32 without '=' padding.
 std::string base32_encode(const std::uint8_t* data, std::size_t n);
-inline std::string base32_encode(const SecretBytes& s) { return base32_encode(s.data(), s.size()); }
+inline std::string base32_encode(const SecretBytes& s)
+{
+    return base32_encode(s.data(), s.size());
+}
 
 // Decodes base32: case-insensitive; spaces, tabs and '-' are ignored; trailing
 // '=' padding is optional but, when present, must be the correct amount. Rejects

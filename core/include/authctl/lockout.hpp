@@ -27,8 +27,8 @@ struct LockoutPolicy {
     bool root_unlock_time_set = false;     // false: root uses unlock_time
 };
 
-inline constexpr unsigned kMaxDeny = 100;                 // NIST SP 800-63B's ceiling
-inline constexpr std::uint32_t kMaxInterval = 31536000;   // one year
+inline constexpr unsigned kMaxDeny = 100;                // NIST SP 800-63B's ceiling
+inline constexpr std::uint32_t kMaxInterval = 31536000;  // one year
 inline constexpr std::size_t kMaxSourceLength = 128;
 
 struct Tally {
@@ -50,8 +50,7 @@ LockState lock_state(const Tally& tally, const LockoutPolicy& policy, bool is_ro
 
 // Counts one failure at `now` from `source` (sanitised: printable ASCII only,
 // at most kMaxSourceLength bytes). Returns true when this failure locked the account.
-bool record_failure(Tally& tally, const LockoutPolicy& policy, bool is_root, std::int64_t now,
-                    std::string_view source);
+bool record_failure(Tally& tally, const LockoutPolicy& policy, bool is_root, std::int64_t now, std::string_view source);
 
 // Clears the count and any lock after a successful login; returns the number of
 // failures that were counted since the previous success.

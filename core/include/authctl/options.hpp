@@ -18,14 +18,14 @@ inline constexpr const char* kDefaultConfigFile = "/etc/security/authctl.conf";
 inline constexpr std::size_t kMaxConfigBytes = 64 * 1024;
 
 struct Options {
-    std::string dir = kDefaultStateDir;       // state directory
-    LockoutPolicy lockout;                    // deny, fail_interval, unlock_time, even_deny_root, root_unlock_time
-    unsigned window = 1;                      // TOTP: steps accepted either side of now
-    unsigned hotp_window = 5;                 // HOTP: counters accepted ahead of the stored one
-    bool nullok = false;                      // users with no enrollment pass
-    bool silent = false;                      // no informational messages to the user
-    bool debug = false;                       // extra log lines
-    bool nodelay = false;                     // no failure delay
+    std::string dir = kDefaultStateDir;  // state directory
+    LockoutPolicy lockout;               // deny, fail_interval, unlock_time, even_deny_root, root_unlock_time
+    unsigned window = 1;                 // TOTP: steps accepted either side of now
+    unsigned hotp_window = 5;            // HOTP: counters accepted ahead of the stored one
+    bool nullok = false;                 // users with no enrollment pass
+    bool silent = false;                 // no informational messages to the user
+    bool debug = false;                  // extra log lines
+    bool nodelay = false;                // no failure delay
     std::string prompt = "Verification code: ";
 };
 

@@ -36,7 +36,7 @@ template <typename T>
 class [[nodiscard]] Result {
 public:
     Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT(google-explicit-constructor)
-    Result(Error err) : v_(std::in_place_index<1>, std::move(err)) {}   // NOLINT(google-explicit-constructor)
+    Result(Error err) : v_(std::in_place_index<1>, std::move(err)) {}  // NOLINT(google-explicit-constructor)
 
     bool has_value() const noexcept { return v_.index() == 0; }
     explicit operator bool() const noexcept { return has_value(); }
@@ -57,6 +57,9 @@ private:
 struct Ok {};
 using Status = Result<Ok>;
 
-inline Error make_error(Errc code, std::string detail) { return Error{code, std::move(detail)}; }
+inline Error make_error(Errc code, std::string detail)
+{
+    return Error{code, std::move(detail)};
+}
 
 }  // namespace authctl

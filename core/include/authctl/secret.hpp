@@ -31,10 +31,7 @@ public:
     std::size_t size() const noexcept { return bytes_.size(); }
     bool empty() const noexcept { return bytes_.empty(); }
     void push_back(std::uint8_t b);
-    std::string_view view() const noexcept
-    {
-        return {reinterpret_cast<const char*>(bytes_.data()), bytes_.size()};
-    }
+    std::string_view view() const noexcept { return {reinterpret_cast<const char*>(bytes_.data()), bytes_.size()}; }
 
     // Zeroes the contents and empties the buffer.
     void wipe() noexcept;

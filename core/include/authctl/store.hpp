@@ -79,7 +79,9 @@ public:
 private:
     friend class UserStore;
     LockedRecord(int dirfd, std::string user, std::string stem, UniqueFd lock)
-        : dirfd_(dirfd), user_(std::move(user)), stem_(std::move(stem)), lock_(std::move(lock)) {}
+        : dirfd_(dirfd), user_(std::move(user)), stem_(std::move(stem)), lock_(std::move(lock))
+    {
+    }
     int dirfd_;
     std::string user_;
     std::string stem_;
