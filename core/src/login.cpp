@@ -16,6 +16,8 @@ Result<std::optional<std::uint64_t>> match_otp(const Enrollment& e, const Option
         if (!range) return std::optional<std::uint64_t>{};
         return find_counter(e.secret, e.algo, e.digits, code, range->first, range->last);
     }
+    // A counter so high that counter + window + 1 would wrap is exhausted: nothing matches.
+    if (e.counter > UINT64_MAX - opts.hotp_window - 1) return std::optional<std::uint64_t>{};
     return find_counter(e.secret, e.algo, e.digits, code, e.counter, e.counter + opts.hotp_window);
 }
 

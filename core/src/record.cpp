@@ -219,7 +219,7 @@ Result<UserRecord> parse_record(std::string_view text)
                 e.last_step = *n;
             }
         } else {
-            auto counter = f.number<std::uint64_t>("counter", 0, UINT64_MAX - 2 * kMaxWindow - 1);
+            auto counter = f.number<std::uint64_t>("counter", 0, UINT64_MAX);
             if (!counter) return counter.error();
             e.counter = *counter;
         }
@@ -281,6 +281,7 @@ Result<UserRecord> parse_record(std::string_view text)
     t.last_failure = *last;
     auto source = f.take("last_source");
     if (!source) return source.error();
+    if (source->size() > kMaxSourceLength) return f.corrupt("last_source", "is longer than 128 bytes");
     if (*source != "-") t.last_source = std::string(*source);
     auto locked = f.take("locked_until");
     if (!locked) return locked.error();

@@ -171,6 +171,23 @@ TEST_F(LoginTest, HotpAdvancesAndLooksAhead)
     EXPECT_EQ(enrollment("hugo").counter, 11U);
 }
 
+TEST_F(LoginTest, HotpCounterAtTheEndOfItsRangeMatchesNothingAndStaysReadable)
+{
+    EnrollParams p;
+    p.type = OtpType::hotp;
+    enroll("max", p);
+    {
+        auto held = store_->lock("max");
+        ASSERT_TRUE(held);
+        held->record()->enrollment->counter = UINT64_MAX - 3;
+        ASSERT_TRUE(held->commit());
+    }
+    EXPECT_EQ(attempt("max", code_at("max", UINT64_MAX - 3), T0).outcome, Outcome::wrong_code);
+    auto rec = store_->load("max");
+    ASSERT_TRUE(rec) << rec.error().message();
+    EXPECT_EQ((*rec)->enrollment->counter, UINT64_MAX - 3);
+}
+
 TEST_F(LoginTest, RecoveryCodeWorksExactlyOnce)
 {
     enroll("ruth", {}, 3);

@@ -171,6 +171,7 @@ TEST(Record, RejectsHostileText)
     expect_corrupt(replace(good, "last_source 192.0.2.7", "last_source \xc3\xa9"), "non-printable");
     expect_corrupt(replace(good, "type totp\n", "type totp\r\n"), "non-printable");
     expect_corrupt(replace(good, "digits 8", "digits  8"), "digits");
+    expect_corrupt(replace(good, "last_source 192.0.2.7", "last_source " + std::string(129, 'h')), "last_source");
     expect_corrupt(std::string(kMaxRecordBytes + 1, 'x'), "larger");
     // Recovery lines without their kdf line, or with a bad one.
     expect_corrupt(replace(good, "end\n", "recovery " + std::string(64, 'a') + "\nend\n"), "recovery");
