@@ -84,12 +84,17 @@ Result<AttemptResult> attempt_code(const UserStore& store, const LoginContext& c
     return r;
 }
 
-Result<LockState> current_lock(const UserStore& store, const LoginContext& ctx, const Options& opts)
+Result<LockInfo> lock_info(const UserStore& store, const LoginContext& ctx, const Options& opts)
 {
     auto rec = store.load(ctx.user);
     if (!rec) return rec.error();
-    if (!*rec) return LockState{};
-    return lock_state((*rec)->tally, opts.lockout, ctx.is_root, ctx.now);
+    LockInfo info;
+    if (!*rec) return info;
+    const UserRecord& r = **rec;
+    info.lock = lock_state(r.tally, opts.lockout, ctx.is_root, ctx.now);
+    info.failures = r.tally.failures;
+    info.enrolled = r.enrollment.has_value();
+    return info;
 }
 
 Result<AttemptResult> record_external_failure(const UserStore& store, const LoginContext& ctx, const Options& opts)

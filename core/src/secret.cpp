@@ -64,3 +64,12 @@ void wipe_string(std::string& s) noexcept
 }
 
 }  // namespace authctl
+
+namespace authctl {
+
+void wipe_bytes(void* p, std::size_t n) noexcept
+{
+    if (p != nullptr && n > 0) OPENSSL_cleanse(p, n);
+}
+
+}  // namespace authctl

@@ -215,9 +215,11 @@ TEST_F(LoginTest, LockAfterDenyThenRefusalWithoutEvaluation)
     EXPECT_EQ(r.lock.until, T0 + 3 + 600);
     EXPECT_EQ(tally("lena").failures, 3U);
     EXPECT_FALSE(enrollment("lena").last_step.has_value());  // the code was not consumed
-    auto lock = current_lock(*store_, LoginContext{"lena", false, "", T0 + 10}, opts_);
-    ASSERT_TRUE(lock);
-    EXPECT_TRUE(lock->locked);
+    auto info = lock_info(*store_, LoginContext{"lena", false, "", T0 + 10}, opts_);
+    ASSERT_TRUE(info);
+    EXPECT_TRUE(info->lock.locked);
+    EXPECT_EQ(info->failures, 3U);
+    EXPECT_TRUE(info->enrolled);
     // After unlock_time the right code works and reports the failures.
     const std::int64_t later = T0 + 3 + 600;
     const auto ok = attempt("lena", totp("lena", later), later);
@@ -286,7 +288,7 @@ TEST_F(LoginTest, CorruptRecordIsAnErrorNeverNotEnrolled)
     auto r = attempt_code(*store_, ctx, opts_, "123456");
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().code, Errc::corrupt);
-    EXPECT_FALSE(current_lock(*store_, ctx, opts_));
+    EXPECT_FALSE(lock_info(*store_, ctx, opts_));
     EXPECT_EQ(test::read_file(dir_ + "/zoe.rec"), "authctl-user 1\ntype totp\n");  // untouched
 }
 
@@ -307,7 +309,8 @@ TEST_F(LoginTest, ExternalFailuresAndSuccessShareTheTally)
     auto cleared = record_external_success(*store_, ctx);
     ASSERT_TRUE(cleared);
     EXPECT_EQ(*cleared, 3U);
-    EXPECT_FALSE(current_lock(*store_, ctx, opts_)->locked);
+    EXPECT_FALSE(lock_info(*store_, ctx, opts_)->lock.locked);
+    EXPECT_FALSE(lock_info(*store_, ctx, opts_)->enrolled);
     // A success for a user with no record creates nothing.
     ASSERT_TRUE(record_external_success(*store_, LoginContext{"ghost", false, "", T0}));
     EXPECT_FALSE(store_->load("ghost")->has_value());

@@ -47,9 +47,16 @@ struct AttemptResult {
 Result<AttemptResult> attempt_code(const UserStore& store, const LoginContext& ctx, const Options& opts,
                                    std::string_view code);
 
-// The lock state for ctx.user from a consistent read, without the lock (for
-// preauth, the account phase and status). A user with no record is unlocked.
-Result<LockState> current_lock(const UserStore& store, const LoginContext& ctx, const Options& opts);
+struct LockInfo {
+    LockState lock;
+    std::uint32_t failures = 0;
+    bool enrolled = false;  // the record holds an enrollment
+};
+
+// The lock state, failure count and enrollment of ctx.user from one consistent
+// read, without the lock (for the prompt decision, preauth, the account phase
+// and status). A user with no record is unlocked and not enrolled.
+Result<LockInfo> lock_info(const UserStore& store, const LoginContext& ctx, const Options& opts);
 
 // Records one failure of another module (faillock's authfail), unless the user
 // is already locked. Creates a tally-only record for a user with none.

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -50,5 +51,8 @@ Result<SecretBytes> random_secret(std::size_t n);
 
 // Wipes any string that held secret material.
 void wipe_string(std::string& s) noexcept;
+
+// Wipes n bytes at p (a C string from a PAM conversation, say).
+void wipe_bytes(void* p, std::size_t n) noexcept;
 
 }  // namespace authctl

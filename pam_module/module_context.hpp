@@ -1,0 +1,71 @@
+// What a pam_sm_* call knows once its arguments are read: the mode, the merged
+// options (config file first, then module arguments), the user and where the
+// login comes from. Plus the conversation and syslog helpers the flows use.
+#pragma once
+
+#include <security/pam_modules.h>
+
+#include <optional>
+#include <string>
+
+#include "authctl/options.hpp"
+#include "authctl/result.hpp"
+
+namespace authctl::pam {
+
+// pam_faillock-compatible modes; `code` is the second factor itself.
+enum class Mode { code, preauth, authfail, authsucc };
+
+struct ModuleConfig {
+    Mode mode = Mode::code;
+    Options opts;
+};
+
+// Reads `conf=` (default /etc/security/authctl.conf, which may be absent) and
+// then applies every other argument over it. The modes are arguments only.
+// Errc::invalid_argument naming the file, line or argument on any bad option.
+Result<ModuleConfig> read_config(int argc, const char** argv);
+
+struct Account {
+    std::string name;      // as PAM gave it
+    bool exists = false;   // in the user database
+    bool is_root = false;  // uid 0
+};
+
+class Session {
+public:
+    Session(pam_handle_t* pamh, int flags, const Options& opts) : pamh_(pamh), flags_(flags), opts_(opts) {}
+
+    // pam_get_user plus a user-database lookup. The PAM error is returned as
+    // is (PAM_CONV_ERR, PAM_INCOMPLETE, ...) when there is no user name.
+    int get_account(Account& out);
+
+    // Remote host, else tty, else "" (for the tally and the log).
+    std::string source() const;
+    std::string service() const;
+
+    // Asks for the code with echo off. Returns the PAM result of the
+    // conversation; `answer` holds what was typed (wiped by its owner).
+    int ask_code(std::string& answer);
+
+    // An informational or error message to the user, unless `silent` or PAM_SILENT.
+    void tell(const std::string& text, bool error = false);
+
+    // A line to syslog (authpriv) prefixed with user, service and remote host
+    // context; the user name is sanitised to printable ASCII.
+    void log(int priority, const std::string& user, const std::string& text) const;
+    void debug(const std::string& user, const std::string& text) const;
+
+    void arm_fail_delay();
+
+private:
+    pam_handle_t* pamh_;
+    int flags_;
+    const Options& opts_;
+};
+
+// "Account locked after N failed attempts; try again in M minutes." (or "...
+// until an administrator unlocks it.")
+std::string lock_message(std::uint32_t failures, std::int64_t until, std::int64_t now);
+
+}  // namespace authctl::pam

@@ -1,0 +1,256 @@
+// pam_authctl.so: the PAM entry points. Each pam_sm_* is a wall (no exception
+// crosses it) around one flow per mode; every decision is made in core/.
+#include <security/pam_ext.h>
+#include <security/pam_modules.h>
+#include <syslog.h>
+
+#include <ctime>
+#include <new>
+
+#include "authctl/login.hpp"
+#include "authctl/secret.hpp"
+#include "authctl/store.hpp"
+#include "authctl/username.hpp"
+#include "module_context.hpp"
+#include "pam_codes.hpp"
+
+namespace authctl::pam {
+namespace {
+
+int fail_closed(const Session& s, const std::string& user, const Error& err)
+{
+    s.log(LOG_ERR, user, "refused: " + err.message());
+    return to_pam(err.code);
+}
+
+std::string failures_since(std::uint32_t n)
+{
+    return "There " + std::string(n == 1 ? "was " : "were ") + std::to_string(n) + " failed attempt" +
+           (n == 1 ? "" : "s") + " since your last successful login.";
+}
+
+// Passes the conversation's own failures through; anything else it returns is a conversation error.
+int conversation_error(int rc)
+{
+    return rc == PAM_BUF_ERR || rc == PAM_CONV_ERR || rc == PAM_INCOMPLETE || rc == PAM_ABORT ? rc : PAM_CONV_ERR;
+}
+
+// The second factor: refuse a locked user without asking, ask for the code,
+// verify and record it in one critical section, tell the user what happened.
+int authenticate_code(Session& s, const Options& opts, const Account& acct)
+{
+    s.arm_fail_delay();
+    if (!acct.exists) {
+        // Same prompt as a real user, so the answer does not reveal who exists.
+        std::string answer;
+        const int rc = s.ask_code(answer);
+        wipe_string(answer);
+        if (rc != PAM_SUCCESS) return conversation_error(rc);
+        s.log(LOG_NOTICE, acct.name, "refused: unknown user");
+        return PAM_USER_UNKNOWN;
+    }
+    auto store = UserStore::open(opts.dir);
+    if (!store) return fail_closed(s, acct.name, store.error());
+    const std::string source = s.source();
+    const LoginContext ctx{acct.name, acct.is_root, source, std::time(nullptr)};
+
+    auto info = lock_info(*store, ctx, opts);
+    if (!info) return fail_closed(s, acct.name, info.error());
+    if (info->lock.locked) {
+        s.tell(lock_message(info->failures, info->lock.until, ctx.now), true);
+        s.log(LOG_NOTICE, acct.name, "refused without asking: account locked (" + std::to_string(info->failures) + " failures)");
+        return PAM_AUTH_ERR;
+    }
+    if (!info->enrolled && opts.nullok) {
+        s.log(LOG_INFO, acct.name, "no enrollment; allowed by nullok");
+        return PAM_SUCCESS;
+    }
+
+    std::string answer;
+    const int rc = s.ask_code(answer);
+    if (rc != PAM_SUCCESS) {
+        wipe_string(answer);
+        return conversation_error(rc);
+    }
+    auto result = attempt_code(*store, ctx, opts, answer);
+    wipe_string(answer);
+    if (!result) return fail_closed(s, acct.name, result.error());
+
+    switch (result->outcome) {
+    case Outcome::success:
+        if (result->failures > 0) s.tell(failures_since(result->failures));
+        if (result->used_recovery)
+            s.tell("Recovery code accepted; " + std::to_string(result->recovery_left) + " left.");
+        s.log(LOG_INFO, acct.name,
+              std::string("accepted ") + (result->used_recovery ? "a recovery code" : "a one-time code") +
+                  (result->failures > 0 ? " after " + std::to_string(result->failures) + " failures" : ""));
+        return PAM_SUCCESS;
+    case Outcome::wrong_code:
+        s.log(LOG_NOTICE, acct.name, "wrong code (" + std::to_string(result->failures) + " failures)");
+        if (result->locked_now) {
+            s.log(LOG_WARNING, acct.name, "account locked after " + std::to_string(result->failures) + " failures");
+            s.tell(lock_message(result->failures, result->lock.until, ctx.now), true);
+        }
+        return PAM_AUTH_ERR;
+    case Outcome::locked:
+        s.tell(lock_message(result->failures, result->lock.until, ctx.now), true);
+        s.log(LOG_NOTICE, acct.name, "refused: account locked (" + std::to_string(result->failures) + " failures)");
+        return PAM_AUTH_ERR;
+    case Outcome::not_enrolled:
+        if (opts.nullok) {
+            s.log(LOG_INFO, acct.name, "no enrollment; allowed by nullok");
+            return PAM_SUCCESS;
+        }
+        s.log(LOG_NOTICE, acct.name, "refused: no enrollment");
+        return PAM_AUTH_ERR;
+    }
+    return PAM_SERVICE_ERR;
+}
+
+// faillock's preauth: refuse early, without a prompt, if the user is locked.
+int preauth(Session& s, const Options& opts, const Account& acct)
+{
+    if (!acct.exists) return PAM_IGNORE;
+    auto store = UserStore::open(opts.dir);
+    if (!store) return fail_closed(s, acct.name, store.error());
+    const std::string source = s.source();
+    const LoginContext ctx{acct.name, acct.is_root, source, std::time(nullptr)};
+    auto info = lock_info(*store, ctx, opts);
+    if (!info) return fail_closed(s, acct.name, info.error());
+    if (!info->lock.locked) return PAM_SUCCESS;
+    s.arm_fail_delay();
+    s.tell(lock_message(info->failures, info->lock.until, ctx.now), true);
+    s.log(LOG_NOTICE, acct.name, "refused in preauth: account locked (" + std::to_string(info->failures) + " failures)");
+    return PAM_AUTH_ERR;
+}
+
+// faillock's authfail: an earlier module (e.g. pam_unix) failed; count it.
+int authfail(Session& s, const Options& opts, const Account& acct)
+{
+    s.arm_fail_delay();
+    if (!acct.exists) {
+        s.log(LOG_NOTICE, acct.name, "failure of an unknown user (not recorded)");
+        return PAM_AUTH_ERR;
+    }
+    auto store = UserStore::open(opts.dir);
+    if (!store) return fail_closed(s, acct.name, store.error());
+    const std::string source = s.source();
+    const LoginContext ctx{acct.name, acct.is_root, source, std::time(nullptr)};
+    auto result = record_external_failure(*store, ctx, opts);
+    if (!result) return fail_closed(s, acct.name, result.error());
+    if (result->outcome == Outcome::locked) {
+        s.log(LOG_NOTICE, acct.name, "failure while locked (not counted)");
+    } else {
+        s.log(LOG_NOTICE, acct.name, "authentication failure (" + std::to_string(result->failures) + " failures)");
+        if (result->locked_now) {
+            s.log(LOG_WARNING, acct.name, "account locked after " + std::to_string(result->failures) + " failures");
+            s.tell(lock_message(result->failures, result->lock.until, ctx.now), true);
+        }
+    }
+    return PAM_AUTH_ERR;
+}
+
+// faillock's authsucc: an earlier module succeeded; clear the failures.
+int authsucc(Session& s, const Options& opts, const Account& acct)
+{
+    if (!acct.exists) return PAM_IGNORE;
+    auto store = UserStore::open(opts.dir);
+    if (!store) return fail_closed(s, acct.name, store.error());
+    const std::string source = s.source();
+    auto cleared = record_external_success(*store, LoginContext{acct.name, acct.is_root, source, std::time(nullptr)});
+    if (!cleared) return fail_closed(s, acct.name, cleared.error());
+    if (*cleared > 0) {
+        s.tell(failures_since(*cleared));
+        s.log(LOG_INFO, acct.name, "success after " + std::to_string(*cleared) + " failures");
+    }
+    return PAM_SUCCESS;
+}
+
+// The account phase: a locked user is denied even when auth was skipped
+// (ssh public-key logins). Never resets anything.
+int account(Session& s, const Options& opts, const Account& acct)
+{
+    if (!acct.exists) return PAM_IGNORE;
+    auto store = UserStore::open(opts.dir);
+    if (!store) return fail_closed(s, acct.name, store.error());
+    const LoginContext ctx{acct.name, acct.is_root, "", std::time(nullptr)};
+    auto info = lock_info(*store, ctx, opts);
+    if (!info) return fail_closed(s, acct.name, info.error());
+    if (!info->lock.locked) return PAM_SUCCESS;
+    s.tell(lock_message(info->failures, info->lock.until, ctx.now), true);
+    s.log(LOG_NOTICE, acct.name, "account denied: locked (" + std::to_string(info->failures) + " failures)");
+    return PAM_PERM_DENIED;
+}
+
+enum class Phase { auth, account };
+
+int run(pam_handle_t* pamh, int flags, int argc, const char** argv, Phase phase)
+{
+    auto cfg = read_config(argc, argv);
+    if (!cfg) {
+        pam_syslog(pamh, LOG_ERR, "configuration error, failing closed: %s", cfg.error().message().c_str());
+        return PAM_SERVICE_ERR;
+    }
+    if (phase == Phase::account && cfg->mode != Mode::code) {
+        pam_syslog(pamh, LOG_ERR, "configuration error, failing closed: preauth/authfail/authsucc are auth-only");
+        return PAM_SERVICE_ERR;
+    }
+    Session s(pamh, flags, cfg->opts);
+    Account acct;
+    if (const int rc = s.get_account(acct); rc != PAM_SUCCESS) {
+        pam_syslog(pamh, LOG_NOTICE, "cannot determine the user: %s", pam_strerror(pamh, rc));
+        return rc == PAM_CONV_AGAIN ? PAM_INCOMPLETE : rc;
+    }
+    // A name the store cannot hold cannot be enrolled: treat it as unknown.
+    if (!validate_user_name(acct.name)) acct.exists = false;
+    s.debug(acct.name, std::string("mode ") + (phase == Phase::account ? "account" : "auth"));
+    if (phase == Phase::account) return account(s, cfg->opts, acct);
+    switch (cfg->mode) {
+    case Mode::code: return authenticate_code(s, cfg->opts, acct);
+    case Mode::preauth: return preauth(s, cfg->opts, acct);
+    case Mode::authfail: return authfail(s, cfg->opts, acct);
+    case Mode::authsucc: return authsucc(s, cfg->opts, acct);
+    }
+    return PAM_SERVICE_ERR;
+}
+
+// The wall: nothing thrown inside reaches libpam or the host process.
+int guarded(pam_handle_t* pamh, int flags, int argc, const char** argv, Phase phase) noexcept
+{
+    try {
+        return run(pamh, flags, argc, argv, phase);
+    } catch (const std::bad_alloc&) {
+        pam_syslog(pamh, LOG_CRIT, "out of memory");
+        return PAM_BUF_ERR;
+    } catch (const std::exception& e) {
+        pam_syslog(pamh, LOG_ERR, "internal error, failing closed: %s", e.what());
+        return PAM_SERVICE_ERR;
+    } catch (...) {
+        pam_syslog(pamh, LOG_ERR, "internal error, failing closed");
+        return PAM_SERVICE_ERR;
+    }
+}
+
+}  // namespace
+}  // namespace authctl::pam
+
+extern "C" {
+
+__attribute__((visibility("default"))) int pam_sm_authenticate(pam_handle_t* pamh, int flags, int argc,
+                                                               const char** argv)
+{
+    return authctl::pam::guarded(pamh, flags, argc, argv, authctl::pam::Phase::auth);
+}
+
+__attribute__((visibility("default"))) int pam_sm_setcred(pam_handle_t*, int, int, const char**)
+{
+    return PAM_SUCCESS;  // no credentials to set; as pam_unix and pam_faillock do
+}
+
+__attribute__((visibility("default"))) int pam_sm_acct_mgmt(pam_handle_t* pamh, int flags, int argc,
+                                                            const char** argv)
+{
+    return authctl::pam::guarded(pamh, flags, argc, argv, authctl::pam::Phase::account);
+}
+
+}  // extern "C"
