@@ -2,10 +2,10 @@
 
 #include <security/pam_ext.h>
 #include <security/pam_modutil.h>
-#include <pwd.h>
 #include <syslog.h>
 
 #include <cstring>
+#include <pwd.h>
 
 #include "authctl/lockout.hpp"
 #include "authctl/secret.hpp"
@@ -71,7 +71,10 @@ std::string Session::source() const
     return s;
 }
 
-std::string Session::service() const { return item_string(pamh_, PAM_SERVICE); }
+std::string Session::service() const
+{
+    return item_string(pamh_, PAM_SERVICE);
+}
 
 int Session::ask_code(std::string& answer)
 {
@@ -110,8 +113,8 @@ void Session::arm_fail_delay()
 
 std::string lock_message(std::uint32_t failures, std::int64_t until, std::int64_t now)
 {
-    std::string msg = "Account locked after " + std::to_string(failures) + " failed attempt" +
-                      (failures == 1 ? "" : "s") + "; ";
+    std::string msg =
+        "Account locked after " + std::to_string(failures) + " failed attempt" + (failures == 1 ? "" : "s") + "; ";
     if (until == kLockedForever) return msg + "it stays locked until an administrator unlocks it.";
     const std::int64_t minutes = until > now ? (until - now + 59) / 60 : 1;
     return msg + "try again in " + std::to_string(minutes) + " minute" + (minutes == 1 ? "" : "s") + ".";

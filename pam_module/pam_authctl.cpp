@@ -58,7 +58,8 @@ int authenticate_code(Session& s, const Options& opts, const Account& acct)
     if (!info) return fail_closed(s, acct.name, info.error());
     if (info->lock.locked) {
         s.tell(lock_message(info->failures, info->lock.until, ctx.now), true);
-        s.log(LOG_NOTICE, acct.name, "refused without asking: account locked (" + std::to_string(info->failures) + " failures)");
+        s.log(LOG_NOTICE, acct.name,
+              "refused without asking: account locked (" + std::to_string(info->failures) + " failures)");
         return PAM_AUTH_ERR;
     }
     if (!info->enrolled && opts.nullok) {
@@ -77,32 +78,32 @@ int authenticate_code(Session& s, const Options& opts, const Account& acct)
     if (!result) return fail_closed(s, acct.name, result.error());
 
     switch (result->outcome) {
-    case Outcome::success:
-        if (result->failures > 0) s.tell(failures_since(result->failures));
-        if (result->used_recovery)
-            s.tell("Recovery code accepted; " + std::to_string(result->recovery_left) + " left.");
-        s.log(LOG_INFO, acct.name,
-              std::string("accepted ") + (result->used_recovery ? "a recovery code" : "a one-time code") +
-                  (result->failures > 0 ? " after " + std::to_string(result->failures) + " failures" : ""));
-        return PAM_SUCCESS;
-    case Outcome::wrong_code:
-        s.log(LOG_NOTICE, acct.name, "wrong code (" + std::to_string(result->failures) + " failures)");
-        if (result->locked_now) {
-            s.log(LOG_WARNING, acct.name, "account locked after " + std::to_string(result->failures) + " failures");
-            s.tell(lock_message(result->failures, result->lock.until, ctx.now), true);
-        }
-        return PAM_AUTH_ERR;
-    case Outcome::locked:
-        s.tell(lock_message(result->failures, result->lock.until, ctx.now), true);
-        s.log(LOG_NOTICE, acct.name, "refused: account locked (" + std::to_string(result->failures) + " failures)");
-        return PAM_AUTH_ERR;
-    case Outcome::not_enrolled:
-        if (opts.nullok) {
-            s.log(LOG_INFO, acct.name, "no enrollment; allowed by nullok");
+        case Outcome::success:
+            if (result->failures > 0) s.tell(failures_since(result->failures));
+            if (result->used_recovery)
+                s.tell("Recovery code accepted; " + std::to_string(result->recovery_left) + " left.");
+            s.log(LOG_INFO, acct.name,
+                  std::string("accepted ") + (result->used_recovery ? "a recovery code" : "a one-time code") +
+                      (result->failures > 0 ? " after " + std::to_string(result->failures) + " failures" : ""));
             return PAM_SUCCESS;
-        }
-        s.log(LOG_NOTICE, acct.name, "refused: no enrollment");
-        return PAM_AUTH_ERR;
+        case Outcome::wrong_code:
+            s.log(LOG_NOTICE, acct.name, "wrong code (" + std::to_string(result->failures) + " failures)");
+            if (result->locked_now) {
+                s.log(LOG_WARNING, acct.name, "account locked after " + std::to_string(result->failures) + " failures");
+                s.tell(lock_message(result->failures, result->lock.until, ctx.now), true);
+            }
+            return PAM_AUTH_ERR;
+        case Outcome::locked:
+            s.tell(lock_message(result->failures, result->lock.until, ctx.now), true);
+            s.log(LOG_NOTICE, acct.name, "refused: account locked (" + std::to_string(result->failures) + " failures)");
+            return PAM_AUTH_ERR;
+        case Outcome::not_enrolled:
+            if (opts.nullok) {
+                s.log(LOG_INFO, acct.name, "no enrollment; allowed by nullok");
+                return PAM_SUCCESS;
+            }
+            s.log(LOG_NOTICE, acct.name, "refused: no enrollment");
+            return PAM_AUTH_ERR;
     }
     return PAM_SERVICE_ERR;
 }
@@ -120,7 +121,8 @@ int preauth(Session& s, const Options& opts, const Account& acct)
     if (!info->lock.locked) return PAM_SUCCESS;
     s.arm_fail_delay();
     s.tell(lock_message(info->failures, info->lock.until, ctx.now), true);
-    s.log(LOG_NOTICE, acct.name, "refused in preauth: account locked (" + std::to_string(info->failures) + " failures)");
+    s.log(LOG_NOTICE, acct.name,
+          "refused in preauth: account locked (" + std::to_string(info->failures) + " failures)");
     return PAM_AUTH_ERR;
 }
 
@@ -206,10 +208,10 @@ int run(pam_handle_t* pamh, int flags, int argc, const char** argv, Phase phase)
     s.debug(acct.name, std::string("mode ") + (phase == Phase::account ? "account" : "auth"));
     if (phase == Phase::account) return account(s, cfg->opts, acct);
     switch (cfg->mode) {
-    case Mode::code: return authenticate_code(s, cfg->opts, acct);
-    case Mode::preauth: return preauth(s, cfg->opts, acct);
-    case Mode::authfail: return authfail(s, cfg->opts, acct);
-    case Mode::authsucc: return authsucc(s, cfg->opts, acct);
+        case Mode::code: return authenticate_code(s, cfg->opts, acct);
+        case Mode::preauth: return preauth(s, cfg->opts, acct);
+        case Mode::authfail: return authfail(s, cfg->opts, acct);
+        case Mode::authsucc: return authsucc(s, cfg->opts, acct);
     }
     return PAM_SERVICE_ERR;
 }
@@ -247,8 +249,7 @@ __attribute__((visibility("default"))) int pam_sm_setcred(pam_handle_t*, int, in
     return PAM_SUCCESS;  // no credentials to set; as pam_unix and pam_faillock do
 }
 
-__attribute__((visibility("default"))) int pam_sm_acct_mgmt(pam_handle_t* pamh, int flags, int argc,
-                                                            const char** argv)
+__attribute__((visibility("default"))) int pam_sm_acct_mgmt(pam_handle_t* pamh, int flags, int argc, const char** argv)
 {
     return authctl::pam::guarded(pamh, flags, argc, argv, authctl::pam::Phase::account);
 }

@@ -1,0 +1,561 @@
+// pam_authctl.so through the real libpam: every behaviour of issue #3, driven
+// by pam_start_confdir with a private service directory. Users come from
+// tests/module/data/passwd through nss_wrapper (set by CTest), so the
+// machine's user database is never touched.
+#include <gtest/gtest.h>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <dlfcn.h>
+#include <pwd.h>
+#include <thread>
+
+#include "authctl/enrollment.hpp"
+#include "authctl/login.hpp"
+#include "pam_harness.hpp"
+
+namespace authctl {
+namespace {
+
+using test::pam_run;
+using test::Phase;
+
+constexpr const char* kModule = AUTHCTL_PAM_MODULE;
+
+class ModuleTest : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() { syslog_ = new test::SyslogCapture(); }
+    static void TearDownTestSuite()
+    {
+        delete syslog_;
+        syslog_ = nullptr;
+    }
+
+    void SetUp() override
+    {
+        ASSERT_EQ(::geteuid(), 0U) << "module tests run as root";
+        ASSERT_NE(::getpwnam("alice"), nullptr) << "nss_wrapper is not active (CTest sets LD_PRELOAD)";
+        confdir_ = tmp_ / "pam.d";
+        state_ = tmp_ / "state";
+        conf_ = tmp_ / "authctl.conf";
+        ASSERT_EQ(::mkdir(confdir_.c_str(), 0755), 0);
+        ASSERT_TRUE(UserStore::open_or_create(state_));
+        test::write_file(conf_, "# test configuration\n", 0644);
+        syslog_->drain();
+    }
+
+    // Writes a one-line auth + account stack for the module with `args`.
+    std::string stack(const std::string& args, const std::string& name = "authctl-test")
+    {
+        test::write_file(confdir_ + "/" + name,
+                         "auth    required " + std::string(kModule) + " " + base_args() + " " + args + "\n" +
+                             "account required " + std::string(kModule) + " " + base_args() + " " + args + "\n",
+                         0644);
+        return name;
+    }
+    std::string base_args() const { return "dir=" + state_ + " conf=" + conf_ + " nodelay"; }
+
+    test::PamRun auth(const std::string& user, std::deque<std::string> answers, const std::string& args = "")
+    {
+        return pam_run(confdir_, stack(args), user, std::move(answers));
+    }
+    test::PamRun account(const std::string& user, const std::string& args = "")
+    {
+        return pam_run(confdir_, stack(args), user, {}, Phase::account);
+    }
+
+    Enrollment enroll(const std::string& user, EnrollParams params = {}, std::size_t recovery = 0)
+    {
+        auto store = UserStore::open(state_);
+        EXPECT_TRUE(store);
+        auto held = store->lock(user);
+        EXPECT_TRUE(held);
+        UserRecord r;
+        if (held->record()) r.tally = held->record()->tally;
+        auto e = new_enrollment(params, std::time(nullptr));
+        EXPECT_TRUE(e);
+        r.enrollment = std::move(*e);
+        if (recovery > 0) {
+            auto codes = generate_recovery_codes(r.recovery, recovery);
+            EXPECT_TRUE(codes);
+            recovery_codes_.clear();
+            for (auto& c : *codes) recovery_codes_.emplace_back(c.view());
+        }
+        Enrollment copy = r.enrollment->clone();
+        held->record() = std::move(r);
+        EXPECT_TRUE(held->commit());
+        return copy;
+    }
+
+    static std::string code(const Enrollment& e, std::uint64_t counter)
+    {
+        auto v = hotp_value(e.secret, counter, e.algo, e.digits);
+        EXPECT_TRUE(v);
+        return format_code(*v, e.digits);
+    }
+    static std::string totp_now(const Enrollment& e, int offset_steps = 0)
+    {
+        return code(e, totp_step(std::time(nullptr), e.period) + static_cast<std::uint64_t>(offset_steps));
+    }
+    static std::string wrong_for(const std::string& right)
+    {
+        std::string w = right;
+        w[0] = w[0] == '9' ? '0' : static_cast<char>(w[0] + 1);
+        return w;
+    }
+
+    Tally tally(const std::string& user)
+    {
+        auto rec = UserStore::open(state_)->load(user);
+        EXPECT_TRUE(rec && rec->has_value());
+        return rec && rec->has_value() ? (*rec)->tally : Tally{};
+    }
+
+    test::TempDir tmp_;
+    std::string confdir_, state_, conf_;
+    std::vector<std::string> recovery_codes_;
+    static test::SyslogCapture* syslog_;
+};
+test::SyslogCapture* ModuleTest::syslog_ = nullptr;
+
+TEST(ModuleSymbols, DlopenFindsEveryEntryPointAndNothingElseIsExported)
+{
+    void* h = ::dlopen(kModule, RTLD_NOW | RTLD_LOCAL);
+    ASSERT_NE(h, nullptr) << ::dlerror();
+    for (const char* sym : {"pam_sm_authenticate", "pam_sm_setcred", "pam_sm_acct_mgmt"})
+        EXPECT_NE(::dlsym(h, sym), nullptr) << sym;
+    for (const char* sym : {"_ZN7authctl12attempt_codeERKNS_9UserStoreERKNS_12LoginContextERKNS_7OptionsESt17basic_"
+                            "string_viewIcSt11char_traitsIcEE",
+                            "authenticate_code", "base32_decode"})
+        EXPECT_EQ(::dlsym(h, sym), nullptr) << sym << " is visible";
+    ::dlclose(h);
+    int status = 0;
+    const std::string defined =
+        test::run({"sh", "-c", "nm -D --defined-only \"$0\" | awk '{print $3}' | sort", kModule}, "", status);
+    ASSERT_EQ(status, 0);
+    EXPECT_EQ(defined, "pam_sm_acct_mgmt\npam_sm_authenticate\npam_sm_setcred\n");
+}
+
+TEST_F(ModuleTest, RightCodeSucceedsWithTheDefaultPrompt)
+{
+    const Enrollment e = enroll("alice");
+    const auto r = auth("alice", {totp_now(e)});
+    EXPECT_EQ(r.rc, PAM_SUCCESS);
+    ASSERT_EQ(r.conv.prompts.size(), 1U);
+    EXPECT_EQ(r.conv.prompts[0], "Verification code: ");
+    EXPECT_TRUE(r.conv.errors.empty());
+}
+
+TEST_F(ModuleTest, CustomPromptOption)
+{
+    const Enrollment e = enroll("alice");
+    const auto r = auth("alice", {totp_now(e)}, "[prompt=One-time code: ]");
+    EXPECT_EQ(r.rc, PAM_SUCCESS);
+    ASSERT_EQ(r.conv.prompts.size(), 1U);
+    EXPECT_EQ(r.conv.prompts[0], "One-time code: ");
+}
+
+TEST_F(ModuleTest, WrongCodeFailsAndCounts)
+{
+    const Enrollment e = enroll("alice");
+    const auto r = auth("alice", {wrong_for(totp_now(e))});
+    EXPECT_EQ(r.rc, PAM_AUTH_ERR);
+    EXPECT_EQ(tally("alice").failures, 1U);
+    EXPECT_EQ(tally("alice").last_source, "192.0.2.10");
+}
+
+TEST_F(ModuleTest, ReplayedCodeIsRefused)
+{
+    const Enrollment e = enroll("alice");
+    const std::string c = totp_now(e, 1);  // next step: valid for the whole window
+    EXPECT_EQ(auth("alice", {c}).rc, PAM_SUCCESS);
+    EXPECT_EQ(auth("alice", {c}).rc, PAM_AUTH_ERR);
+    EXPECT_EQ(tally("alice").failures, 1U);
+}
+
+TEST_F(ModuleTest, RecoveryCodeWorksOnce)
+{
+    enroll("alice", {}, 2);
+    const auto first = auth("alice", {recovery_codes_[0]});
+    EXPECT_EQ(first.rc, PAM_SUCCESS);
+    EXPECT_NE(first.conv.all_messages().find("Recovery code accepted; 1 left."), std::string::npos)
+        << first.conv.all_messages();
+    EXPECT_EQ(auth("alice", {recovery_codes_[0]}).rc, PAM_AUTH_ERR);
+    EXPECT_EQ(auth("alice", {recovery_codes_[1]}).rc, PAM_SUCCESS);
+}
+
+TEST_F(ModuleTest, HotpCounterAdvancesWithLookAhead)
+{
+    EnrollParams p;
+    p.type = OtpType::hotp;
+    const Enrollment e = enroll("bob", p);
+    EXPECT_EQ(auth("bob", {code(e, 0)}).rc, PAM_SUCCESS);
+    EXPECT_EQ(auth("bob", {code(e, 0)}).rc, PAM_AUTH_ERR);  // replay
+    EXPECT_EQ(auth("bob", {code(e, 3)}).rc, PAM_SUCCESS);   // look-ahead (default 5)
+    EXPECT_EQ(auth("bob", {code(e, 10)}).rc, PAM_AUTH_ERR) << "counter 4 + look-ahead 5 ends at 9";
+    EXPECT_EQ(auth("bob", {code(e, 10)}, "hotp_window=6").rc, PAM_SUCCESS);
+}
+
+TEST_F(ModuleTest, LocksAfterDenyAndRefusesWithoutPrompting)
+{
+    const Enrollment e = enroll("alice");
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(auth("alice", {"000000x"}).rc, PAM_AUTH_ERR);
+    const auto third = tally("alice");
+    EXPECT_EQ(third.failures, 3U);
+    const auto locked = auth("alice", {totp_now(e)});
+    EXPECT_EQ(locked.rc, PAM_AUTH_ERR);
+    EXPECT_TRUE(locked.conv.prompts.empty()) << "a locked user must not be asked for a code";
+    ASSERT_EQ(locked.conv.errors.size(), 1U);
+    EXPECT_EQ(locked.conv.errors[0], "Account locked after 3 failed attempts; try again in 10 minutes.");
+    EXPECT_EQ(tally("alice").failures, 3U) << "refusals while locked are not counted";
+}
+
+TEST_F(ModuleTest, TheLockingFailureTellsTheUser)
+{
+    enroll("alice");
+    auth("alice", {"1"}, "deny=2");
+    const auto r = auth("alice", {"2"}, "deny=2");
+    EXPECT_EQ(r.rc, PAM_AUTH_ERR);
+    EXPECT_NE(r.conv.all_messages().find("Account locked after 2 failed attempts"), std::string::npos);
+}
+
+TEST_F(ModuleTest, UnlocksAfterUnlockTime)
+{
+    const Enrollment e = enroll("alice");
+    for (int i = 0; i < 3; ++i) auth("alice", {"bad"}, "unlock_time=1");
+    EXPECT_EQ(auth("alice", {totp_now(e)}, "unlock_time=1").rc, PAM_AUTH_ERR);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+    const auto r = auth("alice", {totp_now(e, 1)}, "unlock_time=1");
+    EXPECT_EQ(r.rc, PAM_SUCCESS);
+    EXPECT_NE(r.conv.all_messages().find("There were 3 failed attempts since your last successful login."),
+              std::string::npos)
+        << r.conv.all_messages();
+    EXPECT_EQ(tally("alice").failures, 0U);
+}
+
+TEST_F(ModuleTest, UnlockTimeNeverWaitsForAnAdministrator)
+{
+    const Enrollment e = enroll("alice");
+    for (int i = 0; i < 3; ++i) auth("alice", {"bad"}, "unlock_time=never");
+    const auto r = auth("alice", {totp_now(e)}, "unlock_time=never");
+    EXPECT_EQ(r.rc, PAM_AUTH_ERR);
+    ASSERT_EQ(r.conv.errors.size(), 1U);
+    EXPECT_EQ(r.conv.errors[0],
+              "Account locked after 3 failed attempts; it stays locked until an administrator unlocks it.");
+    {
+        auto store = UserStore::open(state_);
+        auto held = store->lock("alice");
+        reset_tally(held->record()->tally);
+        ASSERT_TRUE(held->commit());
+    }
+    EXPECT_EQ(auth("alice", {totp_now(e)}, "unlock_time=never").rc, PAM_SUCCESS);
+}
+
+TEST_F(ModuleTest, RootIsNotLockedUnlessEvenDenyRoot)
+{
+    const Enrollment e = enroll("root");
+    for (int i = 0; i < 5; ++i) EXPECT_EQ(auth("root", {"bad"}).rc, PAM_AUTH_ERR);
+    EXPECT_EQ(account("root").rc, PAM_SUCCESS);
+    EXPECT_EQ(auth("root", {totp_now(e)}).rc, PAM_SUCCESS);
+    for (int i = 0; i < 3; ++i) auth("root", {"bad"}, "even_deny_root");
+    EXPECT_EQ(auth("root", {totp_now(e, 1)}, "even_deny_root").rc, PAM_AUTH_ERR);
+    EXPECT_EQ(account("root", "even_deny_root").rc, PAM_PERM_DENIED);
+}
+
+TEST_F(ModuleTest, AccountPhaseDeniesALockedUserAndNeverResets)
+{
+    enroll("alice");
+    EXPECT_EQ(account("alice").rc, PAM_SUCCESS);
+    for (int i = 0; i < 3; ++i) auth("alice", {"bad"});
+    const auto r = account("alice");
+    EXPECT_EQ(r.rc, PAM_PERM_DENIED);
+    EXPECT_NE(r.conv.all_messages().find("Account locked"), std::string::npos);
+    EXPECT_EQ(tally("alice").failures, 3U);
+    EXPECT_EQ(account("carol").rc, PAM_SUCCESS);  // known, never seen: no record, not locked
+    // Unknown users are left to the rest of the stack (PAM_IGNORE): with
+    // pam_permit after it the stack succeeds; were the module to deny, it would not.
+    test::write_file(confdir_ + "/account-permit",
+                     "account required " + std::string(kModule) + " " + base_args() +
+                         "\n"
+                         "account required pam_permit.so\n",
+                     0644);
+    EXPECT_EQ(pam_run(confdir_, "account-permit", "nosuchuser", {}, Phase::account).rc, PAM_SUCCESS);
+    EXPECT_EQ(pam_run(confdir_, "account-permit", "alice", {}, Phase::account).rc, PAM_PERM_DENIED);
+}
+
+TEST_F(ModuleTest, NotEnrolledIsDeniedAfterTheSamePrompt)
+{
+    const auto r = auth("carol", {"123456"});
+    EXPECT_EQ(r.rc, PAM_AUTH_ERR);
+    ASSERT_EQ(r.conv.prompts.size(), 1U);
+    EXPECT_EQ(r.conv.prompts[0], "Verification code: ");
+    EXPECT_FALSE(UserStore::open(state_)->load("carol")->has_value());
+}
+
+TEST_F(ModuleTest, NullokLetsUnenrolledUsersPassWithoutAPrompt)
+{
+    const auto r = auth("carol", {}, "nullok");
+    EXPECT_EQ(r.rc, PAM_SUCCESS);
+    EXPECT_TRUE(r.conv.prompts.empty());
+    // Enrolled users still need their code under nullok.
+    const Enrollment e = enroll("alice");
+    EXPECT_EQ(auth("alice", {wrong_for(totp_now(e))}, "nullok").rc, PAM_AUTH_ERR);
+    EXPECT_EQ(auth("alice", {totp_now(e)}, "nullok").rc, PAM_SUCCESS);
+}
+
+TEST_F(ModuleTest, UnknownUserGetsThePromptAndFails)
+{
+    const auto r = auth("mallory", {"123456"});
+    EXPECT_EQ(r.rc, PAM_USER_UNKNOWN);
+    ASSERT_EQ(r.conv.prompts.size(), 1U);
+    EXPECT_EQ(r.conv.prompts[0], "Verification code: ");
+    EXPECT_FALSE(UserStore::open(state_)->load("mallory")->has_value());
+    // Names the store cannot hold are unknown users too, and touch nothing.
+    EXPECT_EQ(auth("../../etc/passwd", {"1"}).rc, PAM_USER_UNKNOWN);
+    EXPECT_EQ(auth(std::string(300, 'a'), {"1"}).rc, PAM_USER_UNKNOWN);
+    int status = 0;
+    EXPECT_EQ(test::run({"ls", "-A", state_}, "", status), "");
+}
+
+TEST_F(ModuleTest, EveryInvalidOptionFailsClosedWithoutPrompting)
+{
+    enroll("alice");
+    for (const char* bad : {"deny=-1", "deny=101", "deny=abc", "deny", "fail_interval=0", "unlock_time=soon",
+                            "window=11", "hotp_window=21", "root_unlock_time=x", "nullok=1", "bogus", "dir=relative",
+                            "conf=relative", "preauth authfail", "[prompt=]", "even_deny_root=yes"}) {
+        const auto r = auth("alice", {"123456"}, bad);
+        EXPECT_EQ(r.rc, PAM_SERVICE_ERR) << bad;
+        EXPECT_TRUE(r.conv.prompts.empty()) << bad;
+        const auto a = account("alice", bad);
+        EXPECT_EQ(a.rc, PAM_SERVICE_ERR) << bad;
+    }
+}
+
+TEST_F(ModuleTest, BadConfigFileFailsClosed)
+{
+    enroll("alice");
+    test::write_file(conf_, "deny = 3\nunknown_key = 1\n", 0644);
+    EXPECT_EQ(auth("alice", {"123456"}).rc, PAM_SERVICE_ERR);
+    test::write_file(conf_, "deny = 3\n", 0666);  // world-writable
+    EXPECT_EQ(auth("alice", {"123456"}).rc, PAM_SERVICE_ERR);
+    ASSERT_EQ(::unlink(conf_.c_str()), 0);  // an explicitly named file must exist
+    EXPECT_EQ(auth("alice", {"123456"}).rc, PAM_SERVICE_ERR);
+}
+
+TEST_F(ModuleTest, ConfigFileIsReadAndArgumentsOverrideIt)
+{
+    enroll("alice");
+    test::write_file(conf_, "deny = 1\n", 0644);
+    EXPECT_EQ(auth("alice", {"bad"}).rc, PAM_AUTH_ERR);
+    EXPECT_TRUE(account("alice").rc == PAM_PERM_DENIED) << "deny=1 from the file locked after one failure";
+    test::write_file(conf_, "deny = 1\n", 0644);
+    // A fresh user under deny=5 from the arguments: one failure does not lock.
+    enroll("bob");
+    EXPECT_EQ(auth("bob", {"bad"}, "deny=5").rc, PAM_AUTH_ERR);
+    EXPECT_EQ(account("bob", "deny=5").rc, PAM_SUCCESS);
+}
+
+TEST_F(ModuleTest, StorageProblemsFailClosed)
+{
+    enroll("alice");
+    test::write_file(state_ + "/alice.rec", "authctl-user 1\ngarbage\n");
+    EXPECT_EQ(auth("alice", {"123456"}).rc, PAM_SERVICE_ERR);
+    EXPECT_EQ(account("alice").rc, PAM_SERVICE_ERR);
+    ASSERT_EQ(::chmod(state_.c_str(), 0755), 0);  // loose state directory
+    EXPECT_EQ(auth("bob", {"123456"}).rc, PAM_SERVICE_ERR);
+    ASSERT_EQ(::chmod(state_.c_str(), 0700), 0);
+    const auto missing = pam_run(confdir_, stack("dir=" + tmp_ / "missing"), "alice", {"123456"});
+    EXPECT_EQ(missing.rc, PAM_SERVICE_ERR);
+}
+
+TEST_F(ModuleTest, HostileInputAtThePromptIsRefusedWithoutCrash)
+{
+    const Enrollment e = enroll("alice");
+    const std::string args = "deny=0";
+    for (const std::string& input :
+         {std::string(), std::string("      "), std::string("abcdef"), std::string("12 456"), std::string(10000, '7'),
+          std::string("1\0"
+                      "23456",
+                      7),
+          std::string("\xff\xfe\xfd"), std::string("%s%s%n")}) {
+        EXPECT_EQ(auth("alice", {input}, args).rc, PAM_AUTH_ERR) << input.size();
+    }
+    EXPECT_EQ(tally("alice").failures, 8U);
+    EXPECT_EQ(auth("alice", {totp_now(e)}, args).rc, PAM_SUCCESS);
+}
+
+TEST_F(ModuleTest, ConversationFailureIsPassedThroughAndNotCounted)
+{
+    enroll("alice");
+    const auto r = pam_run(confdir_, stack(""), "alice", {}, Phase::authenticate, 0, true);
+    EXPECT_EQ(r.rc, PAM_CONV_ERR);
+    EXPECT_EQ(tally("alice").failures, 0U);
+}
+
+TEST_F(ModuleTest, FailDelayIsTwoSecondsUnlessNodelay)
+{
+    enroll("alice");
+    test::write_file(confdir_ + "/delay",
+                     "auth required " + std::string(kModule) + " dir=" + state_ + " conf=" + conf_ + " deny=0\n", 0644);
+    // libpam randomises the requested delay around its value: sample it.
+    double sum = 0;
+    constexpr int kSamples = 40;
+    test::PamRun r;
+    for (int i = 0; i < kSamples; ++i) {
+        r = pam_run(confdir_, "delay", "alice", {"bad"});
+        EXPECT_EQ(r.rc, PAM_AUTH_ERR);
+        EXPECT_TRUE(test::g_delay_called);
+        EXPECT_GE(test::g_requested_delay, 800000U);
+        EXPECT_LE(test::g_requested_delay, 3200000U);
+        sum += test::g_requested_delay;
+    }
+    EXPECT_NEAR(sum / kSamples, 2000000.0, 350000.0) << "the module asks for 2 s";
+    r = auth("alice", {"bad"});  // nodelay
+    EXPECT_EQ(r.rc, PAM_AUTH_ERR);
+    EXPECT_EQ(test::g_requested_delay, 0U);
+}
+
+TEST_F(ModuleTest, SilentSuppressesMessages)
+{
+    enroll("alice");
+    for (int i = 0; i < 3; ++i) auth("alice", {"bad"});
+    EXPECT_FALSE(auth("alice", {"x"}).conv.errors.empty());
+    EXPECT_TRUE(auth("alice", {"x"}, "silent").conv.errors.empty());
+    const auto flagged = pam_run(confdir_, stack(""), "alice", {"x"}, Phase::authenticate, PAM_SILENT);
+    EXPECT_TRUE(flagged.conv.errors.empty());
+    EXPECT_EQ(flagged.rc, PAM_AUTH_ERR);
+}
+
+TEST_F(ModuleTest, FailureAndLockAreLoggedToAuthprivWithoutTheCode)
+{
+    if (!syslog_->available()) GTEST_SKIP() << "/dev/log belongs to a real syslog here; cannot capture";
+    const Enrollment e = enroll("alice");
+    const std::string right = totp_now(e);
+    const std::string wrong = wrong_for(right);
+    for (int i = 0; i < 3; ++i) auth("alice", {wrong});
+    auth("alice", {right});
+    const std::string log = syslog_->drain();
+    EXPECT_NE(log.find("user alice: wrong code (1 failures) (service=authctl-test rhost=192.0.2.10)"),
+              std::string::npos)
+        << log;
+    EXPECT_NE(log.find("user alice: account locked after 3 failures"), std::string::npos) << log;
+    EXPECT_NE(log.find("refused without asking: account locked"), std::string::npos) << log;
+    EXPECT_EQ(log.find(wrong), std::string::npos) << "a code reached the log";
+    EXPECT_EQ(log.find(right), std::string::npos) << "a code reached the log";
+    EXPECT_NE(log.find("<8"), std::string::npos) << "authpriv (facility 10) lines start with <8x>: " << log;
+}
+
+// The faillock-style stack for password + code: password failures from another
+// module (pam_matrix, a real password module from the pam_wrapper package)
+// count toward the same lock as wrong codes.
+class PasswordStack : public ModuleTest {
+protected:
+    void SetUp() override
+    {
+        ModuleTest::SetUp();
+        passdb_ = tmp_ / "passdb";
+        test::write_file(passdb_, "alice:secret-pw:password-stack\nbob:bob-pw:password-stack\n", 0600);
+        const std::string m = std::string(kModule) + " " + base_args();
+        test::write_file(confdir_ + "/password-stack",
+                         "auth requisite " + m +
+                             " preauth\n"
+                             "auth [success=1 default=ignore] " AUTHCTL_PAM_MATRIX " passdb=" +
+                             passdb_ +
+                             "\n"
+                             "auth [default=die] " +
+                             m +
+                             " authfail\n"
+                             "auth required " +
+                             m +
+                             "\n"
+                             "account required " +
+                             m + "\n",
+                         0644);
+        test::write_file(confdir_ + "/password-only",
+                         "auth requisite " + m +
+                             " preauth\n"
+                             "auth [success=1 default=ignore] " AUTHCTL_PAM_MATRIX " passdb=" +
+                             passdb_ +
+                             "\n"
+                             "auth [default=die] " +
+                             m +
+                             " authfail\n"
+                             "auth sufficient " +
+                             m +
+                             " authsucc\n"
+                             "auth required pam_deny.so\n",
+                         0644);
+    }
+    std::string passdb_;
+};
+
+TEST_F(PasswordStack, PasswordFailuresCountTowardTheLock)
+{
+    const Enrollment e = enroll("alice");
+    for (int i = 0; i < 2; ++i) {
+        const auto r = pam_run(confdir_, "password-stack", "alice", {"wrong-pw"});
+        EXPECT_EQ(r.rc, PAM_AUTH_ERR);
+        EXPECT_EQ(r.conv.prompts.size(), 1U) << "authfail dies: no code prompt after a bad password";
+    }
+    EXPECT_EQ(tally("alice").failures, 2U);
+    // A wrong code after a right password is the third failure.
+    EXPECT_EQ(pam_run(confdir_, "password-stack", "alice", {"secret-pw", wrong_for(totp_now(e))}).rc, PAM_AUTH_ERR);
+    EXPECT_EQ(tally("alice").failures, 3U);
+    // Locked: refused in preauth (requisite) before any prompt, even with both factors right.
+    const auto locked = pam_run(confdir_, "password-stack", "alice", {"secret-pw", totp_now(e)});
+    EXPECT_EQ(locked.rc, PAM_AUTH_ERR);
+    EXPECT_TRUE(locked.conv.prompts.empty());
+    EXPECT_EQ(tally("alice").failures, 3U);
+}
+
+TEST_F(PasswordStack, BothFactorsRightClearsEarlierPasswordFailures)
+{
+    const Enrollment e = enroll("alice");
+    EXPECT_EQ(pam_run(confdir_, "password-stack", "alice", {"wrong-pw"}).rc, PAM_AUTH_ERR);
+    const auto r = pam_run(confdir_, "password-stack", "alice", {"secret-pw", totp_now(e)});
+    EXPECT_EQ(r.rc, PAM_SUCCESS);
+    ASSERT_EQ(r.conv.prompts.size(), 2U);
+    EXPECT_EQ(r.conv.prompts[1], "Verification code: ");
+    EXPECT_EQ(tally("alice").failures, 0U);
+}
+
+TEST_F(PasswordStack, AuthsuccClearsTheTallyInAPasswordOnlyStack)
+{
+    for (int i = 0; i < 2; ++i) EXPECT_EQ(pam_run(confdir_, "password-only", "bob", {"nope"}).rc, PAM_AUTH_ERR);
+    EXPECT_EQ(tally("bob").failures, 2U);
+    EXPECT_FALSE((*UserStore::open(state_)->load("bob"))->enrollment) << "a tally-only record";
+    const auto r = pam_run(confdir_, "password-only", "bob", {"bob-pw"});
+    EXPECT_EQ(r.rc, PAM_SUCCESS);
+    EXPECT_NE(r.conv.all_messages().find("There were 2 failed attempts"), std::string::npos);
+    EXPECT_EQ(tally("bob").failures, 0U);
+    for (int i = 0; i < 3; ++i) pam_run(confdir_, "password-only", "bob", {"nope"});
+    EXPECT_EQ(pam_run(confdir_, "password-only", "bob", {"bob-pw"}).rc, PAM_AUTH_ERR) << "locked by password failures";
+}
+
+}  // namespace
+}  // namespace authctl
+
+// Test users come from tests/module/data through nss_wrapper, which must be
+// preloaded before the process starts: re-exec with it when it is not.
+int main(int argc, char** argv)
+{
+    if (std::getenv("NSS_WRAPPER_PASSWD") == nullptr) {
+        ::setenv("NSS_WRAPPER_PASSWD", AUTHCTL_TEST_PASSWD, 1);
+        ::setenv("NSS_WRAPPER_GROUP", AUTHCTL_TEST_GROUP, 1);
+        std::string preload = AUTHCTL_NSS_WRAPPER;
+        if (const char* old = std::getenv("LD_PRELOAD"); old != nullptr && *old != '\0')
+            preload += std::string(":") + old;
+        ::setenv("LD_PRELOAD", preload.c_str(), 1);
+        // Under AddressSanitizer the wrapper is loaded ahead of the runtime; that is intended.
+        std::string asan = "verify_asan_link_order=0";
+        if (const char* old = std::getenv("ASAN_OPTIONS"); old != nullptr && *old != '\0')
+            asan += std::string(":") + old;
+        ::setenv("ASAN_OPTIONS", asan.c_str(), 1);
+        ::execv("/proc/self/exe", argv);
+        std::perror("re-exec with nss_wrapper");
+        return 1;
+    }
+    ::testing::InitGoogleTest(&argc, argv);
+    return RUN_ALL_TESTS();
+}
