@@ -543,6 +543,8 @@ int main(int argc, char** argv)
     if (std::getenv("NSS_WRAPPER_PASSWD") == nullptr) {
         ::setenv("NSS_WRAPPER_PASSWD", AUTHCTL_TEST_PASSWD, 1);
         ::setenv("NSS_WRAPPER_GROUP", AUTHCTL_TEST_GROUP, 1);
+        // RTLD_DEEPBIND (nss_wrapper's default for loading libc) is refused by AddressSanitizer.
+        ::setenv("NSS_WRAPPER_DISABLE_DEEPBIND", "1", 1);
         std::string preload = AUTHCTL_NSS_WRAPPER;
         if (const char* old = std::getenv("LD_PRELOAD"); old != nullptr && *old != '\0')
             preload += std::string(":") + old;
