@@ -57,10 +57,10 @@ int Session::get_account(Account& out)
     const int rc = pam_get_user(pamh_, &user, nullptr);
     if (rc != PAM_SUCCESS) return rc;
     if (user == nullptr || *user == '\0') return PAM_USER_UNKNOWN;
-    out.name = user;
     const struct passwd* pw = pam_modutil_getpwnam(pamh_, user);
-    out.exists = pw != nullptr;
-    out.is_root = pw != nullptr && pw->pw_uid == 0;
+    out.exists = pw != nullptr && pw->pw_name != nullptr && *pw->pw_name != '\0';
+    out.name = out.exists ? pw->pw_name : user;
+    out.is_root = out.exists && pw->pw_uid == 0;
     return PAM_SUCCESS;
 }
 

@@ -27,7 +27,7 @@ struct ModuleConfig {
 Result<ModuleConfig> read_config(int argc, const char** argv);
 
 struct Account {
-    std::string name;      // as PAM gave it
+    std::string name;      // the account's own name (pw_name) when it exists, else as PAM gave it
     bool exists = false;   // in the user database
     bool is_root = false;  // uid 0
 };
@@ -36,8 +36,10 @@ class Session {
 public:
     Session(pam_handle_t* pamh, int flags, const Options& opts) : pamh_(pamh), flags_(flags), opts_(opts) {}
 
-    // pam_get_user plus a user-database lookup. The PAM error is returned as
-    // is (PAM_CONV_ERR, PAM_INCOMPLETE, ...) when there is no user name.
+    // pam_get_user plus a user-database lookup. Records are keyed on the
+    // database's name for the account, so aliases a name service resolves to
+    // it (ALICE, alice@corp) share one enrollment and one tally. The PAM error
+    // is returned as is (PAM_CONV_ERR, PAM_INCOMPLETE, ...) when there is no user name.
     int get_account(Account& out);
 
     // Remote host, else tty, else "" (for the tally and the log).

@@ -52,7 +52,7 @@ int authenticate_code(Session& s, const Options& opts, const Account& acct)
     auto store = UserStore::open(opts.dir);
     if (!store) return fail_closed(s, acct.name, store.error());
     const std::string source = s.source();
-    const LoginContext ctx{acct.name, acct.is_root, source, std::time(nullptr)};
+    LoginContext ctx{acct.name, acct.is_root, source, std::time(nullptr)};
 
     auto info = lock_info(*store, ctx, opts);
     if (!info) return fail_closed(s, acct.name, info.error());
@@ -73,6 +73,7 @@ int authenticate_code(Session& s, const Options& opts, const Account& acct)
         wipe_string(answer);
         return conversation_error(rc);
     }
+    ctx.now = std::time(nullptr);  // the user may have taken a while to answer
     auto result = attempt_code(*store, ctx, opts, answer);
     wipe_string(answer);
     if (!result) return fail_closed(s, acct.name, result.error());

@@ -4,6 +4,7 @@ namespace authctl {
 
 Result<Enrollment> new_enrollment(const EnrollParams& params, std::int64_t now)
 {
+    if (now <= 0) return make_error(Errc::invalid_argument, "the clock reads before 1970");
     if (params.digits < kMinDigits || params.digits > kMaxDigits)
         return make_error(Errc::invalid_argument, "digits must be 6, 7 or 8");
     if (params.type == OtpType::totp && (params.period < kMinPeriod || params.period > kMaxPeriod))

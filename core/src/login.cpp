@@ -5,8 +5,9 @@
 namespace authctl {
 namespace {
 
-// Which counter, if any, `code` matches for this enrollment. Never a TOTP step
-// at or below last_step.
+// Which counter, if any, `code` matches for this enrollment (the highest, so a
+// code valid at two counters of the window cannot be used twice). Never a TOTP
+// step at or below last_step.
 Result<std::optional<std::uint64_t>> match_otp(const Enrollment& e, const Options& opts, std::int64_t now,
                                                std::string_view code)
 {
@@ -33,9 +34,16 @@ AttemptResult fail(UserRecord& rec, const LoginContext& ctx, const Options& opts
 
 }  // namespace
 
+Status check_clock(std::int64_t now)
+{
+    if (now <= 0) return make_error(Errc::invalid_argument, "the clock reads before 1970");
+    return Ok{};
+}
+
 Result<AttemptResult> attempt_code(const UserStore& store, const LoginContext& ctx, const Options& opts,
                                    std::string_view code)
 {
+    if (auto st = check_clock(ctx.now); !st) return st.error();
     auto held = store.lock(ctx.user);
     if (!held) return held.error();
     auto& slot = held->record();
@@ -54,32 +62,44 @@ Result<AttemptResult> attempt_code(const UserStore& store, const LoginContext& c
         return r;
     }
     UserRecord& rec = *slot;
-    Enrollment& e = *rec.enrollment;
 
+    // Count first: the failure is on disk before the code is looked at, so an
+    // attempt whose outcome cannot be recorded (disk full, a file-size limit
+    // inherited by a setuid program) is never evaluated. A right code then
+    // takes the count back in a second write; if that write fails, the
+    // failure stays counted and the login fails: closed either way.
+    const Tally before = rec.tally;
+    r = fail(rec, ctx, opts);
+    if (auto st = held->commit(); !st) return st.error();
+
+    Enrollment& e = *rec.enrollment;
     auto otp = match_otp(e, opts, ctx.now, code);
     if (!otp) return otp.error();
+    bool accepted = false;
     if (*otp) {
         if (e.type == OtpType::totp)
             e.last_step = **otp;
         else
             e.counter = **otp + 1;
         e.confirmed = true;
-        r.outcome = Outcome::success;
-        r.failures = record_success(rec.tally);
-        r.recovery_left = rec.recovery.hashes.size();
+        accepted = true;
     } else {
         auto rc = match_recovery_code(rec.recovery, code);
         if (!rc) return rc.error();
         if (*rc) {
             rec.recovery.hashes.erase(rec.recovery.hashes.begin() + static_cast<std::ptrdiff_t>(**rc));
-            r.outcome = Outcome::success;
             r.used_recovery = true;
-            r.failures = record_success(rec.tally);
-            r.recovery_left = rec.recovery.hashes.size();
-        } else {
-            r = fail(rec, ctx, opts);
+            accepted = true;
         }
     }
+    if (!accepted) return r;  // the failure written above is the record of this attempt
+
+    rec.tally = before;
+    r.outcome = Outcome::success;
+    r.locked_now = false;
+    r.lock = {};
+    r.failures = record_success(rec.tally);
+    r.recovery_left = rec.recovery.hashes.size();
     if (auto st = held->commit(); !st) return st.error();
     return r;
 }
@@ -99,6 +119,7 @@ Result<LockInfo> lock_info(const UserStore& store, const LoginContext& ctx, cons
 
 Result<AttemptResult> record_external_failure(const UserStore& store, const LoginContext& ctx, const Options& opts)
 {
+    if (auto st = check_clock(ctx.now); !st) return st.error();
     auto held = store.lock(ctx.user);
     if (!held) return held.error();
     auto& slot = held->record();
@@ -118,6 +139,7 @@ Result<AttemptResult> record_external_failure(const UserStore& store, const Logi
 
 Result<std::uint32_t> record_external_success(const UserStore& store, const LoginContext& ctx)
 {
+    if (auto st = check_clock(ctx.now); !st) return st.error();
     auto held = store.lock(ctx.user);
     if (!held) return held.error();
     auto& slot = held->record();

@@ -148,7 +148,7 @@ Result<std::optional<std::uint64_t>> find_counter(const SecretBytes& key, HashAl
         auto bin = mac.truncated(c);
         if (!bin) return bin.error();
         std::string candidate = format_code(*bin % kPow10[digits], digits);
-        if (equal_ct(candidate, code) && !match) match = c;
+        if (equal_ct(candidate, code)) match = c;  // the highest wins: see the header
         wipe_string(candidate);
         if (c == last) break;
     }

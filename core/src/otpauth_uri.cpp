@@ -80,7 +80,9 @@ Result<std::string> build_key_uri(const KeyUri& uri)
     if (uri.type == OtpType::totp && (uri.period < kMinPeriod || uri.period > kMaxPeriod))
         return bad("period must be 1 to 300");
 
-    std::string out = "otpauth://";
+    std::string out;
+    out.reserve(kMaxUriLength + 4 * kMaxLabelPart);  // one buffer: the secret is never copied by a reallocation
+    out += "otpauth://";
     out += otp_type_name(uri.type);
     out += '/';
     if (!uri.issuer.empty()) {
@@ -88,17 +90,25 @@ Result<std::string> build_key_uri(const KeyUri& uri)
         out += ':';
     }
     out += percent_encode(uri.account, kUnreserved);
+    out += "?secret=";
     std::string secret = base32_encode(uri.secret);
-    out += "?secret=" + secret;
+    out += secret;
     wipe_string(secret);
-    if (!uri.issuer.empty()) out += "&issuer=" + percent_encode(uri.issuer, kUnreserved);
+    if (!uri.issuer.empty()) {
+        out += "&issuer=";
+        out += percent_encode(uri.issuer, kUnreserved);
+    }
     out += "&algorithm=";
     out += algo_name(uri.algo);
-    out += "&digits=" + std::to_string(uri.digits);
-    if (uri.type == OtpType::totp)
-        out += "&period=" + std::to_string(uri.period);
-    else
-        out += "&counter=" + std::to_string(uri.counter);
+    out += "&digits=";
+    out += std::to_string(uri.digits);
+    if (uri.type == OtpType::totp) {
+        out += "&period=";
+        out += std::to_string(uri.period);
+    } else {
+        out += "&counter=";
+        out += std::to_string(uri.counter);
+    }
     return out;
 }
 
@@ -130,7 +140,15 @@ Result<KeyUri> parse_key_uri(std::string_view text)
     }
     if (out.account.empty()) return bad("account is empty");
 
-    std::map<std::string, std::string, std::less<>> params;
+    // Parameter values include the secret: wipe them all on every way out.
+    struct Params {
+        std::map<std::string, std::string, std::less<>> map;
+        ~Params()
+        {
+            for (auto& kv : map) wipe_string(kv.second);
+        }
+    } holder;
+    auto& params = holder.map;
     std::string_view query = text.substr(qmark + 1);
     while (!query.empty()) {
         const auto amp = query.find('&');
@@ -142,7 +160,10 @@ Result<KeyUri> parse_key_uri(std::string_view text)
         if (key.empty()) return bad("empty parameter name");
         auto value = percent_decode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1));
         if (!value) return bad("bad percent-escape in parameter " + key);
-        if (!params.emplace(key, std::move(*value)).second) return bad("parameter " + key + " repeated");
+        if (!params.try_emplace(key, std::move(*value)).second) {  // try_emplace leaves *value alone on failure
+            wipe_string(*value);
+            return bad("parameter " + key + " repeated");
+        }
     }
 
     const auto secret = params.find("secret");

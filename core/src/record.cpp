@@ -41,6 +41,25 @@ std::optional<std::vector<std::uint8_t>> from_hex(std::string_view s)
     return out;
 }
 
+// Digits only, no sign, no leading zero: the one spelling the writer uses.
+bool canonical_decimal(std::string_view v) noexcept
+{
+    if (v.empty() || (v.size() > 1 && v.front() == '0')) return false;
+    for (char c : v)
+        if (c < '0' || c > '9') return false;
+    return true;
+}
+
+template <typename T>
+std::optional<T> parse_decimal(std::string_view v)
+{
+    T n{};
+    if (!canonical_decimal(v)) return std::nullopt;
+    const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (ec != std::errc() || end != v.data() + v.size()) return std::nullopt;
+    return n;
+}
+
 // Key -> (line number, values). Only "recovery" may repeat.
 struct Fields {
     std::map<std::string, std::pair<std::size_t, std::vector<std::string_view>>, std::less<>> map;
@@ -66,11 +85,10 @@ struct Fields {
     {
         auto v = take(key);
         if (!v) return v.error();
-        T n{};
-        const auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
-        if (v->empty() || ec != std::errc() || end != v->data() + v->size() || n < min || n > max)
+        const auto n = parse_decimal<T>(*v);
+        if (!n || *n < min || *n > max)
             return corrupt(key, "is not a number from " + std::to_string(min) + " to " + std::to_string(max));
-        return n;
+        return *n;
     }
 
     std::vector<std::string> taken;
@@ -176,6 +194,7 @@ Result<UserRecord> parse_record(std::string_view text)
             if (u < 0x20 || u > 0x7E)
                 return make_error(Errc::corrupt, "line " + std::to_string(line_no) + ": non-printable byte");
         }
+        if (line_no == 1 && key != "authctl-user") return make_error(Errc::corrupt, "not an authctl user record");
         auto [it, fresh] = f.map.try_emplace(std::string(key), line_no, std::vector<std::string_view>{});
         if (!fresh && key != "recovery")
             return make_error(Errc::corrupt,
@@ -226,6 +245,12 @@ Result<UserRecord> parse_record(std::string_view text)
         auto secret = f.take("secret");
         if (!secret) return secret.error();
         auto key = base32_decode(*secret);
+        if (key) {
+            std::string canonical = base32_encode(*key);
+            const bool same = canonical == *secret;
+            wipe_string(canonical);
+            if (!same) return f.corrupt("secret", "is not canonical base32 (A-Z2-7, no padding)");
+        }
         if (!key || key->empty() || key->size() > kMaxSecretBytes)
             return f.corrupt("secret", "is not 1 to 128 bytes of base32");
         e.secret = std::move(*key);
@@ -247,14 +272,12 @@ Result<UserRecord> parse_record(std::string_view text)
         if (rest.substr(0, kName.size()) != kName || sp < kName.size())
             return f.corrupt("recovery_kdf", "must be 'pbkdf2-sha256 ITERATIONS SALT'");
         const std::string_view iter = rest.substr(kName.size(), sp - kName.size());
-        std::uint32_t n = 0;
-        const auto [end, ec] = std::from_chars(iter.data(), iter.data() + iter.size(), n);
-        if (ec != std::errc() || end != iter.data() + iter.size() || n < kMinRecoveryIterations ||
-            n > kMaxRecoveryIterations)
+        const auto n = parse_decimal<std::uint32_t>(iter);
+        if (!n || *n < kMinRecoveryIterations || *n > kMaxRecoveryIterations)
             return f.corrupt("recovery_kdf", "has a bad iteration count");
         auto salt = from_hex(rest.substr(sp + 1));
         if (!salt || salt->size() < 8 || salt->size() > 64) return f.corrupt("recovery_kdf", "has a bad salt");
-        rec.recovery.iterations = n;
+        rec.recovery.iterations = *n;
         rec.recovery.salt = std::move(*salt);
         const auto it = f.map.find("recovery");
         if (it == f.map.end()) return f.corrupt("recovery_kdf", "without any 'recovery' line");
@@ -281,7 +304,8 @@ Result<UserRecord> parse_record(std::string_view text)
     t.last_failure = *last;
     auto source = f.take("last_source");
     if (!source) return source.error();
-    if (source->size() > kMaxSourceLength) return f.corrupt("last_source", "is longer than 128 bytes");
+    if (source->size() > kMaxSourceLength || sanitize_source(*source) != *source)
+        return f.corrupt("last_source", "is longer than 128 bytes or has spaces");
     if (*source != "-") t.last_source = std::string(*source);
     auto locked = f.take("locked_until");
     if (!locked) return locked.error();

@@ -34,6 +34,7 @@ Status fresh_salt(RecoverySet& set)
 std::optional<std::string> normalize_recovery_code(std::string_view input)
 {
     std::string out;
+    out.reserve(40);  // never reallocates: no stray copy of a partial code
     for (char c : input) {
         if (c == '-' || c == ' ') continue;
         if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');

@@ -82,6 +82,10 @@ Result<LockedRecord> UserStore::lock(std::string_view user) const
             if (errno == ELOOP) return make_error(Errc::insecure, "'" + lock_name + "' is a symbolic link");
             return sys_error("cannot open lock file", lock_name, errno);
         }
+        // A lock file with no link left was just removed with its user: start again.
+        struct stat opened {};
+        if (::fstat(fd.get(), &opened) != 0) return sys_error("cannot stat", lock_name, errno);
+        if (opened.st_nlink == 0) continue;
         if (auto st = check_fd(fd.get(), lock_name, S_IFREG, FileTrust::root_private); !st) return st.error();
         while (::flock(fd.get(), LOCK_EX) != 0) {
             if (errno != EINTR) return sys_error("cannot lock", lock_name, errno);
@@ -96,8 +100,10 @@ Result<LockedRecord> UserStore::lock(std::string_view user) const
         }
         if (held.st_dev != linked.st_dev || held.st_ino != linked.st_ino) continue;
 
-        LockedRecord locked(dirfd_.get(), std::string(user), *stem, std::move(fd));
-        auto rec = read_record(dirfd_.get(), user, *stem);
+        UniqueFd dir(::fcntl(dirfd_.get(), F_DUPFD_CLOEXEC, 0));
+        if (!dir.valid()) return sys_error("cannot duplicate descriptor of", path_, errno);
+        LockedRecord locked(std::move(dir), std::string(user), *stem, std::move(fd));
+        auto rec = read_record(locked.dirfd_.get(), user, *stem);
         if (!rec) return rec.error();
         locked.record_ = std::move(*rec);
         return locked;
@@ -116,8 +122,13 @@ Result<UserStore::Listing> UserStore::list() const
         return sys_error("cannot read state directory", path_, err);
     }
     Listing out;
-    errno = 0;
-    while (const dirent* ent = ::readdir(d.get())) {
+    for (;;) {
+        errno = 0;
+        const dirent* ent = ::readdir(d.get());
+        if (ent == nullptr) {
+            if (errno != 0) return sys_error("cannot read state directory", path_, errno);
+            break;
+        }
         const std::string_view name = ent->d_name;
         if (name == "." || name == "..") continue;
         if (ends_with(name, kRecordSuffix)) {
@@ -131,7 +142,6 @@ Result<UserStore::Listing> UserStore::list() const
         }
         out.unexpected.emplace_back(name);
     }
-    if (errno != 0) return sys_error("cannot read state directory", path_, errno);
     std::sort(out.users.begin(), out.users.end());
     std::sort(out.unexpected.begin(), out.unexpected.end());
     return out;
@@ -139,17 +149,29 @@ Result<UserStore::Listing> UserStore::list() const
 
 Status LockedRecord::commit()
 {
+    if (removed_) return make_error(Errc::invalid_argument, "user '" + user_ + "' was removed; its lock is gone");
+    const int dirfd = dirfd_.get();
     const std::string rec_name = stem_ + std::string(kRecordSuffix);
+    const std::string tmp_name = stem_ + std::string(kTempSuffix);
     if (record_) {
         SecretBytes text = serialize_record(*record_);
-        return replace_file(dirfd_, rec_name, stem_ + std::string(kTempSuffix), text.view());
+        // Never write what could not be read back: a record the parser refuses
+        // would lock its user out for good.
+        if (auto back = parse_record(text.view()); !back)
+            return make_error(Errc::invalid_argument,
+                              "refusing to write an unreadable record for '" + user_ + "': " + back.error().detail);
+        return replace_file(dirfd, rec_name, tmp_name, text.view());
     }
-    if (::unlinkat(dirfd_, rec_name.c_str(), 0) != 0 && errno != ENOENT)
+    if (::unlinkat(dirfd, rec_name.c_str(), 0) != 0 && errno != ENOENT)
         return sys_error("cannot remove", rec_name, errno);
-    if (::fsync(dirfd_) != 0) return sys_error("cannot fsync directory of", rec_name, errno);
-    // Still holding the lock: waiters notice the unlinked file and retry.
+    if (::unlinkat(dirfd, tmp_name.c_str(), 0) != 0 && errno != ENOENT)
+        return sys_error("cannot remove", tmp_name, errno);
+    if (::fsync(dirfd) != 0) return sys_error("cannot fsync directory of", rec_name, errno);
+    // Still holding the lock: waiters notice the unlinked file and retry. From
+    // here on this object holds a lock nobody else can see, so it writes no more.
+    removed_ = true;
     const std::string lock_name = stem_ + std::string(kLockSuffix);
-    if (::unlinkat(dirfd_, lock_name.c_str(), 0) != 0 && errno != ENOENT)
+    if (::unlinkat(dirfd, lock_name.c_str(), 0) != 0 && errno != ENOENT)
         return sys_error("cannot remove", lock_name, errno);
     return Ok{};
 }

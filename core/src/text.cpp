@@ -1,5 +1,7 @@
 #include "authctl/text.hpp"
 
+#include <openssl/crypto.h>
+
 namespace authctl {
 namespace {
 
@@ -87,10 +89,13 @@ std::optional<std::string> percent_decode(std::string_view s)
             out.push_back(s[i]);
             continue;
         }
-        if (s.size() - i < 3) return std::nullopt;
-        const int hi = hex_value(s[i + 1]);
-        const int lo = hex_value(s[i + 2]);
-        if (hi < 0 || lo < 0) return std::nullopt;
+        const int hi = s.size() - i < 3 ? -1 : hex_value(s[i + 1]);
+        const int lo = s.size() - i < 3 ? -1 : hex_value(s[i + 2]);
+        if (hi < 0 || lo < 0) {
+            // What was decoded so far may be part of a secret.
+            OPENSSL_cleanse(out.data(), out.capacity());
+            return std::nullopt;
+        }
         out.push_back(static_cast<char>(hi * 16 + lo));
         i += 2;
     }

@@ -398,19 +398,29 @@ TEST_F(ModuleTest, FailDelayIsTwoSecondsUnlessNodelay)
     enroll("alice");
     test::write_file(confdir_ + "/delay",
                      "auth required " + std::string(kModule) + " dir=" + state_ + " conf=" + conf_ + " deny=0\n", 0644);
-    // libpam randomises the requested delay around its value: sample it.
-    double sum = 0;
-    constexpr int kSamples = 40;
+    // libpam turns a requested delay `base` into base * (1 + s), s in [-0.5, 0.5),
+    // from a generator seeded with time() at the start of pam_authenticate
+    // (Linux-PAM libpam/pam_delay.c). Recompute it for the seconds around the
+    // call: the module must have asked for exactly 2 000 000 us.
+    auto libpam_delay = [](unsigned seed, unsigned base) {
+        double sum = 0;
+        for (int i = 0; i < 3; ++i) {
+            seed = 1664525U * seed + 1013904223U;
+            sum += static_cast<double>((seed / 10) % 1000000);
+        }
+        return static_cast<unsigned>(base * (1. + ((sum / 3.) / 1e6 - .5)));
+    };
     test::PamRun r;
-    for (int i = 0; i < kSamples; ++i) {
+    for (int i = 0; i < 5; ++i) {
+        const auto before = static_cast<unsigned>(std::time(nullptr));
         r = pam_run(confdir_, "delay", "alice", {"bad"});
+        const auto after = static_cast<unsigned>(std::time(nullptr));
         EXPECT_EQ(r.rc, PAM_AUTH_ERR);
         EXPECT_TRUE(test::g_delay_called);
-        EXPECT_GE(test::g_requested_delay, 800000U);
-        EXPECT_LE(test::g_requested_delay, 3200000U);
-        sum += test::g_requested_delay;
+        EXPECT_TRUE(test::g_requested_delay == libpam_delay(before, 2000000) ||
+                    test::g_requested_delay == libpam_delay(after, 2000000))
+            << "got " << test::g_requested_delay << " us; 2 s would give " << libpam_delay(before, 2000000);
     }
-    EXPECT_NEAR(sum / kSamples, 2000000.0, 350000.0) << "the module asks for 2 s";
     r = auth("alice", {"bad"});  // nodelay
     EXPECT_EQ(r.rc, PAM_AUTH_ERR);
     EXPECT_EQ(test::g_requested_delay, 0U);

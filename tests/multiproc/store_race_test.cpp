@@ -177,6 +177,40 @@ TEST_F(StoreRace, ExternalFailuresFromManyProcessesAreAllCounted)
     EXPECT_EQ((*store().load("dave"))->tally.failures, 320U);
 }
 
+// Logins race against the removal and re-creation of the same user: no
+// attempt may fail with an error (a waiter that wakes on a removed lock file
+// must simply try again), and no record may be left half-there.
+TEST_F(StoreRace, RemovalRacingLoginsNeverErrorsOrTearsState)
+{
+    enroll("remy");
+    Options opts;
+    opts.lockout.deny = 0;
+    const auto codes = race(16, [&](const UserStore& s, int i) {
+        for (int k = 0; k < 60; ++k) {
+            if (i % 4 == 0) {
+                auto held = s.lock("remy");
+                if (!held) return kError;
+                if (held->record()) {
+                    held->record().reset();
+                } else {
+                    UserRecord r;
+                    auto e = new_enrollment({}, T0);
+                    if (!e) return kError;
+                    r.enrollment = std::move(*e);
+                    held->record() = std::move(r);
+                }
+                if (!held->commit()) return kError;
+            } else {
+                auto r = attempt_code(s, LoginContext{"remy", false, "race", T0 + k}, opts, "nope");
+                if (!r) return kError;
+            }
+        }
+        return 0;
+    });
+    EXPECT_EQ(tally_codes(codes).at(0), 16) << "some process got an error";
+    EXPECT_TRUE(store().load("remy")) << "the record is readable (present or absent)";
+}
+
 // Writers that fail logins and re-enroll users are killed at random moments.
 // After every round each record must parse, every enrolled user must still be
 // enrolled, and the failure counts (deny=0) must never go down.

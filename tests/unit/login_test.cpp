@@ -5,7 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "authctl/enrollment.hpp"
@@ -123,6 +126,77 @@ TEST_F(LoginTest, OlderStepRefusedOnceANewerOneWasAccepted)
     EXPECT_EQ(attempt("alice", newer, T0).outcome, Outcome::success);
     EXPECT_EQ(attempt("alice", older, T0).outcome, Outcome::wrong_code);
     EXPECT_EQ(attempt("alice", totp("alice", T0), T0).outcome, Outcome::wrong_code);
+}
+
+TEST_F(LoginTest, ACodeThatRepeatsInsideTheWindowIsStillAcceptedOnlyOnce)
+{
+    // RFC 4226 key: steps 153567 and 153569 share the code 468457. At step
+    // 153568 with window 1 both are in range; the second use must fail.
+    enroll("rhea");
+    {
+        auto held = store_->lock("rhea");
+        ASSERT_TRUE(held);
+        const std::string k = "12345678901234567890";
+        held->record()->enrollment->secret = SecretBytes(reinterpret_cast<const std::uint8_t*>(k.data()), k.size());
+        ASSERT_TRUE(held->commit());
+    }
+    const std::int64_t now = 153568LL * 30 + 5;
+    EXPECT_EQ(attempt("rhea", "468457", now).outcome, Outcome::success);
+    EXPECT_EQ(enrollment("rhea").last_step, std::optional<std::uint64_t>(153569));
+    EXPECT_EQ(attempt("rhea", "468457", now).outcome, Outcome::wrong_code);
+}
+
+TEST_F(LoginTest, AFailureThatCannotBeRecordedIsNeverEvaluated)
+{
+    // A file-size limit (inherited through a setuid program) makes the
+    // failure's write fail. The attempt must then fail without the code being
+    // looked at, and must not slip past the count. Run in a child: the limit
+    // is per process.
+    enroll("fred");
+    // A success two steps back fills last_step, so a later success rewrites a
+    // record of the same size, while a failure (two 10-digit times) grows it.
+    ASSERT_EQ(attempt("fred", totp("fred", T0 - 60), T0 - 60).outcome, Outcome::success);
+    const std::string right = totp("fred", T0);
+    const std::string rec = dir_ + "/fred.rec";
+    struct stat st {};
+    ASSERT_EQ(::stat(rec.c_str(), &st), 0);
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        ::signal(SIGXFSZ, SIG_IGN);
+        rlimit lim{static_cast<rlim_t>(st.st_size), static_cast<rlim_t>(st.st_size)};
+        ::setrlimit(RLIMIT_FSIZE, &lim);
+        auto s = UserStore::open(dir_);
+        Options o;
+        int errors = 0;
+        for (int i = 0; i < 20; ++i) {
+            auto r = attempt_code(*s, LoginContext{"fred", false, "192.0.2.1", T0}, o, "000000");
+            if (!r) ++errors;
+        }
+        // The right code cannot log in either: its failure is written first.
+        auto ok = attempt_code(*s, LoginContext{"fred", false, "192.0.2.1", T0}, o, right);
+        ::_exit(errors == 20 && !ok ? 0 : 1);
+    }
+    int ws = 0;
+    ASSERT_EQ(::waitpid(pid, &ws, 0), pid);
+    ASSERT_TRUE(WIFEXITED(ws));
+    EXPECT_EQ(WEXITSTATUS(ws), 0) << "an attempt was evaluated although its failure could not be recorded";
+    EXPECT_EQ(enrollment("fred").last_step, std::optional<std::uint64_t>(totp_step(T0 - 60, 30)))
+        << "the right code was consumed";
+    EXPECT_EQ(tally("fred").failures, 0U);
+    EXPECT_EQ(attempt("fred", right, T0).outcome, Outcome::success);
+}
+
+TEST_F(LoginTest, ClockBefore1970IsRefused)
+{
+    enroll("tom");
+    LoginContext ctx{"tom", false, "", 0};
+    auto r = attempt_code(*store_, ctx, opts_, "123456");
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, Errc::invalid_argument);
+    ctx.now = -1;
+    EXPECT_FALSE(record_external_failure(*store_, ctx, opts_));
+    EXPECT_FALSE(record_external_success(*store_, ctx));
+    EXPECT_TRUE(store_->load("tom"));  // still readable
 }
 
 TEST_F(LoginTest, WindowAcceptsNeighbourStepsOnly)

@@ -159,6 +159,18 @@ TEST(Otp, FindCounterReturnsTheMatchingCounter)
     EXPECT_FALSE(wrong->has_value());
 }
 
+TEST(Otp, ACodeValidAtTwoCountersReportsTheHighest)
+{
+    // For the RFC 4226 key, counters 153567 and 153569 both give 468457 (found
+    // by search); recording the lower would let the same code in again.
+    const SecretBytes key = ascii_key("12345678901234567890");
+    ASSERT_EQ(format_code(*hotp_value(key, 153567, HashAlgo::sha1, 6), 6), "468457");
+    ASSERT_EQ(format_code(*hotp_value(key, 153569, HashAlgo::sha1, 6), 6), "468457");
+    auto m = find_counter(key, HashAlgo::sha1, 6, "468457", 153567, 153569);
+    ASSERT_TRUE(m && m->has_value());
+    EXPECT_EQ(**m, 153569U);
+}
+
 TEST(Otp, TotpRangeWindowAndReplay)
 {
     // now = step 100 exactly.

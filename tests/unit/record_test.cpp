@@ -173,6 +173,28 @@ TEST(Record, RejectsHostileText)
     expect_corrupt(replace(good, "digits 8", "digits  8"), "digits");
     expect_corrupt(replace(good, "last_source 192.0.2.7", "last_source " + std::string(129, 'h')), "last_source");
     expect_corrupt(std::string(kMaxRecordBytes + 1, 'x'), "larger");
+    // Only the writer's own spelling is accepted.
+    expect_corrupt(replace(good, "failures 2", "failures 02"), "failures");
+    expect_corrupt(replace(good, "digits 8", "digits 08"), "digits");
+    expect_corrupt(replace(good, "created 1700000000", "created -0"), "created");
+    expect_corrupt(replace(good, "locked_until 1700000800", "locked_until -0"), "locked_until");
+    expect_corrupt(replace(good, "locked_until 1700000800", "locked_until -5"), "locked_until");
+    expect_corrupt(replace(good, "first_failure 1700000100", "first_failure +1700000100"), "first_failure");
+    expect_corrupt(replace(good, "authctl-user 1", "authctl-user 01"), "not an authctl user record");
+    expect_corrupt(replace(good, "secret GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", "secret gezdgnbvgy3tqojqgezdgnbvgy3tqojq"),
+                   "canonical");
+    expect_corrupt(
+        replace(good, "secret GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", "secret GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ===="),
+        "secret");
+    expect_corrupt(replace(good, "secret GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", "secret GEZD-GNBVGY3TQOJQGEZDGNBVGY3TQOJQ"),
+                   "canonical");
+    expect_corrupt(replace(good, "last_source 192.0.2.7", "last_source a b c"), "last_source");
+    {
+        // The version line must come first.
+        std::string moved = replace(good, "authctl-user 1\n", "");
+        moved = replace(moved, "type totp\n", "type totp\nauthctl-user 1\n");
+        expect_corrupt(moved, "not an authctl user record");
+    }
     // Recovery lines without their kdf line, or with a bad one.
     expect_corrupt(replace(good, "end\n", "recovery " + std::string(64, 'a') + "\nend\n"), "recovery");
     expect_corrupt(
@@ -202,10 +224,12 @@ TEST(Enrollment, NewSecretsAre160RandomBits)
     EXPECT_EQ(a->created, 1700000000);
     EnrollParams bad;
     bad.digits = 9;
-    EXPECT_FALSE(new_enrollment(bad, 0));
+    EXPECT_FALSE(new_enrollment(bad, 1700000000));
     bad.digits = 6;
     bad.period = 301;
-    EXPECT_FALSE(new_enrollment(bad, 0));
+    EXPECT_FALSE(new_enrollment(bad, 1700000000));
+    EXPECT_FALSE(new_enrollment({}, 0)) << "a clock before 1970 is not trusted";
+    EXPECT_FALSE(new_enrollment({}, -5));
     EXPECT_TRUE(widely_supported({}));
     EnrollParams odd;
     odd.algo = HashAlgo::sha512;
@@ -214,7 +238,7 @@ TEST(Enrollment, NewSecretsAre160RandomBits)
 
 TEST(Enrollment, UriCarriesEveryParameter)
 {
-    auto e = new_enrollment({}, 0);
+    auto e = new_enrollment({}, 1700000000);
     ASSERT_TRUE(e);
     auto uri = enrollment_uri(*e, "ACME Co", "alice@host");
     ASSERT_TRUE(uri) << uri.error().message();

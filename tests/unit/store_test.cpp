@@ -127,6 +127,51 @@ TEST_F(StoreTest, RemoveDeletesRecordAndLock)
     EXPECT_FALSE(store.load("carol")->has_value());
 }
 
+TEST_F(StoreTest, RefusesToWriteARecordThatWouldNotReadBack)
+{
+    UserStore store = open_store();
+    write_user(store, "wes");
+    const std::string before = test::read_file(dir_ + "/wes.rec");
+    auto held = store.lock("wes");
+    ASSERT_TRUE(held);
+    held->record()->enrollment->digits = 9;
+    auto st = held->commit();
+    ASSERT_FALSE(st);
+    EXPECT_NE(st.error().detail.find("unreadable record"), std::string::npos) << st.error().message();
+    EXPECT_EQ(test::read_file(dir_ + "/wes.rec"), before);
+}
+
+TEST_F(StoreTest, NoCommitAfterRemovalAndTheTempFileGoesToo)
+{
+    UserStore store = open_store();
+    write_user(store, "rita");
+    test::write_file(dir_ + "/rita.tmp", "secret leftovers");
+    auto held = store.lock("rita");
+    ASSERT_TRUE(held);
+    held->record().reset();
+    ASSERT_TRUE(held->commit());
+    EXPECT_NE(::access((dir_ + "/rita.tmp").c_str(), F_OK), 0);
+    held->record().emplace();
+    EXPECT_FALSE(held->commit()) << "a removed user's lock is gone: writing now could race a new holder";
+    EXPECT_NE(::access((dir_ + "/rita.rec").c_str(), F_OK), 0);
+}
+
+TEST_F(StoreTest, LockedRecordOutlivesItsStore)
+{
+    std::optional<LockedRecord> held;
+    {
+        UserStore store = open_store();
+        write_user(store, "olga");
+        auto h = store.lock("olga");
+        ASSERT_TRUE(h);
+        held.emplace(std::move(*h));
+    }
+    held->record()->tally.failures = 7;
+    ASSERT_TRUE(held->commit());
+    held.reset();
+    EXPECT_EQ((*open_store().load("olga"))->tally.failures, 7U);
+}
+
 TEST_F(StoreTest, StaleTempFileFromACrashIsReplaced)
 {
     UserStore store = open_store();
@@ -195,6 +240,16 @@ TEST_F(StoreTest, RefusesSymlinkedOrForeignLockFile)
     test::write_file(dir_ + "/judy.lock", "");
     ASSERT_EQ(::chown((dir_ + "/judy.lock").c_str(), 65534, 0), 0);
     EXPECT_EQ(store.lock("judy").error().code, Errc::insecure);
+}
+
+TEST_F(StoreTest, RefusesFifoOrLinkedLockFile)
+{
+    UserStore store = open_store();
+    ASSERT_EQ(::mkfifo((dir_ + "/pia.lock").c_str(), 0600), 0);
+    EXPECT_EQ(store.lock("pia").error().code, Errc::insecure);
+    test::write_file(dir_ + "/quin.lock", "");
+    ASSERT_EQ(::link((dir_ + "/quin.lock").c_str(), (tmp_ / "quin-link").c_str()), 0);
+    EXPECT_EQ(store.lock("quin").error().code, Errc::insecure);
 }
 
 TEST_F(StoreTest, CorruptTruncatedAndOversizedRecordsAreErrorsNotAbsence)

@@ -59,7 +59,8 @@ std::uint32_t record_success(Tally& tally) noexcept;
 // An administrator's reset: clears count and lock; returns the count cleared.
 std::uint32_t reset_tally(Tally& tally) noexcept;
 
-// An administrator's lock until `until` (kLockedForever for no end).
+// An administrator's lock until `until` (kLockedForever for no end); a value
+// of 0 or less clears the lock.
 void lock_until(Tally& tally, std::int64_t until) noexcept;
 
 // Printable form of a source for the tally: bytes outside 0x21..0x7E become '?'.

@@ -40,10 +40,13 @@ struct AttemptResult {
 };
 
 // Verifies `code` for ctx.user: refuses a locked user without evaluating,
-// accepts a TOTP step at most once (never one at or below the last accepted),
-// advances the HOTP counter past the match, consumes a recovery code, and
-// records the success or failure before the lock is released. A code that is
-// not `digits` digits is tried as a recovery code, else counted as wrong.
+// then records a failure on disk *before* evaluating (an attempt that cannot
+// be recorded is never evaluated), accepts a TOTP step at most once (never one
+// at or below the last accepted), advances the HOTP counter past the match,
+// consumes a recovery code, and on success takes the failure back and clears
+// the count -- all before the lock is released. A code that is not `digits`
+// digits is tried as a recovery code, else counted as wrong. Errc::invalid_argument
+// when ctx.now <= 0 (a clock before 1970 is not trusted).
 Result<AttemptResult> attempt_code(const UserStore& store, const LoginContext& ctx, const Options& opts,
                                    std::string_view code);
 

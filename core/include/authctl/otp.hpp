@@ -42,7 +42,9 @@ bool is_code_syntax(std::string_view code, unsigned digits) noexcept;
 
 // Checks `code` against the HOTP values of every counter in [first, last]
 // (inclusive, at most 2*kMaxWindow+1 counters), comparing in constant time and
-// without stopping at a match. Returns the lowest matching counter, or nullopt.
+// without stopping at a match. Returns the highest matching counter, or
+// nullopt: recording the highest means a value that occurs twice in the window
+// cannot be accepted a second time at the other counter.
 // Fails with Errc::invalid_argument for a bad range, digits or code shape.
 Result<std::optional<std::uint64_t>> find_counter(const SecretBytes& key, HashAlgo algo, unsigned digits,
                                                   std::string_view code, std::uint64_t first, std::uint64_t last);

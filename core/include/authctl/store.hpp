@@ -45,8 +45,7 @@ public:
     // none; Errc::corrupt / Errc::insecure when the file is bad (never "absent").
     Result<std::optional<UserRecord>> load(std::string_view user) const;
 
-    // Takes the user's exclusive lock (blocking) and loads the record. The
-    // store must outlive the returned object.
+    // Takes the user's exclusive lock (blocking) and loads the record.
     Result<LockedRecord> lock(std::string_view user) const;
 
     struct Listing {
@@ -73,20 +72,25 @@ public:
     const std::string& user() const noexcept { return user_; }
 
     // Writes record() (atomic replace), or deletes the user's files when it is
-    // nullopt. On failure the file on disk is unchanged.
+    // nullopt. A record that would not parse back is refused and not written.
+    // On failure the old record is in place, except when the final directory
+    // fsync (or, on removal, unlinking the lock file) fails after the change:
+    // the caller must then treat the outcome as unknown and fail closed. After
+    // a removal, further commits are refused.
     Status commit();
 
 private:
     friend class UserStore;
-    LockedRecord(int dirfd, std::string user, std::string stem, UniqueFd lock)
-        : dirfd_(dirfd), user_(std::move(user)), stem_(std::move(stem)), lock_(std::move(lock))
+    LockedRecord(UniqueFd dirfd, std::string user, std::string stem, UniqueFd lock)
+        : dirfd_(std::move(dirfd)), user_(std::move(user)), stem_(std::move(stem)), lock_(std::move(lock))
     {
     }
-    int dirfd_;
+    UniqueFd dirfd_;  // our own duplicate: valid even if the UserStore goes first
     std::string user_;
     std::string stem_;
     UniqueFd lock_;
     std::optional<UserRecord> record_;
+    bool removed_ = false;
 };
 
 }  // namespace authctl
