@@ -130,14 +130,31 @@ Result<KeyUri> parse_key_uri(std::string_view text)
 
     const auto qmark = text.find('?');
     if (qmark == std::string_view::npos) return bad("no parameters");
-    auto label = decode_text(text.substr(0, qmark), "label");
-    if (!label) return label.error();
-    if (const auto colon = label->find(':'); colon != std::string::npos) {
-        out.issuer = label->substr(0, colon);
-        out.account = std::string(trim(std::string_view(*label).substr(colon + 1)));
+    // Split the raw label before decoding: a literal ':' separates the issuer
+    // (an issuer's own colons are escaped, as build_key_uri writes them);
+    // without one, the first "%3A" does, as some tools write it.
+    const std::string_view raw_label = text.substr(0, qmark);
+    std::string_view raw_issuer;
+    std::string_view raw_account = raw_label;
+    if (const auto colon = raw_label.find(':'); colon != std::string_view::npos) {
+        raw_issuer = raw_label.substr(0, colon);
+        raw_account = raw_label.substr(colon + 1);
     } else {
-        out.account = *label;
+        for (std::size_t i = 0; i + 3 <= raw_label.size(); ++i) {
+            if (raw_label[i] == '%' && raw_label[i + 1] == '3' &&
+                (raw_label[i + 2] == 'A' || raw_label[i + 2] == 'a')) {
+                raw_issuer = raw_label.substr(0, i);
+                raw_account = raw_label.substr(i + 3);
+                break;
+            }
+        }
     }
+    auto issuer = decode_text(raw_issuer, "label");
+    if (!issuer) return issuer.error();
+    auto account = decode_text(raw_account, "label");
+    if (!account) return account.error();
+    out.issuer = std::move(*issuer);
+    out.account = std::string(trim(*account));
     if (out.account.empty()) return bad("account is empty");
 
     // Parameter values include the secret: wipe them all on every way out.

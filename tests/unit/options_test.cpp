@@ -1,0 +1,208 @@
+// One option parser for the config file and the module arguments: every key,
+// every bound, and errors that name the key.
+#include "authctl/options.hpp"
+
+#include <gtest/gtest.h>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "test_support.hpp"
+
+namespace authctl {
+namespace {
+
+Status arg(Options& o, const std::string& a)
+{
+    return apply_argument(o, a);
+}
+
+void expect_bad(const std::string& a, const std::string& needle)
+{
+    Options o;
+    const Options before = o;
+    auto st = arg(o, a);
+    ASSERT_FALSE(st) << "accepted: " << a;
+    EXPECT_EQ(st.error().code, Errc::invalid_argument);
+    EXPECT_NE(st.error().detail.find(needle), std::string::npos) << a << ": " << st.error().detail;
+    EXPECT_EQ(o.lockout.deny, before.lockout.deny) << "a refused option changed something";
+}
+
+TEST(Options, Defaults)
+{
+    Options o;
+    EXPECT_EQ(o.dir, "/var/lib/authctl");
+    EXPECT_EQ(o.lockout.deny, 3U);
+    EXPECT_EQ(o.lockout.fail_interval, 900U);
+    EXPECT_EQ(o.lockout.unlock_time, 600U);
+    EXPECT_FALSE(o.lockout.even_deny_root);
+    EXPECT_FALSE(o.lockout.root_unlock_time_set);
+    EXPECT_EQ(o.window, 1U);
+    EXPECT_EQ(o.hotp_window, 5U);
+    EXPECT_FALSE(o.nullok || o.silent || o.debug || o.nodelay);
+    EXPECT_EQ(o.prompt, "Verification code: ");
+}
+
+TEST(Options, EveryKeyWithAValidValue)
+{
+    Options o;
+    for (const char* a :
+         {"dir=/srv/authctl", "deny=5", "fail_interval=60", "unlock_time=120", "window=2", "hotp_window=10",
+          "even_deny_root", "nullok", "silent", "debug", "nodelay", "prompt=Code please: "})
+        ASSERT_TRUE(arg(o, a)) << a;
+    EXPECT_EQ(o.dir, "/srv/authctl");
+    EXPECT_EQ(o.lockout.deny, 5U);
+    EXPECT_EQ(o.lockout.fail_interval, 60U);
+    EXPECT_EQ(o.lockout.unlock_time, 120U);
+    EXPECT_EQ(o.window, 2U);
+    EXPECT_EQ(o.hotp_window, 10U);
+    EXPECT_TRUE(o.lockout.even_deny_root && o.nullok && o.silent && o.debug && o.nodelay);
+    EXPECT_EQ(o.prompt, "Code please: ");
+}
+
+TEST(Options, UnlockTimeNeverAndZeroMeanUntilReset)
+{
+    Options o;
+    ASSERT_TRUE(arg(o, "unlock_time=never"));
+    EXPECT_EQ(o.lockout.unlock_time, 0U);
+    ASSERT_TRUE(arg(o, "unlock_time=30"));
+    ASSERT_TRUE(arg(o, "unlock_time=0"));
+    EXPECT_EQ(o.lockout.unlock_time, 0U);
+}
+
+TEST(Options, RootUnlockTimeImpliesEvenDenyRoot)
+{
+    Options o;
+    ASSERT_TRUE(arg(o, "root_unlock_time=60"));
+    EXPECT_TRUE(o.lockout.even_deny_root);
+    EXPECT_TRUE(o.lockout.root_unlock_time_set);
+    EXPECT_EQ(o.lockout.root_unlock_time, 60U);
+    ASSERT_TRUE(arg(o, "root_unlock_time=never"));
+    EXPECT_EQ(o.lockout.root_unlock_time, 0U);
+}
+
+TEST(Options, NumericBounds)
+{
+    struct Case {
+        const char* key;
+        unsigned min, max;
+    };
+    for (const Case& c : {Case{"deny", 0, 100}, Case{"fail_interval", 1, 31536000}, Case{"unlock_time", 0, 31536000},
+                          Case{"root_unlock_time", 0, 31536000}, Case{"window", 0, 10}, Case{"hotp_window", 0, 20}}) {
+        const std::string k = c.key;
+        Options o;
+        EXPECT_TRUE(arg(o, k + "=" + std::to_string(c.min))) << k;
+        EXPECT_TRUE(arg(o, k + "=" + std::to_string(c.max))) << k;
+        expect_bad(k + "=" + std::to_string(c.max + 1), k);
+        if (c.min > 0) expect_bad(k + "=" + std::to_string(c.min - 1), k);
+        expect_bad(k + "=-1", k);
+        expect_bad(k + "=abc", k);
+        expect_bad(k + "=", k);
+        expect_bad(k + "=5x", k);
+        expect_bad(k + "= 5", k);
+        expect_bad(k + "=99999999999999999999", k);
+        expect_bad(k, "needs a value");
+    }
+}
+
+TEST(Options, FlagsTakeNoValueAndUnknownKeysAreNamed)
+{
+    for (const char* f : {"even_deny_root", "nullok", "silent", "debug", "nodelay"})
+        expect_bad(std::string(f) + "=1", "takes no value");
+    expect_bad("bogus", "unknown option 'bogus'");
+    expect_bad("bogus=1", "unknown option 'bogus'");
+    expect_bad("Deny=3", "unknown option 'Deny'");
+    expect_bad("", "unknown option ''");
+}
+
+TEST(Options, DirAndPromptAreChecked)
+{
+    expect_bad("dir=relative/path", "absolute");
+    expect_bad("dir=", "absolute");
+    expect_bad("dir", "absolute");
+    expect_bad(std::string("dir=/a\nb"), "absolute");
+    expect_bad("prompt=", "printable");
+    expect_bad(std::string("prompt=a\x1b[2Jb"), "printable");
+    expect_bad("prompt=" + std::string(257, 'p'), "printable");
+    expect_bad("prompt=\xff", "printable");
+}
+
+TEST(OptionsConfigText, CommentsBlanksCrlfSpacesAndOverrides)
+{
+    Options o;
+    auto st = apply_config_text(o,
+                                "# authctl.conf\n"
+                                "\n"
+                                "   deny   =   5   # five\r\n"
+                                "\tunlock_time=never\n"
+                                "even_deny_root\n"
+                                "deny = 7\n",
+                                "/etc/security/authctl.conf");
+    ASSERT_TRUE(st) << st.error().message();
+    EXPECT_EQ(o.lockout.deny, 7U);  // the later line wins
+    EXPECT_EQ(o.lockout.unlock_time, 0U);
+    EXPECT_TRUE(o.lockout.even_deny_root);
+}
+
+TEST(OptionsConfigText, ErrorsNameFileLineAndKey)
+{
+    Options o;
+    auto st = apply_config_text(o, "deny = 3\n\nwindow = 99\n", "/etc/security/authctl.conf");
+    ASSERT_FALSE(st);
+    EXPECT_NE(st.error().detail.find("/etc/security/authctl.conf:3: option 'window'"), std::string::npos)
+        << st.error().detail;
+    st = apply_config_text(o, "colour = blue\n", "f");
+    ASSERT_FALSE(st);
+    EXPECT_NE(st.error().detail.find("f:1: unknown option 'colour'"), std::string::npos) << st.error().detail;
+    st = apply_config_text(o, std::string("deny = 3\x01\n"), "f");
+    EXPECT_FALSE(st);
+}
+
+class OptionsConfigFile : public ::testing::Test {
+protected:
+    void SetUp() override
+    {
+        if (::geteuid() != 0) GTEST_SKIP() << "needs root-owned files";
+    }
+    test::TempDir tmp_;
+};
+
+TEST_F(OptionsConfigFile, MissingIsFineOnlyWhenAllowed)
+{
+    Options o;
+    EXPECT_TRUE(apply_config_file(o, tmp_ / "none.conf", true));
+    auto st = apply_config_file(o, tmp_ / "none.conf", false);
+    ASSERT_FALSE(st);
+    EXPECT_EQ(st.error().code, Errc::not_found);
+}
+
+TEST_F(OptionsConfigFile, AppliesARootOwnedFile)
+{
+    test::write_file(tmp_ / "a.conf", "deny = 9\n", 0644);
+    Options o;
+    ASSERT_TRUE(apply_config_file(o, tmp_ / "a.conf", false));
+    EXPECT_EQ(o.lockout.deny, 9U);
+}
+
+TEST_F(OptionsConfigFile, RefusesWritableForeignAndSymlinkedFiles)
+{
+    Options o;
+    test::write_file(tmp_ / "w.conf", "deny = 9\n", 0666);
+    EXPECT_EQ(apply_config_file(o, tmp_ / "w.conf", false).error().code, Errc::insecure);
+    test::write_file(tmp_ / "g.conf", "deny = 9\n", 0664);
+    EXPECT_EQ(apply_config_file(o, tmp_ / "g.conf", false).error().code, Errc::insecure);
+    test::write_file(tmp_ / "u.conf", "deny = 9\n", 0644);
+    ASSERT_EQ(::chown((tmp_ / "u.conf").c_str(), 65534, 0), 0);
+    EXPECT_EQ(apply_config_file(o, tmp_ / "u.conf", false).error().code, Errc::insecure);
+    test::write_file(tmp_ / "real.conf", "deny = 9\n", 0644);
+    ASSERT_EQ(::symlink((tmp_ / "real.conf").c_str(), (tmp_ / "link.conf").c_str()), 0);
+    EXPECT_EQ(apply_config_file(o, tmp_ / "link.conf", false).error().code, Errc::insecure);
+    ASSERT_EQ(::mkdir((tmp_ / "dir.conf").c_str(), 0755), 0);
+    EXPECT_EQ(apply_config_file(o, tmp_ / "dir.conf", false).error().code, Errc::insecure);
+    test::write_file(tmp_ / "big.conf", std::string(kMaxConfigBytes + 1, '#'), 0644);
+    EXPECT_FALSE(apply_config_file(o, tmp_ / "big.conf", false));
+    EXPECT_EQ(o.lockout.deny, 3U) << "nothing was applied from a refused file";
+}
+
+}  // namespace
+}  // namespace authctl
