@@ -117,7 +117,18 @@ UserRecord UserRecord::clone() const
     if (enrollment) r.enrollment = enrollment->clone();
     r.recovery = recovery;
     r.tally = tally;
+    r.granted_groups = granted_groups;
     return r;
+}
+
+bool valid_group_name(std::string_view name) noexcept
+{
+    if (name.empty() || name.size() > kMaxGroupName || name.front() == '-') return false;
+    for (char c : name)
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+              c == '.'))
+            return false;
+    return true;
 }
 
 SecretBytes serialize_record(const UserRecord& rec)
@@ -160,6 +171,7 @@ SecretBytes serialize_record(const UserRecord& rec)
     line("last_failure", std::to_string(t.last_failure));
     line("last_source", t.last_source.empty() ? "-" : sanitize_source(t.last_source));
     line("locked_until", t.locked_until == kLockedForever ? "never" : std::to_string(t.locked_until));
+    for (const auto& g : rec.granted_groups) line("granted_group", g);
     out.append("end\n");
     SecretBytes result(reinterpret_cast<const std::uint8_t*>(out.data()), out.size());
     wipe_string(out);
@@ -196,7 +208,7 @@ Result<UserRecord> parse_record(std::string_view text)
         }
         if (line_no == 1 && key != "authctl-user") return make_error(Errc::corrupt, "not an authctl user record");
         auto [it, fresh] = f.map.try_emplace(std::string(key), line_no, std::vector<std::string_view>{});
-        if (!fresh && key != "recovery")
+        if (!fresh && key != "recovery" && key != "granted_group")
             return make_error(Errc::corrupt,
                               "line " + std::to_string(line_no) + ": '" + std::string(key) + "' repeated");
         it->second.second.push_back(value);
@@ -315,6 +327,15 @@ Result<UserRecord> parse_record(std::string_view text)
         auto n = f.number<std::int64_t>("locked_until", 0, INT64_MAX - 1);
         if (!n) return n.error();
         t.locked_until = *n;
+    }
+    if (const auto it = f.map.find("granted_group"); it != f.map.end()) {
+        if (it->second.second.size() > kMaxGrantedGroups)
+            return f.corrupt("granted_group", "lines exceed " + std::to_string(kMaxGrantedGroups));
+        for (const auto& g : it->second.second) {
+            if (!valid_group_name(g)) return f.corrupt("granted_group", "is not a group name");
+            rec.granted_groups.emplace_back(g);
+        }
+        f.taken.emplace_back("granted_group");
     }
     for (const auto& [key, where] : f.map) {
         bool used = false;

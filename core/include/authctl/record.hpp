@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "authctl/lockout.hpp"
 #include "authctl/otp.hpp"
@@ -35,16 +36,24 @@ struct Enrollment {
     Enrollment clone() const;
 };
 
+inline constexpr std::size_t kMaxGrantedGroups = 8;
+inline constexpr std::size_t kMaxGroupName = 64;
+
 struct UserRecord {
     std::optional<Enrollment> enrollment;  // nullopt: a tally only (failures of a user not enrolled)
     RecoverySet recovery;
     Tally tally;
+    std::vector<std::string> granted_groups;  // added by `authctl enroll --grant-group`; undone by `remove`
 
     UserRecord clone() const;
 };
 
 // The file's text. Contains the secret: the buffer wipes itself.
 SecretBytes serialize_record(const UserRecord& rec);
+
+// True for a group name the record can hold: 1..kMaxGroupName bytes of
+// letters, digits, '_', '-', '.', not starting with '-'.
+bool valid_group_name(std::string_view name) noexcept;
 
 // Parses a file's text; Errc::corrupt naming the line and key on any defect.
 Result<UserRecord> parse_record(std::string_view text);

@@ -1,0 +1,89 @@
+// What the administrator's tool does to the store, as core operations: every
+// one a single critical section under the user's lock, each either done
+// completely or not at all. The CLI only parses arguments and prints.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "authctl/enrollment.hpp"
+#include "authctl/lockout.hpp"
+#include "authctl/options.hpp"
+#include "authctl/record.hpp"
+#include "authctl/result.hpp"
+#include "authctl/store.hpp"
+
+namespace authctl {
+
+inline constexpr std::size_t kDefaultRecoveryCodes = 10;
+
+// A new enrollment, not stored yet: the secret, and the recovery codes to show once.
+struct PendingEnrollment {
+    Enrollment enrollment;
+    RecoverySet recovery;
+    std::vector<SecretBytes> recovery_codes;  // plain text, shown once
+};
+
+// Draws a new secret and `recovery_count` recovery codes (0..kMaxRecoveryCodes).
+Result<PendingEnrollment> prepare_enrollment(const EnrollParams& params, std::size_t recovery_count, std::int64_t now);
+
+// Checks a code against a pending enrollment (as a login would, with the
+// window of `opts`). On a match the enrollment is marked confirmed and the
+// matched step/counter is consumed, so the same code cannot then log in.
+Result<bool> confirm_enrollment(PendingEnrollment& pending, std::string_view code, const Options& opts,
+                                std::int64_t now);
+
+// Stores a pending enrollment for `user`. Refuses (Errc::exists) to replace an
+// existing enrollment unless `force`. The failure tally (and any lock) is kept.
+// `granted_groups` are recorded so that remove_user can undo them.
+Status store_enrollment(const UserStore& store, std::string_view user, PendingEnrollment&& pending, bool force,
+                        const std::vector<std::string>& granted_groups = {});
+
+// Adds groups to the list recorded for an enrolled user.
+Status record_granted_groups(const UserStore& store, std::string_view user, const std::vector<std::string>& groups);
+
+struct ResetResult {
+    bool had_record = false;
+    std::uint32_t cleared = 0;  // failures cleared
+    bool was_locked = false;    // the lock in force before the reset
+};
+// Clears the failures and any lock. Nothing is created for a user with no record.
+Result<ResetResult> reset_user(const UserStore& store, std::string_view user, bool is_root, const Options& opts,
+                               std::int64_t now);
+
+// Locks by hand until `until` (kLockedForever for no end); creates a
+// tally-only record for a user with none.
+Status lock_user(const UserStore& store, std::string_view user, std::int64_t until);
+
+struct RemoveResult {
+    bool existed = false;
+    std::vector<std::string> granted_groups;  // to undo
+};
+// Deletes the user's record (enrollment, recovery codes, tally).
+Result<RemoveResult> remove_user(const UserStore& store, std::string_view user);
+
+// Replaces the recovery codes of an enrolled user; Errc::not_found when not enrolled.
+Result<std::vector<SecretBytes>> regenerate_recovery(const UserStore& store, std::string_view user, std::size_t count);
+
+// One line of `authctl status`.
+struct StatusRow {
+    std::string user;
+    bool enrolled = false;
+    OtpType type = OtpType::totp;
+    bool confirmed = false;
+    std::uint32_t failures = 0;
+    std::int64_t last_failure = 0;
+    std::string last_source;
+    LockState lock;
+    std::string error;  // set when the record could not be read (the rest is then empty)
+};
+
+// The status of one user (a user with no record is a row with nothing set).
+StatusRow status_of(const UserStore& store, std::string_view user, bool is_root, const Options& opts,
+                    std::int64_t now);
+
+}  // namespace authctl

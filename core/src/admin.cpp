@@ -1,0 +1,156 @@
+#include "authctl/admin.hpp"
+
+#include <algorithm>
+
+namespace authctl {
+
+Result<PendingEnrollment> prepare_enrollment(const EnrollParams& params, std::size_t recovery_count, std::int64_t now)
+{
+    auto e = new_enrollment(params, now);
+    if (!e) return e.error();
+    PendingEnrollment p;
+    p.enrollment = std::move(*e);
+    if (recovery_count > 0) {  // generate_recovery_codes enforces the upper bound
+        auto codes = generate_recovery_codes(p.recovery, recovery_count);
+        if (!codes) return codes.error();
+        p.recovery_codes = std::move(*codes);
+    }
+    return p;
+}
+
+Result<bool> confirm_enrollment(PendingEnrollment& pending, std::string_view code, const Options& opts,
+                                std::int64_t now)
+{
+    Enrollment& e = pending.enrollment;
+    if (!is_code_syntax(code, e.digits)) return false;
+    Result<std::optional<std::uint64_t>> m = std::optional<std::uint64_t>{};
+    if (e.type == OtpType::totp) {
+        const auto range = totp_range(now, e.period, opts.window, e.last_step);
+        if (!range) return false;
+        m = find_counter(e.secret, e.algo, e.digits, code, range->first, range->last);
+    } else {
+        m = find_counter(e.secret, e.algo, e.digits, code, e.counter, e.counter + opts.hotp_window);
+    }
+    if (!m) return m.error();
+    if (!*m) return false;
+    if (e.type == OtpType::totp)
+        e.last_step = **m;
+    else
+        e.counter = **m + 1;
+    e.confirmed = true;
+    return true;
+}
+
+Status store_enrollment(const UserStore& store, std::string_view user, PendingEnrollment&& pending, bool force,
+                        const std::vector<std::string>& granted_groups)
+{
+    auto held = store.lock(user);
+    if (!held) return held.error();
+    auto& slot = held->record();
+    if (slot && slot->enrollment && !force)
+        return make_error(Errc::exists, "user '" + std::string(user) + "' is already enrolled (use --force to replace)");
+    if (!slot) slot.emplace();
+    slot->enrollment = std::move(pending.enrollment);
+    slot->recovery = std::move(pending.recovery);
+    for (const auto& g : granted_groups)
+        if (std::find(slot->granted_groups.begin(), slot->granted_groups.end(), g) == slot->granted_groups.end())
+            slot->granted_groups.push_back(g);
+    return held->commit();
+}
+
+Status record_granted_groups(const UserStore& store, std::string_view user, const std::vector<std::string>& groups)
+{
+    auto held = store.lock(user);
+    if (!held) return held.error();
+    auto& slot = held->record();
+    if (!slot || !slot->enrollment) return make_error(Errc::not_found, "user '" + std::string(user) + "' is not enrolled");
+    for (const auto& g : groups) {
+        if (!valid_group_name(g)) return make_error(Errc::invalid_argument, "'" + g + "' is not a group name");
+        if (std::find(slot->granted_groups.begin(), slot->granted_groups.end(), g) == slot->granted_groups.end())
+            slot->granted_groups.push_back(g);
+    }
+    if (slot->granted_groups.size() > kMaxGrantedGroups)
+        return make_error(Errc::invalid_argument, "more than " + std::to_string(kMaxGrantedGroups) + " granted groups");
+    return held->commit();
+}
+
+Result<ResetResult> reset_user(const UserStore& store, std::string_view user, bool is_root, const Options& opts,
+                               std::int64_t now)
+{
+    auto held = store.lock(user);
+    if (!held) return held.error();
+    auto& slot = held->record();
+    ResetResult r;
+    if (!slot) return r;
+    r.had_record = true;
+    r.was_locked = lock_state(slot->tally, opts.lockout, is_root, now).locked || slot->tally.locked_until != 0;
+    if (slot->tally.failures == 0 && slot->tally.locked_until == 0) return r;
+    r.cleared = reset_tally(slot->tally);
+    if (auto st = held->commit(); !st) return st.error();
+    return r;
+}
+
+Status lock_user(const UserStore& store, std::string_view user, std::int64_t until)
+{
+    if (until <= 0) return make_error(Errc::invalid_argument, "lock end must be in the future");
+    auto held = store.lock(user);
+    if (!held) return held.error();
+    auto& slot = held->record();
+    if (!slot) slot.emplace();
+    lock_until(slot->tally, until);
+    return held->commit();
+}
+
+Result<RemoveResult> remove_user(const UserStore& store, std::string_view user)
+{
+    auto held = store.lock(user);
+    if (!held) return held.error();
+    RemoveResult r;
+    auto& slot = held->record();
+    if (!slot) return r;
+    r.existed = true;
+    r.granted_groups = slot->granted_groups;
+    slot.reset();
+    if (auto st = held->commit(); !st) return st.error();
+    return r;
+}
+
+Result<std::vector<SecretBytes>> regenerate_recovery(const UserStore& store, std::string_view user, std::size_t count)
+{
+    auto held = store.lock(user);
+    if (!held) return held.error();
+    auto& slot = held->record();
+    if (!slot || !slot->enrollment) return make_error(Errc::not_found, "user '" + std::string(user) + "' is not enrolled");
+    RecoverySet next;
+    auto codes = generate_recovery_codes(next, count);
+    if (!codes) return codes.error();
+    slot->recovery = std::move(next);
+    if (auto st = held->commit(); !st) return st.error();
+    return std::move(*codes);
+}
+
+StatusRow status_of(const UserStore& store, std::string_view user, bool is_root, const Options& opts,
+                    std::int64_t now)
+{
+    StatusRow row;
+    row.user = std::string(user);
+    auto rec = store.load(user);
+    if (!rec) {
+        row.error = rec.error().message();
+        return row;
+    }
+    if (!*rec) return row;
+    const UserRecord& r = **rec;
+    if (r.enrollment) {
+        row.enrolled = true;
+        row.type = r.enrollment->type;
+        row.confirmed = r.enrollment->confirmed;
+    }
+    row.failures = r.tally.failures;
+    row.last_failure = r.tally.last_failure;
+    row.last_source = r.tally.last_source;
+    row.lock = lock_state(r.tally, opts.lockout, is_root, now);
+    return row;
+}
+
+}  // namespace authctl

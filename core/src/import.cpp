@@ -1,0 +1,222 @@
+#include "authctl/import.hpp"
+
+#include <charconv>
+
+#include "authctl/base32.hpp"
+#include "authctl/text.hpp"
+
+namespace authctl {
+namespace {
+
+template <typename T>
+std::optional<T> number(std::string_view s)
+{
+    T v{};
+    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (s.empty() || ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+    return v;
+}
+
+std::vector<std::string_view> words(std::string_view line)
+{
+    std::vector<std::string_view> out;
+    std::size_t i = 0;
+    while (i < line.size()) {
+        while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+        const std::size_t start = i;
+        while (i < line.size() && line[i] != ' ' && line[i] != '\t') ++i;
+        if (i > start) out.push_back(line.substr(start, i - start));
+    }
+    return out;
+}
+
+Error bad_line(std::size_t n, const std::string& why)
+{
+    return make_error(Errc::invalid_argument, "line " + std::to_string(n) + ": " + why);
+}
+
+std::optional<std::vector<std::uint8_t>> hex_bytes(std::string_view s)
+{
+    if (s.empty() || s.size() % 2 != 0) return std::nullopt;
+    std::vector<std::uint8_t> out;
+    for (std::size_t i = 0; i < s.size(); i += 2) {
+        auto v = [](char c) -> int {
+            if (c >= '0' && c <= '9') return c - '0';
+            if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+            if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+            return -1;
+        };
+        const int hi = v(s[i]), lo = v(s[i + 1]);
+        if (hi < 0 || lo < 0) return std::nullopt;
+        out.push_back(static_cast<std::uint8_t>(hi * 16 + lo));
+    }
+    return out;
+}
+
+}  // namespace
+
+Result<GoogleAuthenticatorFile> parse_google_authenticator(std::string_view text)
+{
+    if (text.size() > kMaxImportFileBytes) return make_error(Errc::invalid_argument, "file larger than 64 KiB");
+    if (has_control(text.substr(0, text.find('\n'))) || !valid_utf8(text))
+        return make_error(Errc::invalid_argument, "not a google-authenticator file");
+    GoogleAuthenticatorFile f;
+    bool saw_totp = false, saw_hotp = false;
+    std::size_t n = 0;
+    while (!text.empty()) {
+        ++n;
+        const auto nl = text.find('\n');
+        std::string_view line = text.substr(0, nl);
+        text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        if (n == 1) {
+            auto key = base32_decode(line);
+            if (!key || key->size() < 10 || key->size() > kMaxSecretBytes)
+                return bad_line(n, "the first line is not a base32 secret of 10 to 128 bytes");
+            f.secret = std::move(*key);
+            continue;
+        }
+        if (line.empty()) continue;
+        if (line.front() == '"') {
+            const auto w = words(line.substr(1));
+            if (w.empty()) continue;
+            const std::string_view opt = w[0];
+            if (opt == "TOTP_AUTH") {
+                saw_totp = true;
+            } else if (opt == "HOTP_COUNTER") {
+                auto c = w.size() == 2 ? number<std::uint64_t>(w[1]) : std::nullopt;
+                if (!c) return bad_line(n, "bad HOTP_COUNTER");
+                f.counter = *c;
+                saw_hotp = true;
+            } else if (opt == "STEP_SIZE") {
+                auto s = w.size() == 2 ? number<unsigned>(w[1]) : std::nullopt;
+                if (!s || *s < kMinPeriod || *s > kMaxPeriod) return bad_line(n, "STEP_SIZE must be 1 to 300");
+                f.step = *s;
+            } else if (opt == "WINDOW_SIZE") {
+                auto s = w.size() == 2 ? number<unsigned>(w[1]) : std::nullopt;
+                if (!s || *s < 1 || *s > 21) return bad_line(n, "WINDOW_SIZE must be 1 to 21");
+                f.window = *s;
+            } else if (opt == "DISALLOW_REUSE") {
+                f.disallow_reuse = true;
+                for (std::size_t i = 1; i < w.size(); ++i) {
+                    auto s = number<std::uint64_t>(w[i]);
+                    if (!s) return bad_line(n, "bad DISALLOW_REUSE entry");
+                    if (!f.last_step || *s > *f.last_step) f.last_step = *s;
+                }
+            } else if (opt == "RATE_LIMIT") {
+                // authctl's lockout replaces it; nothing to carry over.
+            } else {
+                return bad_line(n, "unknown option '" + std::string(opt.substr(0, 40)) + "'");
+            }
+            continue;
+        }
+        if (line.size() != 8 || !is_code_syntax(line, 8)) return bad_line(n, "not an 8-digit scratch code");
+        if (f.scratch_codes.size() >= kMaxRecoveryCodes) return bad_line(n, "too many scratch codes");
+        f.scratch_codes.emplace_back(line);
+    }
+    if (n == 0) return make_error(Errc::invalid_argument, "empty file");
+    if (saw_totp && saw_hotp) return make_error(Errc::invalid_argument, "both TOTP_AUTH and HOTP_COUNTER");
+    f.type = saw_hotp ? OtpType::hotp : OtpType::totp;
+    return f;
+}
+
+Result<PendingEnrollment> enrollment_from_google_authenticator(const GoogleAuthenticatorFile& f, std::int64_t now)
+{
+    if (now <= 0) return make_error(Errc::invalid_argument, "the clock reads before 1970");
+    PendingEnrollment p;
+    Enrollment& e = p.enrollment;
+    e.type = f.type;
+    e.algo = HashAlgo::sha1;
+    e.digits = 6;
+    e.period = f.step;
+    e.counter = f.counter;
+    e.secret = f.secret.clone();
+    e.created = now;
+    e.confirmed = true;
+    if (f.type == OtpType::totp) e.last_step = f.last_step;
+    if (auto st = import_recovery_codes(p.recovery, f.scratch_codes); !st) return st.error();
+    return p;
+}
+
+Result<OathFile> parse_oath_usersfile(std::string_view text, std::int64_t now)
+{
+    if (now <= 0) return make_error(Errc::invalid_argument, "the clock reads before 1970");
+    if (text.size() > kMaxImportFileBytes * 16) return make_error(Errc::invalid_argument, "file larger than 1 MiB");
+    OathFile out;
+    std::size_t n = 0;
+    while (!text.empty()) {
+        ++n;
+        const auto nl = text.find('\n');
+        std::string_view line = text.substr(0, nl);
+        text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        const auto w = words(line);
+        if (w.empty() || w[0].front() == '#') continue;
+        if (w.size() < 4) return bad_line(n, "expected TYPE USER PIN SECRET");
+        const std::string user(w[1]);
+        const std::string where = "line " + std::to_string(n) + ": " + user + ": ";
+        // TYPE: HOTP | HOTP/E[/D] | HOTP/T<step>[/D]
+        std::string_view type = w[0];
+        Enrollment e;
+        e.algo = HashAlgo::sha1;
+        e.digits = 6;
+        if (type.substr(0, 4) != "HOTP") {
+            out.skipped.push_back(where + "unknown token type '" + std::string(type.substr(0, 20)) + "'");
+            continue;
+        }
+        type.remove_prefix(4);
+        e.type = OtpType::hotp;
+        bool ok = true;
+        if (!type.empty()) {
+            if (type.front() != '/') ok = false;
+            type.remove_prefix(ok ? 1 : 0);
+            const auto slash = type.find('/');
+            const std::string_view mode = type.substr(0, slash);
+            if (mode == "E") {
+                e.type = OtpType::hotp;
+            } else if (!mode.empty() && mode.front() == 'T') {
+                auto step = number<unsigned>(mode.substr(1));
+                if (!step || *step < kMinPeriod || *step > kMaxPeriod) ok = false;
+                e.type = OtpType::totp;
+                e.period = step.value_or(30);
+            } else {
+                ok = false;
+            }
+            if (ok && slash != std::string_view::npos) {
+                auto d = number<unsigned>(type.substr(slash + 1));
+                if (!d || *d < kMinDigits || *d > kMaxDigits) ok = false;
+                e.digits = d.value_or(6);
+            }
+        }
+        if (!ok) {
+            out.skipped.push_back(where + "unsupported token type '" + std::string(w[0].substr(0, 20)) + "'");
+            continue;
+        }
+        if (w[2] != "-" && w[2] != "+") {
+            out.skipped.push_back(where + "has a PIN; authctl does not support PINs");
+            continue;
+        }
+        auto key = hex_bytes(w[3]);
+        if (!key || key->size() > kMaxSecretBytes) return bad_line(n, "the secret is not hex");
+        e.secret = SecretBytes(key->data(), key->size());
+        wipe_bytes(key->data(), key->size());
+        if (w.size() >= 5) {
+            auto c = number<std::uint64_t>(w[4]);
+            if (!c) return bad_line(n, "bad counter");
+            if (e.type == OtpType::hotp)
+                e.counter = *c;
+            else if (*c > 0)
+                e.last_step = *c;  // pam_oath keeps the last used time step here
+        }
+        e.created = now;
+        e.confirmed = true;
+        OathEntry entry;
+        entry.line = n;
+        entry.user = user;
+        entry.pending.enrollment = std::move(e);
+        out.entries.push_back(std::move(entry));
+    }
+    return out;
+}
+
+}  // namespace authctl

@@ -1,0 +1,610 @@
+// The authctl CLI end to end, as an administrator runs it: each command
+// against a temporary --dir, codes from oathtool, QR codes read back by
+// zbarimg, files written by the real google-authenticator tool, and the
+// module through libpam to show both sides see the same state.
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "authctl/base32.hpp"
+#include "authctl/otp.hpp"
+#include "pam_harness.hpp"
+
+namespace authctl {
+namespace {
+
+struct CmdResult {
+    int code = -1;
+    std::string out;
+    std::string err;
+};
+
+// Runs argv with `input` on stdin, capturing stdout and stderr separately.
+CmdResult run_cmd(const std::vector<std::string>& argv, const std::string& input = "")
+{
+    test::TempDir io;
+    const std::string in = io / "in", out = io / "out", err = io / "err";
+    test::write_file(in, input);
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        const int i = ::open(in.c_str(), O_RDONLY);
+        const int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        const int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        ::dup2(i, 0);
+        ::dup2(o, 1);
+        ::dup2(e, 2);
+        std::vector<char*> args;
+        for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+        args.push_back(nullptr);
+        ::execvp(args[0], args.data());
+        ::_exit(127);
+    }
+    int ws = 0;
+    ::waitpid(pid, &ws, 0);
+    return CmdResult{WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws), test::read_file(out), test::read_file(err)};
+}
+
+std::string oathtool_totp(const std::string& b32, std::int64_t at, const char* algo = "sha1", int digits = 6,
+                          int period = 30)
+{
+    int status = 0;
+    std::string out = test::run({"oathtool", "-b", std::string("--totp=") + algo, "-d", std::to_string(digits), "-s",
+                                 std::to_string(period) + "s", "-N", "@" + std::to_string(at), "-"},
+                                b32 + "\n", status);
+    EXPECT_EQ(status, 0);
+    while (!out.empty() && out.back() == '\n') out.pop_back();
+    return out;
+}
+
+std::string oathtool_hotp(const std::string& b32, std::uint64_t counter)
+{
+    int status = 0;
+    std::string out = test::run({"oathtool", "-b", "--hotp", "-c", std::to_string(counter), "-"}, b32 + "\n", status);
+    EXPECT_EQ(status, 0);
+    while (!out.empty() && out.back() == '\n') out.pop_back();
+    return out;
+}
+
+// zbarimg's reading of an image: the decoded text, or "" when it finds no code.
+std::string zbar(const std::string& image)
+{
+    const CmdResult r = run_cmd({"zbarimg", "--quiet", "--raw", image});
+    std::string out = r.out;
+    while (!out.empty() && out.back() == '\n') out.pop_back();
+    return r.code == 0 ? out : "";
+}
+
+class Cli : public ::testing::Test {
+protected:
+    void SetUp() override
+    {
+        ASSERT_EQ(::geteuid(), 0U);
+        ASSERT_NE(::getpwnam("alice"), nullptr) << "nss_wrapper is not active";
+        for (const char* tool : {"oathtool", "zbarimg", "google-authenticator"})
+            ASSERT_TRUE(test::have_program(tool)) << tool << " is not installed (scripts/test installs it)";
+        state_ = tmp_ / "state";
+        conf_ = tmp_ / "authctl.conf";
+        test::write_file(conf_, "# test\n", 0644);
+    }
+
+    CmdResult authctl(std::vector<std::string> args, const std::string& input = "")
+    {
+        args.insert(args.begin(), AUTHCTL_CLI);
+        // --dir/--conf belong to the subcommand: after the (last) subcommand word.
+        std::size_t at = 2;
+        if (args.size() > 2 && args[1] == "import") at = 3;
+        if (args.size() >= at) {
+            args.insert(args.begin() + static_cast<std::ptrdiff_t>(at), {"--dir", state_, "--conf", conf_});
+        }
+        return run_cmd(args, input);
+    }
+
+    nlohmann::json enroll_json(const std::string& user, std::vector<std::string> extra = {})
+    {
+        std::vector<std::string> args = {"enroll", "-u", user, "--json"};
+        args.insert(args.end(), extra.begin(), extra.end());
+        const CmdResult r = authctl(args);
+        EXPECT_EQ(r.code, 0) << r.err;
+        return nlohmann::json::parse(r.out);
+    }
+
+    nlohmann::json status_json(const std::string& user)
+    {
+        const CmdResult r = authctl({"status", "-u", user, "--json"});
+        EXPECT_EQ(r.code, 0) << r.err;
+        return nlohmann::json::parse(r.out).at(0);
+    }
+
+    std::string stack()
+    {
+        const std::string confdir = tmp_ / "pam.d";
+        ::mkdir(confdir.c_str(), 0755);
+        const std::string m = std::string(AUTHCTL_PAM_MODULE) + " dir=" + state_ + " conf=" + conf_ + " nodelay";
+        test::write_file(confdir + "/cli-test", "auth required " + m + "\naccount required " + m + "\n", 0644);
+        return confdir;
+    }
+
+    test::TempDir tmp_;
+    std::string state_, conf_;
+};
+
+TEST_F(Cli, EnrollThenAnOathtoolCodeVerifiesAndCannotBeReplayed)
+{
+    const auto j = enroll_json("alice");
+    EXPECT_EQ(j.at("user"), "alice");
+    EXPECT_EQ(j.at("type"), "totp");
+    EXPECT_EQ(j.at("recovery_codes").size(), 10U);
+    const std::string secret = j.at("secret");
+    EXPECT_EQ(secret.size(), 32U) << "160 bits";
+    EXPECT_NE(j.at("uri").get<std::string>().find("secret=" + secret), std::string::npos);
+    const std::string code = oathtool_totp(secret, std::time(nullptr) + 30);  // next step: valid for the whole window
+    CmdResult v = authctl({"verify", "-u", "alice", code});
+    EXPECT_EQ(v.code, 0) << v.err;
+    EXPECT_EQ(v.out, "alice: code accepted\n");
+    v = authctl({"verify", "-u", "alice", code});
+    EXPECT_EQ(v.code, 1);
+    EXPECT_NE(v.err.find("wrong code (1 failure)"), std::string::npos) << v.err;
+    EXPECT_TRUE(status_json("alice").at("confirmed").get<bool>());
+}
+
+TEST_F(Cli, VerifyReadsTheCodeFromStdin)
+{
+    const std::string secret = enroll_json("alice").at("secret");
+    const CmdResult v = authctl({"verify", "-u", "alice"}, oathtool_totp(secret, std::time(nullptr) + 30) + "\n");
+    EXPECT_EQ(v.code, 0) << v.err;
+}
+
+TEST_F(Cli, EveryAlgorithmDigitsAndPeriodAgreesWithOathtool)
+{
+    const char* users[] = {"alice", "bob", "carol"};
+    const char* algos[] = {"sha1", "sha256", "sha512"};
+    for (int i = 0; i < 3; ++i) {
+        const int digits = 6 + i;
+        const int period = 30 * (i + 1);
+        const CmdResult r = authctl({"enroll", "-u", users[i], "--json", "--algorithm", algos[i], "--digits",
+                               std::to_string(digits), "--period", std::to_string(period)});
+        ASSERT_EQ(r.code, 0) << r.err;
+        if (i > 0) {
+            EXPECT_NE(r.err.find("warning"), std::string::npos) << "non-default parameters warn";
+        }
+        const auto j = nlohmann::json::parse(r.out);
+        const std::string code = oathtool_totp(j.at("secret"), std::time(nullptr) + period, algos[i], digits, period);
+        EXPECT_EQ(code.size(), static_cast<std::size_t>(digits));
+        const CmdResult v = authctl({"verify", "-u", users[i], code});
+        EXPECT_EQ(v.code, 0) << algos[i] << ": " << v.err;
+    }
+}
+
+TEST_F(Cli, HotpEnrollmentAdvancesItsCounter)
+{
+    const auto j = enroll_json("bob", {"--hotp"});
+    EXPECT_EQ(j.at("type"), "hotp");
+    EXPECT_NE(j.at("uri").get<std::string>().find("otpauth://hotp/"), std::string::npos);
+    const std::string secret = j.at("secret");
+    EXPECT_EQ(authctl({"verify", "-u", "bob", oathtool_hotp(secret, 0)}).code, 0);
+    EXPECT_EQ(authctl({"verify", "-u", "bob", oathtool_hotp(secret, 0)}).code, 1);
+    EXPECT_EQ(authctl({"verify", "-u", "bob", oathtool_hotp(secret, 2)}).code, 0);
+}
+
+TEST_F(Cli, PngAndTerminalQrCodesDecodeToThePrintedUri)
+{
+    const std::string png = tmp_ / "alice.png";
+    CmdResult r = authctl({"enroll", "-u", "alice", "--qr", "png:" + png});
+    ASSERT_EQ(r.code, 0) << r.err;
+    std::istringstream lines(r.out);
+    std::string header, uri;
+    std::getline(lines, header);
+    std::getline(lines, uri);
+    ASSERT_EQ(uri.rfind("otpauth://totp/", 0), 0U) << r.out;
+    EXPECT_EQ(zbar(png), uri);
+    struct stat st {};
+    ASSERT_EQ(::stat(png.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600U) << "the QR holds the secret";
+
+    // The terminal rendering, turned back into pixels: light where a block is drawn.
+    r = authctl({"show", "-u", "alice", "--qr", "utf8"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    std::istringstream text(r.out);
+    std::string line;
+    std::getline(text, line);  // "alice (TOTP...):"
+    std::getline(text, line);
+    EXPECT_EQ(line, uri) << "show prints the same URI again";
+    std::vector<std::vector<int>> rows;  // 1 = light
+    while (std::getline(text, line)) {
+        std::vector<int> top, bottom;
+        for (std::size_t i = 0; i < line.size();) {
+            if (line[i] == ' ') {
+                top.push_back(0), bottom.push_back(0), ++i;
+                continue;
+            }
+            const std::string ch = line.substr(i, 3);
+            i += 3;
+            top.push_back(ch == "\u2588" || ch == "\u2580" ? 1 : 0);
+            bottom.push_back(ch == "\u2588" || ch == "\u2584" ? 1 : 0);
+        }
+        rows.push_back(top);
+        rows.push_back(bottom);
+    }
+    ASSERT_GT(rows.size(), 20U);
+    const std::size_t w = rows[0].size(), scale = 6;
+    std::string pgm = "P5\n" + std::to_string(w * scale) + " " + std::to_string(rows.size() * scale) + "\n255\n";
+    for (const auto& row : rows)
+        for (std::size_t k = 0; k < scale; ++k)
+            for (std::size_t x = 0; x < w; ++x)
+                pgm.append(scale, static_cast<char>(x < row.size() && row[x] != 0 ? 255 : 0));
+    test::write_file(tmp_ / "terminal.pgm", pgm);
+    EXPECT_EQ(zbar(tmp_ / "terminal.pgm"), uri) << "the UTF-8 QR code does not decode";
+
+    // SVG: a well-formed document with the quiet zone.
+    r = authctl({"show", "-u", "alice", "--qr", "svg:" + tmp_ / "a.svg"});
+    EXPECT_EQ(r.code, 0) << r.err;
+    const std::string svg = test::read_file(tmp_ / "a.svg");
+    EXPECT_NE(svg.find("<svg xmlns="), std::string::npos);
+    EXPECT_NE(svg.find("</svg>"), std::string::npos);
+    // An existing file is never overwritten.
+    r = authctl({"show", "-u", "alice", "--qr", "png:" + png});
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.err.find("cannot create"), std::string::npos);
+}
+
+TEST_F(Cli, RecoveryCodesWorkOnceAndCanBeReissued)
+{
+    const auto j = enroll_json("alice", {"--recovery-codes", "2"});
+    ASSERT_EQ(j.at("recovery_codes").size(), 2U);
+    const std::string first = j.at("recovery_codes").at(0);
+    CmdResult v = authctl({"verify", "-u", "alice", first});
+    EXPECT_EQ(v.code, 0) << v.err;
+    EXPECT_EQ(v.out, "alice: recovery code accepted (1 left)\n");
+    EXPECT_EQ(authctl({"verify", "-u", "alice", first}).code, 1);
+    const CmdResult re = authctl({"recovery", "-u", "alice", "--count", "3", "--json"});
+    ASSERT_EQ(re.code, 0) << re.err;
+    const auto fresh = nlohmann::json::parse(re.out).at("recovery_codes");
+    EXPECT_EQ(fresh.size(), 3U);
+    EXPECT_EQ(authctl({"verify", "-u", "alice", j.at("recovery_codes").at(1)}).code, 1) << "old codes stop working";
+    EXPECT_EQ(authctl({"verify", "-u", "alice", fresh.at(2)}).code, 0);
+}
+
+TEST_F(Cli, EnrollRefusesToReplaceWithoutForce)
+{
+    const std::string s1 = enroll_json("alice").at("secret");
+    const CmdResult again = authctl({"enroll", "-u", "alice"});
+    EXPECT_EQ(again.code, 1);
+    EXPECT_NE(again.err.find("already enrolled"), std::string::npos);
+    const std::string s2 = enroll_json("alice", {"--force"}).at("secret");
+    EXPECT_NE(s1, s2);
+}
+
+TEST_F(Cli, ConfirmStoresNothingUntilACodeMatches)
+{
+    CmdResult r = authctl({"enroll", "-u", "alice", "--confirm", "--qr", "none"}, "000000\n111111\n222222\n");
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.err.find("nothing was stored"), std::string::npos) << r.err;
+    EXPECT_FALSE(status_json("alice").at("enrolled").get<bool>());
+    r = authctl({"enroll", "-u", "bob", "--confirm", "--json"}, "");
+    EXPECT_EQ(r.code, 1) << "no code on stdin: nothing stored";
+    EXPECT_FALSE(status_json("bob").at("enrolled").get<bool>());
+}
+
+// Runs `authctl enroll ... --confirm` like a person would: reads the URI it
+// prints, computes the code an app would show, types it.
+CmdResult confirm_interactively(const std::vector<std::string>& argv, bool first_wrong, std::string* typed = nullptr)
+{
+    int in[2], out[2];
+    EXPECT_EQ(::pipe(in), 0);
+    EXPECT_EQ(::pipe(out), 0);
+    test::TempDir io;
+    const std::string err = io / "err";
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        ::dup2(in[0], 0);
+        ::dup2(out[1], 1);
+        const int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        ::dup2(e, 2);
+        ::close(in[1]);
+        ::close(out[0]);
+        std::vector<char*> args;
+        for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+        args.push_back(nullptr);
+        ::execv(args[0], args.data());
+        ::_exit(127);
+    }
+    ::close(in[0]);
+    ::close(out[1]);
+    std::string seen;
+    char buf[512];
+    std::string secret;
+    while (secret.empty()) {
+        const ssize_t n = ::read(out[0], buf, sizeof buf);
+        if (n <= 0) break;
+        seen.append(buf, static_cast<std::size_t>(n));
+        const auto at = seen.find("secret=");
+        const auto end = at == std::string::npos ? at : seen.find('&', at);
+        if (end != std::string::npos) secret = seen.substr(at + 7, end - at - 7);
+    }
+    const std::string code = oathtool_totp(secret, std::time(nullptr));
+    if (typed != nullptr) *typed = code;
+    std::string answer = first_wrong ? "000000\n" : "";
+    answer += code + "\n";
+    EXPECT_EQ(::write(in[1], answer.data(), answer.size()), static_cast<ssize_t>(answer.size()));
+    ::close(in[1]);
+    ssize_t n;
+    while ((n = ::read(out[0], buf, sizeof buf)) > 0) seen.append(buf, static_cast<std::size_t>(n));
+    ::close(out[0]);
+    int ws = 0;
+    ::waitpid(pid, &ws, 0);
+    return {WIFEXITED(ws) ? WEXITSTATUS(ws) : -1, seen, test::read_file(err)};
+}
+
+TEST_F(Cli, ConfirmWithTheAppsCodeStoresAConfirmedEnrollment)
+{
+    std::string typed;
+    const CmdResult r = confirm_interactively(
+        {AUTHCTL_CLI, "enroll", "--dir", state_, "--conf", conf_, "-u", "alice", "--confirm", "--qr", "none"}, true,
+        &typed);
+    EXPECT_EQ(r.code, 0) << r.out << r.err;
+    EXPECT_NE(r.err.find("that code does not match"), std::string::npos) << "the wrong first try was refused";
+    EXPECT_NE(r.out.find("Confirmed and stored."), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("Recovery codes"), std::string::npos);
+    const auto s = status_json("alice");
+    EXPECT_TRUE(s.at("enrolled").get<bool>());
+    EXPECT_TRUE(s.at("confirmed").get<bool>());
+    // The code typed to confirm is consumed: it cannot then log in.
+    EXPECT_EQ(authctl({"verify", "-u", "alice", typed}).code, 1);
+}
+
+TEST_F(Cli, StatusResetLockAndUnlockMatchTheModule)
+{
+    const std::string secret = enroll_json("alice").at("secret");
+    const std::string confdir = stack();
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(test::pam_run(confdir, "cli-test", "alice", {"nope"}).rc, PAM_AUTH_ERR);
+    auto s = status_json("alice");
+    EXPECT_EQ(s.at("failures"), 3);
+    EXPECT_TRUE(s.at("locked").get<bool>());
+    EXPECT_GT(s.at("unlock_in").get<int>(), 590);
+    EXPECT_EQ(s.at("from"), "192.0.2.10");
+    CmdResult table = authctl({"status"});
+    EXPECT_EQ(table.code, 0);
+    EXPECT_NE(table.out.find("USER            ENROLLED    TYPE  FAILURES  LAST FAILURE"), std::string::npos);
+    EXPECT_NE(table.out.find("alice           unconfirmed totp  3"), std::string::npos) << table.out;
+    // The module refuses the right code while locked; reset lets it in.
+    const std::string code = oathtool_totp(secret, std::time(nullptr) + 30);
+    EXPECT_EQ(test::pam_run(confdir, "cli-test", "alice", {code}).rc, PAM_AUTH_ERR);
+    CmdResult reset = authctl({"reset", "-u", "alice"});
+    EXPECT_EQ(reset.code, 0) << reset.err;
+    EXPECT_EQ(reset.out, "alice: 3 failures cleared, account unlocked\n");
+    EXPECT_EQ(test::pam_run(confdir, "cli-test", "alice", {code}).rc, PAM_SUCCESS);
+    EXPECT_EQ(authctl({"reset", "-u", "alice"}).out, "alice: no failures recorded, not locked\n");
+    // A lock by hand is honoured by the account phase (public-key logins) and lifted by unlock.
+    CmdResult lock = authctl({"lock", "-u", "alice"});
+    EXPECT_EQ(lock.code, 0) << lock.err;
+    EXPECT_NE(lock.out.find("locked until an administrator unlocks it"), std::string::npos);
+    EXPECT_EQ(test::pam_run(confdir, "cli-test", "alice", {}, test::Phase::account).rc, PAM_PERM_DENIED);
+    EXPECT_TRUE(status_json("alice").at("unlock_in").is_null());
+    EXPECT_EQ(authctl({"unlock", "-u", "alice"}).code, 0);
+    EXPECT_EQ(test::pam_run(confdir, "cli-test", "alice", {}, test::Phase::account).rc, PAM_SUCCESS);
+    lock = authctl({"lock", "-u", "bob", "--for", "120"});
+    EXPECT_EQ(lock.code, 0);
+    EXPECT_NE(lock.out.find("locked for 2 minutes"), std::string::npos) << lock.out;
+    EXPECT_LE(status_json("bob").at("unlock_in").get<int>(), 120);
+    EXPECT_EQ(test::pam_run(confdir, "cli-test", "bob", {}, test::Phase::account).rc, PAM_PERM_DENIED);
+}
+
+TEST_F(Cli, ResetAllNeedsConfirmation)
+{
+    enroll_json("alice");
+    enroll_json("bob");
+    authctl({"lock", "-u", "alice"});
+    authctl({"lock", "-u", "bob"});
+    CmdResult r = authctl({"reset", "--all"});
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.err.find("--yes"), std::string::npos);
+    EXPECT_TRUE(status_json("alice").at("locked").get<bool>());
+    r = authctl({"reset", "--all", "--yes"});
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_FALSE(status_json("alice").at("locked").get<bool>());
+    EXPECT_FALSE(status_json("bob").at("locked").get<bool>());
+}
+
+TEST_F(Cli, RemoveDeletesEverything)
+{
+    const auto j = enroll_json("alice");
+    EXPECT_EQ(authctl({"remove", "-u", "alice"}).code, 0);
+    EXPECT_FALSE(status_json("alice").at("enrolled").get<bool>());
+    EXPECT_EQ(authctl({"verify", "-u", "alice", j.at("recovery_codes").at(0)}).code, 1);
+    const CmdResult again = authctl({"remove", "-u", "alice"});
+    EXPECT_EQ(again.code, 1);
+    EXPECT_NE(again.err.find("has no record"), std::string::npos);
+}
+
+TEST_F(Cli, ImportsRealGoogleAuthenticatorFilesKeepingCodesValid)
+{
+    // TOTP, reuse disallowed, 5 scratch codes, written by Debian's google-authenticator.
+    const std::string totp_file = tmp_ / "ga-totp";
+    CmdResult ga = run_cmd({"google-authenticator", "-t", "-d", "-f", "-C", "-q", "-Q", "NONE", "-r", "3", "-R", "30", "-w",
+                  "3", "-e", "5", "-s", totp_file});
+    ASSERT_EQ(ga.code, 0) << ga.err;
+    const std::string text = test::read_file(totp_file);
+    const std::string secret = text.substr(0, text.find('\n'));
+    std::vector<std::string> scratch;
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line))
+        if (line.size() == 8 && line.find_first_not_of("0123456789") == std::string::npos) scratch.push_back(line);
+    ASSERT_EQ(scratch.size(), 5U);
+    ASSERT_EQ(::chown(totp_file.c_str(), 1000, 1000), 0);  // alice's own file, as in her home
+    CmdResult imp = authctl({"import", "google-authenticator", "-u", "alice", totp_file});
+    EXPECT_EQ(imp.code, 0) << imp.err;
+    EXPECT_NE(imp.out.find("alice: imported TOTP"), std::string::npos) << imp.out;
+    EXPECT_EQ(authctl({"verify", "-u", "alice", oathtool_totp(secret, std::time(nullptr) + 30)}).code, 0);
+    EXPECT_EQ(authctl({"verify", "-u", "alice", scratch[0]}).code, 0) << "scratch codes become recovery codes";
+    EXPECT_EQ(authctl({"verify", "-u", "alice", scratch[0]}).code, 1) << "once";
+    EXPECT_TRUE(status_json("alice").at("confirmed").get<bool>());
+
+    // HOTP.
+    const std::string hotp_file = tmp_ / "ga-hotp";
+    ga = run_cmd({"google-authenticator", "-c", "-f", "-C", "-q", "-Q", "NONE", "-u", "-w", "3", "-e", "2", "-s",
+              hotp_file});
+    ASSERT_EQ(ga.code, 0) << ga.err;
+    const std::string htext = test::read_file(hotp_file);
+    ASSERT_NE(htext.find("HOTP_COUNTER"), std::string::npos);
+    ASSERT_EQ(::chown(hotp_file.c_str(), 1001, 1001), 0);
+    imp = authctl({"import", "google-authenticator", "-u", "bob", hotp_file});
+    EXPECT_EQ(imp.code, 0) << imp.err;
+    const std::string hsecret = htext.substr(0, htext.find('\n'));
+    EXPECT_EQ(authctl({"verify", "-u", "bob", oathtool_hotp(hsecret, 1)}).code, 0) << htext;
+
+    // Refusals: a file owned by someone else, a symlink, garbage; and no replacing without --force.
+    EXPECT_EQ(authctl({"import", "google-authenticator", "-u", "carol", totp_file}).code, 1);
+    ASSERT_EQ(::symlink(totp_file.c_str(), (tmp_ / "link").c_str()), 0);
+    EXPECT_EQ(authctl({"import", "google-authenticator", "-u", "alice", "--force", tmp_ / "link"}).code, 1);
+    test::write_file(tmp_ / "junk", "not base32!\n");
+    ASSERT_EQ(::chown((tmp_ / "junk").c_str(), 1002, 1002), 0);
+    CmdResult junk = authctl({"import", "google-authenticator", "-u", "carol", tmp_ / "junk"});
+    EXPECT_EQ(junk.code, 1);
+    EXPECT_NE(junk.err.find("line 1"), std::string::npos) << junk.err;
+    EXPECT_FALSE(status_json("carol").at("enrolled").get<bool>());
+    EXPECT_EQ(authctl({"import", "google-authenticator", "-u", "alice", totp_file}).code, 1);
+}
+
+TEST_F(Cli, ImportsPamOathUsersfiles)
+{
+    const std::string key = "3132333435363738393031323334353637383930";  // RFC 4226 key
+    test::write_file(tmp_ / "users.oath",
+                     "# pam_oath usersfile\n"
+                     "HOTP alice - " + key + " 5\n"
+                     "HOTP/T30/6 bob - " + key + "\n"
+                     "HOTP/T30 carol 1234 " + key + "\n"
+                     "HOTP/E/8 nosuchuser - " + key + "\n",
+                     0600);
+    const CmdResult r = authctl({"import", "oath", tmp_ / "users.oath"});
+    EXPECT_EQ(r.code, 1) << "two lines could not be imported";
+    EXPECT_NE(r.out.find("alice: imported"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("bob: imported"), std::string::npos) << r.out;
+    EXPECT_NE(r.err.find("carol: has a PIN"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("nosuchuser: no such user"), std::string::npos) << r.err;
+    const std::string b32 = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+    EXPECT_EQ(authctl({"verify", "-u", "alice", oathtool_hotp(b32, 4)}).code, 1) << "counter 4 is behind 5";
+    EXPECT_EQ(authctl({"verify", "-u", "alice", oathtool_hotp(b32, 5)}).code, 0);
+    EXPECT_EQ(authctl({"verify", "-u", "bob", oathtool_totp(b32, std::time(nullptr) + 30)}).code, 0);
+}
+
+TEST_F(Cli, AuditFindsUnenrolledAdminsAndUnsafeState)
+{
+    // tests/module/data/group: sudo has alice.
+    enroll_json("bob");
+    CmdResult r = authctl({"audit", "--group", "sudo"});
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.out.find("alice (group sudo): not enrolled"), std::string::npos) << r.out;
+    enroll_json("alice");
+    r = authctl({"audit", "--group", "sudo"});
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.out.find("alice (group sudo): enrollment not confirmed yet"), std::string::npos) << r.out;
+    const std::string secret = authctl({"show", "-u", "alice", "--json"}).out;
+    const std::string s = nlohmann::json::parse(secret).at("secret");
+    ASSERT_EQ(authctl({"verify", "-u", "alice", oathtool_totp(s, std::time(nullptr) + 30)}).code, 0);
+    r = authctl({"audit", "--group", "sudo", "--json"});
+    EXPECT_EQ(r.code, 0) << r.out << r.err;
+    EXPECT_TRUE(nlohmann::json::parse(r.out).at("findings").empty());
+    ASSERT_EQ(::chmod(state_.c_str(), 0755), 0);
+    r = authctl({"audit", "--group", "sudo"});
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.out.find("group or others"), std::string::npos) << r.out;
+}
+
+TEST_F(Cli, UsageErrorsExitTwoWithOneLine)
+{
+    const std::vector<std::vector<std::string>> bad = {
+        {"enroll"},
+        {"enroll", "-u", "alice", "--digits", "9"},
+        {"enroll", "-u", "alice", "--period", "0"},
+        {"enroll", "-u", "alice", "--algorithm", "md5"},
+        {"enroll", "-u", "alice", "--totp", "--hotp"},
+        {"enroll", "-u", "alice", "--qr", "jpeg"},
+        {"enroll", "-u", "alice", "--grant-group", "sudo"},
+        {"enroll", "-u", "alice", "--recovery-codes", "99"},
+        {"reset"},
+        {"reset", "-u", "alice", "--all"},
+        {"lock", "-u", "alice", "--for", "0"},
+        {"lock", "-u", "alice", "--for", "10", "--never"},
+        {"status", "--bogus"},
+        {"recovery", "-u", "alice", "--count", "0"},
+        {"import", "google-authenticator"},
+        {"verify"},
+    };
+    for (const auto& args : bad) {
+        const CmdResult r = authctl(args);
+        std::string joined;
+        for (const auto& a : args) joined += a + " ";
+        EXPECT_EQ(r.code, 2) << joined << "\n" << r.err;
+        EXPECT_EQ(r.err.rfind("authctl: ", 0), 0U) << joined << ": " << r.err;
+        EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << joined << ": " << r.err;
+        EXPECT_TRUE(r.out.empty()) << joined;
+    }
+    EXPECT_EQ(run_cmd({AUTHCTL_CLI}).code, 2);
+    EXPECT_EQ(run_cmd({AUTHCTL_CLI, "nonsense"}).code, 2);
+    const CmdResult help = run_cmd({AUTHCTL_CLI, "enroll", "--help"});
+    EXPECT_EQ(help.code, 0);
+    EXPECT_NE(help.out.find("--grant-group"), std::string::npos);
+}
+
+TEST_F(Cli, UnknownUsersAndNonRootAreRefusedClearly)
+{
+    CmdResult r = authctl({"enroll", "-u", "mallory"});
+    EXPECT_EQ(r.code, 1);
+    EXPECT_EQ(r.err, "authctl: no such user 'mallory' in the system's user database\n");
+    enroll_json("alice");
+    r = run_cmd({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", AUTHCTL_CLI, "status", "--dir", state_,
+             "--conf", conf_});
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.err.find("needs root"), std::string::npos) << r.err;
+}
+
+TEST_F(Cli, AFailedCommandLeavesTheStoreAsItWas)
+{
+    const auto j = enroll_json("alice");
+    const std::string before = test::read_file(state_ + "/alice.rec");
+    EXPECT_EQ(authctl({"enroll", "-u", "alice"}).code, 1);
+    EXPECT_EQ(authctl({"enroll", "-u", "alice", "--force", "--confirm", "--qr", "none"}, "000000\n").code, 1);
+    EXPECT_EQ(authctl({"show", "-u", "alice", "--qr", "png:/nonexistent-dir/x.png"}).code, 1);
+    EXPECT_EQ(test::read_file(state_ + "/alice.rec"), before);
+}
+
+TEST_F(Cli, ConcurrentCliAndModuleLoseNothing)
+{
+    test::write_file(conf_, "deny = 0\n", 0644);
+    enroll_json("alice");
+    const std::string confdir = stack();
+    std::vector<pid_t> pids;
+    for (int p = 0; p < 6; ++p) {
+        const pid_t pid = ::fork();
+        if (pid == 0) {
+            int bad = 0;
+            for (int k = 0; k < 10; ++k) {
+                if (p % 2 == 0) {
+                    if (test::pam_run(confdir, "cli-test", "alice", {"nope"}).rc != PAM_AUTH_ERR) ++bad;
+                } else {
+                    if (authctl({"verify", "-u", "alice", "nope"}).code != 1) ++bad;
+                    if (authctl({"status", "-u", "alice", "--json"}).code != 0) ++bad;
+                }
+            }
+            ::_exit(bad == 0 ? 0 : 1);
+        }
+        pids.push_back(pid);
+    }
+    for (pid_t pid : pids) {
+        int ws = 0;
+        ::waitpid(pid, &ws, 0);
+        EXPECT_TRUE(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
+    }
+    EXPECT_EQ(status_json("alice").at("failures"), 60);
+}
+
+}  // namespace
+}  // namespace authctl

@@ -1,0 +1,104 @@
+#include "cli_context.hpp"
+
+#include <pwd.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <ctime>
+#include <iostream>
+
+#include "authctl/secret.hpp"
+
+namespace authctl::cli {
+
+void fail(const Error& err)
+{
+    // Every error from core is a refusal or a failure of the command itself
+    // (exit 1); usage errors (exit 2) are raised by the argument checks.
+    throw Failure(kExitFailed, err.message());
+}
+
+void fail(int exit_code, const std::string& message) { throw Failure(exit_code, message); }
+
+Options load_options(const Common& c)
+{
+    // Every command works on the root-only state: say so before anything else fails.
+    if (::geteuid() != 0) fail(kExitFailed, "this command needs root: the state directory and its files are root-only");
+    Options opts;
+    const bool named = !c.conf.empty();
+    if (auto st = apply_config_file(opts, named ? c.conf : kDefaultConfigFile, !named); !st) fail(st.error());
+    if (!c.dir.empty()) {
+        const std::string_view v = c.dir;
+        if (auto st = apply_option(opts, "dir", &v); !st) fail(kExitUsage, "--dir: " + st.error().detail);
+    }
+    return opts;
+}
+
+UserStore open_store(const Options& opts, bool create)
+{
+    auto s = create ? UserStore::open_or_create(opts.dir) : UserStore::open(opts.dir);
+    if (!s) fail(s.error());
+    return std::move(*s);
+}
+
+std::optional<SystemUser> find_user(const std::string& name)
+{
+    if (name.empty()) return std::nullopt;
+    errno = 0;
+    const passwd* pw = ::getpwnam(name.c_str());
+    if (pw == nullptr || pw->pw_name == nullptr) return std::nullopt;
+    return SystemUser{pw->pw_name, pw->pw_uid, pw->pw_gid, pw->pw_dir != nullptr ? pw->pw_dir : ""};
+}
+
+SystemUser require_user(const std::string& name)
+{
+    auto u = find_user(name);
+    if (!u) fail(kExitFailed, "no such user '" + name + "' in the system's user database");
+    return *u;
+}
+
+std::string read_code(const std::string& prompt)
+{
+    std::cout.flush();  // whatever the code is for (a URI, a QR code) must be out first
+    std::string line;
+    if (::isatty(STDIN_FILENO) != 0) {
+        std::cerr << prompt << std::flush;
+        termios old {};
+        const bool have = ::tcgetattr(STDIN_FILENO, &old) == 0;
+        termios quiet = old;
+        quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+        if (have) ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+        std::getline(std::cin, line);
+        if (have) ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+        std::cerr << "\n";
+    } else {
+        std::getline(std::cin, line);
+    }
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    return line;
+}
+
+std::int64_t now() { return static_cast<std::int64_t>(std::time(nullptr)); }
+
+std::string human_duration(std::int64_t s)
+{
+    if (s < 0) s = 0;
+    auto unit = [](std::int64_t n, const char* u) { return std::to_string(n) + " " + u + (n == 1 ? "" : "s"); };
+    if (s < 60) return unit(s, "second");
+    if (s < 3600) return unit((s + 59) / 60, "minute");
+    if (s < 86400) return unit((s + 3599) / 3600, "hour");
+    return unit((s + 86399) / 86400, "day");
+}
+
+std::string utc_time(std::int64_t t)
+{
+    if (t <= 0) return "-";
+    const std::time_t tt = static_cast<std::time_t>(t);
+    std::tm tm {};
+    ::gmtime_r(&tt, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+    return buf;
+}
+
+}  // namespace authctl::cli

@@ -1,0 +1,164 @@
+// authctl import google-authenticator | oath: keep users' existing phones working.
+#include <fcntl.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "authctl/file_util.hpp"
+#include "authctl/import.hpp"
+#include "commands.hpp"
+
+namespace authctl::cli {
+namespace {
+
+// Reads a file a user controls without trusting it: no symlinks (at the last
+// component), a regular file owned by `owner` (or root), bounded in size.
+std::string read_user_file(const std::string& path, unsigned owner)
+{
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+    if (!fd.valid()) fail(kExitFailed, "cannot open '" + path + "': " + std::strerror(errno));
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode))
+        fail(kExitFailed, "'" + path + "' is not a regular file");
+    if (st.st_uid != owner && st.st_uid != 0) fail(kExitFailed, "'" + path + "' is not owned by the user or root");
+    if (st.st_size > static_cast<off_t>(kMaxImportFileBytes)) fail(kExitFailed, "'" + path + "' is too large");
+    std::string text(static_cast<std::size_t>(st.st_size) + 1, '\0');
+    std::size_t have = 0;
+    for (;;) {
+        const ssize_t n = ::read(fd.get(), text.data() + have, text.size() - have);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) fail(kExitFailed, "cannot read '" + path + "'");
+        if (n == 0 || have + static_cast<std::size_t>(n) >= text.size()) {
+            have += static_cast<std::size_t>(n);
+            break;
+        }
+        have += static_cast<std::size_t>(n);
+    }
+    if (have > static_cast<std::size_t>(st.st_size)) fail(kExitFailed, "'" + path + "' changed while being read");
+    text.resize(have);
+    return text;
+}
+
+struct GaArgs {
+    Common common;
+    std::string user;
+    std::string file;
+    bool all = false;
+    bool force = false;
+};
+
+// Imports one file; returns a line describing what happened.
+std::string import_ga(const UserStore& store, const SystemUser& user, const std::string& path, bool force)
+{
+    std::string text = read_user_file(path, user.uid);
+    auto f = parse_google_authenticator(text);
+    wipe_string(text);
+    if (!f) fail(kExitFailed, path + ": " + f.error().detail);
+    auto pending = enrollment_from_google_authenticator(*f, now());
+    if (!pending) fail(pending.error());
+    if (auto st = store_enrollment(store, user.name, std::move(*pending), force); !st) fail(st.error());
+    std::string line = user.name + ": imported " + (f->type == OtpType::totp ? "TOTP" : "HOTP") + " from " + path +
+                       " with " + std::to_string(f->scratch_codes.size()) + " scratch codes as recovery codes";
+    if (f->window != 3)
+        line += " (its WINDOW_SIZE " + std::to_string(f->window) + " is not carried over; authctl's window= applies)";
+    return line;
+}
+
+void run_ga(const GaArgs& a)
+{
+    if (a.all == !a.user.empty()) fail(kExitUsage, "give either -u USER [FILE] or --all");
+    if (a.all && !a.file.empty()) fail(kExitUsage, "--all takes no FILE");
+    const Options opts = load_options(a.common);
+    const UserStore store = open_store(opts, true);
+    if (!a.all) {
+        const SystemUser user = require_user(a.user);
+        const std::string path = a.file.empty() ? user.home + "/.google_authenticator" : a.file;
+        std::cout << import_ga(store, user, path, a.force) << "\n";
+        return;
+    }
+    int imported = 0, failed = 0;
+    ::setpwent();
+    std::vector<SystemUser> users;
+    while (const passwd* pw = ::getpwent())
+        if (pw->pw_name != nullptr && pw->pw_dir != nullptr && pw->pw_dir[0] == '/')
+            users.push_back({pw->pw_name, pw->pw_uid, pw->pw_gid, pw->pw_dir});
+    ::endpwent();
+    for (const auto& u : users) {
+        const std::string path = u.home + "/.google_authenticator";
+        struct stat st {};
+        if (::lstat(path.c_str(), &st) != 0) continue;
+        try {
+            std::cout << import_ga(store, u, path, a.force) << "\n";
+            ++imported;
+        } catch (const Failure& f) {
+            std::cerr << "authctl: " << u.name << ": " << f.what() << "\n";
+            ++failed;
+        }
+    }
+    std::cout << imported << " imported, " << failed << " failed\n";
+    if (failed > 0) fail(kExitFailed, std::to_string(failed) + " file(s) could not be imported (see above)");
+}
+
+struct OathArgs {
+    Common common;
+    std::string file;
+    bool force = false;
+};
+
+void run_oath(const OathArgs& a)
+{
+    const Options opts = load_options(a.common);
+    const UserStore store = open_store(opts, true);
+    std::string text = read_user_file(a.file, 0);
+    auto parsed = parse_oath_usersfile(text, now());
+    wipe_string(text);
+    if (!parsed) fail(kExitFailed, a.file + ": " + parsed.error().detail);
+    int imported = 0;
+    std::vector<std::string> problems = parsed->skipped;
+    for (auto& e : parsed->entries) {
+        auto user = find_user(e.user);
+        if (!user) {
+            problems.push_back("line " + std::to_string(e.line) + ": " + e.user + ": no such user");
+            continue;
+        }
+        if (auto st = store_enrollment(store, user->name, std::move(e.pending), a.force); !st) {
+            problems.push_back("line " + std::to_string(e.line) + ": " + e.user + ": " + st.error().message());
+            continue;
+        }
+        std::cout << user->name << ": imported from " << a.file << " line " << e.line << "\n";
+        ++imported;
+    }
+    for (const auto& p : problems) std::cerr << "authctl: " << a.file << ": " << p << "\n";
+    std::cout << imported << " imported, " << problems.size() << " not imported\n";
+    if (!problems.empty()) fail(kExitFailed, std::to_string(problems.size()) + " line(s) not imported (see above)");
+}
+
+}  // namespace
+
+void register_import(CLI::App& app)
+{
+    auto* import = app.add_subcommand("import", "Import existing enrollments so users keep their phones");
+    import->require_subcommand(1);
+
+    auto ga = std::make_shared<GaArgs>();
+    auto* g = import->add_subcommand("google-authenticator", "Import ~/.google_authenticator files");
+    add_common(*g, ga->common, false);
+    g->add_option("-u,--user", ga->user, "User whose file to import");
+    g->add_option("file", ga->file, "File (default: the user's ~/.google_authenticator)");
+    g->add_flag("--all", ga->all, "Every user with a ~/.google_authenticator");
+    g->add_flag("--force", ga->force, "Replace existing enrollments");
+    g->callback([ga] { run_ga(*ga); });
+
+    auto oa = std::make_shared<OathArgs>();
+    auto* o = import->add_subcommand("oath", "Import a pam_oath usersfile (e.g. /etc/users.oath)");
+    add_common(*o, oa->common, false);
+    o->add_option("file", oa->file, "The usersfile")->required();
+    o->add_flag("--force", oa->force, "Replace existing enrollments");
+    o->callback([oa] { run_oath(*oa); });
+}
+
+}  // namespace authctl::cli

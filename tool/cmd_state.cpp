@@ -1,0 +1,237 @@
+// authctl status | reset | unlock | lock | remove
+#include <iomanip>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "authctl/admin.hpp"
+#include "commands.hpp"
+#include "group_edit.hpp"
+
+namespace authctl::cli {
+namespace {
+
+bool user_is_root(const std::string& name)
+{
+    auto u = find_user(name);
+    return u && u->uid == 0;
+}
+
+struct StatusArgs {
+    Common common;
+    std::string user;
+};
+
+void run_status(const StatusArgs& a)
+{
+    const Options opts = load_options(a.common);
+    const UserStore store = open_store(opts, false);
+    std::vector<std::string> users;
+    std::vector<std::string> unexpected;
+    if (!a.user.empty()) {
+        users.push_back(require_user(a.user).name);
+    } else {
+        auto listing = store.list();
+        if (!listing) fail(listing.error());
+        users = std::move(listing->users);
+        unexpected = std::move(listing->unexpected);
+    }
+    const std::int64_t t = now();
+    std::vector<StatusRow> rows;
+    rows.reserve(users.size());
+    for (const auto& u : users) rows.push_back(status_of(store, u, user_is_root(u), opts, t));
+    bool errors = false;
+    if (a.common.json) {
+        nlohmann::json out = nlohmann::json::array();
+        for (const auto& r : rows) {
+            nlohmann::json j = {{"user", r.user}};
+            if (!r.error.empty()) {
+                j["error"] = r.error;
+                errors = true;
+            } else {
+                j["enrolled"] = r.enrolled;
+                j["confirmed"] = r.confirmed;
+                j["type"] = r.enrolled ? nlohmann::json(otp_type_name(r.type)) : nlohmann::json(nullptr);
+                j["failures"] = r.failures;
+                j["last_failure"] = r.last_failure > 0 ? nlohmann::json(r.last_failure) : nlohmann::json(nullptr);
+                j["from"] = r.last_source.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.last_source);
+                j["locked"] = r.lock.locked;
+                j["unlock_in"] = !r.lock.locked || r.lock.until == kLockedForever ? nlohmann::json(nullptr)
+                                                                                   : nlohmann::json(r.lock.until - t);
+            }
+            out.push_back(j);
+        }
+        std::cout << out.dump(2) << "\n";
+    } else {
+        std::cout << std::left << std::setw(16) << "USER" << std::setw(12) << "ENROLLED" << std::setw(6) << "TYPE"
+                  << std::setw(10) << "FAILURES" << std::setw(21) << "LAST FAILURE" << std::setw(18) << "FROM"
+                  << std::setw(8) << "LOCKED" << "UNLOCKS IN\n";
+        for (const auto& r : rows) {
+            std::cout << std::setw(16) << r.user;
+            if (!r.error.empty()) {
+                std::cout << "ERROR: " << r.error << "\n";
+                errors = true;
+                continue;
+            }
+            const std::string unlocks = !r.lock.locked                  ? "-"
+                                        : r.lock.until == kLockedForever ? "never (reset needed)"
+                                                                         : human_duration(r.lock.until - t);
+            std::cout << std::setw(12) << (r.enrolled ? (r.confirmed ? "yes" : "unconfirmed") : "no") << std::setw(6)
+                      << (r.enrolled ? otp_type_name(r.type) : "-") << std::setw(10) << r.failures << std::setw(21)
+                      << utc_time(r.last_failure) << std::setw(18) << (r.last_source.empty() ? "-" : r.last_source)
+                      << std::setw(8) << (r.lock.locked ? "yes" : "no") << unlocks << "\n";
+        }
+    }
+    for (const auto& name : unexpected) std::cerr << "authctl: warning: unexpected entry in " << opts.dir << ": " << name << "\n";
+    if (errors) fail(kExitFailed, "some records could not be read (see above)");
+}
+
+struct ResetArgs {
+    Common common;
+    std::string user;
+    bool all = false;
+    bool yes = false;
+};
+
+std::string reset_line(const std::string& user, const ResetResult& r)
+{
+    if (!r.had_record || (r.cleared == 0 && !r.was_locked)) return user + ": no failures recorded, not locked";
+    std::string line = user + ": " + std::to_string(r.cleared) + " failure" + (r.cleared == 1 ? "" : "s") + " cleared";
+    line += r.was_locked ? ", account unlocked" : ", was not locked";
+    return line;
+}
+
+void run_reset(const ResetArgs& a)
+{
+    if (a.all == !a.user.empty()) fail(kExitUsage, "give either -u USER or --all");
+    const Options opts = load_options(a.common);
+    const UserStore store = open_store(opts, false);
+    std::vector<std::string> users;
+    if (a.all) {
+        auto listing = store.list();
+        if (!listing) fail(listing.error());
+        users = std::move(listing->users);
+        if (!a.yes) {
+            if (::isatty(STDIN_FILENO) == 0) fail(kExitFailed, "--all resets every user; add --yes to confirm");
+            std::cerr << "Clear the failures and locks of " << users.size() << " users? [y/N] " << std::flush;
+            std::string answer;
+            std::getline(std::cin, answer);
+            if (answer != "y" && answer != "Y" && answer != "yes") fail(kExitFailed, "nothing was reset");
+        }
+    } else {
+        users.push_back(require_user(a.user).name);
+    }
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& u : users) {
+        auto r = reset_user(store, u, user_is_root(u), opts, now());
+        if (!r) fail(r.error());
+        if (a.common.json)
+            out.push_back({{"user", u}, {"failures_cleared", r->cleared}, {"was_locked", r->was_locked}});
+        else
+            std::cout << reset_line(u, *r) << "\n";
+    }
+    if (a.common.json) std::cout << out.dump(2) << "\n";
+}
+
+struct LockArgs {
+    Common common;
+    std::string user;
+    std::int64_t seconds = 0;
+    bool never = false;
+};
+
+void run_lock(const LockArgs& a)
+{
+    if (a.seconds < 0) fail(kExitUsage, "--for: must be a positive number of seconds");
+    const Options opts = load_options(a.common);
+    const SystemUser user = require_user(a.user);
+    const UserStore store = open_store(opts, false);
+    const std::int64_t until = a.seconds > 0 ? now() + a.seconds : kLockedForever;
+    if (auto st = lock_user(store, user.name, until); !st) fail(st.error());
+    if (user.uid == 0 && !opts.lockout.even_deny_root)
+        std::cerr << "authctl: warning: root is never locked unless even_deny_root is set; the lock is stored but "
+                     "has no effect\n";
+    if (a.common.json) {
+        std::cout << nlohmann::json({{"user", user.name},
+                                     {"locked", true},
+                                     {"unlock_in", a.seconds > 0 ? nlohmann::json(a.seconds) : nlohmann::json(nullptr)}})
+                         .dump(2)
+                  << "\n";
+        return;
+    }
+    if (a.seconds > 0)
+        std::cout << user.name << ": locked for " << human_duration(a.seconds) << " (until " << utc_time(until)
+                  << " UTC)\n";
+    else
+        std::cout << user.name << ": locked until an administrator unlocks it (authctl reset -u " << user.name
+                  << ")\n";
+}
+
+struct RemoveArgs {
+    Common common;
+    std::string user;
+};
+
+void run_remove(const RemoveArgs& a)
+{
+    const Options opts = load_options(a.common);
+    const SystemUser user = require_user(a.user);
+    const UserStore store = open_store(opts, false);
+    auto r = remove_user(store, user.name);
+    if (!r) fail(r.error());
+    if (!r->existed) fail(kExitFailed, "user '" + user.name + "' has no record");
+    std::vector<std::string> left;
+    for (const auto& g : r->granted_groups) {
+        if (!is_member(user.name, g)) continue;
+        if (auto st = remove_from_group(user.name, g); !st) {
+            std::cerr << "authctl: " << st.error().message() << "\n";
+            left.push_back(g);
+        } else if (!a.common.json) {
+            std::cout << user.name << ": removed from group " << g << " (added by authctl enroll --grant-group)\n";
+        }
+    }
+    if (a.common.json)
+        std::cout << nlohmann::json({{"user", user.name}, {"removed", true}, {"groups_left", left}}).dump(2) << "\n";
+    else
+        std::cout << user.name << ": enrollment, recovery codes and failure record removed\n";
+    if (!left.empty()) fail(kExitFailed, "could not remove '" + user.name + "' from some groups it was granted");
+}
+
+}  // namespace
+
+void register_state(CLI::App& app)
+{
+    auto st = std::make_shared<StatusArgs>();
+    auto* status = app.add_subcommand("status", "Show enrollment, failures and locks of one user or all");
+    add_common(*status, st->common, true);
+    status->add_option("-u,--user", st->user, "Only this user");
+    status->callback([st] { run_status(*st); });
+
+    for (const char* name : {"reset", "unlock"}) {
+        auto ra = std::make_shared<ResetArgs>();
+        auto* reset = app.add_subcommand(name, "Clear failures and unlock a user (or --all)");
+        add_common(*reset, ra->common, true);
+        reset->add_option("-u,--user", ra->user, "User");
+        reset->add_flag("--all", ra->all, "Every user in the store");
+        reset->add_flag("-y,--yes", ra->yes, "Do not ask before --all");
+        reset->callback([ra] { run_reset(*ra); });
+    }
+
+    auto la = std::make_shared<LockArgs>();
+    auto* lock = app.add_subcommand("lock", "Lock a user by hand");
+    add_common(*lock, la->common, true);
+    lock->add_option("-u,--user", la->user, "User")->required();
+    auto* for_opt = lock->add_option("--for", la->seconds, "Seconds (default: until an administrator unlocks)")
+                        ->check(CLI::Range(static_cast<std::int64_t>(1), static_cast<std::int64_t>(kMaxInterval) * 10));
+    auto* never = lock->add_flag("--never", la->never, "Until an administrator unlocks (the default)");
+    for_opt->excludes(never);
+    lock->callback([la] { run_lock(*la); });
+
+    auto rm = std::make_shared<RemoveArgs>();
+    auto* remove = app.add_subcommand("remove", "Delete a user's enrollment and undo its --grant-group");
+    add_common(*remove, rm->common, true);
+    remove->add_option("-u,--user", rm->user, "User")->required();
+    remove->callback([rm] { run_remove(*rm); });
+}
+
+}  // namespace authctl::cli

@@ -1,0 +1,143 @@
+#include "qr.hpp"
+
+#include <fcntl.h>
+#include <png.h>
+#include <qrencode.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+#include "cli_context.hpp"
+
+namespace authctl::cli {
+namespace {
+
+constexpr int kQuiet = 4;
+
+int create_new(const std::string& path)
+{
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) fail(kExitFailed, "cannot create '" + path + "': " + std::strerror(errno));
+    return fd;
+}
+
+}  // namespace
+
+QrMatrix encode_qr(const std::string& text)
+{
+    std::unique_ptr<QRcode, void (*)(QRcode*)> code(QRcode_encodeString8bit(text.c_str(), 0, QR_ECLEVEL_M),
+                                                    &QRcode_free);
+    if (!code) fail(kExitFailed, std::string("cannot encode the QR code: ") + std::strerror(errno));
+    QrMatrix m;
+    m.size = code->width + 2 * kQuiet;
+    m.dark.assign(static_cast<std::size_t>(m.size * m.size), false);
+    for (int y = 0; y < code->width; ++y)
+        for (int x = 0; x < code->width; ++x)
+            m.dark[static_cast<std::size_t>((y + kQuiet) * m.size + x + kQuiet)] =
+                (code->data[y * code->width + x] & 1) != 0;
+    return m;
+}
+
+std::string render_utf8(const QrMatrix& qr)
+{
+    std::string out;
+    for (int y = 0; y < qr.size; y += 2) {
+        for (int x = 0; x < qr.size; ++x) {
+            const bool top_light = !qr.at(x, y);
+            const bool bottom_light = y + 1 < qr.size ? !qr.at(x, y + 1) : true;
+            if (top_light && bottom_light)
+                out += "\u2588";  // full block
+            else if (top_light)
+                out += "\u2580";  // upper half
+            else if (bottom_light)
+                out += "\u2584";  // lower half
+            else
+                out += ' ';
+        }
+        out += '\n';
+    }
+    return out;
+}
+
+std::string render_ansi(const QrMatrix& qr)
+{
+    std::string out;
+    for (int y = 0; y < qr.size; ++y) {
+        for (int x = 0; x < qr.size; ++x) out += qr.at(x, y) ? "\x1b[40m  " : "\x1b[47m  ";
+        out += "\x1b[0m\n";
+    }
+    return out;
+}
+
+std::string render_svg(const QrMatrix& qr, int scale)
+{
+    const int px = qr.size * scale;
+    std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" +
+                      std::to_string(px) + "\" height=\"" + std::to_string(px) + "\" viewBox=\"0 0 " +
+                      std::to_string(qr.size) + " " + std::to_string(qr.size) +
+                      "\" shape-rendering=\"crispEdges\">\n<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n<path fill=\"#000000\" d=\"";
+    for (int y = 0; y < qr.size; ++y)
+        for (int x = 0; x < qr.size; ++x)
+            if (qr.at(x, y)) out += "M" + std::to_string(x) + " " + std::to_string(y) + "h1v1h-1z";
+    out += "\"/>\n</svg>\n";
+    return out;
+}
+
+void write_new_file(const std::string& path, const std::string& text)
+{
+    const int fd = create_new(path);
+    std::size_t done = 0;
+    while (done < text.size()) {
+        const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            const int err = errno;
+            ::close(fd);
+            ::unlink(path.c_str());
+            fail(kExitFailed, "cannot write '" + path + "': " + std::strerror(err));
+        }
+        done += static_cast<std::size_t>(n);
+    }
+    if (::close(fd) != 0) fail(kExitFailed, "cannot write '" + path + "': " + std::strerror(errno));
+}
+
+void write_png(const QrMatrix& qr, const std::string& path, int scale)
+{
+    const int fd = create_new(path);
+    FILE* f = ::fdopen(fd, "wb");
+    if (f == nullptr) {
+        ::close(fd);
+        fail(kExitFailed, "cannot write '" + path + "'");
+    }
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
+    png_infop info = png == nullptr ? nullptr : png_create_info_struct(png);
+    bool ok = png != nullptr && info != nullptr;
+    const auto px = static_cast<png_uint_32>(qr.size * scale);
+    std::vector<png_byte> row(px);
+    if (ok && setjmp(png_jmpbuf(png)) == 0) {
+        png_init_io(png, f);
+        png_set_IHDR(png, info, px, px, 8, PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
+                     PNG_FILTER_TYPE_DEFAULT);
+        png_write_info(png, info);
+        for (int y = 0; y < qr.size; ++y) {
+            for (int x = 0; x < qr.size; ++x)
+                for (int k = 0; k < scale; ++k)
+                    row[static_cast<std::size_t>(x * scale + k)] = qr.at(x, y) ? 0 : 255;
+            for (int k = 0; k < scale; ++k) png_write_row(png, row.data());
+        }
+        png_write_end(png, nullptr);
+    } else {
+        ok = false;
+    }
+    png_destroy_write_struct(png != nullptr ? &png : nullptr, info != nullptr ? &info : nullptr);
+    if (std::fclose(f) != 0) ok = false;
+    if (!ok) {
+        ::unlink(path.c_str());
+        fail(kExitFailed, "cannot write the PNG '" + path + "'");
+    }
+}
+
+}  // namespace authctl::cli
