@@ -1,11 +1,11 @@
 #include "cli_context.hpp"
 
-#include <pwd.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include <ctime>
 #include <iostream>
+#include <pwd.h>
+#include <termios.h>
 
 #include "authctl/secret.hpp"
 
@@ -18,7 +18,10 @@ void fail(const Error& err)
     throw Failure(kExitFailed, err.message());
 }
 
-void fail(int exit_code, const std::string& message) { throw Failure(exit_code, message); }
+void fail(int exit_code, const std::string& message)
+{
+    throw Failure(exit_code, message);
+}
 
 Options load_options(const Common& c)
 {
@@ -63,7 +66,7 @@ std::string read_code(const std::string& prompt)
     std::string line;
     if (::isatty(STDIN_FILENO) != 0) {
         std::cerr << prompt << std::flush;
-        termios old {};
+        termios old{};
         const bool have = ::tcgetattr(STDIN_FILENO, &old) == 0;
         termios quiet = old;
         quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
@@ -78,7 +81,10 @@ std::string read_code(const std::string& prompt)
     return line;
 }
 
-std::int64_t now() { return static_cast<std::int64_t>(std::time(nullptr)); }
+std::int64_t now()
+{
+    return static_cast<std::int64_t>(std::time(nullptr));
+}
 
 std::string human_duration(std::int64_t s)
 {
@@ -94,7 +100,7 @@ std::string utc_time(std::int64_t t)
 {
     if (t <= 0) return "-";
     const std::time_t tt = static_cast<std::time_t>(t);
-    std::tm tm {};
+    std::tm tm{};
     ::gmtime_r(&tt, &tm);
     char buf[32];
     std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);

@@ -1,12 +1,11 @@
 // authctl audit: who in the admin groups could log in without a second factor,
 // and is the state directory safe.
-#include <grp.h>
-#include <pwd.h>
-
 #include <algorithm>
+#include <grp.h>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <pwd.h>
 #include <set>
 
 #include "authctl/store.hpp"
@@ -71,13 +70,13 @@ void run_audit(const AuditArgs& a)
     } else {
         for (const auto& f : findings) std::cout << f << "\n";
         if (findings.empty())
-            std::cout << "no findings: every member of " << (groups.empty() ? std::string("(no admin group)") : "")
-                      << [&] {
-                             std::string s;
-                             for (const auto& g : groups) s += (s.empty() ? "" : ", ") + g;
-                             return s;
-                         }()
-                      << " has a confirmed enrollment, and " << opts.dir << " is safe\n";
+            std::cout << "no findings: every member of " << (groups.empty() ? std::string("(no admin group)") : "") <<
+                [&] {
+                    std::string s;
+                    for (const auto& g : groups) s += (s.empty() ? "" : ", ") + g;
+                    return s;
+                }() << " has a confirmed enrollment, and "
+                      << opts.dir << " is safe\n";
     }
     if (!findings.empty()) throw Failure(kExitFailed, std::to_string(findings.size()) + " finding(s)");
 }
@@ -87,7 +86,8 @@ void run_audit(const AuditArgs& a)
 void register_audit(CLI::App& app)
 {
     auto aa = std::make_shared<AuditArgs>();
-    auto* audit = app.add_subcommand("audit", "List admin-group members without a confirmed enrollment; check the state directory");
+    auto* audit = app.add_subcommand(
+        "audit", "List admin-group members without a confirmed enrollment; check the state directory");
     add_common(*audit, aa->common, true);
     audit->add_option("--group", aa->groups, "Group to audit (repeatable; default: sudo and wheel, whichever exist)");
     audit->callback([aa] { run_audit(*aa); });

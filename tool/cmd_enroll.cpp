@@ -135,8 +135,7 @@ void run_enroll(const EnrollArgs& a)
     if (!uri) fail(uri.error());
 
     if (!a.common.json) {
-        std::cout << "Enrollment for " << user.name << " (" << describe(pending->enrollment) << "):\n"
-                  << *uri << "\n";
+        std::cout << "Enrollment for " << user.name << " (" << describe(pending->enrollment) << "):\n" << *uri << "\n";
     }
     show_qr(a.common.json && a.qr.empty() ? "none" : a.qr, *uri);
     if (a.confirm) {

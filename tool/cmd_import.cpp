@@ -1,12 +1,12 @@
 // authctl import google-authenticator | oath: keep users' existing phones working.
 #include <fcntl.h>
-#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <pwd.h>
 
 #include "authctl/file_util.hpp"
 #include "authctl/import.hpp"
@@ -22,8 +22,7 @@ std::string read_user_file(const std::string& path, unsigned owner)
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
     if (!fd.valid()) fail(kExitFailed, "cannot open '" + path + "': " + std::strerror(errno));
     struct stat st {};
-    if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode))
-        fail(kExitFailed, "'" + path + "' is not a regular file");
+    if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) fail(kExitFailed, "'" + path + "' is not a regular file");
     if (st.st_uid != owner && st.st_uid != 0) fail(kExitFailed, "'" + path + "' is not owned by the user or root");
     if (st.st_size > static_cast<off_t>(kMaxImportFileBytes)) fail(kExitFailed, "'" + path + "' is too large");
     std::string text(static_cast<std::size_t>(st.st_size) + 1, '\0');

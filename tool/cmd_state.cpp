@@ -57,7 +57,7 @@ void run_status(const StatusArgs& a)
                 j["from"] = r.last_source.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.last_source);
                 j["locked"] = r.lock.locked;
                 j["unlock_in"] = !r.lock.locked || r.lock.until == kLockedForever ? nlohmann::json(nullptr)
-                                                                                   : nlohmann::json(r.lock.until - t);
+                                                                                  : nlohmann::json(r.lock.until - t);
             }
             out.push_back(j);
         }
@@ -65,7 +65,8 @@ void run_status(const StatusArgs& a)
     } else {
         std::cout << std::left << std::setw(16) << "USER" << std::setw(12) << "ENROLLED" << std::setw(6) << "TYPE"
                   << std::setw(10) << "FAILURES" << std::setw(21) << "LAST FAILURE" << std::setw(18) << "FROM"
-                  << std::setw(8) << "LOCKED" << "UNLOCKS IN\n";
+                  << std::setw(8) << "LOCKED"
+                  << "UNLOCKS IN\n";
         for (const auto& r : rows) {
             std::cout << std::setw(16) << r.user;
             if (!r.error.empty()) {
@@ -73,7 +74,7 @@ void run_status(const StatusArgs& a)
                 errors = true;
                 continue;
             }
-            const std::string unlocks = !r.lock.locked                  ? "-"
+            const std::string unlocks = !r.lock.locked                   ? "-"
                                         : r.lock.until == kLockedForever ? "never (reset needed)"
                                                                          : human_duration(r.lock.until - t);
             std::cout << std::setw(12) << (r.enrolled ? (r.confirmed ? "yes" : "unconfirmed") : "no") << std::setw(6)
@@ -82,7 +83,8 @@ void run_status(const StatusArgs& a)
                       << std::setw(8) << (r.lock.locked ? "yes" : "no") << unlocks << "\n";
         }
     }
-    for (const auto& name : unexpected) std::cerr << "authctl: warning: unexpected entry in " << opts.dir << ": " << name << "\n";
+    for (const auto& name : unexpected)
+        std::cerr << "authctl: warning: unexpected entry in " << opts.dir << ": " << name << "\n";
     if (errors) fail(kExitFailed, "some records could not be read (see above)");
 }
 
@@ -152,9 +154,10 @@ void run_lock(const LockArgs& a)
         std::cerr << "authctl: warning: root is never locked unless even_deny_root is set; the lock is stored but "
                      "has no effect\n";
     if (a.common.json) {
-        std::cout << nlohmann::json({{"user", user.name},
-                                     {"locked", true},
-                                     {"unlock_in", a.seconds > 0 ? nlohmann::json(a.seconds) : nlohmann::json(nullptr)}})
+        std::cout << nlohmann::json(
+                         {{"user", user.name},
+                          {"locked", true},
+                          {"unlock_in", a.seconds > 0 ? nlohmann::json(a.seconds) : nlohmann::json(nullptr)}})
                          .dump(2)
                   << "\n";
         return;
@@ -163,8 +166,7 @@ void run_lock(const LockArgs& a)
         std::cout << user.name << ": locked for " << human_duration(a.seconds) << " (until " << utc_time(until)
                   << " UTC)\n";
     else
-        std::cout << user.name << ": locked until an administrator unlocks it (authctl reset -u " << user.name
-                  << ")\n";
+        std::cout << user.name << ": locked until an administrator unlocks it (authctl reset -u " << user.name << ")\n";
 }
 
 struct RemoveArgs {

@@ -28,18 +28,17 @@ void run_verify(VerifyArgs& a)
     if (!r) fail(r.error());
     std::string text;
     switch (r->outcome) {
-    case Outcome::success:
-        text = std::string(r->used_recovery ? "recovery code accepted (" + std::to_string(r->recovery_left) + " left)"
-                                            : "code accepted");
-        break;
-    case Outcome::wrong_code:
-        text = "wrong code (" + std::to_string(r->failures) + " failure" + (r->failures == 1 ? "" : "s") + ")";
-        if (r->locked_now) text += "; account now locked";
-        break;
-    case Outcome::locked:
-        text = "account locked; the code was not checked";
-        break;
-    case Outcome::not_enrolled: text = "not enrolled"; break;
+        case Outcome::success:
+            text =
+                std::string(r->used_recovery ? "recovery code accepted (" + std::to_string(r->recovery_left) + " left)"
+                                             : "code accepted");
+            break;
+        case Outcome::wrong_code:
+            text = "wrong code (" + std::to_string(r->failures) + " failure" + (r->failures == 1 ? "" : "s") + ")";
+            if (r->locked_now) text += "; account now locked";
+            break;
+        case Outcome::locked: text = "account locked; the code was not checked"; break;
+        case Outcome::not_enrolled: text = "not enrolled"; break;
     }
     if (a.common.json) {
         std::cout << nlohmann::json({{"user", user.name},

@@ -11,10 +11,10 @@ namespace authctl::cli {
 // --dir, --conf and (where `json`) --json on a subcommand.
 void add_common(CLI::App& sub, Common& c, bool json);
 
-void register_enroll(CLI::App& app);    // enroll, show, recovery
-void register_state(CLI::App& app);     // status, reset, unlock, lock, remove
-void register_verify(CLI::App& app);    // verify
-void register_import(CLI::App& app);    // import google-authenticator, import oath
-void register_audit(CLI::App& app);     // audit
+void register_enroll(CLI::App& app);  // enroll, show, recovery
+void register_state(CLI::App& app);   // status, reset, unlock, lock, remove
+void register_verify(CLI::App& app);  // verify
+void register_import(CLI::App& app);  // import google-authenticator, import oath
+void register_audit(CLI::App& app);   // audit
 
 }  // namespace authctl::cli

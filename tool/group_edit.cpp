@@ -1,11 +1,11 @@
 #include "group_edit.hpp"
 
-#include <grp.h>
-#include <pwd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
+#include <grp.h>
+#include <pwd.h>
 
 namespace authctl::cli {
 namespace {
@@ -29,7 +29,10 @@ Status run_gpasswd(const char* flag, const std::string& user, const std::string&
 
 }  // namespace
 
-bool group_exists(const std::string& group) { return ::getgrnam(group.c_str()) != nullptr; }
+bool group_exists(const std::string& group)
+{
+    return ::getgrnam(group.c_str()) != nullptr;
+}
 
 bool is_member(const std::string& user, const std::string& group_name)
 {
@@ -42,7 +45,10 @@ bool is_member(const std::string& user, const std::string& group_name)
     return pw != nullptr && pw->pw_gid == gid;
 }
 
-Status add_to_group(const std::string& user, const std::string& group) { return run_gpasswd("-a", user, group); }
+Status add_to_group(const std::string& user, const std::string& group)
+{
+    return run_gpasswd("-a", user, group);
+}
 
 Status remove_from_group(const std::string& user, const std::string& group)
 {

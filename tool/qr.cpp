@@ -1,7 +1,6 @@
 #include "qr.hpp"
 
 #include <fcntl.h>
-#include <png.h>
 #include <qrencode.h>
 #include <unistd.h>
 
@@ -9,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <png.h>
 
 #include "cli_context.hpp"
 
@@ -78,7 +78,8 @@ std::string render_svg(const QrMatrix& qr, int scale)
     std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" +
                       std::to_string(px) + "\" height=\"" + std::to_string(px) + "\" viewBox=\"0 0 " +
                       std::to_string(qr.size) + " " + std::to_string(qr.size) +
-                      "\" shape-rendering=\"crispEdges\">\n<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n<path fill=\"#000000\" d=\"";
+                      "\" shape-rendering=\"crispEdges\">\n<rect width=\"100%\" height=\"100%\" "
+                      "fill=\"#ffffff\"/>\n<path fill=\"#000000\" d=\"";
     for (int y = 0; y < qr.size; ++y)
         for (int x = 0; x < qr.size; ++x)
             if (qr.at(x, y)) out += "M" + std::to_string(x) + " " + std::to_string(y) + "h1v1h-1z";
@@ -124,8 +125,7 @@ void write_png(const QrMatrix& qr, const std::string& path, int scale)
         png_write_info(png, info);
         for (int y = 0; y < qr.size; ++y) {
             for (int x = 0; x < qr.size; ++x)
-                for (int k = 0; k < scale; ++k)
-                    row[static_cast<std::size_t>(x * scale + k)] = qr.at(x, y) ? 0 : 255;
+                for (int k = 0; k < scale; ++k) row[static_cast<std::size_t>(x * scale + k)] = qr.at(x, y) ? 0 : 255;
             for (int k = 0; k < scale; ++k) png_write_row(png, row.data());
         }
         png_write_end(png, nullptr);

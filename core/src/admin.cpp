@@ -48,7 +48,8 @@ Status store_enrollment(const UserStore& store, std::string_view user, PendingEn
     if (!held) return held.error();
     auto& slot = held->record();
     if (slot && slot->enrollment && !force)
-        return make_error(Errc::exists, "user '" + std::string(user) + "' is already enrolled (use --force to replace)");
+        return make_error(Errc::exists,
+                          "user '" + std::string(user) + "' is already enrolled (use --force to replace)");
     if (!slot) slot.emplace();
     slot->enrollment = std::move(pending.enrollment);
     slot->recovery = std::move(pending.recovery);
@@ -63,7 +64,8 @@ Status record_granted_groups(const UserStore& store, std::string_view user, cons
     auto held = store.lock(user);
     if (!held) return held.error();
     auto& slot = held->record();
-    if (!slot || !slot->enrollment) return make_error(Errc::not_found, "user '" + std::string(user) + "' is not enrolled");
+    if (!slot || !slot->enrollment)
+        return make_error(Errc::not_found, "user '" + std::string(user) + "' is not enrolled");
     for (const auto& g : groups) {
         if (!valid_group_name(g)) return make_error(Errc::invalid_argument, "'" + g + "' is not a group name");
         if (std::find(slot->granted_groups.begin(), slot->granted_groups.end(), g) == slot->granted_groups.end())
@@ -120,7 +122,8 @@ Result<std::vector<SecretBytes>> regenerate_recovery(const UserStore& store, std
     auto held = store.lock(user);
     if (!held) return held.error();
     auto& slot = held->record();
-    if (!slot || !slot->enrollment) return make_error(Errc::not_found, "user '" + std::string(user) + "' is not enrolled");
+    if (!slot || !slot->enrollment)
+        return make_error(Errc::not_found, "user '" + std::string(user) + "' is not enrolled");
     RecoverySet next;
     auto codes = generate_recovery_codes(next, count);
     if (!codes) return codes.error();
@@ -129,8 +132,7 @@ Result<std::vector<SecretBytes>> regenerate_recovery(const UserStore& store, std
     return std::move(*codes);
 }
 
-StatusRow status_of(const UserStore& store, std::string_view user, bool is_root, const Options& opts,
-                    std::int64_t now)
+StatusRow status_of(const UserStore& store, std::string_view user, bool is_root, const Options& opts, std::int64_t now)
 {
     StatusRow row;
     row.user = std::string(user);

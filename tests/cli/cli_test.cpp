@@ -5,12 +5,12 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
-#include <pwd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
+#include <pwd.h>
 #include <sstream>
 
 #include "authctl/base32.hpp"
@@ -169,7 +169,7 @@ TEST_F(Cli, EveryAlgorithmDigitsAndPeriodAgreesWithOathtool)
         const int digits = 6 + i;
         const int period = 30 * (i + 1);
         const CmdResult r = authctl({"enroll", "-u", users[i], "--json", "--algorithm", algos[i], "--digits",
-                               std::to_string(digits), "--period", std::to_string(period)});
+                                     std::to_string(digits), "--period", std::to_string(period)});
         ASSERT_EQ(r.code, 0) << r.err;
         if (i > 0) {
             EXPECT_NE(r.err.find("warning"), std::string::npos) << "non-default parameters warn";
@@ -427,8 +427,8 @@ TEST_F(Cli, ImportsRealGoogleAuthenticatorFilesKeepingCodesValid)
 {
     // TOTP, reuse disallowed, 5 scratch codes, written by Debian's google-authenticator.
     const std::string totp_file = tmp_ / "ga-totp";
-    CmdResult ga = run_cmd({"google-authenticator", "-t", "-d", "-f", "-C", "-q", "-Q", "NONE", "-r", "3", "-R", "30", "-w",
-                  "3", "-e", "5", "-s", totp_file});
+    CmdResult ga = run_cmd({"google-authenticator", "-t", "-d", "-f", "-C", "-q", "-Q", "NONE", "-r", "3", "-R", "30",
+                            "-w", "3", "-e", "5", "-s", totp_file});
     ASSERT_EQ(ga.code, 0) << ga.err;
     const std::string text = test::read_file(totp_file);
     const std::string secret = text.substr(0, text.find('\n'));
@@ -449,8 +449,8 @@ TEST_F(Cli, ImportsRealGoogleAuthenticatorFilesKeepingCodesValid)
 
     // HOTP.
     const std::string hotp_file = tmp_ / "ga-hotp";
-    ga = run_cmd({"google-authenticator", "-c", "-f", "-C", "-q", "-Q", "NONE", "-u", "-w", "3", "-e", "2", "-s",
-              hotp_file});
+    ga = run_cmd(
+        {"google-authenticator", "-c", "-f", "-C", "-q", "-Q", "NONE", "-u", "-w", "3", "-e", "2", "-s", hotp_file});
     ASSERT_EQ(ga.code, 0) << ga.err;
     const std::string htext = test::read_file(hotp_file);
     ASSERT_NE(htext.find("HOTP_COUNTER"), std::string::npos);
@@ -478,10 +478,17 @@ TEST_F(Cli, ImportsPamOathUsersfiles)
     const std::string key = "3132333435363738393031323334353637383930";  // RFC 4226 key
     test::write_file(tmp_ / "users.oath",
                      "# pam_oath usersfile\n"
-                     "HOTP alice - " + key + " 5\n"
-                     "HOTP/T30/6 bob - " + key + "\n"
-                     "HOTP/T30 carol 1234 " + key + "\n"
-                     "HOTP/E/8 nosuchuser - " + key + "\n",
+                     "HOTP alice - " +
+                         key +
+                         " 5\n"
+                         "HOTP/T30/6 bob - " +
+                         key +
+                         "\n"
+                         "HOTP/T30 carol 1234 " +
+                         key +
+                         "\n"
+                         "HOTP/E/8 nosuchuser - " +
+                         key + "\n",
                      0600);
     const CmdResult r = authctl({"import", "oath", tmp_ / "users.oath"});
     EXPECT_EQ(r.code, 1) << "two lines could not be imported";
@@ -561,7 +568,7 @@ TEST_F(Cli, UnknownUsersAndNonRootAreRefusedClearly)
     EXPECT_EQ(r.err, "authctl: no such user 'mallory' in the system's user database\n");
     enroll_json("alice");
     r = run_cmd({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", AUTHCTL_CLI, "status", "--dir", state_,
-             "--conf", conf_});
+                 "--conf", conf_});
     EXPECT_EQ(r.code, 1);
     EXPECT_NE(r.err.find("needs root"), std::string::npos) << r.err;
 }

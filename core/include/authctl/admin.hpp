@@ -83,7 +83,6 @@ struct StatusRow {
 };
 
 // The status of one user (a user with no record is a row with nothing set).
-StatusRow status_of(const UserStore& store, std::string_view user, bool is_root, const Options& opts,
-                    std::int64_t now);
+StatusRow status_of(const UserStore& store, std::string_view user, bool is_root, const Options& opts, std::int64_t now);
 
 }  // namespace authctl

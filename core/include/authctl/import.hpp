@@ -20,12 +20,12 @@ inline constexpr std::size_t kMaxImportFileBytes = 64 * 1024;
 struct GoogleAuthenticatorFile {
     SecretBytes secret;
     OtpType type = OtpType::totp;
-    unsigned step = 30;                     // STEP_SIZE
-    unsigned window = 3;                    // WINDOW_SIZE (codes accepted in total)
-    std::uint64_t counter = 0;              // HOTP_COUNTER: the next counter
-    std::optional<std::uint64_t> last_step; // highest DISALLOW_REUSE step
+    unsigned step = 30;                      // STEP_SIZE
+    unsigned window = 3;                     // WINDOW_SIZE (codes accepted in total)
+    std::uint64_t counter = 0;               // HOTP_COUNTER: the next counter
+    std::optional<std::uint64_t> last_step;  // highest DISALLOW_REUSE step
     bool disallow_reuse = false;
-    std::vector<std::string> scratch_codes; // 8-digit emergency codes
+    std::vector<std::string> scratch_codes;  // 8-digit emergency codes
 };
 
 // Parses the text of a ~/.google_authenticator file: the base32 secret on the
