@@ -16,14 +16,18 @@ namespace authctl::cli {
 namespace {
 
 // Reads a file a user controls without trusting it: no symlinks (at the last
-// component), a regular file owned by `owner` (or root), bounded in size.
-std::string read_user_file(const std::string& path, unsigned owner)
+// component), a regular file owned by `owner` (or by root when `root_ok`: a
+// file the administrator named), bounded in size. A user's own file must have
+// one link, so a hard link to someone else's file cannot pass for it.
+std::string read_user_file(const std::string& path, unsigned owner, bool root_ok)
 {
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
     if (!fd.valid()) fail(kExitFailed, "cannot open '" + path + "': " + std::strerror(errno));
     struct stat st {};
     if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) fail(kExitFailed, "'" + path + "' is not a regular file");
-    if (st.st_uid != owner && st.st_uid != 0) fail(kExitFailed, "'" + path + "' is not owned by the user or root");
+    if (st.st_uid != owner && !(root_ok && st.st_uid == 0))
+        fail(kExitFailed, "'" + path + "' is not owned by the user" + (root_ok ? " or root" : ""));
+    if (st.st_uid != 0 && st.st_nlink != 1) fail(kExitFailed, "'" + path + "' has more than one link");
     if (st.st_size > static_cast<off_t>(kMaxImportFileBytes)) fail(kExitFailed, "'" + path + "' is too large");
     std::string text(static_cast<std::size_t>(st.st_size) + 1, '\0');
     std::size_t have = 0;
@@ -51,9 +55,10 @@ struct GaArgs {
 };
 
 // Imports one file; returns a line describing what happened.
-std::string import_ga(const UserStore& store, const SystemUser& user, const std::string& path, bool force)
+std::string import_ga(const UserStore& store, const SystemUser& user, const std::string& path, bool force,
+                      bool named_by_admin)
 {
-    std::string text = read_user_file(path, user.uid);
+    std::string text = read_user_file(path, user.uid, named_by_admin);
     auto f = parse_google_authenticator(text);
     wipe_string(text);
     if (!f) fail(kExitFailed, path + ": " + f.error().detail);
@@ -76,7 +81,7 @@ void run_ga(const GaArgs& a)
     if (!a.all) {
         const SystemUser user = require_user(a.user);
         const std::string path = a.file.empty() ? user.home + "/.google_authenticator" : a.file;
-        std::cout << import_ga(store, user, path, a.force) << "\n";
+        std::cout << import_ga(store, user, path, a.force, !a.file.empty()) << "\n";
         return;
     }
     int imported = 0, failed = 0;
@@ -91,7 +96,7 @@ void run_ga(const GaArgs& a)
         struct stat st {};
         if (::lstat(path.c_str(), &st) != 0) continue;
         try {
-            std::cout << import_ga(store, u, path, a.force) << "\n";
+            std::cout << import_ga(store, u, path, a.force, false) << "\n";
             ++imported;
         } catch (const Failure& f) {
             std::cerr << "authctl: " << u.name << ": " << f.what() << "\n";
@@ -112,7 +117,7 @@ void run_oath(const OathArgs& a)
 {
     const Options opts = load_options(a.common);
     const UserStore store = open_store(opts, true);
-    std::string text = read_user_file(a.file, 0);
+    std::string text = read_user_file(a.file, 0, true);
     auto parsed = parse_oath_usersfile(text, now());
     wipe_string(text);
     if (!parsed) fail(kExitFailed, a.file + ": " + parsed.error().detail);

@@ -58,6 +58,36 @@ printf '000000\n000000\n000000\n' | "$authctl" enroll -u ggadmin --dir "$state" 
 id -nG ggadmin | tr ' ' '\n' | grep -qx ggsudo && fail "granted a group without a confirmed enrollment"
 [ -e "$state/ggadmin.rec" ] && fail "stored an enrollment without a matching code"
 echo "ok: --grant-group granted, audited, and undone by remove; nothing granted without a code"
+
+# import google-authenticator --all walks real home directories as root. A
+# user's file imports; a symlink to a root-only file and a file owned by
+# someone else are refused; users without a file are skipped.
+mkdir -p "$work/home/gghonest" "$work/home/ggevil" "$work/home/ggplant" "$work/home/gglink"
+echo "gglink:x:4714:4714::$work/home/gglink:/bin/sh" >> /etc/passwd
+echo "gghonest:x:4711:4711::$work/home/gghonest:/bin/sh" >> /etc/passwd
+echo "ggevil:x:4712:4712::$work/home/ggevil:/bin/sh" >> /etc/passwd
+echo "ggplant:x:4713:4713::$work/home/ggplant:/bin/sh" >> /etc/passwd
+google-authenticator -t -d -f -C -q -Q NONE -u -w 3 -e 2 -s "$work/home/gghonest/.google_authenticator" >/dev/null
+chown -R 4711:4711 "$work/home/gghonest"
+ln -s /etc/shadow "$work/home/ggevil/.google_authenticator"
+cp "$work/home/gghonest/.google_authenticator" "$work/home/ggplant/.google_authenticator"
+chown 4711:4711 "$work/home/ggplant/.google_authenticator"   # planted by gghonest for ggplant
+# A root-owned secret hard-linked into a user's home is not that user's file.
+google-authenticator -t -d -f -C -q -Q NONE -u -w 3 -e 0 -s "$work/root-ga" >/dev/null
+ln "$work/root-ga" "$work/home/gglink/.google_authenticator"
+set +e
+out=$("$authctl" import google-authenticator --all --dir "$work/state2" 2>&1); rc=$?
+set -e
+[ $rc -eq 1 ] || fail "import --all should report the refused files (rc=$rc): $out"
+grep -q 'gghonest: imported TOTP' <<<"$out" || fail "the honest user was not imported: $out"
+grep -q '1 imported, 3 failed' <<<"$out" || fail "unexpected tally: $out"
+[ -e "$work/state2/ggevil.rec" ] && fail "imported through a symlink"
+[ -e "$work/state2/ggplant.rec" ] && fail "imported a file another user planted"
+[ -e "$work/state2/gglink.rec" ] && fail "imported a root-owned file through a hard link"
+hsecret=$(head -n1 "$work/home/gghonest/.google_authenticator")
+"$authctl" verify -u gghonest --dir "$work/state2" "$(echo "$hsecret" | oathtool -b --totp -)" >/dev/null \
+  || fail "imported code does not verify"
+echo "ok: import --all imports the user's own file, refuses symlinks and planted files"
 INNER
 grep -q '^ggsudo:' /etc/group && { echo "FAIL: the machine's /etc/group was changed"; exit 1; }
-echo "1 passed, 0 failed"
+echo "2 passed, 0 failed"
