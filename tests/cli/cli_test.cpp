@@ -193,6 +193,36 @@ TEST_F(Cli, HotpEnrollmentAdvancesItsCounter)
     EXPECT_EQ(authctl({"verify", "-u", "bob", oathtool_hotp(secret, 2)}).code, 0);
 }
 
+// A terminal QR code as a grey-scale image zbarimg can read (1 = light module).
+std::string to_pgm(const std::vector<std::vector<int>>& rows, const std::string& path)
+{
+    const std::size_t w = rows.at(0).size(), scale = 6;
+    std::string pgm = "P5\n" + std::to_string(w * scale) + " " + std::to_string(rows.size() * scale) + "\n255\n";
+    for (const auto& row : rows)
+        for (std::size_t k = 0; k < scale; ++k)
+            for (std::size_t x = 0; x < w; ++x)
+                pgm.append(scale, static_cast<char>(x < row.size() && row[x] != 0 ? 255 : 0));
+    test::write_file(path, pgm);
+    return path;
+}
+
+// The 4-module light border a scanner needs around the code.
+void expect_quiet_zone(const std::vector<std::vector<int>>& rows)
+{
+    // QR codes have an odd size: an even row count means the last row is the
+    // UTF-8 renderer's padding, which must be light as well.
+    const std::size_t w = rows.at(0).size(), h = rows.size() % 2 == 0 ? rows.size() - 1 : rows.size();
+    for (std::size_t y = 0; y < rows.size(); ++y) {
+        ASSERT_EQ(rows[y].size(), w) << "ragged QR row " << y;
+        for (std::size_t x = 0; x < w; ++x) {
+            const bool border = x < 4 || x >= w - 4 || y < 4 || y + 4 >= h;
+            if (border) {
+                ASSERT_EQ(rows[y][x], 1) << "dark module in the quiet zone at " << x << "," << y;
+            }
+        }
+    }
+}
+
 TEST_F(Cli, PngAndTerminalQrCodesDecodeToThePrintedUri)
 {
     const std::string png = tmp_ / "alice.png";
@@ -233,14 +263,28 @@ TEST_F(Cli, PngAndTerminalQrCodesDecodeToThePrintedUri)
         rows.push_back(bottom);
     }
     ASSERT_GT(rows.size(), 20U);
-    const std::size_t w = rows[0].size(), scale = 6;
-    std::string pgm = "P5\n" + std::to_string(w * scale) + " " + std::to_string(rows.size() * scale) + "\n255\n";
-    for (const auto& row : rows)
-        for (std::size_t k = 0; k < scale; ++k)
-            for (std::size_t x = 0; x < w; ++x)
-                pgm.append(scale, static_cast<char>(x < row.size() && row[x] != 0 ? 255 : 0));
-    test::write_file(tmp_ / "terminal.pgm", pgm);
-    EXPECT_EQ(zbar(tmp_ / "terminal.pgm"), uri) << "the UTF-8 QR code does not decode";
+    expect_quiet_zone(rows);
+    EXPECT_EQ(zbar(to_pgm(rows, tmp_ / "utf8.pgm")), uri) << "the UTF-8 QR code does not decode";
+
+    // ANSI: two spaces per module, black (40) or white (47) background.
+    r = authctl({"show", "-u", "alice", "--qr", "ansi"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    std::istringstream ansi(r.out);
+    std::getline(ansi, line);
+    std::getline(ansi, line);
+    rows.clear();
+    const std::string dark = "\x1b[40m  ", light = "\x1b[47m  ", reset = "\x1b[0m";
+    while (std::getline(ansi, line)) {
+        std::vector<int> row;
+        std::size_t i = 0;
+        for (; line.compare(i, dark.size(), dark) == 0 || line.compare(i, light.size(), light) == 0; i += dark.size())
+            row.push_back(line.compare(i, light.size(), light) == 0 ? 1 : 0);
+        EXPECT_EQ(line.substr(i), reset) << "unexpected bytes in an ANSI QR line";
+        rows.push_back(row);
+    }
+    ASSERT_GT(rows.size(), 20U);
+    expect_quiet_zone(rows);
+    EXPECT_EQ(zbar(to_pgm(rows, tmp_ / "ansi.pgm")), uri) << "the ANSI QR code does not decode";
 
     // SVG: a well-formed document with the quiet zone.
     r = authctl({"show", "-u", "alice", "--qr", "svg:" + tmp_ / "a.svg"});
