@@ -204,8 +204,13 @@ int run(pam_handle_t* pamh, int flags, int argc, const char** argv, Phase phase)
         pam_syslog(pamh, LOG_NOTICE, "cannot determine the user: %s", pam_strerror(pamh, rc));
         return rc == PAM_CONV_AGAIN ? PAM_INCOMPLETE : rc;
     }
-    // A name the store cannot hold cannot be enrolled: treat it as unknown.
-    if (!validate_user_name(acct.name)) acct.exists = false;
+    // A name the store cannot hold (encode_user_name is the store's own test,
+    // including the length of the encoding) cannot be enrolled: treat it as
+    // unknown, and say why when the user database does know it.
+    if (auto stem = encode_user_name(acct.name); !stem) {
+        if (acct.exists) s.log(LOG_NOTICE, acct.name, "treated as an unknown user: " + stem.error().message());
+        acct.exists = false;
+    }
     s.debug(acct.name, std::string("mode ") + (phase == Phase::account ? "account" : "auth"));
     if (phase == Phase::account) return account(s, cfg->opts, acct);
     switch (cfg->mode) {

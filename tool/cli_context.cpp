@@ -53,10 +53,31 @@ std::optional<SystemUser> find_user(const std::string& name)
     return SystemUser{pw->pw_name, pw->pw_uid, pw->pw_gid, pw->pw_dir != nullptr ? pw->pw_dir : ""};
 }
 
+namespace {
+
+// A name as typed, for a message: control bytes as \xNN, so the message stays
+// one line and cannot drive the terminal.
+std::string quoted_name(const std::string& name)
+{
+    std::string out;
+    for (const char c : name) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u >= 0x20 && u != 0x7F) {
+            out += c;
+            continue;
+        }
+        static constexpr char hex[] = "0123456789abcdef";
+        out += {'\\', 'x', hex[u >> 4], hex[u & 0xF]};
+    }
+    return out;
+}
+
+}  // namespace
+
 SystemUser require_user(const std::string& name)
 {
     auto u = find_user(name);
-    if (!u) fail(kExitFailed, "no such user '" + name + "' in the system's user database");
+    if (!u) fail(kExitFailed, "no such user '" + quoted_name(name) + "' in the system's user database");
     return *u;
 }
 

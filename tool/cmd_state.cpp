@@ -40,14 +40,12 @@ void run_status(const StatusArgs& a)
     std::vector<StatusRow> rows;
     rows.reserve(users.size());
     for (const auto& u : users) rows.push_back(status_of(store, u, user_is_root(u), opts, t));
-    bool errors = false;
     if (a.common.json) {
         nlohmann::json out = nlohmann::json::array();
         for (const auto& r : rows) {
             nlohmann::json j = {{"user", r.user}};
             if (!r.error.empty()) {
                 j["error"] = r.error;
-                errors = true;
             } else {
                 j["enrolled"] = r.enrolled;
                 j["confirmed"] = r.confirmed;
@@ -71,7 +69,6 @@ void run_status(const StatusArgs& a)
             std::cout << std::setw(16) << r.user;
             if (!r.error.empty()) {
                 std::cout << "ERROR: " << r.error << "\n";
-                errors = true;
                 continue;
             }
             const std::string unlocks = !r.lock.locked                   ? "-"
@@ -85,7 +82,12 @@ void run_status(const StatusArgs& a)
     }
     for (const auto& name : unexpected)
         std::cerr << "authctl: warning: unexpected entry in " << opts.dir << ": " << name << "\n";
-    if (errors) fail(kExitFailed, "some records could not be read (see above)");
+    // One line on stderr that names the problem (the table or JSON also shows it).
+    std::vector<std::string> errors;
+    for (const auto& r : rows)
+        if (!r.error.empty()) errors.push_back(r.error);
+    if (errors.size() == 1) fail(kExitFailed, errors.front());
+    if (!errors.empty()) fail(kExitFailed, std::to_string(errors.size()) + " records could not be read (see above)");
 }
 
 struct ResetArgs {

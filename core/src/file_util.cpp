@@ -32,7 +32,9 @@ Status check_fd(int fd, std::string_view name, unsigned type, FileTrust trust)
     if (st.st_uid != 0) return make_error(Errc::insecure, quoted + " is not owned by root");
     if (trust == FileTrust::root_private) {
         if ((st.st_mode & 077) != 0) return make_error(Errc::insecure, quoted + " is accessible by group or others");
-        if (type == S_IFREG && st.st_nlink != 1) return make_error(Errc::insecure, quoted + " has more than one link");
+        // No link at all is a file a writer renamed over (or removed) after we
+        // opened it: a lock-free reader still holds the whole record it was.
+        if (type == S_IFREG && st.st_nlink > 1) return make_error(Errc::insecure, quoted + " has more than one link");
     } else if ((st.st_mode & 022) != 0) {
         return make_error(Errc::insecure, quoted + " is writable by group or others");
     }

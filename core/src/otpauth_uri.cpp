@@ -88,6 +88,8 @@ Result<std::string> build_key_uri(const KeyUri& uri)
     if (!uri.issuer.empty()) {
         out += percent_encode(uri.issuer, kUnreserved);
         out += ':';
+    } else if (uri.account.find(':') != std::string::npos) {
+        out += ':';  // an empty issuer, said so: else the account's "%3A" would be read as the separator
     }
     out += percent_encode(uri.account, kUnreserved);
     out += "?secret=";
@@ -108,6 +110,10 @@ Result<std::string> build_key_uri(const KeyUri& uri)
     } else {
         out += "&counter=";
         out += std::to_string(uri.counter);
+    }
+    if (out.size() > kMaxUriLength) {  // escaped UTF-8 triples: long names can outgrow what parse_key_uri reads
+        wipe_string(out);
+        return bad("longer than " + std::to_string(kMaxUriLength) + " characters once escaped");
     }
     return out;
 }

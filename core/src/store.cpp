@@ -162,10 +162,11 @@ Status LockedRecord::commit()
                               "refusing to write an unreadable record for '" + user_ + "': " + back.error().detail);
         return replace_file(dirfd, rec_name, tmp_name, text.view());
     }
-    if (::unlinkat(dirfd, rec_name.c_str(), 0) != 0 && errno != ENOENT)
-        return sys_error("cannot remove", rec_name, errno);
+    // The stale temp file first: if it cannot go, the record is still in place.
     if (::unlinkat(dirfd, tmp_name.c_str(), 0) != 0 && errno != ENOENT)
         return sys_error("cannot remove", tmp_name, errno);
+    if (::unlinkat(dirfd, rec_name.c_str(), 0) != 0 && errno != ENOENT)
+        return sys_error("cannot remove", rec_name, errno);
     if (::fsync(dirfd) != 0) return sys_error("cannot fsync directory of", rec_name, errno);
     // Still holding the lock: waiters notice the unlinked file and retry. From
     // here on this object holds a lock nobody else can see, so it writes no more.

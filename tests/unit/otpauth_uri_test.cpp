@@ -85,6 +85,36 @@ TEST(OtpauthUri, ParsesWhatAppsAndOtherToolsWrite)
     EXPECT_EQ(u->issuer, "");
 }
 
+TEST(OtpauthUri, AccountWithAColonAndNoIssuerRoundTrips)
+{
+    // Found by fuzz_uri: rebuilt as "otpauth://totp/%3Ab?...", the account's
+    // escaped ':' was read back as the issuer separator (account "b").
+    auto u = parse_key_uri(std::string("otpauth://totp/::b?secret=") + kSecretB32);
+    ASSERT_TRUE(u) << u.error().message();
+    EXPECT_EQ(u->issuer, "");
+    EXPECT_EQ(u->account, ":b");
+    auto built = build_key_uri(*u);
+    ASSERT_TRUE(built) << built.error().message();
+    auto back = parse_key_uri(*built);
+    ASSERT_TRUE(back) << back.error().message();
+    EXPECT_EQ(back->issuer, "");
+    EXPECT_EQ(back->account, ":b");
+}
+
+TEST(OtpauthUri, RefusesToBuildWhatIsTooLongToReadBack)
+{
+    // Found with fuzz_uri: 256-byte UTF-8 names fit a 2048-character URI raw,
+    // but not escaped (each byte becomes %XX, the issuer written twice).
+    std::string name;
+    for (int i = 0; i < 128; ++i) name += "\xc3\xa9";  // U+00E9, two bytes
+    auto u = parse_key_uri("otpauth://totp/" + name + ":" + name + "?secret=" + kSecretB32);
+    ASSERT_TRUE(u) << u.error().message();
+    auto built = build_key_uri(*u);
+    ASSERT_FALSE(built);
+    EXPECT_EQ(built.error().code, Errc::invalid_argument);
+    EXPECT_NE(built.error().detail.find("once escaped"), std::string::npos) << built.error().detail;
+}
+
 void expect_bad(const std::string& uri, const std::string& needle)
 {
     auto r = parse_key_uri(uri);
