@@ -1,0 +1,166 @@
+# Shared by the end-to-end tests: a sandbox in private mount and network
+# namespaces, so the machine's /etc, /run and network are never touched.
+#
+# e2e_enter "$@"     re-executes the calling script inside `unshare -m -n`
+#                    (returns only inside the namespace)
+#                    ($work is made before and removed after, outside)
+# e2e_setup          copies /etc and bind-mounts the copy over /etc, mounts a
+#                    fresh tmpfs on /run, brings up a private loopback
+# e2e_syslog         a private /dev built from scratch (mknod, new devpts)
+#                    whose /dev/log is read by socat into $work/syslog
+# syslog_lines       the messages received, one per line
+# add_user NAME [GROUPS] [PASSWORD]   a test user in the copied passwd/shadow/group
+# enroll NAME        enrolls NAME with the authctl under test; prints the secret
+# enroll_confirmed NAME GROUP   `enroll --confirm --grant-group GROUP`, answering
+#                    with the code for the URI it prints; prints its output
+#                    and a last line "secret SECRET"; exit status of enroll
+# code SECRET [STEPS]   the TOTP code now (or STEPS periods later), from oathtool
+# check DESCRIPTION COMMAND...   runs COMMAND; counts a failure, never exits
+# e2e_finish         prints the summary; exit status 1 if any check failed
+#
+# Callers set: authctl (path of the CLI), module (path of pam_authctl.so).
+
+e2e_enter() {
+  if [ -z "${AUTHCTL_E2E_INNER:-}" ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+      echo "$(basename "$0"): needs root (private namespaces, sshd, sudo)" >&2
+      exit 1
+    fi
+    # $work is created and removed out here, in the machine's own mount
+    # namespace, where nothing is mounted inside it: the removal can never
+    # reach through a mount into the machine's /dev, /etc or /run.
+    work=$(mktemp -d /tmp/authctl-e2e-XXXXXX)
+    chmod 0755 "$work"
+    local rc=0
+    unshare --mount --net --propagation private \
+      env AUTHCTL_E2E_INNER=1 AUTHCTL_E2E_WORK="$work" bash "$0" "$@" || rc=$?
+    if [ -n "${E2E_KEEP:-}" ]; then
+      echo "kept $work"
+    else
+      rm -rf --one-file-system "$work"
+    fi
+    exit "$rc"
+  fi
+}
+
+e2e_failures=0
+e2e_checks=0
+check() {
+  local what=$1; shift
+  e2e_checks=$((e2e_checks + 1))
+  if "$@"; then
+    echo "ok   - $what"
+  else
+    echo "FAIL - $what"
+    e2e_failures=$((e2e_failures + 1))
+  fi
+}
+
+e2e_finish() {
+  echo "$((e2e_checks - e2e_failures))/$e2e_checks checks passed"
+  [ "$e2e_failures" -eq 0 ]
+}
+
+# Inside the namespace: stops what the test started (its mounts go with the
+# namespace; the outer process removes $work).
+e2e_cleanup_hooks=()
+e2e_cleanup() {
+  local hook
+  for hook in "${e2e_cleanup_hooks[@]}"; do eval "$hook" || true; done
+}
+
+e2e_setup() {
+  work=$AUTHCTL_E2E_WORK
+  trap e2e_cleanup EXIT
+  trap 'exit 130' INT TERM HUP
+  cp -a /etc "$work/etc"
+  mount --bind "$work/etc" /etc
+  mount -t tmpfs -o mode=0755 tmpfs /run
+  ip link set lo up
+  state=$work/state
+  mkdir -m 0700 "$state"
+  mkdir "$work/home"
+  uid_next=4801
+}
+
+e2e_syslog() {
+  # A /dev of our own, made from scratch (no bind of the machine's /dev, whose
+  # nodes a stray removal could delete): the usual nodes, a new devpts
+  # instance, a fresh /dev/shm, and later the /dev/log socket.
+  mount -t tmpfs -o mode=0755 tmpfs /dev
+  mknod -m 0666 /dev/null c 1 3
+  mknod -m 0666 /dev/zero c 1 5
+  mknod -m 0666 /dev/full c 1 7
+  mknod -m 0666 /dev/random c 1 8
+  mknod -m 0666 /dev/urandom c 1 9
+  mknod -m 0666 /dev/tty c 5 0
+  mkdir /dev/pts /dev/shm
+  mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts /dev/pts
+  ln -s pts/ptmx /dev/ptmx
+  mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+  ln -s /proc/self/fd /dev/fd
+  ln -s /proc/self/fd/0 /dev/stdin
+  ln -s /proc/self/fd/1 /dev/stdout
+  ln -s /proc/self/fd/2 /dev/stderr
+  : > "$work/syslog"
+  setpriv --pdeathsig KILL socat -u UNIX-RECV:/dev/log,mode=0666 "OPEN:$work/syslog,append" &
+  local pid=$!
+  e2e_cleanup_hooks+=("kill $pid; wait $pid 2>/dev/null")
+  for _ in $(seq 50); do [ -S /dev/log ] && return 0; sleep 0.1; done
+  echo "FAIL - no syslog socket" >&2
+  return 1
+}
+
+# Datagrams arrive without newlines; each starts with "<PRI>".
+syslog_lines() {
+  sed -E 's/<([0-9]+)>/\n<\1>/g' "$work/syslog" | sed '/^$/d'
+}
+
+add_user() {
+  local name=$1 groups=${2:-} password=${3:-} hash='!' uid=$uid_next
+  uid_next=$((uid_next + 1))
+  [ -n "$password" ] && hash=$(openssl passwd -6 "$password")
+  mkdir -p "$work/home/$name"
+  echo "$name:x:$uid:$uid::$work/home/$name:/bin/sh" >> /etc/passwd
+  echo "$name:$hash:19000:0:99999:7:::" >> /etc/shadow
+  echo "$name:x:$uid:" >> /etc/group
+  echo "$name:!::" >> /etc/gshadow
+  chown "$uid:$uid" "$work/home/$name"
+  local g
+  for g in ${groups//,/ }; do
+    gpasswd -a "$name" "$g" >/dev/null
+  done
+}
+
+enroll() {
+  "$authctl" enroll -u "$1" --dir "$state" --qr none --json | jq -r .secret
+}
+
+enroll_confirmed() {
+  local secret='' line from to pid rc=0
+  coproc ENROLL { "$authctl" enroll -u "$1" --dir "$state" --confirm --qr none --grant-group "$2" 2>&1; }
+  # bash forgets a coproc's pid and fds once it exits: keep them.
+  pid=$ENROLL_PID
+  exec {from}<&"${ENROLL[0]}" {to}>&"${ENROLL[1]}"
+  while IFS= read -r line <&"$from"; do
+    echo "$line"
+    case $line in otpauth://*) secret=${line#*secret=}; secret=${secret%%&*}; break ;; esac
+  done
+  [ -n "$secret" ] && code "$secret" >&"$to"
+  exec {to}>&-
+  cat <&"$from"
+  exec {from}<&-
+  wait "$pid" || rc=$?
+  echo "secret $secret"
+  return "$rc"
+}
+
+code() {
+  local at=$(( $(date +%s) + 30 * ${2:-0} ))
+  oathtool --totp -b -N "@$at" "$1"
+}
+
+# One field of `authctl status -u USER --json`.
+status_field() {
+  "$authctl" status -u "$1" --dir "$state" --json | jq -r ".[0].$2"
+}

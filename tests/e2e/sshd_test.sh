@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# pam_authctl.so behind a real OpenSSH sshd, logged into with the real ssh
+# client, in private mount and network namespaces: the test's /etc (with its
+# pam.d/sshd and users) is a bind-mounted copy, sshd listens on the private
+# 127.0.0.1 only, and is stopped by its pid whatever happens.
+#
+#   sshd_test.sh AUTHCTL MODULE
+set -uo pipefail
+authctl=$(realpath "$1") module=$(realpath "$2")
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/e2e_lib.sh"
+e2e_enter "$@"
+e2e_setup
+e2e_syslog || exit 1
+
+port=2222
+opts="dir=$state deny=3 unlock_time=600"
+# The stacks from docs/pam_authctl.md, with the module's path and options.
+code_stack="auth     required   $module $opts
+account  required   $module $opts
+account  required   pam_unix.so
+session  required   pam_permit.so"
+password_stack="auth     requisite                    $module preauth $opts
+auth     [success=1 default=ignore]   pam_unix.so
+auth     [default=die]                $module authfail $opts
+auth     required                     $module $opts
+account  required                     $module $opts
+account  required                     pam_unix.so
+session  required                     pam_permit.so"
+echo "$code_stack" > /etc/pam.d/sshd
+
+ssh-keygen -q -t ed25519 -N '' -f "$work/hostkey"
+mkdir "$work/keys"
+cat > "$work/sshd_config" <<EOF
+ListenAddress 127.0.0.1
+Port $port
+HostKey $work/hostkey
+PidFile none
+UsePAM yes
+KbdInteractiveAuthentication yes
+PasswordAuthentication no
+PubkeyAuthentication yes
+AuthorizedKeysFile $work/keys/%u
+StrictModes no
+PermitRootLogin no
+MaxStartups 100
+MaxAuthTries 10
+LogLevel VERBOSE
+Match User e2ekey
+  AuthenticationMethods publickey,keyboard-interactive
+EOF
+
+mkdir -m 0755 /run/sshd
+/usr/sbin/sshd -t -f "$work/sshd_config" || { echo "FAIL - sshd rejects the test config"; exit 1; }
+setpriv --pdeathsig KILL /usr/sbin/sshd -D -e -f "$work/sshd_config" 2>"$work/sshd.log" &
+sshd_pid=$!
+e2e_cleanup_hooks+=("kill $sshd_pid; wait $sshd_pid 2>/dev/null")
+for _ in $(seq 100); do
+  grep -q 'Server listening on 127.0.0.1' "$work/sshd.log" && break
+  sleep 0.1
+done
+grep -q 'Server listening' "$work/sshd.log" || { cat "$work/sshd.log"; echo "FAIL - sshd did not start"; exit 1; }
+echo "sshd pid $sshd_pid on 127.0.0.1:$port ($(/usr/sbin/sshd -V 2>&1 | head -1))"
+
+# The ssh client answers prompts through this askpass: the code or the
+# password from the files named in the environment, and logs each prompt.
+cat > "$work/askpass" <<'EOF'
+#!/bin/sh
+echo "$1" >> "$E2E_PROMPTS"
+case $1 in
+  *assword*) cat "$E2E_PASSWORD" ;;
+  *erification\ code*) cat "$E2E_CODE" ;;
+  *) exit 1 ;;
+esac
+EOF
+chmod 0755 "$work/askpass"
+
+# login USER METHOD CODE [PASSWORD] [TAG]: one ssh login; its stdout, stderr
+# and the prompts shown go to $work/out.TAG, err.TAG, prompts.TAG. Exit status
+# of ssh. METHOD: kbd (keyboard-interactive only), key+kbd, key.
+login() {
+  local user=$1 method=$2 answer=${3:-} password=${4:-} tag=${5:-last} auth
+  case $method in
+    kbd) auth=(-o PreferredAuthentications=keyboard-interactive -o PubkeyAuthentication=no) ;;
+    key+kbd) auth=(-o PreferredAuthentications=publickey,keyboard-interactive -i "$work/id_$user") ;;
+    key) auth=(-o PreferredAuthentications=publickey -i "$work/id_$user") ;;
+  esac
+  printf '%s\n' "$answer" > "$work/code.$tag"
+  printf '%s\n' "$password" > "$work/password.$tag"
+  : > "$work/prompts.$tag"
+  E2E_CODE=$work/code.$tag E2E_PASSWORD=$work/password.$tag E2E_PROMPTS=$work/prompts.$tag \
+  SSH_ASKPASS=$work/askpass SSH_ASKPASS_REQUIRE=force \
+    setsid -w ssh -n -F /dev/null -p "$port" -o UserKnownHostsFile=/dev/null -o GlobalKnownHostsFile=/dev/null \
+      -o StrictHostKeyChecking=no -o NumberOfPasswordPrompts=1 -o IdentitiesOnly=yes -o ConnectTimeout=20 \
+      "${auth[@]}" "$user@127.0.0.1" 'echo "logged in as $(id -un)"' \
+      > "$work/out.$tag" 2> "$work/err.$tag"
+  echo $? > "$work/rc.$tag"
+}
+logged_in() { grep -qx "logged in as $1" "$work/out.${2:-last}"; }
+# Refused: ssh gave up (255) without running the command.
+refused() { ! logged_in "$1" "${2:-last}" && [ "$(cat "$work/rc.${2:-last}")" = 255 ]; }
+prompted() { grep -qi "${2:-verification code}" "$work/prompts.${1:-last}"; }
+# A line at facility authpriv (priorities 80-87) containing the text.
+logged() { syslog_lines | grep -E '^<8[0-7]>' | grep -qF "$1"; }
+told() { grep -q "$1" "$work/err.${2:-last}"; }
+
+for u in e2ecode e2ekey e2elock e2ereplay e2epass e2eload e2eburst; do
+  add_user "$u" "" "pw-$u"
+  ssh-keygen -q -t ed25519 -N '' -f "$work/id_$u"
+  cp "$work/id_$u.pub" "$work/keys/$u"
+done
+for u in e2ecode e2ekey e2elock e2ereplay e2epass e2eload e2eburst; do
+  declare "secret_$u=$(enroll "$u")"
+done
+
+echo "# keyboard-interactive with a code"
+login e2ecode kbd "$(code "$secret_e2ecode")"
+check "a correct code logs in and runs the remote command" logged_in e2ecode
+check "the prompt reached the ssh client" prompted
+login e2ecode kbd 000000
+check "a wrong code is refused" refused e2ecode
+check "the wrong code is counted" test "$(status_field e2ecode failures)" = 1
+check "status shows where it came from" test "$(status_field e2ecode from)" = 127.0.0.1
+
+echo "# publickey,keyboard-interactive"
+login e2ekey key+kbd "$(code "$secret_e2ekey")"
+check "key plus code logs in" logged_in e2ekey
+login e2ekey key+kbd 000000
+check "key plus a wrong code is refused" refused e2ekey
+check "the key alone is not enough (sshd: partial success)" grep -q 'Partial publickey for e2ekey' "$work/sshd.log"
+login e2ekey kbd "$(code "$secret_e2ekey" 1)"
+check "a code without the key is refused (AuthenticationMethods)" refused e2ekey
+
+echo "# lockout after deny=3 wrong codes"
+login e2elock key "" "" keyfirst
+check "before the lock, the key alone logs in (this user has no AuthenticationMethods)" logged_in e2elock keyfirst
+for i in 1 2 3; do login e2elock kbd 11111$i "" "wrong$i"; done
+check "three wrong codes are refused" refused e2elock wrong3
+check "the third tells the user the account is locked" told 'Account locked after 3 failed attempts' wrong3
+check "status: locked with 3 failures" test "$(status_field e2elock locked)/$(status_field e2elock failures)" = true/3
+login e2elock kbd "$(code "$secret_e2elock")"
+check "even the right code is refused while locked" refused e2elock
+check "...without asking for it" bash -c "! grep -q . '$work/prompts.last'"
+check "...and with the lock message" told 'Account locked after 3 failed attempts'
+login e2elock key
+check "a publickey-only login of a locked user is refused by the account phase" refused e2elock
+check "sshd logs the refused key login" grep -q 'Failed publickey for e2elock' "$work/sshd.log"
+check "the module logged the lock to authpriv, with the remote host" \
+  logged 'pam_authctl(sshd:auth): user e2elock: account locked after 3 failures (service=sshd rhost=127.0.0.1)'
+check "...and the account phase's refusal" logged 'pam_authctl(sshd:account): user e2elock: account denied: locked (3 failures)'
+check "status still shows 3 failures (the account phase never counts)" test "$(status_field e2elock failures)" = 3
+check "authctl reset says what it did" bash -c "'$authctl' reset -u e2elock --dir '$state' | grep -q 'e2elock: 3 failures cleared, account unlocked'"
+login e2elock kbd "$(code "$secret_e2elock")"
+check "after authctl reset the user logs in again" logged_in e2elock
+
+echo "# one code, two logins"
+c=$(code "$secret_e2ereplay")
+login e2ereplay kbd "$c" "" first
+login e2ereplay kbd "$c" "" second
+check "the first login with the code succeeds" logged_in e2ereplay first
+check "the same code for a second login is refused" refused e2ereplay second
+
+echo "# 32 parallel logins through sshd with the same valid code"
+c=$(code "$secret_e2eload")
+pids=()
+for i in $(seq 32); do login e2eload kbd "$c" "" "load$i" & pids+=($!); done
+wait "${pids[@]}"
+ok=0
+for i in $(seq 32); do logged_in e2eload "load$i" && ok=$((ok + 1)); done
+echo "  $ok of 32 logged in"
+check "exactly one of 32 parallel logins with one code succeeds" test "$ok" = 1
+
+echo "# 32 parallel wrong codes with deny=3"
+pids=()
+for i in $(seq 32); do login e2eburst kbd 00000$((i % 10)) "" "burst$i" & pids+=($!); done
+wait "${pids[@]}"
+locked_msgs=0
+for i in $(seq 32); do told 'Account locked' "burst$i" && locked_msgs=$((locked_msgs + 1)); done
+echo "  failures $(status_field e2eburst failures), locked $(status_field e2eburst locked), $locked_msgs clients told"
+check "exactly 3 of 32 parallel wrong codes were evaluated and counted" test "$(status_field e2eburst failures)" = 3
+check "the user is locked" test "$(status_field e2eburst locked)" = true
+check "no parallel wrong code logged in" bash -c "! grep -l 'logged in' '$work'/out.burst* 2>/dev/null | grep -q ."
+
+echo "# password (pam_unix) + code, faillock-style"
+echo "$password_stack" > /etc/pam.d/sshd
+login e2epass kbd "$(code "$secret_e2epass")" pw-e2epass
+check "right password and right code log in" logged_in e2epass
+check "both prompts were shown" bash -c "grep -q Password '$work/prompts.last' && grep -qi 'verification code' '$work/prompts.last'"
+login e2epass kbd "$(code "$secret_e2epass" 1)" wrong-password pw1
+check "a wrong password is refused" refused e2epass pw1
+check "...before the code is asked" bash -c "! grep -qi 'verification code' '$work/prompts.pw1'"
+login e2epass kbd "$(code "$secret_e2epass" 1)" wrong-password pw2
+check "password failures count toward the lock" test "$(status_field e2epass failures)" = 2
+login e2epass kbd 000000 pw-e2epass pw3
+check "a right password with a wrong code is the third failure: locked" \
+  test "$(status_field e2epass locked)/$(status_field e2epass failures)" = true/3
+login e2epass kbd "$(code "$secret_e2epass" 1)" pw-e2epass pw4
+check "locked: the right password and code are refused" refused e2epass pw4
+check "...and not even the password is asked (preauth is requisite)" bash -c "! grep -q . '$work/prompts.pw4'"
+"$authctl" reset -u e2epass --dir "$state" >/dev/null
+login e2epass kbd "$(code "$secret_e2epass" 1)" pw-e2epass pw5
+check "after reset, password and code log in" logged_in e2epass pw5
+
+echo "# the log"
+check "no code that was typed ever reaches the log" bash -c "! cat '$work'/code.* | sort -u | grep -v '^\$' | grep -qFf - '$work/syslog'"
+echo "  $(syslog_lines | grep -c pam_authctl) lines from pam_authctl, e.g.:"
+syslog_lines | grep pam_authctl | sed -n '1,4s/^/    /p'
+
+e2e_finish
