@@ -15,7 +15,7 @@
 #                    with the code for the URI it prints; prints its output
 #                    and a last line "secret SECRET"; exit status of enroll
 # code SECRET [STEPS]   the TOTP code now (or STEPS periods later), from oathtool
-# check DESCRIPTION COMMAND...   runs COMMAND; counts a failure, never exits
+# check DESCRIPTION COMMAND...   runs COMMAND; counts a failure (status 1), never exits
 # e2e_finish         prints the summary; exit status 1 if any check failed
 #
 # Callers set: authctl (path of the CLI), module (path of pam_authctl.so).
@@ -53,6 +53,7 @@ check() {
   else
     echo "FAIL - $what"
     e2e_failures=$((e2e_failures + 1))
+    return 1
   fi
 }
 
