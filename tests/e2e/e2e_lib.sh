@@ -9,6 +9,8 @@
 # e2e_syslog         a private /dev built from scratch (mknod, new devpts)
 #                    whose /dev/log is read by socat into $work/syslog
 # syslog_lines       the messages received, one per line
+# e2e_sshd, add_ssh_key, login, logged_in, prompted, told, logged: a real
+#                    sshd and ssh logins to it (see each function)
 # add_user NAME [GROUPS] [PASSWORD]   a test user in the copied passwd/shadow/group
 # enroll NAME        enrolls NAME with the authctl under test; prints the secret
 # enroll_confirmed NAME GROUP   `enroll --confirm --grant-group GROUP`, answering
@@ -111,6 +113,91 @@ e2e_syslog() {
   echo "FAIL - no syslog socket" >&2
   return 1
 }
+
+# e2e_sshd [CONFIG]: a real sshd on the private 127.0.0.1:$port (2222), PAM
+# service "sshd" (write /etc/pam.d/sshd first), keys from $work/keys/USER,
+# CONFIG appended to its config (e.g. Match blocks); stopped by its pid at
+# exit. Sets sshd_pid. Also writes the askpass that `login` answers with.
+port=2222
+e2e_sshd() {
+  ssh-keygen -q -t ed25519 -N '' -f "$work/hostkey"
+  mkdir -p "$work/keys"
+  cat > "$work/sshd_config" <<SSHD_CONFIG
+ListenAddress 127.0.0.1
+Port $port
+HostKey $work/hostkey
+PidFile none
+UsePAM yes
+KbdInteractiveAuthentication yes
+PasswordAuthentication no
+PubkeyAuthentication yes
+AuthorizedKeysFile $work/keys/%u
+StrictModes no
+PermitRootLogin no
+MaxStartups 100
+MaxAuthTries 10
+LogLevel VERBOSE
+${1:-}
+SSHD_CONFIG
+  mkdir -p -m 0755 /run/sshd
+  /usr/sbin/sshd -t -f "$work/sshd_config" || { echo "FAIL - sshd rejects the test config"; return 1; }
+  setpriv --pdeathsig KILL /usr/sbin/sshd -D -e -f "$work/sshd_config" 2>"$work/sshd.log" &
+  sshd_pid=$!
+  e2e_cleanup_hooks+=("kill $sshd_pid; wait $sshd_pid 2>/dev/null")
+  for _ in $(seq 100); do
+    grep -q 'Server listening on 127.0.0.1' "$work/sshd.log" && break
+    sleep 0.1
+  done
+  grep -q 'Server listening' "$work/sshd.log" || { cat "$work/sshd.log"; echo "FAIL - sshd did not start"; return 1; }
+
+  # The ssh client answers prompts through this askpass: the code or the
+  # password from the files named in the environment, and logs each prompt.
+  cat > "$work/askpass" <<'ASKPASS'
+#!/bin/sh
+echo "$1" >> "$E2E_PROMPTS"
+case $1 in
+  *assword*) cat "$E2E_PASSWORD" ;;
+  *erification\ code*) cat "$E2E_CODE" ;;
+  *) exit 1 ;;
+esac
+ASKPASS
+  chmod 0755 "$work/askpass"
+}
+
+# add_ssh_key USER: a key pair $work/id_USER, authorized for USER.
+add_ssh_key() {
+  ssh-keygen -q -t ed25519 -N '' -f "$work/id_$1"
+  cp "$work/id_$1.pub" "$work/keys/$1"
+}
+
+# login USER METHOD CODE [PASSWORD] [TAG]: one ssh login to e2e_sshd; its
+# stdout, stderr and the prompts shown go to $work/out.TAG, err.TAG,
+# prompts.TAG, its exit status to rc.TAG. METHOD: kbd (keyboard-interactive
+# only), key+kbd, key.
+login() {
+  local user=$1 method=$2 answer=${3:-} password=${4:-} tag=${5:-last} auth
+  case $method in
+    kbd) auth=(-o PreferredAuthentications=keyboard-interactive -o PubkeyAuthentication=no) ;;
+    key+kbd) auth=(-o PreferredAuthentications=publickey,keyboard-interactive -i "$work/id_$user") ;;
+    key) auth=(-o PreferredAuthentications=publickey -i "$work/id_$user") ;;
+  esac
+  printf '%s\n' "$answer" > "$work/code.$tag"
+  printf '%s\n' "$password" > "$work/password.$tag"
+  : > "$work/prompts.$tag"
+  E2E_CODE=$work/code.$tag E2E_PASSWORD=$work/password.$tag E2E_PROMPTS=$work/prompts.$tag \
+  SSH_ASKPASS=$work/askpass SSH_ASKPASS_REQUIRE=force \
+    setsid -w ssh -n -F /dev/null -p "$port" -o UserKnownHostsFile=/dev/null -o GlobalKnownHostsFile=/dev/null \
+      -o StrictHostKeyChecking=no -o NumberOfPasswordPrompts=1 -o IdentitiesOnly=yes \
+      -o ConnectTimeout=20 "${auth[@]}" "$user@127.0.0.1" 'echo "logged in as $(id -un)"' \
+      > "$work/out.$tag" 2> "$work/err.$tag"
+  echo $? > "$work/rc.$tag"
+}
+logged_in() { grep -qx "logged in as $1" "$work/out.${2:-last}"; }
+prompted() { grep -qi "${2:-verification code}" "$work/prompts.${1:-last}"; }
+# told TEXT [TAG]: what the program under test printed on stderr.
+told() { grep -q "$1" "$work/err.${2:-last}"; }
+# A line at facility authpriv (priorities 80-87) containing the text.
+logged() { syslog_lines | grep -E '^<8[0-7]>' | grep -qF "$1"; }
 
 # Datagrams arrive without newlines; each starts with "<PRI>".
 syslog_lines() {

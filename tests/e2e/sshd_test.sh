@@ -13,7 +13,6 @@ e2e_enter "$@"
 e2e_setup
 e2e_syslog || exit 1
 
-port=2222
 opts="dir=$state deny=3 unlock_time=600"
 # The stacks from docs/pam_authctl.md, with the module's path and options.
 code_stack="auth     required   $module $opts
@@ -29,85 +28,15 @@ account  required                     pam_unix.so
 session  required                     pam_permit.so"
 echo "$code_stack" > /etc/pam.d/sshd
 
-ssh-keygen -q -t ed25519 -N '' -f "$work/hostkey"
-mkdir "$work/keys"
-cat > "$work/sshd_config" <<EOF
-ListenAddress 127.0.0.1
-Port $port
-HostKey $work/hostkey
-PidFile none
-UsePAM yes
-KbdInteractiveAuthentication yes
-PasswordAuthentication no
-PubkeyAuthentication yes
-AuthorizedKeysFile $work/keys/%u
-StrictModes no
-PermitRootLogin no
-MaxStartups 100
-MaxAuthTries 10
-LogLevel VERBOSE
-Match User e2ekey
-  AuthenticationMethods publickey,keyboard-interactive
-EOF
-
-mkdir -m 0755 /run/sshd
-/usr/sbin/sshd -t -f "$work/sshd_config" || { echo "FAIL - sshd rejects the test config"; exit 1; }
-setpriv --pdeathsig KILL /usr/sbin/sshd -D -e -f "$work/sshd_config" 2>"$work/sshd.log" &
-sshd_pid=$!
-e2e_cleanup_hooks+=("kill $sshd_pid; wait $sshd_pid 2>/dev/null")
-for _ in $(seq 100); do
-  grep -q 'Server listening on 127.0.0.1' "$work/sshd.log" && break
-  sleep 0.1
-done
-grep -q 'Server listening' "$work/sshd.log" || { cat "$work/sshd.log"; echo "FAIL - sshd did not start"; exit 1; }
+e2e_sshd "Match User e2ekey
+  AuthenticationMethods publickey,keyboard-interactive" || exit 1
 echo "sshd pid $sshd_pid on 127.0.0.1:$port ($(/usr/sbin/sshd -V 2>&1 | head -1))"
-
-# The ssh client answers prompts through this askpass: the code or the
-# password from the files named in the environment, and logs each prompt.
-cat > "$work/askpass" <<'EOF'
-#!/bin/sh
-echo "$1" >> "$E2E_PROMPTS"
-case $1 in
-  *assword*) cat "$E2E_PASSWORD" ;;
-  *erification\ code*) cat "$E2E_CODE" ;;
-  *) exit 1 ;;
-esac
-EOF
-chmod 0755 "$work/askpass"
-
-# login USER METHOD CODE [PASSWORD] [TAG]: one ssh login; its stdout, stderr
-# and the prompts shown go to $work/out.TAG, err.TAG, prompts.TAG. Exit status
-# of ssh. METHOD: kbd (keyboard-interactive only), key+kbd, key.
-login() {
-  local user=$1 method=$2 answer=${3:-} password=${4:-} tag=${5:-last} auth
-  case $method in
-    kbd) auth=(-o PreferredAuthentications=keyboard-interactive -o PubkeyAuthentication=no) ;;
-    key+kbd) auth=(-o PreferredAuthentications=publickey,keyboard-interactive -i "$work/id_$user") ;;
-    key) auth=(-o PreferredAuthentications=publickey -i "$work/id_$user") ;;
-  esac
-  printf '%s\n' "$answer" > "$work/code.$tag"
-  printf '%s\n' "$password" > "$work/password.$tag"
-  : > "$work/prompts.$tag"
-  E2E_CODE=$work/code.$tag E2E_PASSWORD=$work/password.$tag E2E_PROMPTS=$work/prompts.$tag \
-  SSH_ASKPASS=$work/askpass SSH_ASKPASS_REQUIRE=force \
-    setsid -w ssh -n -F /dev/null -p "$port" -o UserKnownHostsFile=/dev/null -o GlobalKnownHostsFile=/dev/null \
-      -o StrictHostKeyChecking=no -o NumberOfPasswordPrompts=1 -o IdentitiesOnly=yes -o ConnectTimeout=20 \
-      "${auth[@]}" "$user@127.0.0.1" 'echo "logged in as $(id -un)"' \
-      > "$work/out.$tag" 2> "$work/err.$tag"
-  echo $? > "$work/rc.$tag"
-}
-logged_in() { grep -qx "logged in as $1" "$work/out.${2:-last}"; }
 # Refused: ssh gave up (255) without running the command.
 refused() { ! logged_in "$1" "${2:-last}" && [ "$(cat "$work/rc.${2:-last}")" = 255 ]; }
-prompted() { grep -qi "${2:-verification code}" "$work/prompts.${1:-last}"; }
-# A line at facility authpriv (priorities 80-87) containing the text.
-logged() { syslog_lines | grep -E '^<8[0-7]>' | grep -qF "$1"; }
-told() { grep -q "$1" "$work/err.${2:-last}"; }
 
 for u in e2ecode e2ekey e2elock e2ereplay e2epass e2eload e2eburst; do
   add_user "$u" "" "pw-$u"
-  ssh-keygen -q -t ed25519 -N '' -f "$work/id_$u"
-  cp "$work/id_$u.pub" "$work/keys/$u"
+  add_ssh_key "$u"
 done
 for u in e2ecode e2ekey e2elock e2ereplay e2epass e2eload e2eburst; do
   declare "secret_$u=$(enroll "$u")"

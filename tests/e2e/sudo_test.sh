@@ -52,13 +52,11 @@ try_sudo() {
 }
 got_root() { [ "$(cat "$work/rc.$1")" = 0 ] && grep -qx root "$work/out.$1"; }
 refused() { [ "$(cat "$work/rc.$1")" != 0 ] && ! grep -qx root "$work/out.$1"; }
-told() { grep -q "$2" "$work/err.$1"; }
-logged() { syslog_lines | grep -E '^<8[0-7]>' | grep -qF "$1"; }
 
 echo "# an enrolled member of sudo"
 try_sudo sudoer "$(code "$secret_sudoer")" right
 check "the right code runs the command as root" got_root right
-check "sudo showed the module's prompt" told right 'Verification code'
+check "sudo showed the module's prompt" told 'Verification code' right
 check "...and the enrollment is now confirmed" test "$(status_field sudoer confirmed)" = true
 try_sudo sudoer "$(code "$secret_sudoer")" replay
 check "the same code a second time is refused" refused replay
