@@ -20,36 +20,8 @@
 namespace authctl {
 namespace {
 
-struct CmdResult {
-    int code = -1;
-    std::string out;
-    std::string err;
-};
-
-// Runs argv with `input` on stdin, capturing stdout and stderr separately.
-CmdResult run_cmd(const std::vector<std::string>& argv, const std::string& input = "")
-{
-    test::TempDir io;
-    const std::string in = io / "in", out = io / "out", err = io / "err";
-    test::write_file(in, input);
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-        const int i = ::open(in.c_str(), O_RDONLY);
-        const int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        const int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        ::dup2(i, 0);
-        ::dup2(o, 1);
-        ::dup2(e, 2);
-        std::vector<char*> args;
-        for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-        args.push_back(nullptr);
-        ::execvp(args[0], args.data());
-        ::_exit(127);
-    }
-    int ws = 0;
-    ::waitpid(pid, &ws, 0);
-    return CmdResult{WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws), test::read_file(out), test::read_file(err)};
-}
+using test::CmdResult;
+using test::run_cmd;
 
 std::string oathtool_totp(const std::string& b32, std::int64_t at, const char* algo = "sha1", int digits = 6,
                           int period = 30)

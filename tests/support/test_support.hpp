@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -93,6 +94,42 @@ inline std::string run(const std::vector<std::string>& argv, const std::string& 
     ::waitpid(pid, &ws, 0);
     status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
     return result;
+}
+
+struct CmdResult {
+    int code = -1;
+    std::string out;
+    std::string err;
+};
+
+// Runs argv with `input` on stdin, capturing stdout and stderr. A command that
+// has not finished after `deadline` seconds is killed by SIGALRM (the alarm
+// survives exec), so a hang shows up as exit code 128 + SIGALRM, not as a
+// stuck test.
+inline CmdResult run_cmd(const std::vector<std::string>& argv, const std::string& input = "", unsigned deadline = 30)
+{
+    TempDir io;
+    const std::string in = io / "in", out = io / "out", err = io / "err";
+    write_file(in, input);
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        const int i = ::open(in.c_str(), O_RDONLY);
+        const int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        const int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        ::dup2(i, 0);
+        ::dup2(o, 1);
+        ::dup2(e, 2);
+        ::signal(SIGALRM, SIG_DFL);
+        ::alarm(deadline);
+        std::vector<char*> args;
+        for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+        args.push_back(nullptr);
+        ::execvp(args[0], args.data());
+        ::_exit(127);
+    }
+    int ws = 0;
+    ::waitpid(pid, &ws, 0);
+    return CmdResult{WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws), read_file(out), read_file(err)};
 }
 
 inline bool have_program(const std::string& name)
