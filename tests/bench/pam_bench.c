@@ -1,0 +1,196 @@
+/* pam_bench: drives a PAM service in-process through the real libpam, as
+ * sshd does once per connection: pam_start, pam_authenticate, pam_end, with a
+ * no-op fail-delay callback, N times; or P processes at once.
+ *
+ *   pam_bench [-p PROCS] [-b] SERVICE USER ANSWERS N
+ *
+ * USER may contain one %d, replaced by the process number (0..PROCS-1), so
+ * each process logs in as its own user. ANSWERS is a file with one answer per
+ * line, given to the prompt(s) of attempt i (line i, per process: process k
+ * uses lines k*N .. k*N+N-1; the file must have enough), or "-" for an empty
+ * answer. -b starts all processes at the same instant (a barrier) for races.
+ * Prints one line: attempts=A success=S seconds=T per_second=R.
+ *
+ * Plain C linked only to libpam, so dlopen'ing a C++ module counts its
+ * libraries as it would in sshd. Under callgrind, --toggle-collect=bench_attempt
+ * counts only what a login costs (libpam and the modules), not this driver. */
+#define _GNU_SOURCE
+#include <security/pam_appl.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+struct answer {
+    const char* text;
+};
+
+static int converse(int n, const struct pam_message** msg, struct pam_response** resp, void* data)
+{
+    const struct answer* a = data;
+    struct pam_response* out = calloc((size_t)n, sizeof *out);
+    if (out == NULL) return PAM_BUF_ERR;
+    for (int i = 0; i < n; ++i) {
+        if (msg[i]->msg_style == PAM_PROMPT_ECHO_OFF || msg[i]->msg_style == PAM_PROMPT_ECHO_ON) {
+            out[i].resp = strdup(a->text);
+            if (out[i].resp == NULL) {
+                for (int j = 0; j < i; ++j) free(out[j].resp);
+                free(out);
+                return PAM_BUF_ERR;
+            }
+        }
+    }
+    *resp = out;
+    return PAM_SUCCESS;
+}
+
+static void no_delay(int status, unsigned usec, void* data)
+{
+    (void)status;
+    (void)usec;
+    (void)data;
+}
+
+/* One login; callgrind collects inside this function only. */
+__attribute__((noinline)) int bench_attempt(const char* service, const char* user, const char* answer)
+{
+    struct answer a = {answer};
+    const struct pam_conv conv = {converse, &a};
+    pam_handle_t* pamh = NULL;
+    int rc = pam_start(service, user, &conv, &pamh);
+    if (rc != PAM_SUCCESS) return rc;
+    pam_set_item(pamh, PAM_FAIL_DELAY, (const void*)no_delay);
+    pam_set_item(pamh, PAM_RHOST, "192.0.2.1");
+    rc = pam_authenticate(pamh, 0);
+    pam_end(pamh, rc);
+    return rc;
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static char** read_answers(const char* path, long* count)
+{
+    *count = 0;
+    if (strcmp(path, "-") == 0) return NULL;
+    FILE* f = fopen(path, "re");
+    if (f == NULL) {
+        fprintf(stderr, "pam_bench: cannot read %s: %s\n", path, strerror(errno));
+        exit(2);
+    }
+    long cap = 1024;
+    char** lines = malloc((size_t)cap * sizeof *lines);
+    char* line = NULL;
+    size_t len = 0;
+    ssize_t got;
+    while (lines != NULL && (got = getline(&line, &len, f)) >= 0) {
+        while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r')) line[--got] = '\0';
+        if (*count == cap) {
+            cap *= 2;
+            char** grown = realloc(lines, (size_t)cap * sizeof *lines);
+            if (grown == NULL) break;
+            lines = grown;
+        }
+        lines[(*count)++] = strdup(line);
+    }
+    free(line);
+    fclose(f);
+    if (lines == NULL) {
+        fprintf(stderr, "pam_bench: out of memory\n");
+        exit(2);
+    }
+    return lines;
+}
+
+/* Runs `n` attempts as process `k`; returns the number of successes. */
+static long run(int k, const char* service, const char* user_fmt, char** answers, long n_answers, long n)
+{
+    char user[256];
+    snprintf(user, sizeof user, user_fmt, k);
+    long ok = 0;
+    for (long i = 0; i < n; ++i) {
+        const long line = (long)k * n + i;
+        const char* answer = answers == NULL ? "" : answers[line < n_answers ? line : n_answers - 1];
+        if (bench_attempt(service, user, answer) == PAM_SUCCESS) ++ok;
+    }
+    return ok;
+}
+
+int main(int argc, char** argv)
+{
+    int procs = 1, barrier = 0, opt;
+    while ((opt = getopt(argc, argv, "p:b")) != -1) {
+        if (opt == 'p') procs = atoi(optarg);
+        else if (opt == 'b') barrier = 1;
+        else return 2;
+    }
+    if (argc - optind != 4 || procs < 1 || procs > 256) {
+        fprintf(stderr, "usage: pam_bench [-p PROCS] [-b] SERVICE USER ANSWERS N\n");
+        return 2;
+    }
+    const char* service = argv[optind];
+    const char* user_fmt = argv[optind + 1];
+    long n_answers = 0;
+    char** answers = read_answers(argv[optind + 2], &n_answers);
+    const long n = atol(argv[optind + 3]);
+    if (n < 1 || (answers != NULL && n_answers < (long)procs * n)) {
+        fprintf(stderr, "pam_bench: need N >= 1 and %ld answers, have %ld\n", (long)procs * n, n_answers);
+        return 2;
+    }
+
+    if (procs == 1 && !barrier) {
+        const double t0 = now();
+        const long ok = run(0, service, user_fmt, answers, n_answers, n);
+        const double t = now() - t0;
+        printf("attempts=%ld success=%ld seconds=%.6f per_second=%.1f\n", n, ok, t, (double)n / t);
+        return 0;
+    }
+
+    /* Each child reports its successes through a pipe; the barrier is a pipe
+     * whose write end the parent closes when every child is waiting. */
+    int result[2], gate[2];
+    if (pipe(result) != 0 || pipe(gate) != 0) return 2;
+    pid_t* pids = calloc((size_t)procs, sizeof *pids);
+    if (pids == NULL) return 2;
+    for (int k = 0; k < procs; ++k) {
+        fflush(NULL);
+        pids[k] = fork();
+        if (pids[k] < 0) {
+            for (int j = 0; j < k; ++j) kill(pids[j], SIGKILL);
+            return 2;
+        }
+        if (pids[k] == 0) {
+            close(result[0]);
+            close(gate[1]);
+            char c;
+            if (barrier) (void)!read(gate[0], &c, 1);
+            const long ok = run(k, service, user_fmt, answers, n_answers, n);
+            (void)!write(result[1], &ok, sizeof ok);
+            _exit(0);
+        }
+    }
+    close(result[1]);
+    close(gate[0]);
+    usleep(barrier ? 200000 : 0);
+    const double t0 = now();
+    close(gate[1]);
+    long ok = 0, part;
+    while (read(result[0], &part, sizeof part) == (ssize_t)sizeof part) ok += part;
+    int failed = 0;
+    for (int k = 0; k < procs; ++k) {
+        int ws = 0;
+        if (waitpid(pids[k], &ws, 0) < 0 || !WIFEXITED(ws) || WEXITSTATUS(ws) != 0) failed = 1;
+    }
+    const double t = now() - t0;
+    const long attempts = (long)procs * n;
+    printf("attempts=%ld success=%ld seconds=%.6f per_second=%.1f\n", attempts, ok, t, (double)attempts / t);
+    return failed ? 1 : 0;
+}
