@@ -33,14 +33,15 @@ e2e_enter() {
     # reach through a mount into the machine's /dev, /etc or /run.
     work=$(mktemp -d /tmp/authctl-e2e-XXXXXX)
     chmod 0755 "$work"
+    if [ -n "${E2E_KEEP:-}" ]; then
+      trap 'echo "kept $work"' EXIT
+    else
+      trap 'rm -rf --one-file-system "$work"' EXIT
+    fi
+    trap 'exit 143' TERM INT HUP
     local rc=0
     unshare --mount --net --propagation private \
       env AUTHCTL_E2E_INNER=1 AUTHCTL_E2E_WORK="$work" bash "$0" "$@" || rc=$?
-    if [ -n "${E2E_KEEP:-}" ]; then
-      echo "kept $work"
-    else
-      rm -rf --one-file-system "$work"
-    fi
     exit "$rc"
   fi
 }
