@@ -8,6 +8,7 @@
 #                    fresh tmpfs on /run, brings up a private loopback
 # e2e_syslog         a private /dev built from scratch (mknod, new devpts)
 #                    whose /dev/log is read by socat into $work/syslog
+# e2e_sandbox "$@"   all three of the above, in that order
 # syslog_lines       the messages received, one per line
 # e2e_sshd, add_ssh_key, login, logged_in, prompted, told, logged: a real
 #                    sshd and ssh logins to it (see each function)
@@ -44,6 +45,13 @@ e2e_enter() {
       env AUTHCTL_E2E_INNER=1 AUTHCTL_E2E_WORK="$work" bash "$0" "$@" || rc=$?
     exit "$rc"
   fi
+}
+
+# e2e_sandbox "$@": the usual start, e2e_enter + e2e_setup + e2e_syslog.
+e2e_sandbox() {
+  e2e_enter "$@"
+  e2e_setup
+  e2e_syslog || exit 1
 }
 
 e2e_failures=0

@@ -9,9 +9,7 @@ set -uo pipefail
 authctl=$(realpath "$1") module=$(realpath "$2")
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/e2e_lib.sh"
-e2e_enter "$@"
-e2e_setup
-e2e_syslog || exit 1
+e2e_sandbox "$@"
 
 opts="dir=$state deny=3 unlock_time=600"
 # The stacks from docs/pam_authctl.md, with the module's path and options.

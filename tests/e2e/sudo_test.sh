@@ -10,9 +10,7 @@ set -uo pipefail
 authctl=$(realpath "$1") module=$(realpath "$2")
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/e2e_lib.sh"
-e2e_enter "$@"
-e2e_setup
-e2e_syslog || exit 1
+e2e_sandbox "$@"
 
 # The "sudo: code only" stack from docs/pam_authctl.md, without nullok.
 opts="dir=$state deny=3 unlock_time=600"
