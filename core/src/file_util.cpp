@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -21,10 +22,11 @@ Error sys_error(const std::string& what, std::string_view name, int err)
                       what + " '" + std::string(name) + "': " + std::strerror(err));
 }
 
-Status check_fd(int fd, std::string_view name, unsigned type, FileTrust trust)
+Status check_fd(int fd, std::string_view name, unsigned type, FileTrust trust, std::size_t* size)
 {
     struct stat st {};
     if (::fstat(fd, &st) != 0) return sys_error("cannot stat", name, errno);
+    if (size != nullptr) *size = st.st_size > 0 ? static_cast<std::size_t>(st.st_size) : 0;
     const std::string quoted = "'" + std::string(name) + "'";
     if ((st.st_mode & S_IFMT) != type)
         return make_error(Errc::insecure,
@@ -49,10 +51,21 @@ Result<SecretBytes> read_trusted_file(int dirfd, const std::string& name, std::s
         if (errno == ELOOP) return make_error(Errc::insecure, "'" + name + "' is a symbolic link");
         return sys_error("cannot open", name, errno);
     }
-    if (auto st = check_fd(fd.get(), name, S_IFREG, trust); !st) return st.error();
-    SecretBytes buf(max_bytes + 1);
+    std::size_t size = 0;
+    if (auto st = check_fd(fd.get(), name, S_IFREG, trust, &size); !st) return st.error();
+    // Room for what fstat saw plus one byte, so a file that grew since is
+    // noticed; it grows up to max_bytes + 1, where a file counts as too large.
+    // (Not max_bytes at once: wiping 16 KiB per record read was most of the
+    // cost of reading one.)
+    SecretBytes buf(std::min(size, max_bytes) + 1);
     std::size_t have = 0;
-    while (have < buf.size()) {
+    for (;;) {
+        if (have == buf.size()) {
+            if (buf.size() > max_bytes) break;
+            SecretBytes bigger(std::min(buf.size() * 2, max_bytes + 1));
+            std::memcpy(bigger.data(), buf.data(), have);
+            buf = std::move(bigger);  // wipes the old buffer
+        }
         const ssize_t n = ::read(fd.get(), buf.data() + have, buf.size() - have);
         if (n < 0) {
             if (errno == EINTR) continue;

@@ -5,14 +5,32 @@
 #include <openssl/params.h>
 
 #include <array>
+#include <atomic>
 #include <memory>
 
 namespace authctl {
 namespace {
 
-struct MacDeleter {
-    void operator()(EVP_MAC* m) const noexcept { EVP_MAC_free(m); }
-};
+// OpenSSL's HMAC, fetched once per process and kept: a fetch walks the
+// provider store (tens of thousands of instructions) and returns the same
+// method each time. Never freed, as OpenSSL keeps its own implicit fetches: the
+// host (sshd, sudo) may run OPENSSL_cleanup() at exit before our destructors,
+// and the module is linked -z nodelete, so one process holds one reference. A
+// failed fetch is not cached; the next login tries again.
+EVP_MAC* hmac_method() noexcept
+{
+    static std::atomic<EVP_MAC*> cached{nullptr};
+    EVP_MAC* mac = cached.load(std::memory_order_acquire);
+    if (mac != nullptr) return mac;
+    mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+    if (mac == nullptr) return nullptr;
+    EVP_MAC* expected = nullptr;
+    if (!cached.compare_exchange_strong(expected, mac, std::memory_order_acq_rel)) {
+        EVP_MAC_free(mac);  // another thread won the race: use its fetch
+        return expected;
+    }
+    return mac;
+}
 struct MacCtxDeleter {
     void operator()(EVP_MAC_CTX* c) const noexcept { EVP_MAC_CTX_free(c); }
 };
@@ -25,9 +43,9 @@ class CounterMac {
 public:
     Status init(const SecretBytes& key, HashAlgo algo)
     {
-        mac_.reset(EVP_MAC_fetch(nullptr, "HMAC", nullptr));
-        if (!mac_) return make_error(Errc::crypto, "EVP_MAC_fetch(HMAC) failed");
-        ctx_.reset(EVP_MAC_CTX_new(mac_.get()));
+        EVP_MAC* mac = hmac_method();
+        if (mac == nullptr) return make_error(Errc::crypto, "EVP_MAC_fetch(HMAC) failed");
+        ctx_.reset(EVP_MAC_CTX_new(mac));
         if (!ctx_) return make_error(Errc::crypto, "EVP_MAC_CTX_new failed");
         OSSL_PARAM params[] = {
             OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>(algo_name(algo)), 0),
@@ -64,7 +82,6 @@ public:
     }
 
 private:
-    std::unique_ptr<EVP_MAC, MacDeleter> mac_;
     std::unique_ptr<EVP_MAC_CTX, MacCtxDeleter> ctx_;
     bool keyed_ = false;  // true right after init(): the first message needs no re-init
 };

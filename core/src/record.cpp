@@ -1,7 +1,8 @@
 #include "authctl/record.hpp"
 
+#include <array>
 #include <charconv>
-#include <map>
+#include <initializer_list>
 #include <vector>
 
 #include "authctl/base32.hpp"
@@ -60,24 +61,48 @@ std::optional<T> parse_decimal(std::string_view v)
     return n;
 }
 
-// Key -> (line number, values). Only "recovery" may repeat.
-struct Fields {
-    std::map<std::string, std::pair<std::size_t, std::vector<std::string_view>>, std::less<>> map;
+// Every key a record may hold. Only "recovery" and "granted_group" may repeat.
+constexpr std::array<std::string_view, 18> kKeys = {
+    "authctl-user", "type",          "algorithm",     "digits",       "period",      "last_step",
+    "counter",      "secret",        "created",       "confirmed",    "recovery_kdf", "recovery",
+    "failures",     "first_failure", "last_failure",  "last_source",  "locked_until", "granted_group",
+};
 
-    Error corrupt(std::string_view key, const std::string& why) const
+constexpr std::size_t key_index(std::string_view key) noexcept
+{
+    for (std::size_t i = 0; i < kKeys.size(); ++i)
+        if (kKeys[i] == key) return i;
+    return kKeys.size();
+}
+
+// The record's lines by key: views into the text being parsed, which outlives
+// this. A fixed table, so a hostile file costs at most one lookup per line.
+struct Fields {
+    struct Slot {
+        std::size_t line = 0;  // of the first occurrence; 0: absent
+        std::string_view value;  // the first occurrence's
+        bool taken = false;
+    };
+    std::array<Slot, kKeys.size() + 1> slots{};  // the last: for a key not in kKeys (never filled)
+    std::vector<std::string_view> recovery;       // every "recovery" value, in order
+    std::vector<std::string_view> groups;         // every "granted_group" value, in order
+
+    Slot& slot(std::string_view key) noexcept { return slots[key_index(key)]; }
+    bool has(std::string_view key) noexcept { return slot(key).line != 0; }
+
+    Error corrupt(std::string_view key, const std::string& why)
     {
-        const auto it = map.find(key);
-        const std::string where = it == map.end() ? "" : "line " + std::to_string(it->second.first) + ": ";
+        const Slot& s = slot(key);
+        const std::string where = s.line == 0 ? "" : "line " + std::to_string(s.line) + ": ";
         return make_error(Errc::corrupt, where + "'" + std::string(key) + "' " + why);
     }
 
     Result<std::string_view> take(std::string_view key)
     {
-        const auto it = map.find(key);
-        if (it == map.end()) return make_error(Errc::corrupt, "missing '" + std::string(key) + "'");
-        const std::string_view v = it->second.second.front();
-        taken.emplace_back(key);
-        return v;
+        Slot& s = slot(key);
+        if (s.line == 0) return make_error(Errc::corrupt, "missing '" + std::string(key) + "'");
+        s.taken = true;
+        return s.value;
     }
 
     template <typename T>
@@ -90,8 +115,6 @@ struct Fields {
             return corrupt(key, "is not a number from " + std::to_string(min) + " to " + std::to_string(max));
         return *n;
     }
-
-    std::vector<std::string> taken;
 };
 
 }  // namespace
@@ -133,14 +156,25 @@ bool valid_group_name(std::string_view name) noexcept
 
 SecretBytes serialize_record(const UserRecord& rec)
 {
+    // The text holds the secret, so it never grows in place (which would leave
+    // a stray copy in freed memory): a line that does not fit moves the text to
+    // a buffer twice the size and wipes the old one. 1 KiB fits a record
+    // without recovery codes or groups.
     std::string out;
-    out.reserve(kMaxRecordBytes);  // no reallocation: no stray copies of the secret
-    auto line = [&out](std::string_view key, std::string_view value) {
-        out.append(key);
-        out.push_back(' ');
-        out.append(value);
-        out.push_back('\n');
+    out.reserve(1024);
+    auto put = [&out](std::initializer_list<std::string_view> pieces) {
+        std::size_t need = out.size();
+        for (const auto p : pieces) need += p.size();
+        if (need > out.capacity()) {
+            std::string bigger;
+            bigger.reserve(2 * need);
+            bigger.append(out);
+            wipe_string(out);
+            out.swap(bigger);
+        }
+        for (const auto p : pieces) out.append(p);
     };
+    auto line = [&put](std::string_view key, std::string_view value) { put({key, " ", value, "\n"}); };
     line("authctl-user", std::to_string(kRecordVersion));
     if (const auto& e = rec.enrollment) {
         line("type", otp_type_name(e->type));
@@ -172,7 +206,7 @@ SecretBytes serialize_record(const UserRecord& rec)
     line("last_source", t.last_source.empty() ? "-" : sanitize_source(t.last_source));
     line("locked_until", t.locked_until == kLockedForever ? "never" : std::to_string(t.locked_until));
     for (const auto& g : rec.granted_groups) line("granted_group", g);
-    out.append("end\n");
+    put({"end\n"});
     SecretBytes result(reinterpret_cast<const std::uint8_t*>(out.data()), out.size());
     wipe_string(out);
     return result;
@@ -207,14 +241,23 @@ Result<UserRecord> parse_record(std::string_view text)
                 return make_error(Errc::corrupt, "line " + std::to_string(line_no) + ": non-printable byte");
         }
         if (line_no == 1 && key != "authctl-user") return make_error(Errc::corrupt, "not an authctl user record");
-        auto [it, fresh] = f.map.try_emplace(std::string(key), line_no, std::vector<std::string_view>{});
-        if (!fresh && key != "recovery" && key != "granted_group")
+        const std::size_t k = key_index(key);
+        if (k == kKeys.size())
+            return make_error(Errc::corrupt,
+                              "line " + std::to_string(line_no) + ": unexpected key '" + std::string(key) + "'");
+        auto& slot = f.slots[k];
+        if (slot.line != 0 && key != "recovery" && key != "granted_group")
             return make_error(Errc::corrupt,
                               "line " + std::to_string(line_no) + ": '" + std::string(key) + "' repeated");
-        it->second.second.push_back(value);
+        if (slot.line == 0) {
+            slot.line = line_no;
+            slot.value = value;
+        }
+        if (key == "recovery") f.recovery.push_back(value);
+        if (key == "granted_group") f.groups.push_back(value);
     }
     if (!ended) return make_error(Errc::corrupt, "no 'end' line (truncated?)");
-    if (line_no == 1 || f.map.empty()) return make_error(Errc::corrupt, "empty record");
+    if (line_no == 1) return make_error(Errc::corrupt, "empty record");
 
     auto version = f.number<int>("authctl-user", 1, 1000);
     if (!version) return make_error(Errc::corrupt, "not an authctl user record");
@@ -275,7 +318,7 @@ Result<UserRecord> parse_record(std::string_view text)
         e.confirmed = *confirmed == "yes";
         rec.enrollment = std::move(e);
     }
-    if (f.map.count("recovery_kdf") != 0) {
+    if (f.has("recovery_kdf")) {
         auto kdf = f.take("recovery_kdf");
         if (!kdf) return kdf.error();
         std::string_view rest = *kdf;
@@ -291,18 +334,18 @@ Result<UserRecord> parse_record(std::string_view text)
         if (!salt || salt->size() < 8 || salt->size() > 64) return f.corrupt("recovery_kdf", "has a bad salt");
         rec.recovery.iterations = *n;
         rec.recovery.salt = std::move(*salt);
-        const auto it = f.map.find("recovery");
-        if (it == f.map.end()) return f.corrupt("recovery_kdf", "without any 'recovery' line");
-        if (it->second.second.size() > kMaxRecoveryCodes)
+        auto& codes = f.slot("recovery");
+        if (codes.line == 0) return f.corrupt("recovery_kdf", "without any 'recovery' line");
+        if (f.recovery.size() > kMaxRecoveryCodes)
             return f.corrupt("recovery", "lines exceed " + std::to_string(kMaxRecoveryCodes));
-        for (const auto& v : it->second.second) {
+        for (const auto& v : f.recovery) {
             auto h = from_hex(v);
             if (!h || h->size() != RecoveryHash{}.size()) return f.corrupt("recovery", "is not a 32-byte hex hash");
             RecoveryHash hash{};
             std::copy(h->begin(), h->end(), hash.begin());
             rec.recovery.hashes.push_back(hash);
         }
-        f.taken.emplace_back("recovery");
+        codes.taken = true;
     }
     Tally& t = rec.tally;
     auto failures = f.number<std::uint32_t>("failures", 0, UINT32_MAX);
@@ -328,21 +371,20 @@ Result<UserRecord> parse_record(std::string_view text)
         if (!n) return n.error();
         t.locked_until = *n;
     }
-    if (const auto it = f.map.find("granted_group"); it != f.map.end()) {
-        if (it->second.second.size() > kMaxGrantedGroups)
+    if (auto& groups = f.slot("granted_group"); groups.line != 0) {
+        if (f.groups.size() > kMaxGrantedGroups)
             return f.corrupt("granted_group", "lines exceed " + std::to_string(kMaxGrantedGroups));
-        for (const auto& g : it->second.second) {
+        for (const auto& g : f.groups) {
             if (!valid_group_name(g)) return f.corrupt("granted_group", "is not a group name");
             rec.granted_groups.emplace_back(g);
         }
-        f.taken.emplace_back("granted_group");
+        groups.taken = true;
     }
-    for (const auto& [key, where] : f.map) {
-        bool used = false;
-        for (const auto& k : f.taken) used = used || k == key;
-        if (!used)
-            return make_error(Errc::corrupt, "line " + std::to_string(where.first) + ": unexpected key '" + key + "'");
-    }
+    // A known key this kind of record does not use (a counter in a TOTP record).
+    for (std::size_t i = 0; i < kKeys.size(); ++i)
+        if (f.slots[i].line != 0 && !f.slots[i].taken)
+            return make_error(Errc::corrupt, "line " + std::to_string(f.slots[i].line) + ": unexpected key '" +
+                                                 std::string(kKeys[i]) + "'");
     return rec;
 }
 

@@ -113,6 +113,31 @@ TEST(Record, RoundTripsRecoveryHashes)
     }
 }
 
+TEST(Record, RoundTripsTheLargestRecord)
+{
+    // Every field at its largest: the text outgrows its first buffer several
+    // times while it is built.
+    UserRecord r = sample(OtpType::totp);
+    std::vector<std::uint8_t> key(kMaxSecretBytes);
+    for (std::size_t i = 0; i < key.size(); ++i) key[i] = static_cast<std::uint8_t>(i * 7 + 1);
+    r.enrollment->secret = SecretBytes(key.data(), key.size());
+    r.enrollment->last_step = UINT64_MAX;
+    ASSERT_TRUE(generate_recovery_codes(r.recovery, kMaxRecoveryCodes));
+    r.tally.last_source = std::string(kMaxSourceLength, 'h');
+    for (std::size_t i = 0; i < kMaxGrantedGroups; ++i)
+        r.granted_groups.push_back(std::string(kMaxGroupName - 1, 'g') + static_cast<char>('a' + i));
+    const std::string text = text_of(r);
+    EXPECT_GT(text.size(), 2048U);  // more than twice the first 1 KiB
+    EXPECT_LE(text.size(), kMaxRecordBytes);
+    auto back = parse_record(text);
+    ASSERT_TRUE(back) << back.error().message();
+    EXPECT_EQ(back->enrollment->secret.view(), r.enrollment->secret.view());
+    EXPECT_EQ(back->recovery.hashes, r.recovery.hashes);
+    EXPECT_EQ(back->granted_groups, r.granted_groups);
+    EXPECT_EQ(back->tally.last_source, r.tally.last_source);
+    EXPECT_EQ(text_of(*back), text);
+}
+
 TEST(Record, EveryTruncationFailsToParse)
 {
     UserRecord r = sample(OtpType::totp);

@@ -8,7 +8,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fstream>
+#include <iterator>
+
 #include "authctl/enrollment.hpp"
+#include "authctl/file_util.hpp"
 #include "test_support.hpp"
 
 namespace authctl {
@@ -266,8 +270,49 @@ TEST_F(StoreTest, CorruptTruncatedAndOversizedRecordsAreErrorsNotAbsence)
     expect_refused(store, "kim", Errc::corrupt, "kim");
     test::write_file(rec, std::string(kMaxRecordBytes + 10, 'a'));
     expect_refused(store, "kim", Errc::corrupt, "larger");
+    test::write_file(rec, std::string(kMaxRecordBytes + 1, 'a'));
+    expect_refused(store, "kim", Errc::corrupt, "larger");
+    // At the limit the file is read whole and refused by the parser instead.
+    test::write_file(rec, std::string(kMaxRecordBytes, 'a'));
+    auto at_limit = store.load("kim");
+    ASSERT_FALSE(at_limit);
+    EXPECT_EQ(at_limit.error().code, Errc::corrupt);
+    EXPECT_EQ(at_limit.error().detail.find("larger"), std::string::npos) << at_limit.error().detail;
     test::write_file(rec, good);
     EXPECT_TRUE(store.load("kim"));
+}
+
+TEST(ReadTrustedFile, ReadsWholeFilesOfAnySizeUpToTheLimit)
+{
+    test::TempDir tmp;
+    for (std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{239}, std::size_t{4096}, std::size_t{16384}}) {
+        std::string content(n, 'x');
+        for (std::size_t i = 0; i < n; ++i) content[i] = static_cast<char>('a' + i % 26);
+        const std::string path = tmp / ("f" + std::to_string(n));
+        test::write_file(path, content);
+        ASSERT_EQ(::chmod(path.c_str(), 0600), 0);
+        auto got = read_trusted_file(AT_FDCWD, path, 16384, FileTrust::root_private);
+        ASSERT_TRUE(got) << n << ": " << got.error().message();
+        EXPECT_EQ(got->view(), content) << n;
+        auto small = read_trusted_file(AT_FDCWD, path, n == 0 ? 0 : n - 1, FileTrust::root_private);
+        if (n == 0) {
+            EXPECT_TRUE(small);
+        } else {
+            ASSERT_FALSE(small) << n;
+            EXPECT_EQ(small.error().code, Errc::corrupt);
+        }
+    }
+    // A file whose size fstat cannot tell (procfs says 0) is still read whole,
+    // and refused once it passes the limit.
+    std::ifstream in("/proc/version");
+    const std::string version((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    ASSERT_FALSE(version.empty());
+    auto got = read_trusted_file(AT_FDCWD, "/proc/version", 16384, FileTrust::root_not_writable);
+    ASSERT_TRUE(got) << got.error().message();
+    EXPECT_EQ(got->view(), version);
+    auto over = read_trusted_file(AT_FDCWD, "/proc/version", version.size() - 1, FileTrust::root_not_writable);
+    ASSERT_FALSE(over);
+    EXPECT_EQ(over.error().code, Errc::corrupt);
 }
 
 TEST_F(StoreTest, HostileUserNamesStayInsideTheDirectory)

@@ -49,8 +49,9 @@ private:
 Error sys_error(const std::string& what, std::string_view name, int err);
 
 // Checks an open fd against `trust` and its expected type (S_IFREG/S_IFDIR);
-// Errc::insecure naming `name` on a mismatch.
-Status check_fd(int fd, std::string_view name, unsigned type, FileTrust trust);
+// Errc::insecure naming `name` on a mismatch. `size`, when given, receives the
+// file's size.
+Status check_fd(int fd, std::string_view name, unsigned type, FileTrust trust, std::size_t* size = nullptr);
 
 // Reads a whole regular file `name` relative to `dirfd` (AT_FDCWD for a path),
 // after checking it against `trust`. Files larger than max_bytes are refused
