@@ -51,6 +51,22 @@ bool canonical_decimal(std::string_view v) noexcept
     return true;
 }
 
+// The writer's spelling of a secret (base32_encode's): A-Z and 2-7 only, no
+// padding, a length a whole number of bytes can have, zero bits after the
+// last byte.
+bool canonical_base32(std::string_view s) noexcept
+{
+    if (s.empty()) return false;
+    for (char c : s)
+        if (!((c >= 'A' && c <= 'Z') || (c >= '2' && c <= '7'))) return false;
+    const std::size_t tail = s.size() % 8;
+    if (tail == 1 || tail == 3 || tail == 6) return false;
+    const unsigned spare = static_cast<unsigned>(s.size() * 5 % 8);  // 0..4 bits, all in the last symbol
+    const char last = s.back();
+    const unsigned v = static_cast<unsigned>(last >= 'A' ? last - 'A' : last - '2' + 26);
+    return (v & ((1U << spare) - 1U)) == 0;
+}
+
 template <typename T>
 std::optional<T> parse_decimal(std::string_view v)
 {
@@ -68,51 +84,66 @@ constexpr std::array<std::string_view, 18> kKeys = {
     "failures",     "first_failure", "last_failure",  "last_source",  "locked_until", "granted_group",
 };
 
-constexpr std::size_t key_index(std::string_view key) noexcept
+// kKeys index of `key`, or kKeys.size(). The search starts at `hint`: kKeys is
+// in the writer's order, so with the previous line's index + 1 as the hint a
+// record's keys are found at the first or second try.
+constexpr std::size_t key_index(std::string_view key, std::size_t hint = 0) noexcept
 {
-    for (std::size_t i = 0; i < kKeys.size(); ++i)
+    for (std::size_t n = 0; n < kKeys.size(); ++n) {
+        const std::size_t i = (hint + n) % kKeys.size();
         if (kKeys[i] == key) return i;
+    }
     return kKeys.size();
+}
+
+// A key named in the parser's code, looked up at compile time (a typo does not build).
+struct Key {
+    std::size_t index;
+};
+consteval Key K(std::string_view name)
+{
+    const std::size_t i = key_index(name);
+    if (i == kKeys.size()) throw "not a record key";
+    return Key{i};
 }
 
 // The record's lines by key: views into the text being parsed, which outlives
 // this. A fixed table, so a hostile file costs at most one lookup per line.
 struct Fields {
     struct Slot {
-        std::size_t line = 0;  // of the first occurrence; 0: absent
+        std::size_t line = 0;    // of the first occurrence; 0: absent
         std::string_view value;  // the first occurrence's
         bool taken = false;
     };
-    std::array<Slot, kKeys.size() + 1> slots{};  // the last: for a key not in kKeys (never filled)
-    std::vector<std::string_view> recovery;       // every "recovery" value, in order
-    std::vector<std::string_view> groups;         // every "granted_group" value, in order
+    std::array<Slot, kKeys.size()> slots{};
+    std::vector<std::string_view> recovery;  // every "recovery" value, in order
+    std::vector<std::string_view> groups;    // every "granted_group" value, in order
 
-    Slot& slot(std::string_view key) noexcept { return slots[key_index(key)]; }
-    bool has(std::string_view key) noexcept { return slot(key).line != 0; }
+    bool has(Key k) const noexcept { return slots[k.index].line != 0; }
 
-    Error corrupt(std::string_view key, const std::string& why)
+    Error corrupt(Key k, const std::string& why) const
     {
-        const Slot& s = slot(key);
+        const Slot& s = slots[k.index];
         const std::string where = s.line == 0 ? "" : "line " + std::to_string(s.line) + ": ";
-        return make_error(Errc::corrupt, where + "'" + std::string(key) + "' " + why);
+        return make_error(Errc::corrupt, where + "'" + std::string(kKeys[k.index]) + "' " + why);
     }
 
-    Result<std::string_view> take(std::string_view key)
+    Result<std::string_view> take(Key k)
     {
-        Slot& s = slot(key);
-        if (s.line == 0) return make_error(Errc::corrupt, "missing '" + std::string(key) + "'");
+        Slot& s = slots[k.index];
+        if (s.line == 0) return make_error(Errc::corrupt, "missing '" + std::string(kKeys[k.index]) + "'");
         s.taken = true;
         return s.value;
     }
 
     template <typename T>
-    Result<T> number(std::string_view key, T min, T max)
+    Result<T> number(Key k, T min, T max)
     {
-        auto v = take(key);
+        auto v = take(k);
         if (!v) return v.error();
         const auto n = parse_decimal<T>(*v);
         if (!n || *n < min || *n > max)
-            return corrupt(key, "is not a number from " + std::to_string(min) + " to " + std::to_string(max));
+            return corrupt(k, "is not a number from " + std::to_string(min) + " to " + std::to_string(max));
         return *n;
     }
 };
@@ -217,6 +248,7 @@ Result<UserRecord> parse_record(std::string_view text)
     if (text.size() > kMaxRecordBytes) return make_error(Errc::corrupt, "record larger than 16 KiB");
     Fields f;
     std::size_t line_no = 0;
+    std::size_t hint = 0;  // where the next key is likely to be in kKeys
     bool ended = false;
     while (!text.empty()) {
         ++line_no;
@@ -235,13 +267,11 @@ Result<UserRecord> parse_record(std::string_view text)
             return make_error(Errc::corrupt, "line " + std::to_string(line_no) + ": not 'key value'");
         const std::string_view key = line.substr(0, sp);
         const std::string_view value = line.substr(sp + 1);
-        for (char c : line) {
-            const auto u = static_cast<unsigned char>(c);
-            if (u < 0x20 || u > 0x7E)
-                return make_error(Errc::corrupt, "line " + std::to_string(line_no) + ": non-printable byte");
-        }
+        bool printable = true;
+        for (const unsigned char u : line) printable &= u >= 0x20 && u <= 0x7E;  // no early exit: vectorizes
+        if (!printable) return make_error(Errc::corrupt, "line " + std::to_string(line_no) + ": non-printable byte");
         if (line_no == 1 && key != "authctl-user") return make_error(Errc::corrupt, "not an authctl user record");
-        const std::size_t k = key_index(key);
+        const std::size_t k = key_index(key, hint);
         if (k == kKeys.size())
             return make_error(Errc::corrupt,
                               "line " + std::to_string(line_no) + ": unexpected key '" + std::string(key) + "'");
@@ -253,94 +283,91 @@ Result<UserRecord> parse_record(std::string_view text)
             slot.line = line_no;
             slot.value = value;
         }
+        hint = k + 1;
         if (key == "recovery") f.recovery.push_back(value);
         if (key == "granted_group") f.groups.push_back(value);
     }
     if (!ended) return make_error(Errc::corrupt, "no 'end' line (truncated?)");
     if (line_no == 1) return make_error(Errc::corrupt, "empty record");
 
-    auto version = f.number<int>("authctl-user", 1, 1000);
+    auto version = f.number<int>(K("authctl-user"), 1, 1000);
     if (!version) return make_error(Errc::corrupt, "not an authctl user record");
     if (*version != kRecordVersion)
         return make_error(Errc::corrupt, "record version " + std::to_string(*version) +
                                              " is not supported (this build reads " + std::to_string(kRecordVersion) +
                                              ")");
     UserRecord rec;
-    auto type = f.take("type");
+    auto type = f.take(K("type"));
     if (!type) return type.error();
     if (*type != "none") {
         Enrollment e;
         auto t = parse_otp_type(*type);
-        if (!t || *type != otp_type_name(*t)) return f.corrupt("type", "must be totp, hotp or none");
+        if (!t || *type != otp_type_name(*t)) return f.corrupt(K("type"), "must be totp, hotp or none");
         e.type = *t;
-        auto algo = f.take("algorithm");
+        auto algo = f.take(K("algorithm"));
         if (!algo) return algo.error();
         auto a = parse_algo(*algo);
-        if (!a || *algo != algo_name(*a)) return f.corrupt("algorithm", "must be SHA1, SHA256 or SHA512");
+        if (!a || *algo != algo_name(*a)) return f.corrupt(K("algorithm"), "must be SHA1, SHA256 or SHA512");
         e.algo = *a;
-        auto digits = f.number<unsigned>("digits", kMinDigits, kMaxDigits);
+        auto digits = f.number<unsigned>(K("digits"), kMinDigits, kMaxDigits);
         if (!digits) return digits.error();
         e.digits = *digits;
         if (e.type == OtpType::totp) {
-            auto period = f.number<unsigned>("period", kMinPeriod, kMaxPeriod);
+            auto period = f.number<unsigned>(K("period"), kMinPeriod, kMaxPeriod);
             if (!period) return period.error();
             e.period = *period;
-            auto last = f.take("last_step");
+            auto last = f.take(K("last_step"));
             if (!last) return last.error();
             if (*last != "-") {
-                auto n = f.number<std::uint64_t>("last_step", 0, UINT64_MAX);
+                auto n = f.number<std::uint64_t>(K("last_step"), 0, UINT64_MAX);
                 if (!n) return n.error();
                 e.last_step = *n;
             }
         } else {
-            auto counter = f.number<std::uint64_t>("counter", 0, UINT64_MAX);
+            auto counter = f.number<std::uint64_t>(K("counter"), 0, UINT64_MAX);
             if (!counter) return counter.error();
             e.counter = *counter;
         }
-        auto secret = f.take("secret");
+        auto secret = f.take(K("secret"));
         if (!secret) return secret.error();
+        if (!canonical_base32(*secret))
+            return f.corrupt(K("secret"), "is not canonical base32 (A-Z2-7, no padding)");
         auto key = base32_decode(*secret);
-        if (key) {
-            std::string canonical = base32_encode(*key);
-            const bool same = canonical == *secret;
-            wipe_string(canonical);
-            if (!same) return f.corrupt("secret", "is not canonical base32 (A-Z2-7, no padding)");
-        }
         if (!key || key->empty() || key->size() > kMaxSecretBytes)
-            return f.corrupt("secret", "is not 1 to 128 bytes of base32");
+            return f.corrupt(K("secret"), "is not 1 to 128 bytes of base32");
         e.secret = std::move(*key);
-        auto created = f.number<std::int64_t>("created", 0, INT64_MAX);
+        auto created = f.number<std::int64_t>(K("created"), 0, INT64_MAX);
         if (!created) return created.error();
         e.created = *created;
-        auto confirmed = f.take("confirmed");
+        auto confirmed = f.take(K("confirmed"));
         if (!confirmed) return confirmed.error();
-        if (*confirmed != "yes" && *confirmed != "no") return f.corrupt("confirmed", "must be yes or no");
+        if (*confirmed != "yes" && *confirmed != "no") return f.corrupt(K("confirmed"), "must be yes or no");
         e.confirmed = *confirmed == "yes";
         rec.enrollment = std::move(e);
     }
-    if (f.has("recovery_kdf")) {
-        auto kdf = f.take("recovery_kdf");
+    if (f.has(K("recovery_kdf"))) {
+        auto kdf = f.take(K("recovery_kdf"));
         if (!kdf) return kdf.error();
         std::string_view rest = *kdf;
         constexpr std::string_view kName = "pbkdf2-sha256 ";
         const auto sp = rest.rfind(' ');
         if (rest.substr(0, kName.size()) != kName || sp < kName.size())
-            return f.corrupt("recovery_kdf", "must be 'pbkdf2-sha256 ITERATIONS SALT'");
+            return f.corrupt(K("recovery_kdf"), "must be 'pbkdf2-sha256 ITERATIONS SALT'");
         const std::string_view iter = rest.substr(kName.size(), sp - kName.size());
         const auto n = parse_decimal<std::uint32_t>(iter);
         if (!n || *n < kMinRecoveryIterations || *n > kMaxRecoveryIterations)
-            return f.corrupt("recovery_kdf", "has a bad iteration count");
+            return f.corrupt(K("recovery_kdf"), "has a bad iteration count");
         auto salt = from_hex(rest.substr(sp + 1));
-        if (!salt || salt->size() < 8 || salt->size() > 64) return f.corrupt("recovery_kdf", "has a bad salt");
+        if (!salt || salt->size() < 8 || salt->size() > 64) return f.corrupt(K("recovery_kdf"), "has a bad salt");
         rec.recovery.iterations = *n;
         rec.recovery.salt = std::move(*salt);
-        auto& codes = f.slot("recovery");
-        if (codes.line == 0) return f.corrupt("recovery_kdf", "without any 'recovery' line");
+        auto& codes = f.slots[K("recovery").index];
+        if (codes.line == 0) return f.corrupt(K("recovery_kdf"), "without any 'recovery' line");
         if (f.recovery.size() > kMaxRecoveryCodes)
-            return f.corrupt("recovery", "lines exceed " + std::to_string(kMaxRecoveryCodes));
+            return f.corrupt(K("recovery"), "lines exceed " + std::to_string(kMaxRecoveryCodes));
         for (const auto& v : f.recovery) {
             auto h = from_hex(v);
-            if (!h || h->size() != RecoveryHash{}.size()) return f.corrupt("recovery", "is not a 32-byte hex hash");
+            if (!h || h->size() != RecoveryHash{}.size()) return f.corrupt(K("recovery"), "is not a 32-byte hex hash");
             RecoveryHash hash{};
             std::copy(h->begin(), h->end(), hash.begin());
             rec.recovery.hashes.push_back(hash);
@@ -348,34 +375,34 @@ Result<UserRecord> parse_record(std::string_view text)
         codes.taken = true;
     }
     Tally& t = rec.tally;
-    auto failures = f.number<std::uint32_t>("failures", 0, UINT32_MAX);
+    auto failures = f.number<std::uint32_t>(K("failures"), 0, UINT32_MAX);
     if (!failures) return failures.error();
     t.failures = *failures;
-    auto first = f.number<std::int64_t>("first_failure", 0, INT64_MAX - 1);
+    auto first = f.number<std::int64_t>(K("first_failure"), 0, INT64_MAX - 1);
     if (!first) return first.error();
     t.first_failure = *first;
-    auto last = f.number<std::int64_t>("last_failure", 0, INT64_MAX - 1);
+    auto last = f.number<std::int64_t>(K("last_failure"), 0, INT64_MAX - 1);
     if (!last) return last.error();
     t.last_failure = *last;
-    auto source = f.take("last_source");
+    auto source = f.take(K("last_source"));
     if (!source) return source.error();
     if (source->size() > kMaxSourceLength || sanitize_source(*source) != *source)
-        return f.corrupt("last_source", "is longer than 128 bytes or has spaces");
+        return f.corrupt(K("last_source"), "is longer than 128 bytes or has spaces");
     if (*source != "-") t.last_source = std::string(*source);
-    auto locked = f.take("locked_until");
+    auto locked = f.take(K("locked_until"));
     if (!locked) return locked.error();
     if (*locked == "never") {
         t.locked_until = kLockedForever;
     } else {
-        auto n = f.number<std::int64_t>("locked_until", 0, INT64_MAX - 1);
+        auto n = f.number<std::int64_t>(K("locked_until"), 0, INT64_MAX - 1);
         if (!n) return n.error();
         t.locked_until = *n;
     }
-    if (auto& groups = f.slot("granted_group"); groups.line != 0) {
+    if (auto& groups = f.slots[K("granted_group").index]; groups.line != 0) {
         if (f.groups.size() > kMaxGrantedGroups)
-            return f.corrupt("granted_group", "lines exceed " + std::to_string(kMaxGrantedGroups));
+            return f.corrupt(K("granted_group"), "lines exceed " + std::to_string(kMaxGrantedGroups));
         for (const auto& g : f.groups) {
-            if (!valid_group_name(g)) return f.corrupt("granted_group", "is not a group name");
+            if (!valid_group_name(g)) return f.corrupt(K("granted_group"), "is not a group name");
             rec.granted_groups.emplace_back(g);
         }
         groups.taken = true;

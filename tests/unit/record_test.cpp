@@ -213,6 +213,15 @@ TEST(Record, RejectsHostileText)
         "secret");
     expect_corrupt(replace(good, "secret GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", "secret GEZD-GNBVGY3TQOJQGEZDGNBVGY3TQOJQ"),
                    "canonical");
+    // Bits set after the last byte: decodes, but is not how the writer spells it.
+    expect_corrupt(replace(good, "secret GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", "secret MZXW7"), "canonical");
+    expect_corrupt(replace(good, "secret GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", "secret MZXW6A"), "secret");
+    for (const auto& [spelled, bytes] : std::vector<std::pair<std::string, std::string>>{
+             {"MY", "f"}, {"MZXQ", "fo"}, {"MZXW6", "foo"}, {"MZXW6YQ", "foob"}, {"MZXW6YTB", "fooba"}}) {
+        auto ok = parse_record(replace(good, "secret GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", "secret " + spelled));
+        ASSERT_TRUE(ok) << spelled << ": " << ok.error().message();
+        EXPECT_EQ(ok->enrollment->secret.view(), bytes);
+    }
     expect_corrupt(replace(good, "last_source 192.0.2.7", "last_source a b c"), "last_source");
     {
         // The version line must come first.
