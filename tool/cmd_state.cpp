@@ -39,7 +39,7 @@ void run_status(const StatusArgs& a)
     const std::int64_t t = now();
     std::vector<StatusRow> rows;
     rows.reserve(users.size());
-    for (const auto& u : users) rows.push_back(status_of(store, u, user_is_root(u), opts, t));
+    for (const auto& u : users) rows.push_back(status_of(store, u, [&u] { return user_is_root(u); }, opts, t));
     if (a.common.json) {
         nlohmann::json out = nlohmann::json::array();
         for (const auto& r : rows) {

@@ -132,7 +132,8 @@ Result<std::vector<SecretBytes>> regenerate_recovery(const UserStore& store, std
     return std::move(*codes);
 }
 
-StatusRow status_of(const UserStore& store, std::string_view user, bool is_root, const Options& opts, std::int64_t now)
+StatusRow status_of(const UserStore& store, std::string_view user, const std::function<bool()>& is_root,
+                    const Options& opts, std::int64_t now)
 {
     StatusRow row;
     row.user = std::string(user);
@@ -151,7 +152,7 @@ StatusRow status_of(const UserStore& store, std::string_view user, bool is_root,
     row.failures = r.tally.failures;
     row.last_failure = r.tally.last_failure;
     row.last_source = r.tally.last_source;
-    row.lock = lock_state(r.tally, opts.lockout, is_root, now);
+    if (r.tally.locked_until != 0) row.lock = lock_state(r.tally, opts.lockout, is_root(), now);
     return row;
 }
 

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "authctl/admin.hpp"
 #include "authctl/enrollment.hpp"
 #include "authctl/file_util.hpp"
 #include "test_support.hpp"
@@ -280,6 +281,36 @@ TEST_F(StoreTest, CorruptTruncatedAndOversizedRecordsAreErrorsNotAbsence)
     EXPECT_EQ(at_limit.error().detail.find("larger"), std::string::npos) << at_limit.error().detail;
     test::write_file(rec, good);
     EXPECT_TRUE(store.load("kim"));
+}
+
+TEST_F(StoreTest, StatusAsksWhetherTheUserIsRootOnlyForALockedRecord)
+{
+    UserStore store = open_store();
+    write_user(store, "una");
+    write_user(store, "vic");
+    ASSERT_TRUE(lock_user(store, "vic", kLockedForever));
+    Options opts;
+    int asked = 0;
+    auto as = [&asked](bool root) {
+        return [&asked, root] {
+            ++asked;
+            return root;
+        };
+    };
+    StatusRow una = status_of(store, "una", as(true), opts, 1700000000);
+    EXPECT_TRUE(una.error.empty()) << una.error;
+    EXPECT_TRUE(una.enrolled);
+    EXPECT_FALSE(una.lock.locked);
+    EXPECT_EQ(asked, 0);
+    // The answer matters for a lock: root is exempt unless even_deny_root.
+    EXPECT_TRUE(status_of(store, "vic", as(false), opts, 1700000000).lock.locked);
+    EXPECT_FALSE(status_of(store, "vic", as(true), opts, 1700000000).lock.locked);
+    opts.lockout.even_deny_root = true;
+    EXPECT_TRUE(status_of(store, "vic", as(true), opts, 1700000000).lock.locked);
+    EXPECT_EQ(asked, 3);
+    StatusRow nobody = status_of(store, "wes", as(false), opts, 1700000000);
+    EXPECT_FALSE(nobody.enrolled);
+    EXPECT_EQ(asked, 3);
 }
 
 TEST(ReadTrustedFile, ReadsWholeFilesOfAnySizeUpToTheLimit)

@@ -83,6 +83,10 @@ struct StatusRow {
 };
 
 // The status of one user (a user with no record is a row with nothing set).
-StatusRow status_of(const UserStore& store, std::string_view user, bool is_root, const Options& opts, std::int64_t now);
+// `is_root` (a user database lookup) is asked only for a record that carries a
+// lock, the one case its answer changes: a listing of many users mostly
+// without locks then costs one file read per user.
+StatusRow status_of(const UserStore& store, std::string_view user, const std::function<bool()>& is_root,
+                    const Options& opts, std::int64_t now);
 
 }  // namespace authctl
