@@ -2,20 +2,26 @@
  * sshd does once per connection: pam_start, pam_authenticate, pam_end, with a
  * no-op fail-delay callback, N times; or P processes at once.
  *
- *   pam_bench [-p PROCS] [-b] SERVICE USER ANSWERS N
+ *   pam_bench [-p PROCS] [-b] [-c] SERVICE USER ANSWERS N
  *
  * USER may contain one %d, replaced by the process number (0..PROCS-1), so
  * each process logs in as its own user. ANSWERS is a file with one answer per
  * line, given to the prompt(s) of attempt i (line i, per process: process k
  * uses lines k*N .. k*N+N-1; the file must have enough), or "-" for an empty
  * answer. -b starts all processes at the same instant (a barrier) for races.
+ * -c first loads and initialises libcrypto with its configuration file, as
+ * sshd does at start (ssh_libcrypto_init), and fetches SHA-256, as its key
+ * exchange has by the time a user authenticates.
  * Prints one line: attempts=A success=S seconds=T per_second=R.
  *
  * Plain C linked only to libpam, so dlopen'ing a C++ module counts its
  * libraries as it would in sshd. Under callgrind, --toggle-collect=bench_attempt
  * counts only what a login costs (libpam and the modules), not this driver. */
 #define _GNU_SOURCE
+#include <openssl/crypto.h> /* the OPENSSL_INIT_* flags only: libcrypto is dlopen'ed by -c */
 #include <security/pam_appl.h>
+
+#include <dlfcn.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -124,16 +130,44 @@ static long run(int k, const char* service, const char* user_fmt, char** answers
     return ok;
 }
 
+/* -c: libcrypto loaded and initialised as sshd has it before authentication. */
+static int init_libcrypto(void)
+{
+    void* lib = dlopen("libcrypto.so.3", RTLD_NOW | RTLD_GLOBAL);
+    if (lib == NULL) {
+        fprintf(stderr, "pam_bench: %s\n", dlerror());
+        return -1;
+    }
+    int (*init)(uint64_t, const void*) = (int (*)(uint64_t, const void*))dlsym(lib, "OPENSSL_init_crypto");
+    if (init == NULL ||
+        init(OPENSSL_INIT_ADD_ALL_CIPHERS | OPENSSL_INIT_ADD_ALL_DIGESTS | OPENSSL_INIT_LOAD_CONFIG, NULL) != 1) {
+        fprintf(stderr, "pam_bench: OPENSSL_init_crypto failed\n");
+        return -1;
+    }
+    void* (*md_fetch)(void*, const char*, const char*) =
+        (void* (*)(void*, const char*, const char*))dlsym(lib, "EVP_MD_fetch");
+    void (*md_free)(void*) = (void (*)(void*))dlsym(lib, "EVP_MD_free");
+    void* md = md_fetch == NULL ? NULL : md_fetch(NULL, "SHA256", NULL);
+    if (md == NULL || md_free == NULL) {
+        fprintf(stderr, "pam_bench: EVP_MD_fetch(SHA256) failed\n");
+        return -1;
+    }
+    md_free(md);
+    return 0;
+}
+
 int main(int argc, char** argv)
 {
     int procs = 1, barrier = 0, opt;
-    while ((opt = getopt(argc, argv, "p:b")) != -1) {
+    while ((opt = getopt(argc, argv, "p:bc")) != -1) {
         if (opt == 'p') procs = atoi(optarg);
         else if (opt == 'b') barrier = 1;
-        else return 2;
+        else if (opt == 'c') {
+            if (init_libcrypto() != 0) return 2;
+        } else return 2;
     }
     if (argc - optind != 4 || procs < 1 || procs > 256) {
-        fprintf(stderr, "usage: pam_bench [-p PROCS] [-b] SERVICE USER ANSWERS N\n");
+        fprintf(stderr, "usage: pam_bench [-p PROCS] [-b] [-c] SERVICE USER ANSWERS N\n");
         return 2;
     }
     const char* service = argv[optind];

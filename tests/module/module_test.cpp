@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <dlfcn.h>
+#include <algorithm>
+#include <sstream>
 #include <pwd.h>
 #include <thread>
 
@@ -135,6 +137,29 @@ TEST(ModuleSymbols, DlopenFindsEveryEntryPointAndNothingElseIsExported)
         test::run({"sh", "-c", "nm -D --defined-only \"$0\" | awk '{print $3}' | sort", kModule}, "", status);
     ASSERT_EQ(status, 0);
     EXPECT_EQ(defined, "pam_sm_acct_mgmt\npam_sm_authenticate\npam_sm_setcred\n");
+}
+
+TEST(ModuleSymbols, NeedsOnlyLibpamLibcryptoAndLibcAndStaysLoaded)
+{
+    int status = 0;
+    const std::string dynamic = test::run({"readelf", "-d", "-W", kModule}, "", status);
+    ASSERT_EQ(status, 0);
+    std::vector<std::string> needed;
+    std::istringstream in(dynamic);
+    for (std::string line; std::getline(in, line);) {
+        const auto open = line.find("Shared library: [");
+        if (open != std::string::npos) needed.push_back(line.substr(open + 17, line.find(']', open) - open - 17));
+    }
+    // NODELETE: libpam's dlclose at pam_end leaves it loaded (no relocation at the next pam_start).
+    EXPECT_NE(dynamic.find("NODELETE"), std::string::npos) << dynamic;
+#if AUTHCTL_MODULE_STATIC_LIBSTDCXX
+    std::vector<std::string> expected = {"libpam.so.0", "libcrypto.so.3", "libc.so.6", "ld-linux-x86-64.so.2"};
+    std::sort(needed.begin(), needed.end());
+    std::sort(expected.begin(), expected.end());
+    EXPECT_EQ(needed, expected) << dynamic;
+#else
+    GTEST_SKIP() << "built with the shared libstdc++ (AUTHCTL_STATIC_LIBSTDCXX=OFF or a sanitizer build)";
+#endif
 }
 
 TEST_F(ModuleTest, RightCodeSucceedsWithTheDefaultPrompt)
