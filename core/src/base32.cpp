@@ -42,7 +42,8 @@ Result<SecretBytes> base32_decode(std::string_view text)
 {
     if (text.size() > kBase32MaxInput)
         return make_error(Errc::invalid_argument, "base32 input longer than " + std::to_string(kBase32MaxInput));
-    SecretBytes out;
+    SecretBytes out(text.size() * 5 / 8);  // room for every symbol; cut to what was decoded
+    std::size_t n = 0;
     unsigned buffer = 0;
     int bits = 0;
     std::size_t symbols = 0;
@@ -61,7 +62,7 @@ Result<SecretBytes> base32_decode(std::string_view text)
         buffer = ((buffer << 5) | static_cast<unsigned>(v)) & 0xFFFFU;
         bits += 5;
         if (bits >= 8) {
-            out.push_back(static_cast<std::uint8_t>(buffer >> (bits - 8)));
+            out.data()[n++] = static_cast<std::uint8_t>(buffer >> (bits - 8));
             bits -= 8;
         }
     }
@@ -72,6 +73,7 @@ Result<SecretBytes> base32_decode(std::string_view text)
         return make_error(Errc::invalid_argument, "wrong base32 padding");
     // Leftover bits (fewer than 8) are dropped, as other decoders do: hand-made
     // secrets in the wild do not always zero them.
+    out.truncate(n);
     return out;
 }
 

@@ -43,6 +43,13 @@ void SecretBytes::wipe() noexcept
     bytes_.clear();
 }
 
+void SecretBytes::truncate(std::size_t n) noexcept
+{
+    if (n >= bytes_.size()) return;
+    OPENSSL_cleanse(bytes_.data() + n, bytes_.size() - n);
+    bytes_.resize(n);  // shrinking never reallocates
+}
+
 Result<SecretBytes> random_secret(std::size_t n)
 {
     SecretBytes out(n);

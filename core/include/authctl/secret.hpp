@@ -37,6 +37,9 @@ public:
     // Zeroes the contents and empties the buffer.
     void wipe() noexcept;
 
+    // Keeps the first n bytes (n <= size()); the rest is zeroed, in place.
+    void truncate(std::size_t n) noexcept;
+
 private:
     std::vector<std::uint8_t> bytes_;
 };
