@@ -12,6 +12,12 @@ namespace {
 
 constexpr char kHex[] = "0123456789abcdef";
 
+// Wipes a string that held secret material when the scope ends, however it ends.
+struct WipeOnExit {
+    std::string& s;
+    ~WipeOnExit() { wipe_string(s); }
+};
+
 std::string to_hex(const std::uint8_t* p, std::size_t n)
 {
     std::string out;
@@ -192,6 +198,7 @@ SecretBytes serialize_record(const UserRecord& rec)
     // a buffer twice the size and wipes the old one. 1 KiB fits a record
     // without recovery codes or groups.
     std::string out;
+    const WipeOnExit wipe_out{out};  // also when a line's allocation throws
     out.reserve(1024);
     auto put = [&out](std::initializer_list<std::string_view> pieces) {
         std::size_t need = out.size();
@@ -218,8 +225,8 @@ SecretBytes serialize_record(const UserRecord& rec)
             line("counter", std::to_string(e->counter));
         }
         std::string secret = base32_encode(e->secret);
+        const WipeOnExit wipe_secret{secret};
         line("secret", secret);
-        wipe_string(secret);
         line("created", std::to_string(e->created));
         line("confirmed", e->confirmed ? "yes" : "no");
     } else {
@@ -238,9 +245,7 @@ SecretBytes serialize_record(const UserRecord& rec)
     line("locked_until", t.locked_until == kLockedForever ? "never" : std::to_string(t.locked_until));
     for (const auto& g : rec.granted_groups) line("granted_group", g);
     put({"end\n"});
-    SecretBytes result(reinterpret_cast<const std::uint8_t*>(out.data()), out.size());
-    wipe_string(out);
-    return result;
+    return SecretBytes(reinterpret_cast<const std::uint8_t*>(out.data()), out.size());
 }
 
 Result<UserRecord> parse_record(std::string_view text)
