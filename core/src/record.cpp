@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "authctl/base32.hpp"
+#include "authctl/text.hpp"
 
 namespace authctl {
 namespace {
@@ -272,9 +273,7 @@ Result<UserRecord> parse_record(std::string_view text)
             return make_error(Errc::corrupt, "line " + std::to_string(line_no) + ": not 'key value'");
         const std::string_view key = line.substr(0, sp);
         const std::string_view value = line.substr(sp + 1);
-        unsigned unprintable = 0;  // one compare per byte: 0x20..0x7E map to 0..0x5E
-        for (const unsigned char u : line) unprintable |= static_cast<unsigned>(u - 0x20U) > 0x5EU;
-        if (unprintable != 0) return make_error(Errc::corrupt, "line " + std::to_string(line_no) + ": non-printable byte");
+        if (!printable_ascii(line)) return make_error(Errc::corrupt, "line " + std::to_string(line_no) + ": non-printable byte");
         if (line_no == 1 && key != "authctl-user") return make_error(Errc::corrupt, "not an authctl user record");
         const std::size_t k = key_index(key, hint);
         if (k == kKeys.size())

@@ -1,5 +1,8 @@
 #include "authctl/text.hpp"
 
+#include <cstdint>
+#include <cstring>
+
 #include <openssl/crypto.h>
 
 namespace authctl {
@@ -60,6 +63,27 @@ bool has_control(std::string_view s) noexcept
         if (u < 0x20 || u == 0x7F) return true;
     }
     return false;
+}
+
+bool printable_ascii(std::string_view s) noexcept
+{
+    // Per 64-bit word (the classic "hasless"/"hasmore" tests, exact as a yes/no
+    // answer): bit 7 of a byte of (w - 0x20..) & ~w is set somewhere iff a byte
+    // is below 0x20; of (w + 0x01..) | w iff a byte is above 0x7E.
+    constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+    constexpr std::uint64_t kHighs = 0x8080808080808080ULL;
+    std::uint64_t bad = 0;
+    std::size_t i = 0;
+    for (; i + 8 <= s.size(); i += 8) {
+        std::uint64_t w = 0;
+        std::memcpy(&w, s.data() + i, 8);
+        bad |= (((w - 0x20 * kOnes) & ~w) | (w + kOnes) | w) & kHighs;
+    }
+    for (; i < s.size(); ++i) {
+        const auto u = static_cast<unsigned char>(s[i]);
+        bad |= static_cast<unsigned>(u - 0x20U) > 0x5EU ? 1U : 0U;
+    }
+    return bad == 0;
 }
 
 std::string percent_encode(std::string_view s, std::string_view keep)

@@ -37,6 +37,29 @@ TEST(Text, Control)
     EXPECT_FALSE(has_control("\xc3\xbc"));
 }
 
+TEST(Text, PrintableAsciiAtEveryPositionOfAWord)
+{
+    // Every byte value at every position of lines of 1..19 bytes (so in the
+    // 8-byte words and in the tail), against the plain definition.
+    for (std::size_t len = 1; len < 20; ++len) {
+        for (std::size_t pos = 0; pos < len; ++pos) {
+            for (int b = 0; b < 256; ++b) {
+                std::string line(len, 'a');
+                line[pos] = static_cast<char>(b);
+                const bool expected = b >= 0x20 && b <= 0x7E;
+                ASSERT_EQ(printable_ascii(line), expected) << "len " << len << " pos " << pos << " byte " << b;
+            }
+        }
+    }
+    // Neighbours of a bad byte must not hide it or invent one (borrows and carries between bytes).
+    EXPECT_FALSE(printable_ascii(std::string("\x20\x1f\x7e\x7f\x80\xff\x00\x21", 8)));
+    EXPECT_TRUE(printable_ascii(std::string("\x20\x7e\x20\x7e\x21\x7d\x20\x7e", 8)));
+    EXPECT_FALSE(printable_ascii(std::string("~~~~~~~\xff", 8)));
+    EXPECT_FALSE(printable_ascii(std::string("\xff       ", 8)));
+    EXPECT_FALSE(printable_ascii(std::string("       \x00", 8)));
+    EXPECT_TRUE(printable_ascii(""));
+}
+
 TEST(Text, PercentCoding)
 {
     EXPECT_EQ(percent_encode("a b/c%", "-._~"), "a%20b%2Fc%25");

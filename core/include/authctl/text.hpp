@@ -13,6 +13,10 @@ bool valid_utf8(std::string_view s) noexcept;
 // True when `s` holds a byte below 0x20 or 0x7F (NUL, newline, escape, ...).
 bool has_control(std::string_view s) noexcept;
 
+// True when every byte of `s` is printable ASCII (0x20..0x7E). Eight bytes at
+// a time: the record parser runs it on every line of a record at every login.
+bool printable_ascii(std::string_view s) noexcept;
+
 // Percent-encodes every byte except ASCII letters, digits and the bytes in `keep`.
 std::string percent_encode(std::string_view s, std::string_view keep);
 
