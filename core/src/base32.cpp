@@ -38,6 +38,18 @@ std::string base32_encode(const std::uint8_t* data, std::size_t n)
     return out;
 }
 
+bool base32_is_canonical(std::string_view text) noexcept
+{
+    if (text.empty()) return false;
+    for (char c : text)
+        if (!((c >= 'A' && c <= 'Z') || (c >= '2' && c <= '7'))) return false;
+    const std::size_t tail = text.size() % 8;
+    if (tail == 1 || tail == 3 || tail == 6) return false;
+    const unsigned spare = static_cast<unsigned>(text.size() * 5 % 8);  // 0..4 bits, all in the last symbol
+    const int last = symbol_value(text.back());
+    return (static_cast<unsigned>(last) & ((1U << spare) - 1U)) == 0;
+}
+
 Result<SecretBytes> base32_decode(std::string_view text)
 {
     if (text.size() > kBase32MaxInput)

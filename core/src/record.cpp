@@ -58,22 +58,6 @@ bool canonical_decimal(std::string_view v) noexcept
     return true;
 }
 
-// The writer's spelling of a secret (base32_encode's): A-Z and 2-7 only, no
-// padding, a length a whole number of bytes can have, zero bits after the
-// last byte.
-bool canonical_base32(std::string_view s) noexcept
-{
-    if (s.empty()) return false;
-    for (char c : s)
-        if (!((c >= 'A' && c <= 'Z') || (c >= '2' && c <= '7'))) return false;
-    const std::size_t tail = s.size() % 8;
-    if (tail == 1 || tail == 3 || tail == 6) return false;
-    const unsigned spare = static_cast<unsigned>(s.size() * 5 % 8);  // 0..4 bits, all in the last symbol
-    const char last = s.back();
-    const unsigned v = static_cast<unsigned>(last >= 'A' ? last - 'A' : last - '2' + 26);
-    return (v & ((1U << spare) - 1U)) == 0;
-}
-
 template <typename T>
 std::optional<T> parse_decimal(std::string_view v)
 {
@@ -273,14 +257,16 @@ Result<UserRecord> parse_record(std::string_view text)
             return make_error(Errc::corrupt, "line " + std::to_string(line_no) + ": not 'key value'");
         const std::string_view key = line.substr(0, sp);
         const std::string_view value = line.substr(sp + 1);
-        if (!printable_ascii(line)) return make_error(Errc::corrupt, "line " + std::to_string(line_no) + ": non-printable byte");
+        if (!printable_ascii(line))
+            return make_error(Errc::corrupt, "line " + std::to_string(line_no) + ": non-printable byte");
         if (line_no == 1 && key != "authctl-user") return make_error(Errc::corrupt, "not an authctl user record");
         const std::size_t k = key_index(key, hint);
         if (k == kKeys.size())
             return make_error(Errc::corrupt,
                               "line " + std::to_string(line_no) + ": unexpected key '" + std::string(key) + "'");
+        const bool repeats = k == K("recovery").index || k == K("granted_group").index;
         auto& slot = f.slots[k];
-        if (slot.line != 0 && key != "recovery" && key != "granted_group")
+        if (slot.line != 0 && !repeats)
             return make_error(Errc::corrupt,
                               "line " + std::to_string(line_no) + ": '" + std::string(key) + "' repeated");
         if (slot.line == 0) {
@@ -288,8 +274,8 @@ Result<UserRecord> parse_record(std::string_view text)
             slot.value = value;
         }
         hint = k + 1;
-        if (key == "recovery") f.recovery.push_back(value);
-        if (key == "granted_group") f.groups.push_back(value);
+        if (k == K("recovery").index) f.recovery.push_back(value);
+        if (k == K("granted_group").index) f.groups.push_back(value);
     }
     if (!ended) return make_error(Errc::corrupt, "no 'end' line (truncated?)");
     if (line_no == 1) return make_error(Errc::corrupt, "empty record");
@@ -334,7 +320,7 @@ Result<UserRecord> parse_record(std::string_view text)
         }
         auto secret = f.take(K("secret"));
         if (!secret) return secret.error();
-        if (!canonical_base32(*secret))
+        if (!base32_is_canonical(*secret))
             return f.corrupt(K("secret"), "is not canonical base32 (A-Z2-7, no padding)");
         auto key = base32_decode(*secret);
         if (!key || key->empty() || key->size() > kMaxSecretBytes)

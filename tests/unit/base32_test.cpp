@@ -6,6 +6,8 @@
 
 #include <openssl/rand.h>
 
+#include <vector>
+
 namespace authctl {
 namespace {
 
@@ -65,6 +67,20 @@ TEST(Base32, RoundTripsRandomBytes)
         auto back = base32_decode(enc);
         ASSERT_TRUE(back) << enc;
         EXPECT_EQ(back->view(), b.view());
+    }
+}
+
+TEST(Base32, CanonicalIsExactlyWhatTheEncoderWrites)
+{
+    for (const char* good : {"MY", "MZXQ", "MZXW6", "MZXW6YQ", "MZXW6YTB", "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"})
+        EXPECT_TRUE(base32_is_canonical(good)) << good;
+    for (const char* bad : {"", "my", "MZ", "MZXW7", "MZXW6A", "MZXW6===", "MZXW-6", "MZ XW6", "M", "MZX", "MZXW6Y"})
+        EXPECT_FALSE(base32_is_canonical(bad)) << bad;
+    // Every encoding of 0..20 bytes is canonical.
+    for (std::size_t n = 0; n <= 20; ++n) {
+        std::vector<std::uint8_t> bytes(n, 0xA5);
+        const std::string text = base32_encode(bytes.data(), bytes.size());
+        EXPECT_EQ(base32_is_canonical(text), n > 0) << n;
     }
 }
 

@@ -16,6 +16,11 @@ inline std::string base32_encode(const SecretBytes& s)
     return base32_encode(s.data(), s.size());
 }
 
+// True when `text` is exactly what base32_encode writes for some bytes: A-Z and
+// 2-7 only, no padding, a length whole bytes can have, zero bits after the
+// last byte.
+bool base32_is_canonical(std::string_view text) noexcept;
+
 // Decodes base32: case-insensitive; spaces, tabs and '-' are ignored; trailing
 // '=' padding is optional but, when present, must be the correct amount. Rejects
 // other characters, '=' before the end and impossible lengths (1, 3 or 6 symbols
