@@ -160,16 +160,17 @@ Result<std::optional<std::uint64_t>> find_counter(const SecretBytes& key, HashAl
         return make_error(Errc::invalid_argument, "code is not " + std::to_string(digits) + " digits");
     CounterMac mac;
     if (auto st = mac.init(key, algo); !st) return st.error();
-    std::optional<std::uint64_t> match;
-    for (std::uint64_t c = first;; ++c) {
+    // Downwards, so the first match is the highest: see the header.
+    for (std::uint64_t c = last;; --c) {
         auto bin = mac.truncated(c);
         if (!bin) return bin.error();
         std::string candidate = format_code(*bin % kPow10[digits], digits);
-        if (equal_ct(candidate, code)) match = c;  // the highest wins: see the header
+        const bool match = equal_ct(candidate, code);
         wipe_string(candidate);
-        if (c == last) break;
+        if (match) return std::optional<std::uint64_t>(c);
+        if (c == first) break;
     }
-    return match;
+    return std::optional<std::uint64_t>();
 }
 
 std::optional<CounterRange> totp_range(std::int64_t now, unsigned period, unsigned window,

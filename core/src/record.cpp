@@ -233,6 +233,36 @@ SecretBytes serialize_record(const UserRecord& rec)
     return SecretBytes(reinterpret_cast<const std::uint8_t*>(out.data()), out.size());
 }
 
+Status validate_record(const UserRecord& rec)
+{
+    auto refuse = [](std::string_view what) {
+        return make_error(Errc::invalid_argument, "record not written: " + std::string(what));
+    };
+    if (const auto& e = rec.enrollment) {
+        if (e->digits < kMinDigits || e->digits > kMaxDigits) return refuse("'digits' is out of range");
+        if (e->type == OtpType::totp && (e->period < kMinPeriod || e->period > kMaxPeriod))
+            return refuse("'period' is out of range");
+        if (e->secret.empty() || e->secret.size() > kMaxSecretBytes) return refuse("'secret' is not 1 to 128 bytes");
+        if (e->created < 0) return refuse("'created' is negative");
+    }
+    // Without hashes the writer leaves out the kdf line, so its values do not matter.
+    if (const RecoverySet& r = rec.recovery; !r.hashes.empty()) {
+        if (r.iterations < kMinRecoveryIterations || r.iterations > kMaxRecoveryIterations)
+            return refuse("'recovery_kdf' has a bad iteration count");
+        if (r.salt.size() < 8 || r.salt.size() > 64) return refuse("'recovery_kdf' has a bad salt");
+        if (r.hashes.size() > kMaxRecoveryCodes) return refuse("too many 'recovery' lines");
+    }
+    // last_source is not checked: the writer sanitizes it.
+    const Tally& t = rec.tally;
+    if (t.first_failure < 0 || t.first_failure > INT64_MAX - 1) return refuse("'first_failure' is out of range");
+    if (t.last_failure < 0 || t.last_failure > INT64_MAX - 1) return refuse("'last_failure' is out of range");
+    if (t.locked_until < 0) return refuse("'locked_until' is negative");
+    if (rec.granted_groups.size() > kMaxGrantedGroups) return refuse("too many 'granted_group' lines");
+    for (const auto& g : rec.granted_groups)
+        if (!valid_group_name(g)) return refuse("'granted_group' is not a group name");
+    return Ok{};
+}
+
 Result<UserRecord> parse_record(std::string_view text)
 {
     if (text.size() > kMaxRecordBytes) return make_error(Errc::corrupt, "record larger than 16 KiB");

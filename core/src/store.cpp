@@ -154,12 +154,18 @@ Status LockedRecord::commit()
     const std::string rec_name = stem_ + std::string(kRecordSuffix);
     const std::string tmp_name = stem_ + std::string(kTempSuffix);
     if (record_) {
-        SecretBytes text = serialize_record(*record_);
         // Never write what could not be read back: a record the parser refuses
         // would lock its user out for good.
+        if (auto ok = validate_record(*record_); !ok)
+            return make_error(ok.error().code, "user '" + user_ + "': " + ok.error().detail);
+        SecretBytes text = serialize_record(*record_);
+#ifdef AUTHCTL_CROSS_CHECK_WRITES
+        // Debug builds (the sanitizer pass of scripts/test) also parse it back,
+        // so every test that writes a record checks validate_record against the parser.
         if (auto back = parse_record(text.view()); !back)
-            return make_error(Errc::invalid_argument,
-                              "refusing to write an unreadable record for '" + user_ + "': " + back.error().detail);
+            return make_error(Errc::invalid_argument, "validate_record passed a record the parser refuses, for '" +
+                                                          user_ + "': " + back.error().detail);
+#endif
         return replace_file(dirfd, rec_name, tmp_name, text.view());
     }
     // The stale temp file first: if it cannot go, the record is still in place.

@@ -2,7 +2,7 @@
  * sshd does once per connection: pam_start, pam_authenticate, pam_end, with a
  * no-op fail-delay callback, N times; or P processes at once.
  *
- *   pam_bench [-p PROCS] [-b] [-c] SERVICE USER ANSWERS N
+ *   pam_bench [-p PROCS] [-b] [-c] [-r FILE] SERVICE USER ANSWERS N
  *
  * USER may contain one %d, replaced by the process number (0..PROCS-1), so
  * each process logs in as its own user. ANSWERS is a file with one answer per
@@ -12,6 +12,10 @@
  * -c first loads and initialises libcrypto with its configuration file, as
  * sshd does at start (ssh_libcrypto_init), and fetches SHA-256, as its key
  * exchange has by the time a user authenticates.
+ * -r FILE puts FILE back as it was at start before each attempt (a new file
+ * renamed over it, mode 0600), outside what callgrind counts: a TOTP code is
+ * good once per 30 s, so this is how one user's right code is measured again
+ * and again. Only with one process.
  * Prints one line: attempts=A success=S seconds=T per_second=R.
  *
  * Plain C linked only to libpam, so dlopen'ing a C++ module counts its
@@ -24,6 +28,7 @@
 #include <dlfcn.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,6 +121,49 @@ static char** read_answers(const char* path, long* count)
     return lines;
 }
 
+/* -r: the file to put back before each attempt, and its bytes at start. */
+static const char* restore_path;
+static char* restore_bytes;
+static size_t restore_len;
+
+static int load_restore(const char* path)
+{
+    FILE* f = fopen(path, "re");
+    if (f == NULL) {
+        fprintf(stderr, "pam_bench: cannot read %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    size_t cap = 0;
+    int c;
+    while ((c = fgetc(f)) != EOF) {
+        if (restore_len == cap) {
+            cap = cap ? cap * 2 : 4096;
+            char* grown = realloc(restore_bytes, cap);
+            if (grown == NULL) {
+                fclose(f);
+                return -1;
+            }
+            restore_bytes = grown;
+        }
+        restore_bytes[restore_len++] = (char)c;
+    }
+    fclose(f);
+    restore_path = path;
+    return 0;
+}
+
+static void restore(void)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.bench-restore", restore_path) >= (int)sizeof tmp) exit(2);
+    const int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 || write(fd, restore_bytes, restore_len) != (ssize_t)restore_len || close(fd) != 0 ||
+        rename(tmp, restore_path) != 0) {
+        fprintf(stderr, "pam_bench: cannot put back %s: %s\n", restore_path, strerror(errno));
+        exit(2);
+    }
+}
+
 /* Runs `n` attempts as process `k`; returns the number of successes. */
 static long run(int k, const char* service, const char* user_fmt, char** answers, long n_answers, long n)
 {
@@ -125,6 +173,7 @@ static long run(int k, const char* service, const char* user_fmt, char** answers
     for (long i = 0; i < n; ++i) {
         const long line = (long)k * n + i;
         const char* answer = answers == NULL ? "" : answers[line < n_answers ? line : n_answers - 1];
+        if (restore_path != NULL) restore();
         if (bench_attempt(service, user, answer) == PAM_SUCCESS) ++ok;
     }
     return ok;
@@ -159,15 +208,18 @@ static int init_libcrypto(void)
 int main(int argc, char** argv)
 {
     int procs = 1, barrier = 0, opt;
-    while ((opt = getopt(argc, argv, "p:bc")) != -1) {
+    while ((opt = getopt(argc, argv, "p:bcr:")) != -1) {
         if (opt == 'p') procs = atoi(optarg);
         else if (opt == 'b') barrier = 1;
+        else if (opt == 'r') {
+            if (load_restore(optarg) != 0) return 2;
+        }
         else if (opt == 'c') {
             if (init_libcrypto() != 0) return 2;
         } else return 2;
     }
-    if (argc - optind != 4 || procs < 1 || procs > 256) {
-        fprintf(stderr, "usage: pam_bench [-p PROCS] [-b] [-c] SERVICE USER ANSWERS N\n");
+    if (argc - optind != 4 || procs < 1 || procs > 256 || (restore_path != NULL && (procs != 1 || barrier))) {
+        fprintf(stderr, "usage: pam_bench [-p PROCS] [-b] [-c] [-r FILE] SERVICE USER ANSWERS N\n");
         return 2;
     }
     const char* service = argv[optind];

@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
+#include "arbitrary_record.hpp"
 #include "authctl/enrollment.hpp"
 
 namespace authctl {
@@ -245,6 +248,53 @@ TEST(Record, TypeNoneMustNotCarryEnrollmentKeys)
     UserRecord r;
     std::string text = text_of(r);
     expect_corrupt(replace(text, "type none\n", "type none\nsecret GEZDGNBV\n"), "unexpected key 'secret'");
+}
+
+// validate_record stands in for parsing every written record back (store
+// commit): it must refuse exactly what the parser would refuse.
+TEST(Record, ValidateRefusesExactlyWhatTheParserWouldRefuse)
+{
+    struct Seeded {
+        std::mt19937_64 gen{20261128};
+        std::uint64_t below(std::uint64_t n) { return gen() % n; }
+        std::uint64_t any() { return gen(); }
+    } src;
+    int valid = 0, refused = 0;
+    for (int i = 0; i < 20000; ++i) {
+        const UserRecord r = test::arbitrary_record(src);
+        const auto ok = validate_record(r);
+        const SecretBytes text = serialize_record(r);
+        const auto back = parse_record(text.view());
+        ASSERT_EQ(ok.has_value(), back.has_value())
+            << "case " << i << ": validate says " << (ok ? "ok" : ok.error().message()) << ", parser says "
+            << (back ? "ok" : back.error().message()) << "\n"
+            << text.view();
+        if (!ok) {
+            ++refused;
+            EXPECT_EQ(ok.error().code, Errc::invalid_argument);
+            continue;
+        }
+        ++valid;
+        EXPECT_EQ(serialize_record(*back).view(), text.view()) << "case " << i;
+    }
+    // Both answers must be common enough to have been tested.
+    EXPECT_GT(valid, 200);
+    EXPECT_GT(refused, 200);
+}
+
+TEST(Record, ValidateNamesTheField)
+{
+    UserRecord r = sample(OtpType::totp);
+    ASSERT_TRUE(validate_record(r));
+    r.tally.locked_until = -5;
+    auto st = validate_record(r);
+    ASSERT_FALSE(st);
+    EXPECT_NE(st.error().detail.find("'locked_until'"), std::string::npos) << st.error().detail;
+    r = sample(OtpType::totp);
+    r.granted_groups = {"wheel", "-bad"};
+    st = validate_record(r);
+    ASSERT_FALSE(st);
+    EXPECT_NE(st.error().detail.find("'granted_group'"), std::string::npos) << st.error().detail;
 }
 
 TEST(Enrollment, NewSecretsAre160RandomBits)

@@ -142,7 +142,7 @@ TEST_F(StoreTest, RefusesToWriteARecordThatWouldNotReadBack)
     held->record()->enrollment->digits = 9;
     auto st = held->commit();
     ASSERT_FALSE(st);
-    EXPECT_NE(st.error().detail.find("unreadable record"), std::string::npos) << st.error().message();
+    EXPECT_NE(st.error().detail.find("record not written: 'digits'"), std::string::npos) << st.error().message();
     EXPECT_EQ(test::read_file(dir_ + "/wes.rec"), before);
 }
 

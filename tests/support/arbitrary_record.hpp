@@ -1,0 +1,89 @@
+// An arbitrary UserRecord, in range or not, built from a source of choices: a
+// seeded generator in the unit test, the fuzzer's bytes in fuzz_record_write.
+// Values cluster at the format's limits (one below, at, one above), where
+// validate_record and parse_record could disagree.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <string>
+
+#include "authctl/record.hpp"
+
+namespace authctl::test {
+
+// Source needs: std::uint64_t below(std::uint64_t n) (0..n-1; n > 0) and
+// std::uint64_t any() (every 64-bit value possible).
+template <typename Source>
+UserRecord arbitrary_record(Source& src)
+{
+    constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+    constexpr std::int64_t kMin = std::numeric_limits<std::int64_t>::min();
+    auto time_value = [&src]() -> std::int64_t {
+        switch (src.below(7)) {
+            case 0: return -1;
+            case 1: return 0;
+            case 2: return kMax - 1;
+            case 3: return kMax;
+            case 4: return kMin;
+            case 5: return static_cast<std::int64_t>(src.any());
+            default: return 1700000000 + static_cast<std::int64_t>(src.below(1000000));
+        }
+    };
+    auto pick_u32 = [&src](std::initializer_list<std::uint32_t> edges) -> std::uint32_t {
+        const std::uint64_t i = src.below(edges.size() + 1);
+        return i == edges.size() ? static_cast<std::uint32_t>(src.any()) : edges.begin()[i];
+    };
+    auto bytes = [&src](std::size_t n) {
+        std::string s;
+        for (std::size_t i = 0; i < n; ++i) s.push_back(static_cast<char>(src.below(256)));
+        return s;
+    };
+
+    UserRecord r;
+    if (src.below(5) != 0) {
+        Enrollment e;
+        e.type = src.below(2) == 0 ? OtpType::totp : OtpType::hotp;
+        const HashAlgo algos[] = {HashAlgo::sha1, HashAlgo::sha256, HashAlgo::sha512};
+        e.algo = algos[src.below(3)];
+        e.digits = pick_u32({0, kMinDigits - 1, kMinDigits, 7, kMaxDigits, kMaxDigits + 1});
+        e.period = pick_u32({0, kMinPeriod, 30, kMaxPeriod, kMaxPeriod + 1});
+        e.counter = src.below(2) == 0 ? src.any() : std::numeric_limits<std::uint64_t>::max();
+        if (src.below(2) == 0) e.last_step = src.below(2) == 0 ? src.any() : 0;
+        const std::size_t sizes[] = {0, 1, 10, 20, 64, kMaxSecretBytes, kMaxSecretBytes + 1};
+        const std::string key = bytes(sizes[src.below(7)]);
+        e.secret = SecretBytes(reinterpret_cast<const std::uint8_t*>(key.data()), key.size());
+        e.created = time_value();
+        e.confirmed = src.below(2) == 0;
+        r.enrollment = std::move(e);
+    }
+    if (src.below(3) == 0) {
+        r.recovery.iterations = pick_u32({0, kMinRecoveryIterations - 1, kMinRecoveryIterations, kRecoveryIterations,
+                                          kMaxRecoveryIterations, kMaxRecoveryIterations + 1});
+        const std::size_t salts[] = {0, 7, 8, 16, 64, 65};
+        const std::string salt = bytes(salts[src.below(6)]);
+        r.recovery.salt.assign(salt.begin(), salt.end());
+        const std::size_t counts[] = {0, 1, 10, kMaxRecoveryCodes, kMaxRecoveryCodes + 1};
+        const std::size_t n = counts[src.below(5)];
+        for (std::size_t i = 0; i < n; ++i) {
+            RecoveryHash h{};
+            for (auto& b : h) b = static_cast<std::uint8_t>(src.below(256));
+            r.recovery.hashes.push_back(h);
+        }
+    }
+    r.tally.failures = pick_u32({0, 1, 3, std::numeric_limits<std::uint32_t>::max()});
+    r.tally.first_failure = time_value();
+    r.tally.last_failure = time_value();
+    const std::string sources[] = {"", "-", "192.0.2.7", "a b", "tty1\x01", std::string(kMaxSourceLength + 5, 'h'),
+                                   "caf\xc3\xa9"};
+    r.tally.last_source = src.below(8) == 7 ? bytes(src.below(200)) : sources[src.below(7)];
+    r.tally.locked_until = src.below(4) == 0 ? kLockedForever : time_value();
+    const std::string groups[] = {"wheel", "sudo-2fa", "a.b_c", "", "-x", "a b", std::string(kMaxGroupName, 'g'),
+                                  std::string(kMaxGroupName + 1, 'g'), "caf\xc3\xa9"};
+    const std::uint64_t n_groups = src.below(kMaxGrantedGroups + 2);
+    for (std::uint64_t i = 0; i < n_groups; ++i)
+        r.granted_groups.push_back(src.below(6) == 0 ? groups[src.below(9)] : groups[src.below(3)]);
+    return r;
+}
+
+}  // namespace authctl::test
