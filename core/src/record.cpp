@@ -185,34 +185,45 @@ SecretBytes serialize_record(const UserRecord& rec)
     std::string out;
     const WipeOnExit wipe_out{out};  // also when a line's allocation throws
     out.reserve(1024);
-    auto put = [&out](std::initializer_list<std::string_view> pieces) {
-        std::size_t need = out.size();
-        for (const auto p : pieces) need += p.size();
-        if (need > out.capacity()) {
-            std::string bigger;
-            bigger.reserve(2 * need);
-            bigger.append(out);
-            wipe_string(out);
-            out.swap(bigger);
-        }
-        for (const auto p : pieces) out.append(p);
+    auto room_for = [&out](std::size_t more) {
+        const std::size_t need = out.size() + more;
+        if (need <= out.capacity()) return;
+        std::string bigger;
+        bigger.reserve(2 * need);
+        bigger.append(out);
+        wipe_string(out);
+        out.swap(bigger);
     };
-    auto line = [&put](std::string_view key, std::string_view value) { put({key, " ", value, "\n"}); };
-    line("authctl-user", std::to_string(kRecordVersion));
+    auto line = [&out, &room_for](std::string_view key, std::string_view value) {
+        room_for(key.size() + value.size() + 2);
+        out.append(key);
+        out.push_back(' ');
+        out.append(value);
+        out.push_back('\n');
+    };
+    auto number = [&line](std::string_view key, auto n) {
+        char digits[24];
+        const auto res = std::to_chars(digits, digits + sizeof digits, n);
+        line(key, std::string_view(digits, static_cast<std::size_t>(res.ptr - digits)));
+    };
+    number("authctl-user", kRecordVersion);
     if (const auto& e = rec.enrollment) {
         line("type", otp_type_name(e->type));
         line("algorithm", algo_name(e->algo));
-        line("digits", std::to_string(e->digits));
+        number("digits", e->digits);
         if (e->type == OtpType::totp) {
-            line("period", std::to_string(e->period));
-            line("last_step", e->last_step ? std::to_string(*e->last_step) : "-");
+            number("period", e->period);
+            if (e->last_step)
+                number("last_step", *e->last_step);
+            else
+                line("last_step", "-");
         } else {
-            line("counter", std::to_string(e->counter));
+            number("counter", e->counter);
         }
         std::string secret = base32_encode(e->secret);
         const WipeOnExit wipe_secret{secret};
         line("secret", secret);
-        line("created", std::to_string(e->created));
+        number("created", e->created);
         line("confirmed", e->confirmed ? "yes" : "no");
     } else {
         line("type", "none");
@@ -223,13 +234,20 @@ SecretBytes serialize_record(const UserRecord& rec)
         for (const auto& h : rec.recovery.hashes) line("recovery", to_hex(h.data(), h.size()));
     }
     const Tally& t = rec.tally;
-    line("failures", std::to_string(t.failures));
-    line("first_failure", std::to_string(t.first_failure));
-    line("last_failure", std::to_string(t.last_failure));
-    line("last_source", t.last_source.empty() ? "-" : sanitize_source(t.last_source));
-    line("locked_until", t.locked_until == kLockedForever ? "never" : std::to_string(t.locked_until));
+    number("failures", t.failures);
+    number("first_failure", t.first_failure);
+    number("last_failure", t.last_failure);
+    if (t.last_source.empty())
+        line("last_source", "-");
+    else
+        line("last_source", sanitize_source(t.last_source));
+    if (t.locked_until == kLockedForever)
+        line("locked_until", "never");
+    else
+        number("locked_until", t.locked_until);
     for (const auto& g : rec.granted_groups) line("granted_group", g);
-    put({"end\n"});
+    room_for(4);
+    out.append("end\n");
     return SecretBytes(reinterpret_cast<const std::uint8_t*>(out.data()), out.size());
 }
 
