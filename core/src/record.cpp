@@ -253,14 +253,23 @@ SecretBytes serialize_record(const UserRecord& rec)
 
 Status validate_record(const UserRecord& rec)
 {
-    auto refuse = [](std::string_view what) {
-        return make_error(Errc::invalid_argument, "record not written: " + std::string(what));
+    auto refuse = [](const std::string& what) {
+        return make_error(Errc::invalid_argument, "record not written: " + what);
     };
     if (const auto& e = rec.enrollment) {
-        if (e->digits < kMinDigits || e->digits > kMaxDigits) return refuse("'digits' is out of range");
+        // Not a value the parser could see: the writer would spell it as another.
+        if (e->type != OtpType::totp && e->type != OtpType::hotp) return refuse("'type' is not totp or hotp");
+        if (e->algo != HashAlgo::sha1 && e->algo != HashAlgo::sha256 && e->algo != HashAlgo::sha512)
+            return refuse("'algorithm' is not SHA1, SHA256 or SHA512");
+        if (e->digits < kMinDigits || e->digits > kMaxDigits)
+            return refuse("'digits' " + std::to_string(e->digits) + " is not from " + std::to_string(kMinDigits) +
+                          " to " + std::to_string(kMaxDigits));
         if (e->type == OtpType::totp && (e->period < kMinPeriod || e->period > kMaxPeriod))
-            return refuse("'period' is out of range");
-        if (e->secret.empty() || e->secret.size() > kMaxSecretBytes) return refuse("'secret' is not 1 to 128 bytes");
+            return refuse("'period' " + std::to_string(e->period) + " is not from " + std::to_string(kMinPeriod) +
+                          " to " + std::to_string(kMaxPeriod));
+        if (e->secret.empty() || e->secret.size() > kMaxSecretBytes)
+            return refuse("'secret' is " + std::to_string(e->secret.size()) + " bytes, not 1 to " +
+                          std::to_string(kMaxSecretBytes));
         if (e->created < 0) return refuse("'created' is negative");
     }
     // Without hashes the writer leaves out the kdf line, so its values do not matter.

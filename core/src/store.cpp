@@ -159,6 +159,10 @@ Status LockedRecord::commit()
         if (auto ok = validate_record(*record_); !ok)
             return make_error(ok.error().code, "user '" + user_ + "': " + ok.error().detail);
         SecretBytes text = serialize_record(*record_);
+        // Unreachable with today's limits (the largest valid record is under
+        // 4 KiB), but the parser refuses more than this.
+        if (text.size() > kMaxRecordBytes)
+            return make_error(Errc::invalid_argument, "user '" + user_ + "': record not written: larger than 16 KiB");
 #ifdef AUTHCTL_CROSS_CHECK_WRITES
         // Debug builds (the sanitizer pass of scripts/test) also parse it back,
         // so every test that writes a record checks validate_record against the parser.

@@ -128,6 +128,10 @@ static size_t restore_len;
 
 static int load_restore(const char* path)
 {
+    if (restore_path != NULL) {
+        fprintf(stderr, "pam_bench: -r given twice\n");
+        return -1;
+    }
     FILE* f = fopen(path, "re");
     if (f == NULL) {
         fprintf(stderr, "pam_bench: cannot read %s: %s\n", path, strerror(errno));

@@ -1,7 +1,8 @@
 // libFuzzer target: what the store writes. validate_record stands in for
 // parsing every record back before it is written (LockedRecord::commit), so
 // for any record, in range or not, it must refuse exactly what the parser would
-// refuse of its serialization, and a record it passes must round-trip.
+// refuse of its serialization (and a type or algorithm outside the enum, which
+// the writer cannot spell), and a record it passes must round-trip.
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <cstddef>
@@ -36,6 +37,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto ok = authctl::validate_record(rec);
     const authctl::SecretBytes text = authctl::serialize_record(rec);
     const auto back = authctl::parse_record(text.view());
+    if (!authctl::test::enums_in_range(rec)) {
+        require(!ok.has_value(), "validate_record refuses a type or algorithm outside the enum");
+        return 0;
+    }
     require(ok.has_value() == back.has_value(), "validate_record(r) passes exactly when parse(serialize(r)) does");
     if (!ok) return 0;
     require(text.size() <= authctl::kMaxRecordBytes, "a valid record serializes within kMaxRecordBytes");

@@ -43,9 +43,12 @@ UserRecord arbitrary_record(Source& src)
     UserRecord r;
     if (src.below(5) != 0) {
         Enrollment e;
-        e.type = src.below(2) == 0 ? OtpType::totp : OtpType::hotp;
-        const HashAlgo algos[] = {HashAlgo::sha1, HashAlgo::sha256, HashAlgo::sha512};
-        e.algo = algos[src.below(3)];
+        // Now and then a value outside the enum (see enums_in_range).
+        const OtpType types[] = {OtpType::totp, OtpType::hotp, static_cast<OtpType>(2 + src.below(250))};
+        e.type = types[src.below(50) == 0 ? 2 : src.below(2)];
+        const HashAlgo algos[] = {HashAlgo::sha1, HashAlgo::sha256, HashAlgo::sha512,
+                                  static_cast<HashAlgo>(3 + src.below(250))};
+        e.algo = algos[src.below(50) == 0 ? 3 : src.below(3)];
         e.digits = pick_u32({0, kMinDigits - 1, kMinDigits, 7, kMaxDigits, kMaxDigits + 1});
         e.period = pick_u32({0, kMinPeriod, 30, kMaxPeriod, kMaxPeriod + 1});
         e.counter = src.below(2) == 0 ? src.any() : std::numeric_limits<std::uint64_t>::max();
@@ -84,6 +87,18 @@ UserRecord arbitrary_record(Source& src)
     for (std::uint64_t i = 0; i < n_groups; ++i)
         r.granted_groups.push_back(src.below(6) == 0 ? groups[src.below(9)] : groups[src.below(3)]);
     return r;
+}
+
+// False for a record whose type or algorithm is none of the enum's names:
+// validate_record refuses it, though the parser may read the writer's text
+// (it spells an unknown algorithm SHA1).
+inline bool enums_in_range(const UserRecord& r)
+{
+    if (!r.enrollment) return true;
+    const auto t = r.enrollment->type;
+    const auto a = r.enrollment->algo;
+    return (t == OtpType::totp || t == OtpType::hotp) &&
+           (a == HashAlgo::sha1 || a == HashAlgo::sha256 || a == HashAlgo::sha512);
 }
 
 }  // namespace authctl::test

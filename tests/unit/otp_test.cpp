@@ -171,6 +171,36 @@ TEST(Otp, ACodeValidAtTwoCountersReportsTheHighest)
     EXPECT_EQ(**m, 153569U);
 }
 
+TEST(Otp, FindCounterAtTheEdgesOfItsRange)
+{
+    // The search runs from `last` down to `first`: neither end may be skipped
+    // or wrap around.
+    const SecretBytes key = ascii_key("12345678901234567890");
+    auto at = [&](std::uint64_t counter) { return format_code(*hotp_value(key, counter, HashAlgo::sha1, 6), 6); };
+    auto m = find_counter(key, HashAlgo::sha1, 6, "755224", 0, 0);  // RFC 4226 counter 0
+    ASSERT_TRUE(m && m->has_value());
+    EXPECT_EQ(**m, 0U);
+    m = find_counter(key, HashAlgo::sha1, 6, "755224", 0, 20);  // at `first`, wide range
+    ASSERT_TRUE(m && m->has_value());
+    EXPECT_EQ(**m, 0U);
+    m = find_counter(key, HashAlgo::sha1, 6, at(20), 0, 20);  // at `last`
+    ASSERT_TRUE(m && m->has_value());
+    EXPECT_EQ(**m, 20U);
+    constexpr std::uint64_t kTop = UINT64_MAX;
+    m = find_counter(key, HashAlgo::sha1, 6, at(kTop), kTop - 3, kTop);
+    ASSERT_TRUE(m && m->has_value());
+    EXPECT_EQ(**m, kTop);
+    m = find_counter(key, HashAlgo::sha1, 6, at(kTop - 3), kTop - 3, kTop);
+    ASSERT_TRUE(m && m->has_value());
+    EXPECT_EQ(**m, kTop - 3);
+    std::string other = at(kTop) == "000000" ? "000001" : "000000";
+    for (std::uint64_t c = kTop - 3; c != 0; ++c)  // up to kTop, then it wraps to 0
+        ASSERT_NE(at(c), other) << "pick another wrong code";
+    m = find_counter(key, HashAlgo::sha1, 6, other, kTop - 3, kTop);
+    ASSERT_TRUE(m);
+    EXPECT_FALSE(m->has_value());
+}
+
 TEST(Otp, TotpRangeWindowAndReplay)
 {
     // now = step 100 exactly.

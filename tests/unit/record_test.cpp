@@ -265,6 +265,11 @@ TEST(Record, ValidateRefusesExactlyWhatTheParserWouldRefuse)
         const auto ok = validate_record(r);
         const SecretBytes text = serialize_record(r);
         const auto back = parse_record(text.view());
+        if (!test::enums_in_range(r)) {
+            ASSERT_FALSE(ok) << "case " << i << ": a type or algorithm outside the enum";
+            ++refused;
+            continue;
+        }
         ASSERT_EQ(ok.has_value(), back.has_value())
             << "case " << i << ": validate says " << (ok ? "ok" : ok.error().message()) << ", parser says "
             << (back ? "ok" : back.error().message()) << "\n"
