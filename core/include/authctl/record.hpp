@@ -61,11 +61,12 @@ Result<UserRecord> parse_record(std::string_view text);
 // Fails (Errc::invalid_argument, naming the field) exactly when parse_record
 // would refuse serialize_record(rec): a value out of the format's range, a bad
 // group name, too many codes or groups; and for a type or algorithm that is
-// none of the enum's names (the writer would spell it as another). The store checks every record with it
-// before writing, so nothing it writes locks a user out; it costs a few hundred
-// instructions where parsing the text back costs thousands. The two are held
-// in step by a property test and a fuzzer, and Debug builds parse every
-// written record back as well (AUTHCTL_CROSS_CHECK_WRITES).
+// none of the enum's names (the writer would spell it as another). The store
+// checks every record with it before writing, so nothing it writes locks a
+// user out; it costs a few hundred instructions where parsing the text back
+// costs thousands. The two are held in step by a property test and a fuzzer,
+// and Debug builds parse every written record back as well
+// (AUTHCTL_CROSS_CHECK_WRITES).
 Status validate_record(const UserRecord& rec);
 
 }  // namespace authctl
