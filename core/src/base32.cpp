@@ -18,6 +18,14 @@ bool is_ignorable(char c) noexcept
     return c == ' ' || c == '\t' || c == '-';
 }
 
+// A group of 8 symbols can end after 2, 4, 5, 7 or 8 (8/16/24/32/40 bits):
+// other lengths leave a symbol without a whole byte.
+bool whole_bytes_length(std::size_t symbols) noexcept
+{
+    const std::size_t tail = symbols % 8;
+    return tail != 1 && tail != 3 && tail != 6;
+}
+
 }  // namespace
 
 std::string base32_encode(const std::uint8_t* data, std::size_t n)
@@ -43,8 +51,7 @@ bool base32_is_canonical(std::string_view text) noexcept
     if (text.empty()) return false;
     for (char c : text)
         if (!((c >= 'A' && c <= 'Z') || (c >= '2' && c <= '7'))) return false;
-    const std::size_t tail = text.size() % 8;
-    if (tail == 1 || tail == 3 || tail == 6) return false;
+    if (!whole_bytes_length(text.size())) return false;
     const unsigned spare = static_cast<unsigned>(text.size() * 5 % 8);  // 0..4 bits, all in the last symbol
     const int last = symbol_value(text.back());
     return (static_cast<unsigned>(last) & ((1U << spare) - 1U)) == 0;
@@ -78,9 +85,8 @@ Result<SecretBytes> base32_decode(std::string_view text)
             bits -= 8;
         }
     }
-    // A final group of 8 symbols can end after 2, 4, 5 or 7 symbols (8/16/24/32 bits).
+    if (!whole_bytes_length(symbols)) return make_error(Errc::invalid_argument, "truncated base32 input");
     const std::size_t tail = symbols % 8;
-    if (tail == 1 || tail == 3 || tail == 6) return make_error(Errc::invalid_argument, "truncated base32 input");
     if (padding != 0 && (tail == 0 || padding != 8 - tail))
         return make_error(Errc::invalid_argument, "wrong base32 padding");
     // Leftover bits (fewer than 8) are dropped, as other decoders do: hand-made

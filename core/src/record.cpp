@@ -2,7 +2,6 @@
 
 #include <array>
 #include <charconv>
-#include <initializer_list>
 #include <vector>
 
 #include "authctl/base32.hpp"
@@ -12,6 +11,11 @@ namespace authctl {
 namespace {
 
 constexpr char kHex[] = "0123456789abcdef";
+
+// Limits the parser enforces and validate_record checks before a write.
+constexpr std::size_t kMinSaltBytes = 8;
+constexpr std::size_t kMaxSaltBytes = 64;
+constexpr std::int64_t kMaxTime = INT64_MAX - 1;  // failure times and locked_until; INT64_MAX spells "never"
 
 // Wipes a string that held secret material when the scope ends, however it ends.
 struct WipeOnExit {
@@ -276,13 +280,13 @@ Status validate_record(const UserRecord& rec)
     if (const RecoverySet& r = rec.recovery; !r.hashes.empty()) {
         if (r.iterations < kMinRecoveryIterations || r.iterations > kMaxRecoveryIterations)
             return refuse("'recovery_kdf' has a bad iteration count");
-        if (r.salt.size() < 8 || r.salt.size() > 64) return refuse("'recovery_kdf' has a bad salt");
+        if (r.salt.size() < kMinSaltBytes || r.salt.size() > kMaxSaltBytes) return refuse("'recovery_kdf' has a bad salt");
         if (r.hashes.size() > kMaxRecoveryCodes) return refuse("too many 'recovery' lines");
     }
     // last_source is not checked: the writer sanitizes it.
     const Tally& t = rec.tally;
-    if (t.first_failure < 0 || t.first_failure > INT64_MAX - 1) return refuse("'first_failure' is out of range");
-    if (t.last_failure < 0 || t.last_failure > INT64_MAX - 1) return refuse("'last_failure' is out of range");
+    if (t.first_failure < 0 || t.first_failure > kMaxTime) return refuse("'first_failure' is out of range");
+    if (t.last_failure < 0 || t.last_failure > kMaxTime) return refuse("'last_failure' is out of range");
     if (t.locked_until < 0) return refuse("'locked_until' is negative");
     if (rec.granted_groups.size() > kMaxGrantedGroups) return refuse("too many 'granted_group' lines");
     for (const auto& g : rec.granted_groups)
@@ -405,7 +409,7 @@ Result<UserRecord> parse_record(std::string_view text)
         if (!n || *n < kMinRecoveryIterations || *n > kMaxRecoveryIterations)
             return f.corrupt(K("recovery_kdf"), "has a bad iteration count");
         auto salt = from_hex(rest.substr(sp + 1));
-        if (!salt || salt->size() < 8 || salt->size() > 64) return f.corrupt(K("recovery_kdf"), "has a bad salt");
+        if (!salt || salt->size() < kMinSaltBytes || salt->size() > kMaxSaltBytes) return f.corrupt(K("recovery_kdf"), "has a bad salt");
         rec.recovery.iterations = *n;
         rec.recovery.salt = std::move(*salt);
         auto& codes = f.slots[K("recovery").index];
@@ -425,10 +429,10 @@ Result<UserRecord> parse_record(std::string_view text)
     auto failures = f.number<std::uint32_t>(K("failures"), 0, UINT32_MAX);
     if (!failures) return failures.error();
     t.failures = *failures;
-    auto first = f.number<std::int64_t>(K("first_failure"), 0, INT64_MAX - 1);
+    auto first = f.number<std::int64_t>(K("first_failure"), 0, kMaxTime);
     if (!first) return first.error();
     t.first_failure = *first;
-    auto last = f.number<std::int64_t>(K("last_failure"), 0, INT64_MAX - 1);
+    auto last = f.number<std::int64_t>(K("last_failure"), 0, kMaxTime);
     if (!last) return last.error();
     t.last_failure = *last;
     auto source = f.take(K("last_source"));
@@ -441,7 +445,7 @@ Result<UserRecord> parse_record(std::string_view text)
     if (*locked == "never") {
         t.locked_until = kLockedForever;
     } else {
-        auto n = f.number<std::int64_t>(K("locked_until"), 0, INT64_MAX - 1);
+        auto n = f.number<std::int64_t>(K("locked_until"), 0, kMaxTime);
         if (!n) return n.error();
         t.locked_until = *n;
     }
