@@ -3,6 +3,16 @@
 #include <algorithm>
 
 namespace authctl {
+namespace {
+
+// Writes the record and ends the critical section: done only when both are.
+Status store_changes(LockedRecord& held)
+{
+    if (auto st = held.commit(); !st) return st;
+    return held.finish();
+}
+
+}  // namespace
 
 Result<PendingEnrollment> prepare_enrollment(const EnrollParams& params, std::size_t recovery_count, std::int64_t now)
 {
@@ -41,7 +51,7 @@ Result<bool> confirm_enrollment(PendingEnrollment& pending, std::string_view cod
     return true;
 }
 
-Status store_enrollment(const UserStore& store, std::string_view user, PendingEnrollment&& pending, bool force,
+Status store_enrollment(const Store& store, std::string_view user, PendingEnrollment&& pending, bool force,
                         const std::vector<std::string>& granted_groups)
 {
     auto held = store.lock(user);
@@ -56,10 +66,10 @@ Status store_enrollment(const UserStore& store, std::string_view user, PendingEn
     for (const auto& g : granted_groups)
         if (std::find(slot->granted_groups.begin(), slot->granted_groups.end(), g) == slot->granted_groups.end())
             slot->granted_groups.push_back(g);
-    return held->commit();
+    return store_changes(*held);
 }
 
-Status record_granted_groups(const UserStore& store, std::string_view user, const std::vector<std::string>& groups)
+Status record_granted_groups(const Store& store, std::string_view user, const std::vector<std::string>& groups)
 {
     auto held = store.lock(user);
     if (!held) return held.error();
@@ -73,10 +83,10 @@ Status record_granted_groups(const UserStore& store, std::string_view user, cons
     }
     if (slot->granted_groups.size() > kMaxGrantedGroups)
         return make_error(Errc::invalid_argument, "more than " + std::to_string(kMaxGrantedGroups) + " granted groups");
-    return held->commit();
+    return store_changes(*held);
 }
 
-Result<ResetResult> reset_user(const UserStore& store, std::string_view user, bool is_root, const Options& opts,
+Result<ResetResult> reset_user(const Store& store, std::string_view user, bool is_root, const Options& opts,
                                std::int64_t now)
 {
     auto held = store.lock(user);
@@ -88,11 +98,11 @@ Result<ResetResult> reset_user(const UserStore& store, std::string_view user, bo
     r.was_locked = lock_state(slot->tally, opts.lockout, is_root, now).locked || slot->tally.locked_until != 0;
     if (slot->tally.failures == 0 && slot->tally.locked_until == 0) return r;
     r.cleared = reset_tally(slot->tally);
-    if (auto st = held->commit(); !st) return st.error();
+    if (auto st = store_changes(*held); !st) return st.error();
     return r;
 }
 
-Status lock_user(const UserStore& store, std::string_view user, std::int64_t until)
+Status lock_user(const Store& store, std::string_view user, std::int64_t until)
 {
     if (until <= 0) return make_error(Errc::invalid_argument, "lock end must be in the future");
     auto held = store.lock(user);
@@ -100,10 +110,10 @@ Status lock_user(const UserStore& store, std::string_view user, std::int64_t unt
     auto& slot = held->record();
     if (!slot) slot.emplace();
     lock_until(slot->tally, until);
-    return held->commit();
+    return store_changes(*held);
 }
 
-Result<RemoveResult> remove_user(const UserStore& store, std::string_view user)
+Result<RemoveResult> remove_user(const Store& store, std::string_view user)
 {
     auto held = store.lock(user);
     if (!held) return held.error();
@@ -113,11 +123,11 @@ Result<RemoveResult> remove_user(const UserStore& store, std::string_view user)
     r.existed = true;
     r.granted_groups = slot->granted_groups;
     slot.reset();
-    if (auto st = held->commit(); !st) return st.error();
+    if (auto st = store_changes(*held); !st) return st.error();
     return r;
 }
 
-Result<std::vector<SecretBytes>> regenerate_recovery(const UserStore& store, std::string_view user, std::size_t count)
+Result<std::vector<SecretBytes>> regenerate_recovery(const Store& store, std::string_view user, std::size_t count)
 {
     auto held = store.lock(user);
     if (!held) return held.error();
@@ -128,11 +138,11 @@ Result<std::vector<SecretBytes>> regenerate_recovery(const UserStore& store, std
     auto codes = generate_recovery_codes(next, count);
     if (!codes) return codes.error();
     slot->recovery = std::move(next);
-    if (auto st = held->commit(); !st) return st.error();
+    if (auto st = store_changes(*held); !st) return st.error();
     return std::move(*codes);
 }
 
-StatusRow status_of(const UserStore& store, std::string_view user, const std::function<bool()>& is_root,
+StatusRow status_of(const Store& store, std::string_view user, const std::function<bool()>& is_root,
                     const Options& opts, std::int64_t now)
 {
     StatusRow row;

@@ -29,7 +29,16 @@ AttemptResult fail(UserRecord& rec, const LoginContext& ctx, const Options& opts
     r.locked_now = record_failure(rec.tally, opts.lockout, ctx.is_root, ctx.now, ctx.source);
     r.failures = rec.tally.failures;
     r.lock = lock_state(rec.tally, opts.lockout, ctx.is_root, ctx.now);
+    r.now = ctx.now;
     return r;
+}
+
+// A decision's result, once the store has acknowledged its writes.
+template <typename T>
+Result<T> finished(LockedRecord& held, T value)
+{
+    if (auto st = held.finish(); !st) return st.error();
+    return value;
 }
 
 }  // namespace
@@ -40,26 +49,29 @@ Status check_clock(std::int64_t now)
     return Ok{};
 }
 
-Result<AttemptResult> attempt_code(const UserStore& store, const LoginContext& ctx, const Options& opts,
+Result<AttemptResult> attempt_code(const Store& store, const LoginContext& caller, const Options& opts,
                                    std::string_view code)
 {
-    if (auto st = check_clock(ctx.now); !st) return st.error();
-    auto held = store.lock(ctx.user);
+    auto held = store.lock(caller.user);
     if (!held) return held.error();
+    LoginContext ctx = caller;
+    ctx.now = held->now(caller.now);
+    if (auto st = check_clock(ctx.now); !st) return st.error();
     auto& slot = held->record();
     AttemptResult r;
+    r.now = ctx.now;
     if (slot) {
         const LockState ls = lock_state(slot->tally, opts.lockout, ctx.is_root, ctx.now);
         if (ls.locked) {
             r.outcome = Outcome::locked;
             r.failures = slot->tally.failures;
             r.lock = ls;
-            return r;
+            return finished(*held, r);
         }
     }
     if (!slot || !slot->enrollment) {
         r.outcome = Outcome::not_enrolled;
-        return r;
+        return finished(*held, r);
     }
     UserRecord& rec = *slot;
 
@@ -92,7 +104,7 @@ Result<AttemptResult> attempt_code(const UserStore& store, const LoginContext& c
             accepted = true;
         }
     }
-    if (!accepted) return r;  // the failure written above is the record of this attempt
+    if (!accepted) return finished(*held, r);  // the failure written above is the record of this attempt
 
     rec.tally = before;
     r.outcome = Outcome::success;
@@ -101,53 +113,57 @@ Result<AttemptResult> attempt_code(const UserStore& store, const LoginContext& c
     r.failures = record_success(rec.tally);
     r.recovery_left = rec.recovery.hashes.size();
     if (auto st = held->commit(); !st) return st.error();
-    return r;
+    return finished(*held, r);
 }
 
-Result<LockInfo> lock_info(const UserStore& store, const LoginContext& ctx, const Options& opts)
+Result<LockInfo> lock_info(const Store& store, const LoginContext& ctx, const Options& opts)
 {
-    auto rec = store.load(ctx.user);
-    if (!rec) return rec.error();
+    auto snap = store.snapshot(ctx.user);
+    if (!snap) return snap.error();
     LockInfo info;
-    if (!*rec) return info;
-    const UserRecord& r = **rec;
-    info.lock = lock_state(r.tally, opts.lockout, ctx.is_root, ctx.now);
+    info.now = snap->clock.value_or(ctx.now);
+    if (!snap->record) return info;
+    const UserRecord& r = *snap->record;
+    info.lock = lock_state(r.tally, opts.lockout, ctx.is_root, info.now);
     info.failures = r.tally.failures;
     info.enrolled = r.enrollment.has_value();
     return info;
 }
 
-Result<AttemptResult> record_external_failure(const UserStore& store, const LoginContext& ctx, const Options& opts)
+Result<AttemptResult> record_external_failure(const Store& store, const LoginContext& caller, const Options& opts)
 {
-    if (auto st = check_clock(ctx.now); !st) return st.error();
-    auto held = store.lock(ctx.user);
+    auto held = store.lock(caller.user);
     if (!held) return held.error();
+    LoginContext ctx = caller;
+    ctx.now = held->now(caller.now);
+    if (auto st = check_clock(ctx.now); !st) return st.error();
     auto& slot = held->record();
     if (!slot) slot.emplace();
     AttemptResult r;
+    r.now = ctx.now;
     const LockState ls = lock_state(slot->tally, opts.lockout, ctx.is_root, ctx.now);
     if (ls.locked) {
         r.outcome = Outcome::locked;
         r.failures = slot->tally.failures;
         r.lock = ls;
-        return r;
+        return finished(*held, r);
     }
     r = fail(*slot, ctx, opts);
     if (auto st = held->commit(); !st) return st.error();
-    return r;
+    return finished(*held, r);
 }
 
-Result<std::uint32_t> record_external_success(const UserStore& store, const LoginContext& ctx)
+Result<std::uint32_t> record_external_success(const Store& store, const LoginContext& caller)
 {
-    if (auto st = check_clock(ctx.now); !st) return st.error();
-    auto held = store.lock(ctx.user);
+    auto held = store.lock(caller.user);
     if (!held) return held.error();
+    if (auto st = check_clock(held->now(caller.now)); !st) return st.error();
     auto& slot = held->record();
-    if (!slot) return std::uint32_t{0};
-    if (slot->tally.failures == 0 && slot->tally.locked_until == 0) return std::uint32_t{0};
+    if (!slot) return finished(*held, std::uint32_t{0});
+    if (slot->tally.failures == 0 && slot->tally.locked_until == 0) return finished(*held, std::uint32_t{0});
     const std::uint32_t cleared = record_success(slot->tally);
     if (auto st = held->commit(); !st) return st.error();
-    return cleared;
+    return finished(*held, cleared);
 }
 
 }  // namespace authctl

@@ -39,7 +39,68 @@ bool ends_with(std::string_view s, std::string_view suffix)
     return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
 
+// The file store's critical section: the user's flock, held until destruction.
+class FileRecordTxn final : public RecordTxn {
+public:
+    FileRecordTxn(UniqueFd dirfd, std::string user, std::string stem, UniqueFd lock)
+        : dirfd_(std::move(dirfd)), user_(std::move(user)), stem_(std::move(stem)), lock_(std::move(lock))
+    {
+    }
+    std::optional<UserRecord>& record() noexcept override { return record_; }
+    Status commit() override;
+    // Every commit() was durable when it returned: nothing is left to acknowledge.
+    Status finish() override { return Ok{}; }
+    std::optional<std::int64_t> clock() const noexcept override { return std::nullopt; }
+
+    int dirfd() const noexcept { return dirfd_.get(); }
+
+private:
+    UniqueFd dirfd_;  // our own duplicate: valid even if the UserStore goes first
+    std::string user_;
+    std::string stem_;
+    UniqueFd lock_;
+    std::optional<UserRecord> record_;
+    bool removed_ = false;
+};
+
 }  // namespace
+
+Result<Snapshot> Store::snapshot(std::string_view user) const
+{
+    auto rec = load(user);
+    if (!rec) return rec.error();
+    return Snapshot{std::move(*rec), std::nullopt};
+}
+
+Status Store::scan(const Visitor& visit) const
+{
+    auto listing = list();
+    if (!listing) return listing.error();
+    for (const auto& u : listing->users) visit(u, load(u));
+    return Ok{};
+}
+
+Result<SecretBytes> record_text_for_write(const UserRecord& rec, std::string_view user)
+{
+    // Never write what could not be read back: a record the parser refuses
+    // would lock its user out for good.
+    if (auto ok = validate_record(rec); !ok)
+        return make_error(ok.error().code, "user '" + std::string(user) + "': " + ok.error().detail);
+    SecretBytes text = serialize_record(rec);
+    // Unreachable with today's limits (the largest valid record is under
+    // 4 KiB), but the parser refuses more than this.
+    if (text.size() > kMaxRecordBytes)
+        return make_error(Errc::invalid_argument,
+                          "user '" + std::string(user) + "': record not written: larger than 16 KiB");
+#ifdef AUTHCTL_CROSS_CHECK_WRITES
+    // Debug builds (the sanitizer pass of scripts/test) also parse it back,
+    // so every test that writes a record checks validate_record against the parser.
+    if (auto back = parse_record(text.view()); !back)
+        return make_error(Errc::invalid_argument, "validate_record passed a record the parser refuses, for '" +
+                                                      std::string(user) + "': " + back.error().detail);
+#endif
+    return text;
+}
 
 Result<UserStore> UserStore::open(const std::string& dir)
 {
@@ -102,11 +163,11 @@ Result<LockedRecord> UserStore::lock(std::string_view user) const
 
         UniqueFd dir(::fcntl(dirfd_.get(), F_DUPFD_CLOEXEC, 0));
         if (!dir.valid()) return sys_error("cannot duplicate descriptor of", path_, errno);
-        LockedRecord locked(std::move(dir), std::string(user), *stem, std::move(fd));
-        auto rec = read_record(locked.dirfd_.get(), user, *stem);
+        auto txn = std::make_unique<FileRecordTxn>(std::move(dir), std::string(user), *stem, std::move(fd));
+        auto rec = read_record(txn->dirfd(), user, *stem);
         if (!rec) return rec.error();
-        locked.record_ = std::move(*rec);
-        return locked;
+        txn->record() = std::move(*rec);
+        return LockedRecord(std::move(txn), std::string(user));
     }
     return make_error(Errc::io, "cannot lock '" + lock_name + "': it keeps being replaced");
 }
@@ -147,30 +208,16 @@ Result<UserStore::Listing> UserStore::list() const
     return out;
 }
 
-Status LockedRecord::commit()
+Status FileRecordTxn::commit()
 {
     if (removed_) return make_error(Errc::invalid_argument, "user '" + user_ + "' was removed; its lock is gone");
     const int dirfd = dirfd_.get();
     const std::string rec_name = stem_ + std::string(kRecordSuffix);
     const std::string tmp_name = stem_ + std::string(kTempSuffix);
     if (record_) {
-        // Never write what could not be read back: a record the parser refuses
-        // would lock its user out for good.
-        if (auto ok = validate_record(*record_); !ok)
-            return make_error(ok.error().code, "user '" + user_ + "': " + ok.error().detail);
-        SecretBytes text = serialize_record(*record_);
-        // Unreachable with today's limits (the largest valid record is under
-        // 4 KiB), but the parser refuses more than this.
-        if (text.size() > kMaxRecordBytes)
-            return make_error(Errc::invalid_argument, "user '" + user_ + "': record not written: larger than 16 KiB");
-#ifdef AUTHCTL_CROSS_CHECK_WRITES
-        // Debug builds (the sanitizer pass of scripts/test) also parse it back,
-        // so every test that writes a record checks validate_record against the parser.
-        if (auto back = parse_record(text.view()); !back)
-            return make_error(Errc::invalid_argument, "validate_record passed a record the parser refuses, for '" +
-                                                          user_ + "': " + back.error().detail);
-#endif
-        return replace_file(dirfd, rec_name, tmp_name, text.view());
+        auto text = record_text_for_write(*record_, user_);
+        if (!text) return text.error();
+        return replace_file(dirfd, rec_name, tmp_name, text->view());
     }
     // The stale temp file first: if it cannot go, the record is still in place.
     if (::unlinkat(dirfd, tmp_name.c_str(), 0) != 0 && errno != ENOENT)

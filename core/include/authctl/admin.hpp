@@ -40,11 +40,11 @@ Result<bool> confirm_enrollment(PendingEnrollment& pending, std::string_view cod
 // Stores a pending enrollment for `user`. Refuses (Errc::exists) to replace an
 // existing enrollment unless `force`. The failure tally (and any lock) is kept.
 // `granted_groups` are recorded so that remove_user can undo them.
-Status store_enrollment(const UserStore& store, std::string_view user, PendingEnrollment&& pending, bool force,
+Status store_enrollment(const Store& store, std::string_view user, PendingEnrollment&& pending, bool force,
                         const std::vector<std::string>& granted_groups = {});
 
 // Adds groups to the list recorded for an enrolled user.
-Status record_granted_groups(const UserStore& store, std::string_view user, const std::vector<std::string>& groups);
+Status record_granted_groups(const Store& store, std::string_view user, const std::vector<std::string>& groups);
 
 struct ResetResult {
     bool had_record = false;
@@ -52,22 +52,22 @@ struct ResetResult {
     bool was_locked = false;    // the lock in force before the reset
 };
 // Clears the failures and any lock. Nothing is created for a user with no record.
-Result<ResetResult> reset_user(const UserStore& store, std::string_view user, bool is_root, const Options& opts,
+Result<ResetResult> reset_user(const Store& store, std::string_view user, bool is_root, const Options& opts,
                                std::int64_t now);
 
 // Locks by hand until `until` (kLockedForever for no end); creates a
 // tally-only record for a user with none.
-Status lock_user(const UserStore& store, std::string_view user, std::int64_t until);
+Status lock_user(const Store& store, std::string_view user, std::int64_t until);
 
 struct RemoveResult {
     bool existed = false;
     std::vector<std::string> granted_groups;  // to undo
 };
 // Deletes the user's record (enrollment, recovery codes, tally).
-Result<RemoveResult> remove_user(const UserStore& store, std::string_view user);
+Result<RemoveResult> remove_user(const Store& store, std::string_view user);
 
 // Replaces the recovery codes of an enrolled user; Errc::not_found when not enrolled.
-Result<std::vector<SecretBytes>> regenerate_recovery(const UserStore& store, std::string_view user, std::size_t count);
+Result<std::vector<SecretBytes>> regenerate_recovery(const Store& store, std::string_view user, std::size_t count);
 
 // One line of `authctl status`.
 struct StatusRow {
@@ -86,7 +86,7 @@ struct StatusRow {
 // `is_root` (a user database lookup) is asked only for a record that carries a
 // lock, the one case its answer changes: a listing of many users mostly
 // without locks then costs one file read per user.
-StatusRow status_of(const UserStore& store, std::string_view user, const std::function<bool()>& is_root,
+StatusRow status_of(const Store& store, std::string_view user, const std::function<bool()>& is_root,
                     const Options& opts, std::int64_t now);
 
 }  // namespace authctl

@@ -15,12 +15,14 @@
 namespace authctl {
 
 // Who is logging in, from where, and when. `now` is the caller's clock (the
-// module and the CLI pass time(nullptr); tests pass what they need).
+// module and the CLI pass time(nullptr); tests pass what they need). A store
+// with a clock of its own (the fleet database) decides by its clock instead.
 struct LoginContext {
     std::string_view user;
     bool is_root = false;
     std::string_view source;  // remote host or tty, for the tally
     std::int64_t now = 0;
+    std::string_view service;  // the PAM service, for the agent's log lines
 };
 
 enum class Outcome {
@@ -37,6 +39,7 @@ struct AttemptResult {
     LockState lock;              // locked / locked_now: until when
     bool used_recovery = false;  // success through a recovery code
     std::size_t recovery_left = 0;
+    std::int64_t now = 0;  // the time the decision was made by (the store's clock where it has one)
 };
 
 // Verifies `code` for ctx.user: refuses a locked user without evaluating,
@@ -45,28 +48,64 @@ struct AttemptResult {
 // at or below the last accepted), advances the HOTP counter past the match,
 // consumes a recovery code, and on success takes the failure back and clears
 // the count -- all before the lock is released. A code that is not `digits`
-// digits is tried as a recovery code, else counted as wrong. Errc::invalid_argument
+// digits is tried as a recovery code, else counted as wrong. The result is
+// returned only once the store acknowledged every write (LockedRecord::finish). Errc::invalid_argument
 // when ctx.now <= 0 (a clock before 1970 is not trusted).
-Result<AttemptResult> attempt_code(const UserStore& store, const LoginContext& ctx, const Options& opts,
+Result<AttemptResult> attempt_code(const Store& store, const LoginContext& ctx, const Options& opts,
                                    std::string_view code);
 
 struct LockInfo {
     LockState lock;
     std::uint32_t failures = 0;
     bool enrolled = false;  // the record holds an enrollment
+    std::int64_t now = 0;   // the time the state was judged at
 };
 
 // The lock state, failure count and enrollment of ctx.user from one consistent
 // read, without the lock (for the prompt decision, preauth, the account phase
 // and status). A user with no record is unlocked and not enrolled.
-Result<LockInfo> lock_info(const UserStore& store, const LoginContext& ctx, const Options& opts);
+Result<LockInfo> lock_info(const Store& store, const LoginContext& ctx, const Options& opts);
 
 // Records one failure of another module (faillock's authfail), unless the user
 // is already locked. Creates a tally-only record for a user with none.
-Result<AttemptResult> record_external_failure(const UserStore& store, const LoginContext& ctx, const Options& opts);
+Result<AttemptResult> record_external_failure(const Store& store, const LoginContext& ctx, const Options& opts);
 
 // Records a success of another module (faillock's authsucc): clears failures
 // and lock. Returns the failures cleared. No record is created.
-Result<std::uint32_t> record_external_success(const UserStore& store, const LoginContext& ctx);
+Result<std::uint32_t> record_external_success(const Store& store, const LoginContext& ctx);
+
+// The four decisions a PAM phase asks for, wherever the store is: over a
+// Store in this process (LocalLogins), or through the fleet agent
+// (AgentLogins, agent_client.hpp), which runs LocalLogins over the database.
+class LoginService {
+public:
+    virtual ~LoginService() = default;
+    virtual Result<LockInfo> lock_info(const LoginContext& ctx) = 0;
+    virtual Result<AttemptResult> attempt_code(const LoginContext& ctx, std::string_view code) = 0;
+    virtual Result<AttemptResult> external_failure(const LoginContext& ctx) = 0;
+    virtual Result<std::uint32_t> external_success(const LoginContext& ctx) = 0;
+};
+
+class LocalLogins final : public LoginService {
+public:
+    LocalLogins(const Store& store, const Options& opts) : store_(store), opts_(opts) {}
+    Result<LockInfo> lock_info(const LoginContext& ctx) override { return authctl::lock_info(store_, ctx, opts_); }
+    Result<AttemptResult> attempt_code(const LoginContext& ctx, std::string_view code) override
+    {
+        return authctl::attempt_code(store_, ctx, opts_, code);
+    }
+    Result<AttemptResult> external_failure(const LoginContext& ctx) override
+    {
+        return record_external_failure(store_, ctx, opts_);
+    }
+    Result<std::uint32_t> external_success(const LoginContext& ctx) override
+    {
+        return record_external_success(store_, ctx);
+    }
+
+private:
+    const Store& store_;
+    const Options& opts_;
+};
 
 }  // namespace authctl

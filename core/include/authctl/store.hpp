@@ -1,4 +1,11 @@
-// The user store: one record file per user in a root-only state directory.
+// The store seam: every login and admin decision in core runs over `Store`,
+// which has two implementations -- the file store below (the default) and the
+// PostgreSQL fleet store (agent/pg_store.hpp, linked only by authctld and the
+// CLI). A decision takes a user's record with lock(), changes it, writes it
+// with commit() and ends with finish(); its verdict counts only when finish()
+// succeeded.
+//
+// The file store: one record file per user in a root-only state directory.
 //
 //   DIR/            root:root 0700
 //   DIR/NAME.rec    the record (docs/FILEFORMAT.md), root 0600, replaced atomically
@@ -17,6 +24,9 @@
 // waiter that wakes up holding a lock on an unlinked file tries again.
 #pragma once
 
+#include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,9 +38,95 @@
 
 namespace authctl {
 
-class LockedRecord;
+// One user's record inside a store's critical section (the file store's flock,
+// a database transaction). Implementations live with their store.
+class RecordTxn {
+public:
+    virtual ~RecordTxn() = default;
+    virtual std::optional<UserRecord>& record() noexcept = 0;
+    // Writes record() (nullopt: deletes the user) inside the section. The file
+    // store makes it durable here; the database store within its transaction.
+    virtual Status commit() = 0;
+    // Ends the section. Ok only when every commit() is durable and acknowledged
+    // (the database's COMMIT); otherwise the outcome is unknown: fail closed.
+    virtual Status finish() = 0;
+    // The store's clock for this section (the database's time), or nullopt
+    // when the caller's clock is the one to use (the file store).
+    virtual std::optional<std::int64_t> clock() const noexcept = 0;
+};
 
-class UserStore {
+// A user's record held in its store's critical section. Changes made to
+// record() reach the store only through commit(); a decision's verdict stands
+// only once finish() returned Ok. Dropping the object without finish() ends
+// the section (a database transaction is rolled back).
+class LockedRecord {
+public:
+    LockedRecord(std::unique_ptr<RecordTxn> txn, std::string user) : txn_(std::move(txn)), user_(std::move(user)) {}
+    std::optional<UserRecord>& record() noexcept { return txn_->record(); }
+    const std::string& user() const noexcept { return user_; }
+
+    // For the file store: writes record() (atomic replace), or deletes the
+    // user's files when it is nullopt. A record that would not parse back is
+    // refused and not written. On failure the old record is in place, except
+    // when the final directory fsync (or, on removal, unlinking the lock file)
+    // fails after the change: the caller must then treat the outcome as
+    // unknown and fail closed. After a removal, further commits are refused.
+    Status commit() { return txn_->commit(); }
+    Status finish() { return txn_->finish(); }
+
+    // The time this section's decisions use: the store's clock when it has
+    // one, else `fallback` (the caller's).
+    std::int64_t now(std::int64_t fallback) const noexcept { return txn_->clock().value_or(fallback); }
+
+private:
+    std::unique_ptr<RecordTxn> txn_;
+    std::string user_;
+};
+
+// A record read outside any critical section, with the store's clock at the read.
+struct Snapshot {
+    std::optional<UserRecord> record;
+    std::optional<std::int64_t> clock;  // nullopt: use the caller's clock
+};
+
+class Store {
+public:
+    virtual ~Store() = default;
+
+    // Reads a user's record without taking the lock. nullopt when the user has
+    // none; Errc::corrupt / Errc::insecure when the record is bad (never "absent").
+    virtual Result<std::optional<UserRecord>> load(std::string_view user) const = 0;
+
+    // As load(), with the store's clock at the time of the read.
+    virtual Result<Snapshot> snapshot(std::string_view user) const;
+
+    // Takes the user's exclusive lock (blocking, bounded by the store) and loads the record.
+    virtual Result<LockedRecord> lock(std::string_view user) const = 0;
+
+    struct Listing {
+        std::vector<std::string> users;       // decoded names with a record, sorted
+        std::vector<std::string> unexpected;  // entries that are not ours
+    };
+    // Every user with a record. Cost is linear in the store, for `status`.
+    virtual Result<Listing> list() const = 0;
+
+    // Calls `visit` for every user with a record, in name order, each with its
+    // record or the error reading it; for listings of every user (status,
+    // audit). The default lists, then loads each user.
+    using Visitor = std::function<void(const std::string& user, Result<std::optional<UserRecord>>&& rec)>;
+    virtual Status scan(const Visitor& visit) const;
+
+    // Where the records are, for messages ("/var/lib/authctl", "fleet database").
+    virtual std::string describe() const = 0;
+};
+
+// Checks a record that is about to be written (validate_record) and returns
+// its text (docs/FILEFORMAT.md), naming `user` in any error; what every store
+// writes, so nothing stored can fail to parse back.
+Result<SecretBytes> record_text_for_write(const UserRecord& rec, std::string_view user);
+
+// The file store.
+class UserStore : public Store {
 public:
     // Opens an existing state directory, refusing a symlink, a directory not
     // owned by root, or one with any group/other permission (Errc::insecure).
@@ -41,19 +137,15 @@ public:
     // missing; its parent must exist.
     static Result<UserStore> open_or_create(const std::string& dir);
 
-    // Reads a user's record without taking the lock. nullopt when the user has
-    // none; Errc::corrupt / Errc::insecure when the file is bad (never "absent").
-    Result<std::optional<UserRecord>> load(std::string_view user) const;
+    Result<std::optional<UserRecord>> load(std::string_view user) const override;
 
-    // Takes the user's exclusive lock (blocking) and loads the record.
-    Result<LockedRecord> lock(std::string_view user) const;
+    // Takes the user's flock (blocking) and loads the record.
+    Result<LockedRecord> lock(std::string_view user) const override;
 
-    struct Listing {
-        std::vector<std::string> users;       // decoded names with a .rec file, sorted
-        std::vector<std::string> unexpected;  // entries that are not ours
-    };
-    // Every user with a record. Cost is linear in the directory, for `status`.
-    Result<Listing> list() const;
+    using Listing = Store::Listing;
+    Result<Listing> list() const override;
+
+    std::string describe() const override { return path_; }
 
     const std::string& path() const noexcept { return path_; }
     int fd() const noexcept { return dirfd_.get(); }
@@ -62,35 +154,6 @@ private:
     UserStore(std::string path, UniqueFd fd) : path_(std::move(path)), dirfd_(std::move(fd)) {}
     std::string path_;
     UniqueFd dirfd_;
-};
-
-// A user's record held under the user's lock. Changes made to record() reach
-// the disk only through commit(); dropping the object releases the lock.
-class LockedRecord {
-public:
-    std::optional<UserRecord>& record() noexcept { return record_; }
-    const std::string& user() const noexcept { return user_; }
-
-    // Writes record() (atomic replace), or deletes the user's files when it is
-    // nullopt. A record that would not parse back is refused and not written.
-    // On failure the old record is in place, except when the final directory
-    // fsync (or, on removal, unlinking the lock file) fails after the change:
-    // the caller must then treat the outcome as unknown and fail closed. After
-    // a removal, further commits are refused.
-    Status commit();
-
-private:
-    friend class UserStore;
-    LockedRecord(UniqueFd dirfd, std::string user, std::string stem, UniqueFd lock)
-        : dirfd_(std::move(dirfd)), user_(std::move(user)), stem_(std::move(stem)), lock_(std::move(lock))
-    {
-    }
-    UniqueFd dirfd_;  // our own duplicate: valid even if the UserStore goes first
-    std::string user_;
-    std::string stem_;
-    UniqueFd lock_;
-    std::optional<UserRecord> record_;
-    bool removed_ = false;
 };
 
 }  // namespace authctl
