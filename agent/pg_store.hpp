@@ -30,7 +30,7 @@
 
 #include "authctl/sealed.hpp"
 #include "authctl/store.hpp"
-#include "fleet_config.hpp"
+#include "authctl/fleet_config.hpp"
 
 namespace authctl::fleet {
 

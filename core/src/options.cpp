@@ -51,6 +51,22 @@ Status apply_option(Options& opts, std::string_view key, const std::string_view*
         opts.dir = std::string(*value);
         return Ok{};
     }
+    if (key == "agent_socket") {
+        if (value == nullptr || value->empty() || value->front() != '/' || value->size() > 107 || has_control(*value))
+            return bad_key(key, "must be an absolute path of at most 107 bytes");
+        opts.agent_socket = std::string(*value);
+        return Ok{};
+    }
+    if (key == "store") {
+        if (value != nullptr && *value == "file") {
+            opts.store = StoreKind::file;
+        } else if (value != nullptr && *value == "agent") {
+            opts.store = StoreKind::agent;
+        } else {
+            return bad_key(key, "must be 'file' or 'agent'");
+        }
+        return Ok{};
+    }
     if (key == "prompt") {
         if (value == nullptr || value->empty() || value->size() > 256 || has_control(*value) || !valid_utf8(*value))
             return bad_key(key, "must be 1 to 256 printable characters");
@@ -78,6 +94,9 @@ Status apply_option(Options& opts, std::string_view key, const std::string_view*
     } else if (key == "hotp_window") {
         if (!(n = number(key, value, 0, 2 * kMaxWindow, false))) return n.error();
         opts.hotp_window = *n;
+    } else if (key == "agent_timeout") {
+        if (!(n = number(key, value, 1, kMaxAgentTimeout, false))) return n.error();
+        opts.agent_timeout = *n;
     } else if (key == "even_deny_root") {
         return flag(key, value, opts.lockout.even_deny_root);
     } else if (key == "nullok") {

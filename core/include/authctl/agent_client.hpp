@@ -11,7 +11,7 @@
 
 namespace authctl {
 
-inline constexpr const char* kDefaultAgentSocket = "/run/authctl/agent.sock";
+
 
 // Sends `req` to the agent at `socket_path` and returns its reply, all within
 // `timeout` (connect, write, read). Before connecting, the socket and its

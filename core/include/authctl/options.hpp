@@ -17,8 +17,19 @@ inline constexpr const char* kDefaultStateDir = "/var/lib/authctl";
 inline constexpr const char* kDefaultConfigFile = "/etc/security/authctl.conf";
 inline constexpr std::size_t kMaxConfigBytes = 64 * 1024;
 
+// Where records live: this host's state directory, or the fleet database
+// through the local agent (authctld; the CLI talks to the database itself).
+enum class StoreKind { file, agent };
+
+inline constexpr const char* kDefaultFleetSocket = "/run/authctl/agent.sock";
+inline constexpr unsigned kDefaultAgentTimeout = 5;  // seconds
+inline constexpr unsigned kMaxAgentTimeout = 60;
+
 struct Options {
     std::string dir = kDefaultStateDir;  // state directory
+    StoreKind store = StoreKind::file;
+    std::string agent_socket = kDefaultFleetSocket;  // store=agent: the agent's socket
+    unsigned agent_timeout = kDefaultAgentTimeout;   // store=agent: seconds for one whole exchange
     LockoutPolicy lockout;               // deny, fail_interval, unlock_time, even_deny_root, root_unlock_time
     unsigned window = 1;                 // TOTP: steps accepted either side of now
     unsigned hotp_window = 5;            // HOTP: counters accepted ahead of the stored one
@@ -33,6 +44,7 @@ struct Options {
 //   dir=PATH  deny=0..100  fail_interval=1..31536000  unlock_time=0..31536000|never
 //   root_unlock_time=0..31536000|never (implies even_deny_root)  even_deny_root
 //   window=0..10  hotp_window=0..20  nullok  silent  debug  nodelay  prompt=TEXT
+//   store=file|agent  agent_socket=PATH  agent_timeout=1..60
 // Errc::invalid_argument with a message naming the key otherwise.
 Status apply_option(Options& opts, std::string_view key, const std::string_view* value);
 

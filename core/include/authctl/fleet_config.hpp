@@ -1,4 +1,5 @@
-// The fleet's settings, for authctld and the CLI: /etc/authctl/fleet.conf,
+// The fleet's settings, for authctld and the CLI (parsed in core; only the
+// PostgreSQL store, agent/pg_store.hpp, uses them to connect): /etc/authctl/fleet.conf,
 // root-owned and mode 0600 or stricter (anything looser is refused: it names
 // the database and the files that hold its credentials). "key = value"
 // lines, '#' comments; unknown keys and bad values are errors naming the line.
