@@ -48,6 +48,17 @@ Result<ModuleConfig> read_config(int argc, const char** argv)
         }
         if (auto st = apply_argument(cfg.opts, arg); !st) return st.error();
     }
+    if (cfg.opts.store == StoreKind::agent) {
+        for (int i = 0; i < argc; ++i) {
+            const std::string_view arg = argv[i] != nullptr ? argv[i] : "";
+            const std::string_view key = arg.substr(0, arg.find('='));
+            if (is_policy_option(key))
+                return make_error(Errc::invalid_argument,
+                                  "option '" + std::string(key) +
+                                      "' has no effect with store=agent: the fleet's policy is authctld's "
+                                      "(set it in authctl.conf)");
+        }
+    }
     return cfg;
 }
 

@@ -4,9 +4,12 @@
 #include <security/pam_modules.h>
 #include <syslog.h>
 
+#include <chrono>
 #include <ctime>
+#include <memory>
 #include <new>
 
+#include "authctl/agent_client.hpp"
 #include "authctl/login.hpp"
 #include "authctl/secret.hpp"
 #include "authctl/store.hpp"
@@ -17,11 +20,36 @@
 namespace authctl::pam {
 namespace {
 
-int fail_closed(const Session& s, const std::string& user, const Error& err)
+int fail_closed(const Session& s, const Options& opts, const std::string& user, const Error& err)
 {
     s.log(LOG_ERR, user, "refused: " + err.message());
-    return to_pam(err.code);
+    return to_pam(err.code, opts.store);
 }
+
+// Where this configuration's decisions are made: core over this host's state
+// directory, or the fleet agent (which runs the same core over the database).
+// The module itself never holds a database connection or a fleet secret.
+class Logins {
+public:
+    static Result<Logins> open(const Options& opts)
+    {
+        Logins l;
+        if (opts.store == StoreKind::agent) {
+            l.service_ = std::make_unique<AgentLogins>(opts.agent_socket, std::chrono::seconds(opts.agent_timeout));
+            return l;
+        }
+        auto store = UserStore::open(opts.dir);
+        if (!store) return store.error();
+        l.store_ = std::make_unique<UserStore>(std::move(*store));
+        l.service_ = std::make_unique<LocalLogins>(*l.store_, opts);
+        return l;
+    }
+    LoginService* operator->() const noexcept { return service_.get(); }
+
+private:
+    std::unique_ptr<UserStore> store_;
+    std::unique_ptr<LoginService> service_;
+};
 
 std::string failures_since(std::uint32_t n)
 {
@@ -49,15 +77,16 @@ int authenticate_code(Session& s, const Options& opts, const Account& acct)
         s.log(LOG_NOTICE, acct.name, "refused: unknown user");
         return PAM_USER_UNKNOWN;
     }
-    auto store = UserStore::open(opts.dir);
-    if (!store) return fail_closed(s, acct.name, store.error());
+    auto logins = Logins::open(opts);
+    if (!logins) return fail_closed(s, opts, acct.name, logins.error());
     const std::string source = s.source();
-    LoginContext ctx{acct.name, acct.is_root, source, std::time(nullptr)};
+    const std::string service = s.service();
+    LoginContext ctx{acct.name, acct.is_root, source, std::time(nullptr), service};
 
-    auto info = lock_info(*store, ctx, opts);
-    if (!info) return fail_closed(s, acct.name, info.error());
+    auto info = (*logins)->lock_info(ctx);
+    if (!info) return fail_closed(s, opts, acct.name, info.error());
     if (info->lock.locked) {
-        s.tell(lock_message(info->failures, info->lock.until, ctx.now), true);
+        s.tell(lock_message(info->failures, info->lock.until, info->now), true);
         s.log(LOG_NOTICE, acct.name,
               "refused without asking: account locked (" + std::to_string(info->failures) + " failures)");
         return PAM_AUTH_ERR;
@@ -74,9 +103,9 @@ int authenticate_code(Session& s, const Options& opts, const Account& acct)
         return conversation_error(rc);
     }
     ctx.now = std::time(nullptr);  // the user may have taken a while to answer
-    auto result = attempt_code(*store, ctx, opts, answer);
+    auto result = (*logins)->attempt_code(ctx, answer);
     wipe_string(answer);
-    if (!result) return fail_closed(s, acct.name, result.error());
+    if (!result) return fail_closed(s, opts, acct.name, result.error());
 
     switch (result->outcome) {
         case Outcome::success:
@@ -91,11 +120,11 @@ int authenticate_code(Session& s, const Options& opts, const Account& acct)
             s.log(LOG_NOTICE, acct.name, "wrong code (" + std::to_string(result->failures) + " failures)");
             if (result->locked_now) {
                 s.log(LOG_WARNING, acct.name, "account locked after " + std::to_string(result->failures) + " failures");
-                s.tell(lock_message(result->failures, result->lock.until, ctx.now), true);
+                s.tell(lock_message(result->failures, result->lock.until, result->now), true);
             }
             return PAM_AUTH_ERR;
         case Outcome::locked:
-            s.tell(lock_message(result->failures, result->lock.until, ctx.now), true);
+            s.tell(lock_message(result->failures, result->lock.until, result->now), true);
             s.log(LOG_NOTICE, acct.name, "refused: account locked (" + std::to_string(result->failures) + " failures)");
             return PAM_AUTH_ERR;
         case Outcome::not_enrolled:
@@ -113,15 +142,16 @@ int authenticate_code(Session& s, const Options& opts, const Account& acct)
 int preauth(Session& s, const Options& opts, const Account& acct)
 {
     if (!acct.exists) return PAM_IGNORE;
-    auto store = UserStore::open(opts.dir);
-    if (!store) return fail_closed(s, acct.name, store.error());
+    auto logins = Logins::open(opts);
+    if (!logins) return fail_closed(s, opts, acct.name, logins.error());
     const std::string source = s.source();
-    const LoginContext ctx{acct.name, acct.is_root, source, std::time(nullptr)};
-    auto info = lock_info(*store, ctx, opts);
-    if (!info) return fail_closed(s, acct.name, info.error());
+    const std::string service = s.service();
+    const LoginContext ctx{acct.name, acct.is_root, source, std::time(nullptr), service};
+    auto info = (*logins)->lock_info(ctx);
+    if (!info) return fail_closed(s, opts, acct.name, info.error());
     if (!info->lock.locked) return PAM_SUCCESS;
     s.arm_fail_delay();
-    s.tell(lock_message(info->failures, info->lock.until, ctx.now), true);
+    s.tell(lock_message(info->failures, info->lock.until, info->now), true);
     s.log(LOG_NOTICE, acct.name,
           "refused in preauth: account locked (" + std::to_string(info->failures) + " failures)");
     return PAM_AUTH_ERR;
@@ -135,19 +165,20 @@ int authfail(Session& s, const Options& opts, const Account& acct)
         s.log(LOG_NOTICE, acct.name, "failure of an unknown user (not recorded)");
         return PAM_AUTH_ERR;
     }
-    auto store = UserStore::open(opts.dir);
-    if (!store) return fail_closed(s, acct.name, store.error());
+    auto logins = Logins::open(opts);
+    if (!logins) return fail_closed(s, opts, acct.name, logins.error());
     const std::string source = s.source();
-    const LoginContext ctx{acct.name, acct.is_root, source, std::time(nullptr)};
-    auto result = record_external_failure(*store, ctx, opts);
-    if (!result) return fail_closed(s, acct.name, result.error());
+    const std::string service = s.service();
+    const LoginContext ctx{acct.name, acct.is_root, source, std::time(nullptr), service};
+    auto result = (*logins)->external_failure(ctx);
+    if (!result) return fail_closed(s, opts, acct.name, result.error());
     if (result->outcome == Outcome::locked) {
         s.log(LOG_NOTICE, acct.name, "failure while locked (not counted)");
     } else {
         s.log(LOG_NOTICE, acct.name, "authentication failure (" + std::to_string(result->failures) + " failures)");
         if (result->locked_now) {
             s.log(LOG_WARNING, acct.name, "account locked after " + std::to_string(result->failures) + " failures");
-            s.tell(lock_message(result->failures, result->lock.until, ctx.now), true);
+            s.tell(lock_message(result->failures, result->lock.until, result->now), true);
         }
     }
     return PAM_AUTH_ERR;
@@ -157,11 +188,12 @@ int authfail(Session& s, const Options& opts, const Account& acct)
 int authsucc(Session& s, const Options& opts, const Account& acct)
 {
     if (!acct.exists) return PAM_IGNORE;
-    auto store = UserStore::open(opts.dir);
-    if (!store) return fail_closed(s, acct.name, store.error());
+    auto logins = Logins::open(opts);
+    if (!logins) return fail_closed(s, opts, acct.name, logins.error());
     const std::string source = s.source();
-    auto cleared = record_external_success(*store, LoginContext{acct.name, acct.is_root, source, std::time(nullptr)});
-    if (!cleared) return fail_closed(s, acct.name, cleared.error());
+    const std::string service = s.service();
+    auto cleared = (*logins)->external_success(LoginContext{acct.name, acct.is_root, source, std::time(nullptr), service});
+    if (!cleared) return fail_closed(s, opts, acct.name, cleared.error());
     if (*cleared > 0) {
         s.tell(failures_since(*cleared));
         s.log(LOG_INFO, acct.name, "success after " + std::to_string(*cleared) + " failures");
@@ -174,13 +206,14 @@ int authsucc(Session& s, const Options& opts, const Account& acct)
 int account(Session& s, const Options& opts, const Account& acct)
 {
     if (!acct.exists) return PAM_IGNORE;
-    auto store = UserStore::open(opts.dir);
-    if (!store) return fail_closed(s, acct.name, store.error());
-    const LoginContext ctx{acct.name, acct.is_root, "", std::time(nullptr)};
-    auto info = lock_info(*store, ctx, opts);
-    if (!info) return fail_closed(s, acct.name, info.error());
+    auto logins = Logins::open(opts);
+    if (!logins) return fail_closed(s, opts, acct.name, logins.error());
+    const std::string service = s.service();
+    const LoginContext ctx{acct.name, acct.is_root, "", std::time(nullptr), service};
+    auto info = (*logins)->lock_info(ctx);
+    if (!info) return fail_closed(s, opts, acct.name, info.error());
     if (!info->lock.locked) return PAM_SUCCESS;
-    s.tell(lock_message(info->failures, info->lock.until, ctx.now), true);
+    s.tell(lock_message(info->failures, info->lock.until, info->now), true);
     s.log(LOG_NOTICE, acct.name, "account denied: locked (" + std::to_string(info->failures) + " failures)");
     return PAM_PERM_DENIED;
 }

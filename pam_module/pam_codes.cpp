@@ -19,4 +19,9 @@ int to_pam(Errc code) noexcept
     return PAM_SERVICE_ERR;
 }
 
+int to_pam(Errc code, StoreKind store) noexcept
+{
+    return store == StoreKind::agent ? PAM_AUTHINFO_UNAVAIL : to_pam(code);
+}
+
 }  // namespace authctl::pam

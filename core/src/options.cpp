@@ -113,6 +113,14 @@ Status apply_option(Options& opts, std::string_view key, const std::string_view*
     return Ok{};
 }
 
+bool is_policy_option(std::string_view key) noexcept
+{
+    for (const std::string_view k :
+         {"deny", "fail_interval", "unlock_time", "root_unlock_time", "even_deny_root", "window", "hotp_window", "dir"})
+        if (key == k) return true;
+    return false;
+}
+
 Status apply_argument(Options& opts, std::string_view arg)
 {
     const auto eq = arg.find('=');

@@ -48,6 +48,13 @@ struct Options {
 // Errc::invalid_argument with a message naming the key otherwise.
 Status apply_option(Options& opts, std::string_view key, const std::string_view* value);
 
+// True for the options that shape a decision made where the records are
+// (deny, fail_interval, unlock_time, root_unlock_time, even_deny_root,
+// window, hotp_window, dir). With store=agent those decisions are the agent's,
+// made with the policy authctld reads from authctl.conf: as PAM module
+// arguments they would have no effect, so the module refuses them there.
+bool is_policy_option(std::string_view key) noexcept;
+
 // Applies "key=value" or "flag" as given to a PAM module.
 Status apply_argument(Options& opts, std::string_view arg);
 
