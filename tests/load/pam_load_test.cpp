@@ -39,6 +39,7 @@
 #include "authctl/base32.hpp"
 #include "authctl/otp.hpp"
 #include "authctl/store.hpp"
+#include "load_support.hpp"
 #include "pam_harness.hpp"
 
 namespace authctl {
@@ -47,121 +48,21 @@ namespace {
 constexpr const char* kModule = AUTHCTL_PAM_MODULE;
 constexpr const char* kCli = AUTHCTL_CLI;
 constexpr const char* kService = "authctl-load";
-constexpr int kChildBug = 99;  // a child's body returned or threw: a bug in the test
 
 // ---------------------------------------------------------------------------
-// Processes
+// Processes (tests/support/load_support.hpp)
 
-// Every process a test forks. The destructor (and kill_all) SIGKILLs and reaps
-// each one not reaped yet, so a failed ASSERT never leaves a child behind.
-class Children {
-public:
-    Children() = default;
-    Children(const Children&) = delete;
-    Children& operator=(const Children&) = delete;
-    ~Children() { kill_all(); }
-
-    // Forks a child that runs `body`, which must end the process (_exit, exec).
-    // The child dies with the test process (PR_SET_PDEATHSIG).
-    pid_t spawn(const std::function<void()>& body)
-    {
-        std::fflush(nullptr);
-        const pid_t parent = ::getpid();
-        const pid_t pid = ::fork();
-        if (pid < 0) throw std::runtime_error("fork failed");
-        if (pid == 0) {
-            ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-            if (::getppid() != parent) ::_exit(kChildBug);
-            try {
-                body();
-            } catch (...) {
-            }
-            ::_exit(kChildBug);
-        }
-        live_.push_back(pid);
-        return pid;
-    }
-
-    // Waits for `pid`; returns its wait status.
-    int reap(pid_t pid)
-    {
-        int ws = 0;
-        while (::waitpid(pid, &ws, 0) < 0 && errno == EINTR) {
-        }
-        live_.erase(std::remove(live_.begin(), live_.end(), pid), live_.end());
-        return ws;
-    }
-
-    void kill_all()
-    {
-        for (pid_t pid : live_) ::kill(pid, SIGKILL);
-        for (pid_t pid : live_) {
-            int ws = 0;
-            while (::waitpid(pid, &ws, 0) < 0 && errno == EINTR) {
-            }
-        }
-        live_.clear();
-    }
-
-    std::size_t live() const { return live_.size(); }
-
-private:
-    std::vector<pid_t> live_;
-};
-
-struct Pipe {
-    int r = -1, w = -1;
-    Pipe()
-    {
-        int fds[2];
-        if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
-        r = fds[0];
-        w = fds[1];
-    }
-    ~Pipe()
-    {
-        close_r();
-        close_w();
-    }
-    Pipe(const Pipe&) = delete;
-    Pipe& operator=(const Pipe&) = delete;
-    void close_r()
-    {
-        if (r >= 0) ::close(r);
-        r = -1;
-    }
-    void close_w()
-    {
-        if (w >= 0) ::close(w);
-        w = -1;
-    }
-    // Everything until every writer has closed its end.
-    std::string read_all()
-    {
-        close_w();
-        std::string out;
-        char buf[4096];
-        for (;;) {
-            const ssize_t n = ::read(r, buf, sizeof buf);
-            if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) break;
-            out.append(buf, static_cast<std::size_t>(n));
-        }
-        return out;
-    }
-};
-
-void write_all(int fd, const void* data, std::size_t n)
-{
-    const char* p = static_cast<const char*>(data);
-    while (n > 0) {
-        const ssize_t k = ::write(fd, p, n);
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) ::_exit(kChildBug);
-        p += k;
-        n -= static_cast<std::size_t>(k);
-    }
-}
+using test::Children;
+using test::code_at;
+using test::count_occurrences;
+using test::count_rc;
+using test::decode;
+using test::describe;
+using test::kChildBug;
+using test::Pipe;
+using test::Seen;
+using test::wrong_code;
+using test::write_all;
 
 // In a child: runs authctl with `args`, stdout and stderr to the given fds.
 [[noreturn]] void exec_cli(const std::vector<std::string>& args, int out, int err)
@@ -177,46 +78,6 @@ void write_all(int fd, const void* data, std::size_t n)
     ::execv(kCli, argv.data());
     ::_exit(127);
 }
-
-std::string describe(int ws)
-{
-    if (WIFEXITED(ws)) return "exit " + std::to_string(WEXITSTATUS(ws));
-    if (WIFSIGNALED(ws)) return std::string("signal ") + ::strsignal(WTERMSIG(ws));
-    return "status " + std::to_string(ws);
-}
-
-// ---------------------------------------------------------------------------
-// Codes
-
-std::string code_at(const SecretBytes& key, std::uint64_t counter)
-{
-    auto v = hotp_value(key, counter, HashAlgo::sha1, 6);
-    return v ? format_code(*v, 6) : std::string("otp-error");
-}
-
-// A 6-digit code that matches no counter in [first, last].
-std::string wrong_code(const SecretBytes& key, std::uint64_t first, std::uint64_t last)
-{
-    std::set<std::string> right;
-    for (std::uint64_t c = first; c <= last; ++c) right.insert(code_at(key, c));
-    for (std::uint32_t v = 123456;; v = (v + 111111) % 1000000)
-        if (right.count(format_code(v, 6)) == 0) return format_code(v, 6);
-}
-
-SecretBytes decode(const std::string& b32)
-{
-    auto k = base32_decode(b32);
-    if (!k) throw std::runtime_error("bad base32 from authctl: " + b32);
-    return std::move(*k);
-}
-
-// What one login saw.
-struct Seen {
-    int rc = -1;
-    int prompts = 0;
-    int lock_messages = 0;   // "Account locked after ..." (PAM_ERROR_MSG)
-    int other_messages = 0;  // anything else the module said
-};
 
 // ---------------------------------------------------------------------------
 // The fixture: a private PAM service directory, state directory and config.
@@ -305,54 +166,13 @@ protected:
         return user.empty() || j.is_discarded() ? j : j.at(0);
     }
 
-    // Forks n children, waits until all are ready, releases them at once
-    // (closing a pipe), and each runs `attempts` complete pam_start /
-    // pam_authenticate / pam_end transactions for `user`, answering with
-    // answer(i, k). Returns what every login saw.
+    // n children logging in as `user` at the same instant (test::race),
+    // answering with answer(i, k).
     std::vector<Seen> race(int n, const std::string& user, int attempts,
                            const std::function<std::string(int, int)>& answer)
     {
-        Pipe ready, gate, results;
-        std::vector<pid_t> pids;
-        for (int i = 0; i < n; ++i) {
-            pids.push_back(children_.spawn([&, i] {
-                gate.close_w();
-                write_all(ready.w, "r", 1);
-                ready.close_w();  // so that the parent sees EOF, not a hang, if a sibling died early
-                char c;
-                while (::read(gate.r, &c, 1) < 0 && errno == EINTR) {
-                }
-                for (int k = 0; k < attempts; ++k) {
-                    const test::PamRun r = test::pam_run(confdir_, kService, user, {answer(i, k)});
-                    Seen s;
-                    s.rc = r.rc;
-                    s.prompts = static_cast<int>(r.conv.prompts.size());
-                    for (const auto& m : r.conv.errors)
-                        (m.rfind("Account locked after ", 0) == 0 ? s.lock_messages : s.other_messages)++;
-                    s.other_messages += static_cast<int>(r.conv.infos.size());
-                    write_all(results.w, &s, sizeof s);  // < PIPE_BUF: atomic
-                }
-                ::_exit(0);
-            }));
-        }
-        ready.close_w();
-        for (int i = 0; i < n; ++i) {
-            char c;
-            ssize_t k;
-            while ((k = ::read(ready.r, &c, 1)) < 0 && errno == EINTR) {
-            }
-            EXPECT_EQ(k, 1) << "a child died before the start";
-        }
-        gate.close_w();  // all start now
-        const std::string raw = results.read_all();
-        for (pid_t pid : pids) {
-            const int ws = children_.reap(pid);
-            EXPECT_TRUE(WIFEXITED(ws) && WEXITSTATUS(ws) == 0) << describe(ws);
-        }
-        std::vector<Seen> seen(raw.size() / sizeof(Seen));
-        std::memcpy(seen.data(), raw.data(), seen.size() * sizeof(Seen));
-        EXPECT_EQ(seen.size(), static_cast<std::size_t>(n * attempts));
-        return seen;
+        return test::race(children_, n, attempts,
+                          [&](int i, int k) { return test::pam_run(confdir_, kService, user, {answer(i, k)}); });
     }
 
     test::TempDir tmp_;
@@ -364,10 +184,6 @@ protected:
 void* PamLoad::module_handle_ = nullptr;
 std::string PamLoad::dlopen_error_;
 
-std::size_t count_rc(const std::vector<Seen>& seen, int rc)
-{
-    return static_cast<std::size_t>(std::count_if(seen.begin(), seen.end(), [&](const auto& s) { return s.rc == rc; }));
-}
 
 // The module's lines for this test's service in a syslog capture (libpam adds
 // a "no default config" line per transaction: the service directory has no "other").
@@ -380,12 +196,6 @@ std::string module_lines(const std::string& log)
     return out;
 }
 
-std::size_t count_occurrences(const std::string& text, const std::string& needle)
-{
-    std::size_t n = 0;
-    for (std::size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
-    return n;
-}
 
 // ---------------------------------------------------------------------------
 // Parallel logins
