@@ -7,6 +7,8 @@
 #include <pwd.h>
 #include <termios.h>
 
+#include "authctl/fleet_config.hpp"
+#include "authctl/sealed.hpp"
 #include "authctl/secret.hpp"
 
 namespace authctl::cli {
@@ -37,9 +39,84 @@ Options load_options(const Common& c)
     return opts;
 }
 
-UserStore open_store(const Options& opts, bool create)
+namespace {
+
+Result<UserStore> open_user_store(const Options& opts, bool create)
 {
-    auto s = create ? UserStore::open_or_create(opts.dir) : UserStore::open(opts.dir);
+    return create ? UserStore::open_or_create(opts.dir) : UserStore::open(opts.dir);
+}
+
+}  // namespace
+
+std::int64_t StoreHandle::now() const
+{
+    if (fleet == nullptr) return cli::now();
+    auto t = fleet->db_time();
+    if (!t) fail(t.error());
+    return *t;
+}
+
+bool use_fleet(const Common& c, const Options& opts)
+{
+    if (!c.store.empty()) return c.store == "fleet";
+    return opts.store == StoreKind::agent;
+}
+
+Result<std::unique_ptr<fleet::PgStore>> try_open_fleet(const Common& c, bool check_schema)
+{
+    // libpq would take host, user, password file, TLS settings... from PG*
+    // variables: nothing of the fleet's connection comes from the caller.
+    fleet::scrub_pg_environment();
+    const std::string path = c.fleet_conf.empty() ? fleet::kDefaultFleetConfig : c.fleet_conf;
+    auto cfg = fleet::load_fleet_config(path);
+    if (!cfg) return cfg.error();
+    auto keys = load_keyring(cfg->key_file);
+    if (!keys) return keys.error();
+    auto pg = fleet::PgStore::open(*cfg, std::move(*keys));
+    if (!pg) return pg.error();
+    if (check_schema) {
+        if (auto st = (*pg)->check_schema(); !st) {
+            if (st.error().code == Errc::not_found)
+                return make_error(Errc::not_found, "fleet database has no authctl schema: run 'authctl fleet init'");
+            return st.error();
+        }
+    }
+    return std::move(*pg);
+}
+
+std::unique_ptr<fleet::PgStore> open_fleet(const Common& c, bool check_schema)
+{
+    auto pg = try_open_fleet(c, check_schema);
+    if (!pg) fail(pg.error());
+    return std::move(*pg);
+}
+
+Result<StoreHandle> try_open_store(const Common& c, const Options& opts, bool create)
+{
+    StoreHandle h;
+    if (use_fleet(c, opts)) {
+        auto pg = try_open_fleet(c, true);
+        if (!pg) return pg.error();
+        h.fleet = pg->get();
+        h.store = std::move(*pg);
+        return h;
+    }
+    auto s = open_user_store(opts, create);
+    if (!s) return s.error();
+    h.store = std::make_unique<UserStore>(std::move(*s));
+    return h;
+}
+
+StoreHandle open_store(const Common& c, const Options& opts, bool create)
+{
+    auto h = try_open_store(c, opts, create);
+    if (!h) fail(h.error());
+    return std::move(*h);
+}
+
+UserStore open_file_store(const Options& opts, bool create)
+{
+    auto s = open_user_store(opts, create);
     if (!s) fail(s.error());
     return std::move(*s);
 }

@@ -1,8 +1,10 @@
-// What every authctl command shares: the options (--conf, --dir), the store,
-// user lookups, the one Errc → exit-code mapping, and how codes are read.
+// What every authctl command shares: the options (--conf, --dir), the store
+// (this host's files or the fleet database: --store, --fleet-conf), user
+// lookups, the one Errc → exit-code mapping, and how codes are read.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -10,6 +12,7 @@
 #include "authctl/options.hpp"
 #include "authctl/result.hpp"
 #include "authctl/store.hpp"
+#include "pg_store.hpp"
 
 namespace authctl::cli {
 
@@ -28,17 +31,49 @@ struct Failure : std::runtime_error {
 [[noreturn]] void fail(int exit_code, const std::string& message);
 
 struct Common {
-    std::string dir;   // empty: from the config file, else the default
-    std::string conf;  // empty: /etc/security/authctl.conf if present
+    std::string dir;         // empty: from the config file, else the default
+    std::string conf;        // empty: /etc/security/authctl.conf if present
+    std::string store;       // "file", "fleet", or empty: the config file's store= decides
+    std::string fleet_conf;  // empty: /etc/authctl/fleet.conf
     bool json = false;
 };
 
-// The merged options: the config file, then --dir.
+// The merged options: the config file, then --dir. Refuses early, with a
+// clear message, when not run as root.
 Options load_options(const Common& c);
 
-// The store; `create` makes a missing state directory (root, 0700). Refuses
-// early, with a clear message, when not run as root.
-UserStore open_store(const Options& opts, bool create);
+// The store a command works on, and the clock its decisions use.
+struct StoreHandle {
+    std::unique_ptr<Store> store;
+    const fleet::PgStore* fleet = nullptr;  // the same object, when it is the fleet database
+
+    const Store& operator*() const noexcept { return *store; }
+    const Store* operator->() const noexcept { return store.get(); }
+    // The fleet database's clock (one query), else this host's.
+    std::int64_t now() const;
+};
+
+// True when the command works on the fleet database: --store fleet, or no
+// --store and store=agent in the config file (this host is in fleet mode; the
+// CLI then talks to the database itself, with fleet.conf's settings).
+bool use_fleet(const Common& c, const Options& opts);
+
+// The store use_fleet() selects. File store: `create` makes a missing state
+// directory (root, 0700). Fleet: see open_fleet.
+StoreHandle open_store(const Common& c, const Options& opts, bool create);
+
+// As open_store, with the failure as a value (audit reports it as a finding).
+Result<StoreHandle> try_open_store(const Common& c, const Options& opts, bool create);
+
+// This host's file store (opts.dir), whatever use_fleet() says (fleet push/pull).
+UserStore open_file_store(const Options& opts, bool create);
+
+// The fleet database: removes PG* variables from the environment, reads
+// fleet.conf (--fleet-conf) and its key file, then -- when `check_schema` --
+// refuses a database without the authctl schema ("run 'authctl fleet init'")
+// or with a newer one. Connecting is lazy: the schema check is the first query.
+std::unique_ptr<fleet::PgStore> open_fleet(const Common& c, bool check_schema);
+Result<std::unique_ptr<fleet::PgStore>> try_open_fleet(const Common& c, bool check_schema);
 
 struct SystemUser {
     std::string name;  // pw_name

@@ -40,13 +40,14 @@ void run_audit(const AuditArgs& a)
             if (::getgrnam(g) != nullptr) groups.emplace_back(g);
     }
     std::vector<std::string> findings;
-    auto store = UserStore::open(opts.dir);
+    const std::string where = use_fleet(a.common, opts) ? "fleet database" : "state directory";
+    auto store = try_open_store(a.common, opts, false);
     if (!store) {
-        findings.push_back("state directory: " + store.error().message());
-    } else if (auto listing = store->list(); !listing) {
-        findings.push_back("state directory: " + listing.error().message());
+        findings.push_back(where + ": " + store.error().message());
+    } else if (auto listing = (*store)->list(); !listing) {
+        findings.push_back(where + ": " + listing.error().message());
     } else {
-        for (const auto& e : listing->unexpected) findings.push_back("state directory: unexpected entry '" + e + "'");
+        for (const auto& e : listing->unexpected) findings.push_back(where + ": unexpected entry '" + e + "'");
     }
     for (const auto& name : groups) {
         const group* g = ::getgrnam(name.c_str());
@@ -56,7 +57,7 @@ void run_audit(const AuditArgs& a)
         }
         for (const auto& user : members_of(*g)) {
             if (!store) break;
-            auto rec = store->load(user);
+            auto rec = (*store)->load(user);
             if (!rec)
                 findings.push_back(user + " (group " + name + "): " + rec.error().message());
             else if (!*rec || !(*rec)->enrollment)
@@ -76,7 +77,7 @@ void run_audit(const AuditArgs& a)
                     for (const auto& g : groups) s += (s.empty() ? "" : ", ") + g;
                     return s;
                 }() << " has a confirmed enrollment, and "
-                      << opts.dir << " is safe\n";
+                      << (*store)->describe() << " is safe\n";
     }
     if (!findings.empty()) throw Failure(kExitFailed, std::to_string(findings.size()) + " finding(s)");
 }

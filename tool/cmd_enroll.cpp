@@ -118,8 +118,8 @@ void run_enroll(const EnrollArgs& a)
     const SystemUser user = require_user(a.user);
     for (const auto& g : a.grant_groups)
         if (!group_exists(g)) fail(kExitFailed, "no such group '" + g + "'");
-    const UserStore store = open_store(opts, true);
-    if (auto rec = store.load(user.name); !rec) {
+    const StoreHandle store = open_store(a.common, opts, true);
+    if (auto rec = store->load(user.name); !rec) {
         fail(rec.error());
     } else if (*rec && (*rec)->enrollment && !a.force) {
         fail(kExitFailed, "user '" + user.name + "' is already enrolled (use --force to replace the enrollment)");
@@ -128,7 +128,7 @@ void run_enroll(const EnrollArgs& a)
         std::cerr << "authctl: warning: Google Authenticator, Microsoft Authenticator and Authy ignore "
                      "algorithm/digits/period and would show wrong codes; SHA1, 6 digits, 30 s works everywhere\n";
 
-    auto pending = prepare_enrollment(params, a.recovery, now());
+    auto pending = prepare_enrollment(params, a.recovery, store.now());
     if (!pending) fail(pending.error());
     const std::string issuer = a.issuer.empty() ? default_issuer() : a.issuer;
     auto uri = enrollment_uri(pending->enrollment, issuer, user.name);
@@ -142,7 +142,8 @@ void run_enroll(const EnrollArgs& a)
         bool ok = false;
         for (int attempt = 0; attempt < 3 && !ok; ++attempt) {
             std::string code = read_code("Code shown by the app: ");
-            auto r = confirm_enrollment(*pending, code, opts, now());
+            // The store's clock: the step recorded here is the one logins compare against.
+            auto r = confirm_enrollment(*pending, code, opts, store.now());
             wipe_string(code);
             if (!r) fail(r.error());
             ok = *r;
@@ -161,7 +162,7 @@ void run_enroll(const EnrollArgs& a)
     }
     const std::vector<SecretBytes> codes = std::move(pending->recovery_codes);
     const Enrollment shown = pending->enrollment.clone();
-    if (auto st = store_enrollment(store, user.name, std::move(*pending), a.force, granted); !st) {
+    if (auto st = store_enrollment(*store, user.name, std::move(*pending), a.force, granted); !st) {
         for (const auto& undo : granted) (void)remove_from_group(user.name, undo);
         fail(st.error());
     }
@@ -188,8 +189,8 @@ void run_show(const ShowArgs& a)
     check_qr_mode(a.qr);
     const Options opts = load_options(a.common);
     const SystemUser user = require_user(a.user);
-    const UserStore store = open_store(opts, false);
-    auto rec = store.load(user.name);
+    const StoreHandle store = open_store(a.common, opts, false);
+    auto rec = store->load(user.name);
     if (!rec) fail(rec.error());
     if (!*rec || !(*rec)->enrollment) fail(kExitFailed, "user '" + user.name + "' is not enrolled");
     const Enrollment& e = *(*rec)->enrollment;
@@ -215,8 +216,8 @@ void run_recovery(const RecoveryArgs& a)
 {
     const Options opts = load_options(a.common);
     const SystemUser user = require_user(a.user);
-    const UserStore store = open_store(opts, false);
-    auto codes = regenerate_recovery(store, user.name, a.count);
+    const StoreHandle store = open_store(a.common, opts, false);
+    auto codes = regenerate_recovery(*store, user.name, a.count);
     if (!codes) fail(codes.error());
     if (a.common.json) {
         nlohmann::json j = {{"user", user.name}, {"recovery_codes", nlohmann::json::array()}};

@@ -55,16 +55,16 @@ struct GaArgs {
 };
 
 // Imports one file; returns a line describing what happened.
-std::string import_ga(const UserStore& store, const SystemUser& user, const std::string& path, bool force,
+std::string import_ga(const StoreHandle& store, const SystemUser& user, const std::string& path, bool force,
                       bool named_by_admin)
 {
     std::string text = read_user_file(path, user.uid, named_by_admin);
     auto f = parse_google_authenticator(text);
     wipe_string(text);
     if (!f) fail(kExitFailed, path + ": " + f.error().detail);
-    auto pending = enrollment_from_google_authenticator(*f, now());
+    auto pending = enrollment_from_google_authenticator(*f, store.now());
     if (!pending) fail(pending.error());
-    if (auto st = store_enrollment(store, user.name, std::move(*pending), force); !st) fail(st.error());
+    if (auto st = store_enrollment(*store, user.name, std::move(*pending), force); !st) fail(st.error());
     std::string line = user.name + ": imported " + (f->type == OtpType::totp ? "TOTP" : "HOTP") + " from " + path +
                        " with " + std::to_string(f->scratch_codes.size()) + " scratch codes as recovery codes";
     if (f->window != 3)
@@ -77,7 +77,7 @@ void run_ga(const GaArgs& a)
     if (a.all == !a.user.empty()) fail(kExitUsage, "give either -u USER [FILE] or --all");
     if (a.all && !a.file.empty()) fail(kExitUsage, "--all takes no FILE");
     const Options opts = load_options(a.common);
-    const UserStore store = open_store(opts, true);
+    const StoreHandle store = open_store(a.common, opts, true);
     if (!a.all) {
         const SystemUser user = require_user(a.user);
         const std::string path = a.file.empty() ? user.home + "/.google_authenticator" : a.file;
@@ -116,9 +116,9 @@ struct OathArgs {
 void run_oath(const OathArgs& a)
 {
     const Options opts = load_options(a.common);
-    const UserStore store = open_store(opts, true);
+    const StoreHandle store = open_store(a.common, opts, true);
     std::string text = read_user_file(a.file, 0, true);
-    auto parsed = parse_oath_usersfile(text, now());
+    auto parsed = parse_oath_usersfile(text, store.now());
     wipe_string(text);
     if (!parsed) fail(kExitFailed, a.file + ": " + parsed.error().detail);
     int imported = 0;
@@ -129,7 +129,7 @@ void run_oath(const OathArgs& a)
             problems.push_back("line " + std::to_string(e.line) + ": " + e.user + ": no such user");
             continue;
         }
-        if (auto st = store_enrollment(store, user->name, std::move(e.pending), a.force); !st) {
+        if (auto st = store_enrollment(*store, user->name, std::move(e.pending), a.force); !st) {
             problems.push_back("line " + std::to_string(e.line) + ": " + e.user + ": " + st.error().message());
             continue;
         }

@@ -25,21 +25,27 @@ struct StatusArgs {
 void run_status(const StatusArgs& a)
 {
     const Options opts = load_options(a.common);
-    const UserStore store = open_store(opts, false);
-    std::vector<std::string> users;
+    const StoreHandle store = open_store(a.common, opts, false);
     std::vector<std::string> unexpected;
-    if (!a.user.empty()) {
-        users.push_back(require_user(a.user).name);
-    } else {
-        auto listing = store.list();
-        if (!listing) fail(listing.error());
-        users = std::move(listing->users);
-        unexpected = std::move(listing->unexpected);
-    }
-    const std::int64_t t = now();
+    const std::int64_t t = store.now();
     std::vector<StatusRow> rows;
-    rows.reserve(users.size());
-    for (const auto& u : users) rows.push_back(status_of(store, u, [&u] { return user_is_root(u); }, opts, t));
+    if (!a.user.empty()) {
+        const std::string u = require_user(a.user).name;
+        rows.push_back(status_of(
+            *store, u, [&u] { return user_is_root(u); }, opts, t));
+    } else {
+        // One pass over the store (one query on the fleet database).
+        auto st = store->scan([&](const std::string& u, Result<std::optional<UserRecord>>&& rec) {
+            rows.push_back(status_row(
+                u, rec, [&u] { return user_is_root(u); }, opts, t));
+        });
+        if (!st) fail(st.error());
+        if (store.fleet == nullptr) {
+            auto listing = store->list();  // the entries that are not ours, for the warning below
+            if (!listing) fail(listing.error());
+            unexpected = std::move(listing->unexpected);
+        }
+    }
     if (a.common.json) {
         nlohmann::json out = nlohmann::json::array();
         for (const auto& r : rows) {
@@ -81,7 +87,7 @@ void run_status(const StatusArgs& a)
         }
     }
     for (const auto& name : unexpected)
-        std::cerr << "authctl: warning: unexpected entry in " << opts.dir << ": " << name << "\n";
+        std::cerr << "authctl: warning: unexpected entry in " << store->describe() << ": " << name << "\n";
     // One line on stderr that names the problem (the table or JSON also shows it).
     std::vector<std::string> errors;
     for (const auto& r : rows)
@@ -109,10 +115,10 @@ void run_reset(const ResetArgs& a)
 {
     if (a.all == !a.user.empty()) fail(kExitUsage, "give either -u USER or --all");
     const Options opts = load_options(a.common);
-    const UserStore store = open_store(opts, false);
+    const StoreHandle store = open_store(a.common, opts, false);
     std::vector<std::string> users;
     if (a.all) {
-        auto listing = store.list();
+        auto listing = store->list();
         if (!listing) fail(listing.error());
         users = std::move(listing->users);
         if (!a.yes) {
@@ -126,8 +132,9 @@ void run_reset(const ResetArgs& a)
         users.push_back(require_user(a.user).name);
     }
     nlohmann::json out = nlohmann::json::array();
+    const std::int64_t t = store.now();
     for (const auto& u : users) {
-        auto r = reset_user(store, u, user_is_root(u), opts, now());
+        auto r = reset_user(*store, u, user_is_root(u), opts, t);
         if (!r) fail(r.error());
         if (a.common.json)
             out.push_back({{"user", u}, {"failures_cleared", r->cleared}, {"was_locked", r->was_locked}});
@@ -149,9 +156,9 @@ void run_lock(const LockArgs& a)
     if (a.seconds < 0) fail(kExitUsage, "--for: must be a positive number of seconds");
     const Options opts = load_options(a.common);
     const SystemUser user = require_user(a.user);
-    const UserStore store = open_store(opts, false);
-    const std::int64_t until = a.seconds > 0 ? now() + a.seconds : kLockedForever;
-    if (auto st = lock_user(store, user.name, until); !st) fail(st.error());
+    const StoreHandle store = open_store(a.common, opts, false);
+    const std::int64_t until = a.seconds > 0 ? store.now() + a.seconds : kLockedForever;
+    if (auto st = lock_user(*store, user.name, until); !st) fail(st.error());
     if (user.uid == 0 && !opts.lockout.even_deny_root)
         std::cerr << "authctl: warning: root is never locked unless even_deny_root is set; the lock is stored but "
                      "has no effect\n";
@@ -180,8 +187,8 @@ void run_remove(const RemoveArgs& a)
 {
     const Options opts = load_options(a.common);
     const SystemUser user = require_user(a.user);
-    const UserStore store = open_store(opts, false);
-    auto r = remove_user(store, user.name);
+    const StoreHandle store = open_store(a.common, opts, false);
+    auto r = remove_user(*store, user.name);
     if (!r) fail(r.error());
     if (!r->existed) fail(kExitFailed, "user '" + user.name + "' has no record");
     std::vector<std::string> left;

@@ -19,11 +19,12 @@ void run_verify(VerifyArgs& a)
 {
     const Options opts = load_options(a.common);
     const SystemUser user = require_user(a.user);
-    const UserStore store = open_store(opts, false);
+    const StoreHandle store = open_store(a.common, opts, false);
     std::string code = a.code.empty() ? read_code("Code: ") : a.code;
     wipe_string(a.code);
-    const LoginContext ctx{user.name, user.uid == 0, "authctl-verify", now()};
-    auto r = attempt_code(store, ctx, opts, code);
+    const LoginContext ctx{user.name, user.uid == 0, "authctl-verify", now(), "authctl-verify"};
+    // The decision is core's; on the fleet database, by the database's clock.
+    auto r = attempt_code(*store, ctx, opts, code);
     wipe_string(code);
     if (!r) fail(r.error());
     std::string text;

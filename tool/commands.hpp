@@ -8,7 +8,7 @@
 
 namespace authctl::cli {
 
-// --dir, --conf and (where `json`) --json on a subcommand.
+// --dir, --conf, --store, --fleet-conf and (where `json`) --json on a subcommand.
 void add_common(CLI::App& sub, Common& c, bool json);
 
 void register_enroll(CLI::App& app);  // enroll, show, recovery

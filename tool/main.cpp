@@ -12,6 +12,11 @@ void add_common(CLI::App& sub, Common& c, bool json)
 {
     sub.add_option("--dir", c.dir, "State directory (default: from the config file, else /var/lib/authctl)");
     sub.add_option("--conf", c.conf, "Configuration file (default: /etc/security/authctl.conf if present)");
+    sub.add_option("--store", c.store,
+                   "Records in this host's state directory (file) or the fleet database (fleet); default: the "
+                   "config file's store= (agent means fleet)")
+        ->check(CLI::IsMember({"file", "fleet"}));
+    sub.add_option("--fleet-conf", c.fleet_conf, "Fleet settings for --store fleet (default: /etc/authctl/fleet.conf)");
     if (json) sub.add_flag("--json", c.json, "Print the result as JSON");
 }
 

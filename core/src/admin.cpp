@@ -145,9 +145,14 @@ Result<std::vector<SecretBytes>> regenerate_recovery(const Store& store, std::st
 StatusRow status_of(const Store& store, std::string_view user, const std::function<bool()>& is_root,
                     const Options& opts, std::int64_t now)
 {
+    return status_row(user, store.load(user), is_root, opts, now);
+}
+
+StatusRow status_row(std::string_view user, const Result<std::optional<UserRecord>>& rec,
+                     const std::function<bool()>& is_root, const Options& opts, std::int64_t now)
+{
     StatusRow row;
     row.user = std::string(user);
-    auto rec = store.load(user);
     if (!rec) {
         row.error = rec.error().message();
         return row;

@@ -89,4 +89,9 @@ struct StatusRow {
 StatusRow status_of(const Store& store, std::string_view user, const std::function<bool()>& is_root,
                     const Options& opts, std::int64_t now);
 
+// The same row from a record already read (a listing's Store::scan, or
+// load()): `rec` is the read's result. status_of is load() then this.
+StatusRow status_row(std::string_view user, const Result<std::optional<UserRecord>>& rec,
+                     const std::function<bool()>& is_root, const Options& opts, std::int64_t now);
+
 }  // namespace authctl
