@@ -22,7 +22,7 @@ struct LoginContext {
     bool is_root = false;
     std::string_view source;  // remote host or tty, for the tally
     std::int64_t now = 0;
-    std::string_view service;  // the PAM service, for the agent's log lines
+    std::string_view service = {};  // the PAM service, for the agent's log lines
 };
 
 enum class Outcome {
