@@ -11,8 +11,6 @@
 
 namespace authctl {
 
-
-
 // Sends `req` to the agent at `socket_path` and returns its reply, all within
 // `timeout` (connect, write, read). Before connecting, the socket and its
 // directory must be owned by root and not writable by group or others
@@ -23,7 +21,11 @@ Result<agent::Reply> call_agent(const std::string& socket_path, const agent::Req
                                 std::chrono::milliseconds timeout);
 
 // LoginService through the agent. An agent error comes back as the Error it
-// reported (its errc and detail); a transport failure as Errc::io.
+// reported (its errc, and "agent: " + its detail); a transport failure as
+// Errc::io. A user name the protocol cannot carry is Errc::invalid_user
+// without connecting; a code it cannot carry (over kMaxCodeBytes, or not
+// printable ASCII) is sent empty, so the agent counts it as a wrong code, as
+// the file store would; source and service are sent sanitised (FILEFORMAT.md).
 class AgentLogins final : public LoginService {
 public:
     AgentLogins(std::string socket_path, std::chrono::milliseconds timeout)
