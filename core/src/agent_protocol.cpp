@@ -196,6 +196,21 @@ void frame_prefix(std::string& out, std::size_t payload)
 
 }  // namespace
 
+Request& Request::operator=(Request&& other) noexcept
+{
+    if (this != &other) {
+        wipe_string(code);
+        op = other.op;
+        is_root = other.is_root;
+        user = std::move(other.user);
+        service = std::move(other.service);
+        source = std::move(other.source);
+        code = std::move(other.code);
+        wipe_string(other.code);
+    }
+    return *this;
+}
+
 Request::~Request()
 {
     wipe_string(code);

@@ -43,7 +43,7 @@ struct Request {
     Request(const Request&) = delete;
     Request& operator=(const Request&) = delete;
     Request(Request&&) noexcept = default;
-    Request& operator=(Request&&) noexcept = default;
+    Request& operator=(Request&& other) noexcept;  // wipes the code it replaces
     ~Request();
 };
 
