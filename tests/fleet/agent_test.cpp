@@ -42,6 +42,8 @@
 #include "authctl/fleet_config.hpp"
 #include "authctl/otp.hpp"
 #include "authctl/sealed.hpp"
+#include "agent_proc.hpp"
+#include "load_support.hpp"
 #include "pg_server.hpp"
 #include "pg_store.hpp"
 #include "test_support.hpp"
@@ -49,23 +51,11 @@
 namespace authctl {
 namespace {
 
-#ifdef AUTHCTL_AGENT
-constexpr const char* kAgentBin = AUTHCTL_AGENT;
-#else
-constexpr const char* kAgentBin = nullptr;
-#endif
-
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 constexpr milliseconds kAgentTimeout{2000};  // the module's agent_timeout in these tests
 constexpr uid_t kNobody = 65534;
-
-std::string code_at(const SecretBytes& key, std::uint64_t counter)
-{
-    auto v = hotp_value(key, counter, HashAlgo::sha1, 6);
-    return v ? format_code(*v, 6) : std::string("otp-error");
-}
 
 std::uint64_t step_now()
 {
@@ -75,137 +65,19 @@ std::uint64_t step_now()
 // A code that is wrong for any step around now (window 1, and then some).
 std::string wrong_code(const SecretBytes& key)
 {
-    std::set<std::string> right;
     const std::uint64_t s = step_now();
-    for (std::uint64_t c = s - 3; c <= s + 3; ++c) right.insert(code_at(key, c));
-    for (std::uint32_t v = 123456;; v = (v + 111111) % 1000000)
-        if (right.count(format_code(v, 6)) == 0) return format_code(v, 6);
+    return test::wrong_code(key, s - 3, s + 3);
 }
 
-bool contains(const std::string& hay, const std::string& needle)
-{
-    return hay.find(needle) != std::string::npos;
-}
-
-// One authctld in the foreground, its stdout and stderr in a log file.
-// Stopped with SIGKILL and reaped by its pid when the object goes.
-class AgentProc {
-public:
-    AgentProc(std::vector<std::string> args, std::string log) : args_(std::move(args)), log_(std::move(log)) {}
-    ~AgentProc() { kill(); }
-    AgentProc(const AgentProc&) = delete;
-    AgentProc& operator=(const AgentProc&) = delete;
-
-    // Starts it and waits (at most 10 s) for its "listening on" line; false
-    // when it exited or never got there.
-    bool start()
-    {
-        const std::size_t logged = log().size();
-        std::fflush(nullptr);
-        pid_ = ::fork();
-        if (pid_ < 0) return false;
-        if (pid_ == 0) {
-            ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-            const int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-            if (fd >= 0) {
-                ::dup2(fd, 1);
-                ::dup2(fd, 2);
-            }
-            if (activation_fd_ >= 0) {
-                // systemd's side of socket activation: the socket on fd 3.
-                if (::dup2(activation_fd_, 3) != 3) ::_exit(126);
-                ::setenv("LISTEN_FDS", listen_fds_.c_str(), 1);
-                ::setenv("LISTEN_PID", std::to_string(::getpid()).c_str(), 1);
-            }
-            std::vector<char*> argv{const_cast<char*>(kAgentBin)};
-            for (auto& a : args_) argv.push_back(a.data());
-            argv.push_back(nullptr);
-            ::execv(kAgentBin, argv.data());
-            ::_exit(127);
-        }
-        for (int i = 0; i < 1000; ++i) {
-            if (contains(log().substr(logged), "listening on")) return true;
-            int ws = 0;
-            if (::waitpid(pid_, &ws, WNOHANG) == pid_) {
-                pid_ = -1;
-                status_ = ws;
-                return false;
-            }
-            ::usleep(10000);
-        }
-        return false;
-    }
-
-    // Sends `sig` and waits (at most `bound`) for the exit; its wait status, or -1.
-    int stop(int sig, milliseconds bound = milliseconds(10000))
-    {
-        if (pid_ <= 0) return status_;
-        ::kill(pid_, sig);
-        const auto end = Clock::now() + bound;
-        while (Clock::now() < end) {
-            int ws = 0;
-            if (::waitpid(pid_, &ws, WNOHANG) == pid_) {
-                pid_ = -1;
-                status_ = ws;
-                return ws;
-            }
-            ::usleep(5000);
-        }
-        return -1;
-    }
-
-    void signal(int sig) const
-    {
-        if (pid_ > 0) ::kill(pid_, sig);
-    }
-
-    void kill()
-    {
-        if (pid_ <= 0) return;
-        ::kill(pid_, SIGKILL);
-        int ws = 0;
-        while (::waitpid(pid_, &ws, 0) < 0 && errno == EINTR) {
-        }
-        status_ = ws;
-        pid_ = -1;
-    }
-
-    // Waits (at most `bound`) for `text` to appear in the log after `from` bytes.
-    bool wait_for_log(const std::string& text, std::size_t from, milliseconds bound = milliseconds(10000)) const
-    {
-        const auto end = Clock::now() + bound;
-        while (Clock::now() < end) {
-            const std::string l = log();
-            if (l.size() > from && contains(l.substr(from), text)) return true;
-            ::usleep(10000);
-        }
-        return false;
-    }
-
-    pid_t pid() const { return pid_; }
-    std::string log() const { return test::read_file(log_); }
-    // Hands `fd` over as systemd would (fd 3, LISTEN_FDS, LISTEN_PID).
-    void activate(int fd, std::string listen_fds = "1")
-    {
-        activation_fd_ = fd;
-        listen_fds_ = std::move(listen_fds);
-    }
-    int status() const { return status_; }
-
-private:
-    int activation_fd_ = -1;
-    std::string listen_fds_;
-    std::vector<std::string> args_;
-    std::string log_;
-    pid_t pid_ = -1;
-    int status_ = -1;
-};
+using test::AgentProc;
+using test::code_at;
+using test::contains;
 
 class AgentTest : public ::testing::Test {
 protected:
     static void SetUpTestSuite()
     {
-        if (kAgentBin == nullptr || ::geteuid() != 0) return;
+        if (::geteuid() != 0) return;
         try {
             pg_ = test::PgTestServer::start();
         } catch (const std::exception& e) {
@@ -252,7 +124,6 @@ protected:
 
     void SetUp() override
     {
-        if (kAgentBin == nullptr) GTEST_SKIP() << "authctld is not built (AUTHCTL_AGENT undefined)";
         ASSERT_EQ(::geteuid(), 0U) << "fleet tests run as root";
         ASSERT_TRUE(start_error_.empty()) << start_error_;
         // Traversable by the unprivileged client of the refusal tests.
@@ -321,7 +192,7 @@ protected:
 
     test::CmdResult run_agent(const std::vector<std::string>& args)
     {
-        std::vector<std::string> argv{kAgentBin};
+        std::vector<std::string> argv{AUTHCTL_AGENT};
         argv.insert(argv.end(), args.begin(), args.end());
         return test::run_cmd(argv, "", 30);
     }

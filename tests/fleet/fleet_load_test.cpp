@@ -33,6 +33,7 @@
 #include "authctl/admin.hpp"
 #include "authctl/fleet_config.hpp"
 #include "authctl/sealed.hpp"
+#include "agent_proc.hpp"
 #include "load_support.hpp"
 #include "pg_server.hpp"
 #include "pg_store.hpp"
@@ -41,7 +42,6 @@ namespace authctl {
 namespace {
 
 constexpr const char* kModule = AUTHCTL_PAM_MODULE;
-constexpr const char* kAgent = AUTHCTL_AGENT;
 constexpr int kAgents = 4;
 
 using test::Children;
@@ -50,66 +50,21 @@ using test::count_rc;
 using test::Seen;
 using test::wrong_code;
 
-// One authctld in the foreground, stopped (SIGKILL) and reaped by pid when
-// the object goes.
+// One server's agent: authctld on its own fleet.conf and socket (test::AgentProc).
 class Agent {
 public:
     Agent(const std::string& fleet_conf, const std::string& conf, const std::string& socket, const std::string& log)
-        : fleet_conf_(fleet_conf), conf_(conf), socket_(socket), log_(log)
+        : proc_({"--fleet-conf", fleet_conf, "--conf", conf, "--socket", socket, "--stderr"}, log), socket_(socket)
     {
     }
-    ~Agent() { kill(); }
-    Agent(const Agent&) = delete;
-    Agent& operator=(const Agent&) = delete;
-
-    // Starts it and waits (at most 10 s) until its socket answers connections.
-    bool start()
-    {
-        ::unlink(socket_.c_str());
-        std::fflush(nullptr);
-        pid_ = ::fork();
-        if (pid_ < 0) return false;
-        if (pid_ == 0) {
-            ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-            const int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-            if (fd >= 0) {
-                ::dup2(fd, 1);
-                ::dup2(fd, 2);
-            }
-            ::execl(kAgent, kAgent, "--fleet-conf", fleet_conf_.c_str(), "--conf", conf_.c_str(), "--socket",
-                    socket_.c_str(), "--stderr", static_cast<char*>(nullptr));
-            ::_exit(127);
-        }
-        for (int i = 0; i < 1000; ++i) {
-            struct stat st {};
-            if (::lstat(socket_.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) return true;
-            int ws = 0;
-            if (::waitpid(pid_, &ws, WNOHANG) == pid_) {
-                pid_ = -1;
-                return false;
-            }
-            ::usleep(10000);
-        }
-        return false;
-    }
-
-    void kill()
-    {
-        if (pid_ <= 0) return;
-        ::kill(pid_, SIGKILL);
-        int ws = 0;
-        while (::waitpid(pid_, &ws, 0) < 0 && errno == EINTR) {
-        }
-        pid_ = -1;
-    }
-
-    pid_t pid() const { return pid_; }
+    bool start() { return proc_.start(); }
+    void kill() { proc_.kill(); }
     const std::string& socket() const { return socket_; }
-    std::string log() const { return test::read_file(log_); }
+    std::string log() const { return proc_.log(); }
 
 private:
-    std::string fleet_conf_, conf_, socket_, log_;
-    pid_t pid_ = -1;
+    test::AgentProc proc_;
+    std::string socket_;
 };
 
 class FleetLoad : public ::testing::Test {
