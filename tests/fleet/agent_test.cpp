@@ -810,5 +810,103 @@ TEST_F(AgentTest, SystemdSocketActivation)
     ::close(fd);
 }
 
+// Sends raw bytes to the agent as a root client and returns whatever comes
+// back before it closes (at most 2 s).
+std::string raw_exchange(const std::string& path, const std::string& bytes)
+{
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return "socket failed";
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+        ::close(fd);
+        return "connect failed";
+    }
+    (void)!::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    ::shutdown(fd, SHUT_WR);
+    timeval tv{2, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    std::string out;
+    char buf[4096];
+    for (;;) {
+        const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        out.append(buf, static_cast<std::size_t>(n));
+    }
+    ::close(fd);
+    return out;
+}
+
+TEST_F(AgentTest, HostileNamesSourcesAndFramesChangeNothingAndTheAgentKeepsServing)
+{
+    const SecretBytes key = enroll("alice");
+    AgentProc& a = start_agent();
+    // Names that are SQL, paths, very long, or not ASCII: each is just a name
+    // (bound as a query parameter), unknown to the fleet, and creates nothing
+    // through the code path.
+    const std::vector<std::string> names = {"'; DROP TABLE authctl_users; --", "../../etc/passwd", "alice' OR '1'='1",
+                                            std::string(200, 'x'), "z\xc3\xb6" "e", "%2e%2e", "alice\\"};
+    for (const auto& name : names) {
+        auto r = call(agent::Op::attempt, name, "123456");
+        ASSERT_TRUE(r) << r.error().message();
+        if (r->ok) {
+            EXPECT_EQ(r->attempt.outcome, Outcome::not_enrolled) << name;
+        } else {
+            EXPECT_EQ(r->errc, Errc::invalid_user) << name << ": " << r->detail;
+        }
+        auto info = call(agent::Op::lock_info, name);
+        ASSERT_TRUE(info) << info.error().message();
+        if (info->ok) {
+            EXPECT_FALSE(info->info.enrolled) << name;
+        }
+    }
+    std::string rows;
+    ASSERT_EQ(pg_->psql("SELECT count(*) FROM authctl_users", &rows), 0) << "the table is still there";
+    EXPECT_EQ(rows, "1") << "only alice's row: unknown names created nothing";
+
+    // A hostile remote host is recorded in its sanitised form, and is data only.
+    agent::Request req = request(agent::Op::attempt, "alice", wrong_code(key));
+    req.source = "x'); DELETE FROM authctl_users; --";
+    auto r = call_agent(sock_, req, kAgentTimeout);
+    ASSERT_TRUE(r && r->ok) << error_text(r);
+    auto rec = store_->load("alice");
+    ASSERT_TRUE(rec && *rec);
+    EXPECT_EQ((*rec)->tally.last_source, "x');?DELETE?FROM?authctl_users;?--");
+    ASSERT_EQ(pg_->psql("SELECT count(*) FROM authctl_users", &rows), 0);
+    EXPECT_EQ(rows, "1");
+
+    // Frames the client would never send: a control byte in the source, a
+    // code on a lock_info, garbage, a huge length, a truncated payload. Each
+    // is refused (an error reply or a closed connection); nothing is counted.
+    auto frame = agent::encode_request(request(agent::Op::lock_info, "alice"));
+    ASSERT_TRUE(frame);
+    std::string with_escape = *frame;
+    const auto at = with_escape.find("192.0.2.7");
+    ASSERT_NE(at, std::string::npos);
+    with_escape[at] = '\x1b';
+    const std::vector<std::string> frames = {
+        with_escape,
+        std::string("\x00\x00\x00\x05hello", 9),
+        std::string("\x7f\xff\xff\xff", 4) + std::string(64, 'A'),
+        std::string("\x00\x00\x00\x00", 4),
+        frame->substr(0, frame->size() - 3),
+        std::string(4096, '\xff'),
+    };
+    for (const auto& f : frames) {
+        const std::string back = raw_exchange(sock_, f);
+        if (back.size() > 4) {
+            auto reply = agent::decode_reply(std::string_view(back).substr(4));
+            ASSERT_TRUE(reply) << reply.error().message();
+            EXPECT_FALSE(reply->ok) << "a malformed request got a decision";
+        }
+    }
+    EXPECT_EQ(failures("alice"), 1U) << "only the one well-formed wrong code counted";
+    // Still serving, and still right.
+    auto after = call(agent::Op::attempt, "alice", code_at(key, step_now()));
+    ASSERT_TRUE(after && after->ok) << error_text(after) << a.log();
+    EXPECT_EQ(after->attempt.outcome, Outcome::success);
+}
+
 }  // namespace
 }  // namespace authctl
