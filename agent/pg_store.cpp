@@ -306,6 +306,9 @@ private:
         auto conn = std::make_unique<Conn>(raw);
         if (PQstatus(raw) != CONNECTION_OK) return db_error("cannot connect to the fleet database", raw);
         if (PQsetnonblocking(raw, 1) != 0) return db_error("cannot connect to the fleet database", raw);
+        // The server's NOTICEs ("relation ... already exists, skipping") are
+        // not for the terminal or the agent's stderr: errors come as results.
+        PQsetNoticeProcessor(raw, [](void*, const char*) {}, nullptr);
         return conn;
     }
 
@@ -736,6 +739,36 @@ Result<PgStore::RekeyReport> PgStore::rekey() const
         return make_error(Errc::crypto, std::to_string(failures) + " of " + std::to_string(report.rows) +
                                             " rows not re-sealed: " + failed);
     return report;
+}
+
+Result<PgStore::Info> PgStore::info() const
+{
+    const auto deadline = Clock::now() + std::chrono::seconds(cfg_.timeout);
+    auto lease = borrow(*pool_, deadline);
+    if (!lease) return lease.error();
+    auto r = (*lease)->exec(
+        "SELECT floor(extract(epoch from clock_timestamp()))::int8,"
+        " (SELECT v FROM authctl_meta WHERE k = 'schema_version'),"
+        " (SELECT v FROM authctl_meta WHERE k = 'current_key'), k.key_id, k.n"
+        " FROM (SELECT 1) AS one LEFT JOIN"
+        " (SELECT key_id, count(*) AS n FROM authctl_users GROUP BY key_id) AS k ON true"
+        " ORDER BY k.key_id COLLATE \"C\"",
+        0, nullptr, nullptr, nullptr, 0, deadline);
+    if (!r) return r.error();
+    const PGresult* res = r->get();
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) < 1)
+        return query_error("cannot read the fleet's state", res);
+    Info info;
+    info.db_time = std::atoll(PQgetvalue(res, 0, 0));
+    info.schema_version = std::atoi(PQgetvalue(res, 0, 1));
+    info.current_key = PQgetvalue(res, 0, 2);
+    for (int i = 0; i < PQntuples(res); ++i) {
+        if (PQgetisnull(res, i, 3) != 0) continue;  // no rows at all
+        const auto n = static_cast<std::size_t>(std::atoll(PQgetvalue(res, i, 4)));
+        info.rows_per_key.emplace_back(PQgetvalue(res, i, 3), n);
+        info.users += n;
+    }
+    return info;
 }
 
 }  // namespace authctl::fleet

@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "authctl/sealed.hpp"
@@ -73,6 +74,16 @@ public:
     // every row not under it, one short transaction per row (logins go on).
     // Rows whose key is not in the keyring are an error naming them.
     Result<RekeyReport> rekey() const;
+
+    // What `authctl fleet status` shows, from one statement.
+    struct Info {
+        std::int64_t db_time = 0;  // the database's clock (Unix seconds)
+        int schema_version = 0;    // 0: no version row
+        std::string current_key;   // the fleet's current key ("" when unset)
+        std::size_t users = 0;
+        std::vector<std::pair<std::string, std::size_t>> rows_per_key;  // by key id
+    };
+    Result<Info> info() const;
 
     const Keyring& keyring() const noexcept { return keys_; }
 

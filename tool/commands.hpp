@@ -16,5 +16,6 @@ void register_state(CLI::App& app);   // status, reset, unlock, lock, remove
 void register_verify(CLI::App& app);  // verify
 void register_import(CLI::App& app);  // import google-authenticator, import oath
 void register_audit(CLI::App& app);   // audit
+void register_fleet(CLI::App& app);   // fleet init | keygen | rekey | push | pull | status
 
 }  // namespace authctl::cli

@@ -25,7 +25,8 @@ void add_common(CLI::App& sub, Common& c, bool json)
 int main(int argc, char** argv)
 {
     using namespace authctl::cli;
-    CLI::App app{"authctl: enroll users for pam_authctl, show and clear lockouts, audit, migrate.", "authctl"};
+    CLI::App app{"authctl: enroll users for pam_authctl, show and clear lockouts, audit, migrate, run the fleet.",
+                 "authctl"};
     app.require_subcommand(1);
     app.fallthrough(false);
     try {
@@ -34,6 +35,7 @@ int main(int argc, char** argv)
         register_verify(app);
         register_import(app);
         register_audit(app);
+        register_fleet(app);
         app.parse(argc, argv);
         return kExitOk;
     } catch (const CLI::CallForHelp& e) {

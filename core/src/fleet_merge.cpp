@@ -1,0 +1,101 @@
+#include "authctl/fleet_merge.hpp"
+
+#include <algorithm>
+
+namespace authctl {
+namespace {
+
+// Same salt and iterations: one issue of codes, each side having used some.
+// Only the codes unused on both sides stay usable.
+bool merge_recovery(RecoverySet& into, const RecoverySet& other)
+{
+    if (into.salt != other.salt || into.iterations != other.iterations) return !other.hashes.empty();
+    std::erase_if(into.hashes, [&other](const RecoveryHash& h) {
+        return std::find(other.hashes.begin(), other.hashes.end(), h) == other.hashes.end();
+    });
+    return false;
+}
+
+void merge_replay_state(Enrollment& into, const Enrollment& other)
+{
+    if (other.last_step && (!into.last_step || *other.last_step > *into.last_step)) into.last_step = other.last_step;
+    into.counter = std::max(into.counter, other.counter);
+    into.confirmed = into.confirmed || other.confirmed;
+}
+
+void merge_groups(std::vector<std::string>& into, const std::vector<std::string>& other)
+{
+    for (const auto& g : other) {
+        if (into.size() >= kMaxGrantedGroups) break;
+        if (std::find(into.begin(), into.end(), g) == into.end()) into.push_back(g);
+    }
+}
+
+bool same_record(const UserRecord& a, const UserRecord& b)
+{
+    const SecretBytes ta = serialize_record(a);
+    const SecretBytes tb = serialize_record(b);
+    return equal_ct(ta.view(), tb.view());
+}
+
+}  // namespace
+
+const char* transfer_action_text(TransferAction a) noexcept
+{
+    switch (a) {
+        case TransferAction::copied: return "copied";
+        case TransferAction::already_there: return "already there";
+        case TransferAction::merged: return "merged";
+        case TransferAction::replaced: return "replaced";
+        case TransferAction::refused: return "refused: different enrollment";
+    }
+    return "?";
+}
+
+bool same_enrollment(const Enrollment& a, const Enrollment& b) noexcept
+{
+    // Evaluate every part, so the time taken says nothing about which differs.
+    const bool params = a.type == b.type && a.algo == b.algo && a.digits == b.digits && a.period == b.period;
+    const bool secret = equal_ct(a.secret.view(), b.secret.view());
+    return params && secret;
+}
+
+TransferDecision decide_transfer(const UserRecord& source, const std::optional<UserRecord>& destination, bool force)
+{
+    TransferDecision d;
+    if (!destination) {
+        d.action = TransferAction::copied;
+        d.result = source.clone();
+        return d;
+    }
+    UserRecord out = destination->clone();
+    if (!source.enrollment) {
+        d.action = TransferAction::merged;  // a tally only: nothing to copy but the tally and groups
+    } else if (!out.enrollment) {
+        out.enrollment = source.enrollment->clone();
+        out.recovery = source.recovery;
+        d.action = TransferAction::copied;
+    } else if (same_enrollment(*source.enrollment, *out.enrollment)) {
+        merge_replay_state(*out.enrollment, *source.enrollment);
+        d.recovery_kept_destination = merge_recovery(out.recovery, source.recovery);
+        d.action = TransferAction::merged;
+    } else if (!force) {
+        d.action = TransferAction::refused;
+        return d;
+    } else {
+        out.enrollment = source.enrollment->clone();
+        out.recovery = source.recovery;
+        d.action = TransferAction::replaced;
+    }
+    // The later lock wins whole (0 = none, kLockedForever the latest); on a tie the destination's stays.
+    if (source.tally.locked_until > out.tally.locked_until) out.tally = source.tally;
+    merge_groups(out.granted_groups, source.granted_groups);
+    if (d.action == TransferAction::merged && same_record(out, *destination)) {
+        d.action = TransferAction::already_there;
+        return d;
+    }
+    d.result = std::move(out);
+    return d;
+}
+
+}  // namespace authctl

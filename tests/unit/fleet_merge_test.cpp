@@ -1,0 +1,235 @@
+// decide_transfer, the rule `authctl fleet push` and `pull` follow: copy into
+// an empty destination, merge the same enrollment (the higher replay state,
+// the codes unused on both sides, the later lock), refuse a different one
+// unless forced, and report a merge that changes nothing as already there.
+#include "authctl/fleet_merge.hpp"
+
+#include <gtest/gtest.h>
+
+#include "authctl/enrollment.hpp"
+
+namespace authctl {
+namespace {
+
+constexpr std::int64_t T0 = 1700000010;
+
+UserRecord enrolled(OtpType type = OtpType::totp, std::size_t recovery = 0)
+{
+    UserRecord r;
+    EnrollParams p;
+    p.type = type;
+    auto e = new_enrollment(p, T0);
+    EXPECT_TRUE(e);
+    r.enrollment = std::move(*e);
+    if (recovery > 0) {
+        auto codes = generate_recovery_codes(r.recovery, recovery);
+        EXPECT_TRUE(codes);
+    }
+    return r;
+}
+
+// The destination as decide_transfer takes it.
+std::optional<UserRecord> some(const UserRecord& r)
+{
+    return r.clone();
+}
+
+std::string text(const UserRecord& r)
+{
+    return std::string(serialize_record(r).view());
+}
+
+TEST(FleetMerge, AnAbsentDestinationGetsACopy)
+{
+    UserRecord src = enrolled(OtpType::totp, 3);
+    src.tally.failures = 2;
+    src.granted_groups = {"sudo"};
+    const auto d = decide_transfer(src, std::nullopt, false);
+    EXPECT_EQ(d.action, TransferAction::copied);
+    ASSERT_TRUE(d.result);
+    EXPECT_EQ(text(*d.result), text(src));
+}
+
+TEST(FleetMerge, ATallyOnlyDestinationGetsTheEnrollmentAndKeepsItsLock)
+{
+    const UserRecord src = enrolled(OtpType::totp, 2);
+    UserRecord dst;
+    dst.tally.failures = 3;
+    dst.tally.locked_until = T0 + 600;
+    const auto d = decide_transfer(src, some(dst), false);
+    EXPECT_EQ(d.action, TransferAction::copied);
+    ASSERT_TRUE(d.result && d.result->enrollment);
+    EXPECT_TRUE(same_enrollment(*d.result->enrollment, *src.enrollment));
+    EXPECT_EQ(d.result->recovery.hashes.size(), 2U);
+    EXPECT_EQ(d.result->tally.locked_until, T0 + 600) << "the destination's lock stays";
+}
+
+TEST(FleetMerge, TheSameEnrollmentTakesTheHigherReplayState)
+{
+    UserRecord src = enrolled();
+    UserRecord dst = src.clone();
+    src.enrollment->last_step = 100;
+    dst.enrollment->last_step = 90;
+    auto d = decide_transfer(src, some(dst), false);
+    EXPECT_EQ(d.action, TransferAction::merged);
+    ASSERT_TRUE(d.result);
+    EXPECT_EQ(d.result->enrollment->last_step, 100U);
+    EXPECT_TRUE(d.result->enrollment->confirmed == (src.enrollment->confirmed || dst.enrollment->confirmed));
+
+    // The destination ahead: nothing to do.
+    src.enrollment->last_step = 80;
+    d = decide_transfer(src, some(dst), false);
+    EXPECT_EQ(d.action, TransferAction::already_there);
+    EXPECT_FALSE(d.result);
+
+    // A source that never logged in at all.
+    src.enrollment->last_step.reset();
+    d = decide_transfer(src, some(dst), false);
+    EXPECT_EQ(d.action, TransferAction::already_there);
+}
+
+TEST(FleetMerge, HotpTakesTheHigherCounterAndConfirmation)
+{
+    UserRecord src = enrolled(OtpType::hotp);
+    UserRecord dst = src.clone();
+    src.enrollment->counter = 7;
+    src.enrollment->confirmed = true;
+    dst.enrollment->counter = 3;
+    auto d = decide_transfer(src, some(dst), false);
+    EXPECT_EQ(d.action, TransferAction::merged);
+    ASSERT_TRUE(d.result);
+    EXPECT_EQ(d.result->enrollment->counter, 7U);
+    EXPECT_TRUE(d.result->enrollment->confirmed);
+    // And back the other way: the counter never goes down.
+    d = decide_transfer(dst, some(*d.result), false);
+    EXPECT_EQ(d.action, TransferAction::already_there);
+}
+
+TEST(FleetMerge, RecoveryCodesOfOneIssueKeepOnlyThoseUnusedOnBothSides)
+{
+    UserRecord src = enrolled(OtpType::totp, 4);
+    UserRecord dst = src.clone();
+    const RecoveryHash a = src.recovery.hashes[0], b = src.recovery.hashes[1];
+    src.recovery.hashes.erase(src.recovery.hashes.begin());      // code 0 used on the source
+    dst.recovery.hashes.erase(dst.recovery.hashes.begin() + 1);  // code 1 used at the destination
+    const auto d = decide_transfer(src, some(dst), false);
+    EXPECT_EQ(d.action, TransferAction::merged);
+    ASSERT_TRUE(d.result);
+    EXPECT_EQ(d.result->recovery.hashes.size(), 2U);
+    for (const auto& h : d.result->recovery.hashes) {
+        EXPECT_NE(h, a);
+        EXPECT_NE(h, b);
+    }
+    EXPECT_FALSE(d.recovery_kept_destination);
+}
+
+TEST(FleetMerge, RecoveryCodesIssuedSeparatelyKeepTheDestinationsAndSaySo)
+{
+    UserRecord src = enrolled(OtpType::totp, 4);
+    UserRecord dst = src.clone();
+    ASSERT_TRUE(generate_recovery_codes(src.recovery, 5));  // regenerated on the source side
+    const auto d = decide_transfer(src, some(dst), false);
+    EXPECT_EQ(d.action, TransferAction::already_there);
+    EXPECT_TRUE(d.recovery_kept_destination);
+}
+
+TEST(FleetMerge, ADifferentEnrollmentIsRefusedUnlessForced)
+{
+    UserRecord src = enrolled(OtpType::totp, 1);
+    UserRecord dst = enrolled(OtpType::totp, 2);
+    dst.tally.failures = 1;
+    auto d = decide_transfer(src, some(dst), false);
+    EXPECT_EQ(d.action, TransferAction::refused);
+    EXPECT_FALSE(d.result);
+
+    d = decide_transfer(src, some(dst), true);
+    EXPECT_EQ(d.action, TransferAction::replaced);
+    ASSERT_TRUE(d.result);
+    EXPECT_TRUE(same_enrollment(*d.result->enrollment, *src.enrollment));
+    EXPECT_EQ(d.result->recovery.hashes.size(), 1U);
+    EXPECT_EQ(d.result->tally.failures, 1U) << "no lock on the source: the destination's tally stays";
+}
+
+TEST(FleetMerge, EveryParameterAndEverySecretByteMakesAnotherEnrollment)
+{
+    const UserRecord base = enrolled();
+    EXPECT_TRUE(same_enrollment(*base.enrollment, *base.clone().enrollment));
+    for (int change = 0; change < 5; ++change) {
+        UserRecord other = base.clone();
+        Enrollment& e = *other.enrollment;
+        switch (change) {
+            case 0: e.type = OtpType::hotp; break;
+            case 1: e.algo = HashAlgo::sha256; break;
+            case 2: e.digits = 8; break;
+            case 3: e.period = 60; break;
+            case 4: e.secret.data()[e.secret.size() - 1] ^= 1; break;
+        }
+        EXPECT_FALSE(same_enrollment(*base.enrollment, e)) << change;
+        EXPECT_EQ(decide_transfer(other, some(base), false).action, TransferAction::refused) << change;
+    }
+}
+
+TEST(FleetMerge, TheLaterLockWinsWholeAndNoLockIsLost)
+{
+    UserRecord src = enrolled();
+    UserRecord dst = src.clone();
+    src.tally = {3, T0, T0 + 5, "10.0.0.1", T0 + 600};
+    dst.tally = {1, T0, T0 + 1, "10.0.0.2", 0};
+    auto d = decide_transfer(src, some(dst), false);
+    ASSERT_TRUE(d.result);
+    EXPECT_EQ(d.action, TransferAction::merged);
+    EXPECT_EQ(d.result->tally.locked_until, T0 + 600);
+    EXPECT_EQ(d.result->tally.failures, 3U);
+    EXPECT_EQ(d.result->tally.last_source, "10.0.0.1");
+
+    // A lock until reset outlasts any other; the destination's later lock stays.
+    dst.tally.locked_until = kLockedForever;
+    d = decide_transfer(src, some(dst), false);
+    EXPECT_EQ(d.action, TransferAction::already_there);
+
+    // Failures below the threshold are not summed: the destination's count stays.
+    src.tally = {2, T0, T0 + 5, "a", 0};
+    dst.tally = {1, T0, T0 + 1, "b", 0};
+    d = decide_transfer(src, some(dst), false);
+    EXPECT_EQ(d.action, TransferAction::already_there);
+}
+
+TEST(FleetMerge, ATallyOnlySourceMergesItsLockIntoAnEnrolledDestination)
+{
+    UserRecord src;
+    src.tally = {3, T0, T0 + 5, "x", T0 + 900};
+    const UserRecord dst = enrolled();
+    const auto d = decide_transfer(src, some(dst), false);
+    EXPECT_EQ(d.action, TransferAction::merged);
+    ASSERT_TRUE(d.result && d.result->enrollment);
+    EXPECT_TRUE(same_enrollment(*d.result->enrollment, *dst.enrollment));
+    EXPECT_EQ(d.result->tally.locked_until, T0 + 900);
+}
+
+TEST(FleetMerge, GrantedGroupsAreUnitedUpToTheLimit)
+{
+    UserRecord src = enrolled();
+    UserRecord dst = src.clone();
+    src.granted_groups = {"sudo", "adm"};
+    dst.granted_groups = {"wheel", "sudo"};
+    auto d = decide_transfer(src, some(dst), false);
+    ASSERT_TRUE(d.result);
+    EXPECT_EQ(d.result->granted_groups, (std::vector<std::string>{"wheel", "sudo", "adm"}));
+
+    dst.granted_groups.clear();
+    for (std::size_t i = 0; i < kMaxGrantedGroups; ++i) dst.granted_groups.push_back("g" + std::to_string(i));
+    d = decide_transfer(src, some(dst), false);
+    EXPECT_EQ(d.action, TransferAction::already_there) << "no room: the destination's list stays valid";
+}
+
+TEST(FleetMerge, EveryActionHasAText)
+{
+    EXPECT_STREQ(transfer_action_text(TransferAction::copied), "copied");
+    EXPECT_STREQ(transfer_action_text(TransferAction::already_there), "already there");
+    EXPECT_STREQ(transfer_action_text(TransferAction::merged), "merged");
+    EXPECT_STREQ(transfer_action_text(TransferAction::replaced), "replaced");
+    EXPECT_STREQ(transfer_action_text(TransferAction::refused), "refused: different enrollment");
+}
+
+}  // namespace
+}  // namespace authctl
