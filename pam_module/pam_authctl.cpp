@@ -8,6 +8,7 @@
 #include <ctime>
 #include <memory>
 #include <new>
+#include <optional>
 
 #include "authctl/agent_client.hpp"
 #include "authctl/login.hpp"
@@ -29,26 +30,27 @@ int fail_closed(const Session& s, const Options& opts, const std::string& user, 
 // Where this configuration's decisions are made: core over this host's state
 // directory, or the fleet agent (which runs the same core over the database).
 // The module itself never holds a database connection or a fleet secret.
+// Built in place (no heap allocation on a login's path).
 class Logins {
 public:
-    static Result<Logins> open(const Options& opts)
+    Status open(const Options& opts)
     {
-        Logins l;
         if (opts.store == StoreKind::agent) {
-            l.service_ = std::make_unique<AgentLogins>(opts.agent_socket, std::chrono::seconds(opts.agent_timeout));
-            return l;
+            service_ = &agent_.emplace(opts.agent_socket, std::chrono::seconds(opts.agent_timeout));
+            return Ok{};
         }
         auto store = UserStore::open(opts.dir);
         if (!store) return store.error();
-        l.store_ = std::make_unique<UserStore>(std::move(*store));
-        l.service_ = std::make_unique<LocalLogins>(*l.store_, opts);
-        return l;
+        service_ = &local_.emplace(store_.emplace(std::move(*store)), opts);
+        return Ok{};
     }
-    LoginService* operator->() const noexcept { return service_.get(); }
+    LoginService* operator->() const noexcept { return service_; }
 
 private:
-    std::unique_ptr<UserStore> store_;
-    std::unique_ptr<LoginService> service_;
+    std::optional<UserStore> store_;
+    std::optional<LocalLogins> local_;
+    std::optional<AgentLogins> agent_;
+    LoginService* service_ = nullptr;
 };
 
 std::string failures_since(std::uint32_t n)
@@ -77,13 +79,13 @@ int authenticate_code(Session& s, const Options& opts, const Account& acct)
         s.log(LOG_NOTICE, acct.name, "refused: unknown user");
         return PAM_USER_UNKNOWN;
     }
-    auto logins = Logins::open(opts);
-    if (!logins) return fail_closed(s, opts, acct.name, logins.error());
+    Logins logins;
+    if (auto st = logins.open(opts); !st) return fail_closed(s, opts, acct.name, st.error());
     const std::string source = s.source();
     const std::string service = s.service();
     LoginContext ctx{acct.name, acct.is_root, source, std::time(nullptr), service};
 
-    auto info = (*logins)->lock_info(ctx);
+    auto info = logins->lock_info(ctx);
     if (!info) return fail_closed(s, opts, acct.name, info.error());
     if (info->lock.locked) {
         s.tell(lock_message(info->failures, info->lock.until, info->now), true);
@@ -103,7 +105,7 @@ int authenticate_code(Session& s, const Options& opts, const Account& acct)
         return conversation_error(rc);
     }
     ctx.now = std::time(nullptr);  // the user may have taken a while to answer
-    auto result = (*logins)->attempt_code(ctx, answer);
+    auto result = logins->attempt_code(ctx, answer);
     wipe_string(answer);
     if (!result) return fail_closed(s, opts, acct.name, result.error());
 
@@ -142,12 +144,12 @@ int authenticate_code(Session& s, const Options& opts, const Account& acct)
 int preauth(Session& s, const Options& opts, const Account& acct)
 {
     if (!acct.exists) return PAM_IGNORE;
-    auto logins = Logins::open(opts);
-    if (!logins) return fail_closed(s, opts, acct.name, logins.error());
+    Logins logins;
+    if (auto st = logins.open(opts); !st) return fail_closed(s, opts, acct.name, st.error());
     const std::string source = s.source();
     const std::string service = s.service();
     const LoginContext ctx{acct.name, acct.is_root, source, std::time(nullptr), service};
-    auto info = (*logins)->lock_info(ctx);
+    auto info = logins->lock_info(ctx);
     if (!info) return fail_closed(s, opts, acct.name, info.error());
     if (!info->lock.locked) return PAM_SUCCESS;
     s.arm_fail_delay();
@@ -165,12 +167,12 @@ int authfail(Session& s, const Options& opts, const Account& acct)
         s.log(LOG_NOTICE, acct.name, "failure of an unknown user (not recorded)");
         return PAM_AUTH_ERR;
     }
-    auto logins = Logins::open(opts);
-    if (!logins) return fail_closed(s, opts, acct.name, logins.error());
+    Logins logins;
+    if (auto st = logins.open(opts); !st) return fail_closed(s, opts, acct.name, st.error());
     const std::string source = s.source();
     const std::string service = s.service();
     const LoginContext ctx{acct.name, acct.is_root, source, std::time(nullptr), service};
-    auto result = (*logins)->external_failure(ctx);
+    auto result = logins->external_failure(ctx);
     if (!result) return fail_closed(s, opts, acct.name, result.error());
     if (result->outcome == Outcome::locked) {
         s.log(LOG_NOTICE, acct.name, "failure while locked (not counted)");
@@ -188,11 +190,11 @@ int authfail(Session& s, const Options& opts, const Account& acct)
 int authsucc(Session& s, const Options& opts, const Account& acct)
 {
     if (!acct.exists) return PAM_IGNORE;
-    auto logins = Logins::open(opts);
-    if (!logins) return fail_closed(s, opts, acct.name, logins.error());
+    Logins logins;
+    if (auto st = logins.open(opts); !st) return fail_closed(s, opts, acct.name, st.error());
     const std::string source = s.source();
     const std::string service = s.service();
-    auto cleared = (*logins)->external_success(LoginContext{acct.name, acct.is_root, source, std::time(nullptr), service});
+    auto cleared = logins->external_success(LoginContext{acct.name, acct.is_root, source, std::time(nullptr), service});
     if (!cleared) return fail_closed(s, opts, acct.name, cleared.error());
     if (*cleared > 0) {
         s.tell(failures_since(*cleared));
@@ -206,11 +208,11 @@ int authsucc(Session& s, const Options& opts, const Account& acct)
 int account(Session& s, const Options& opts, const Account& acct)
 {
     if (!acct.exists) return PAM_IGNORE;
-    auto logins = Logins::open(opts);
-    if (!logins) return fail_closed(s, opts, acct.name, logins.error());
+    Logins logins;
+    if (auto st = logins.open(opts); !st) return fail_closed(s, opts, acct.name, st.error());
     const std::string service = s.service();
     const LoginContext ctx{acct.name, acct.is_root, "", std::time(nullptr), service};
-    auto info = (*logins)->lock_info(ctx);
+    auto info = logins->lock_info(ctx);
     if (!info) return fail_closed(s, opts, acct.name, info.error());
     if (!info->lock.locked) return PAM_SUCCESS;
     s.tell(lock_message(info->failures, info->lock.until, info->now), true);

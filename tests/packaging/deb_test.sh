@@ -32,6 +32,12 @@ check "...off by default" bash -c "dpkg-deb --fsys-tarfile '$deb' | tar -xOf - .
 for page in man8/pam_authctl.8 man8/authctl.8 man5/authctl.conf.5; do
   check "man page $page" bash -c "grep -qE ' \\./usr/share/man/$page(\\.gz)?\$' '$work/contents'"
 done
+check "the fleet agent goes to /usr/sbin" ships -rwxr-xr-x /usr/sbin/authctld
+check "its systemd socket and service units" \
+  bash -c "grep -qE ' \./(usr/)?lib/systemd/system/authctld.socket\$' '$work/contents' && grep -qE ' \./(usr/)?lib/systemd/system/authctld.service\$' '$work/contents'"
+check "man page man8/authctld.8" bash -c "grep -qE ' \./usr/share/man/man8/authctld.8(\.gz)?\$' '$work/contents'"
+check "the package declares libpq (the agent's and the CLI's, never the module's)" \
+  bash -c "dpkg-deb -f '$deb' Depends | grep -q libpq5"
 check "nothing from the tests is shipped" bash -c "! grep -qiE 'test|gtest|fuzz|bench' '$work/contents'"
 check "the package declares its libraries (shlibdeps) and pam-auth-update" \
   bash -c "dpkg-deb -f '$deb' Depends | grep -q libpam-runtime && dpkg-deb -f '$deb' Depends | grep -q libssl"
@@ -53,6 +59,12 @@ check "dpkg -L lists the CLI and the module" \
 check "the state directory is root's, mode 700" test "$(stat -c '%U:%G %a' /var/lib/authctl)" = "root:root 700"
 check "installing changed no PAM stack (profile off by default)" cmp -s /etc/pam.d/common-auth "$work/common-auth.before"
 check "authctl --help runs from PATH" bash -c "PATH=/usr/sbin:/usr/bin authctl --help | grep -q enroll"
+check "fleet mode is off until configured: no unit enabled" \
+  bash -c "! ls /etc/systemd/system/*.wants/authctld* 2>/dev/null | grep -q ."
+authctld --check > "$work/authctld-check.log" 2>&1
+check_rc=$?
+check "authctld without /etc/authctl/fleet.conf refuses to start (exit 1), in one line" \
+  bash -c "test $check_rc = 1 && test \$(wc -l < '$work/authctld-check.log') = 1 && grep -q fleet.conf '$work/authctld-check.log'"
 if command -v man >/dev/null; then
   check "man finds the pages" bash -c "man -w pam_authctl >/dev/null && man -w authctl >/dev/null && man -w 5 authctl.conf >/dev/null"
 fi
