@@ -58,8 +58,14 @@ std::int64_t StoreHandle::now() const
 
 bool use_fleet(const Common& c, const Options& opts)
 {
-    if (!c.store.empty()) return c.store == "fleet";
-    return opts.store == StoreKind::agent;
+    const bool fleet = c.store.empty() ? opts.store == StoreKind::agent : c.store == "fleet";
+    // A state directory named on a host in fleet mode would otherwise be
+    // silently ignored: say which store, rather than guess.
+    if (fleet && !c.dir.empty())
+        fail(kExitUsage, c.store.empty() ? "--dir names a state directory, but this host is in fleet mode "
+                                           "(store=agent): add --store file to work on it"
+                                         : "--dir is for --store file, not the fleet database");
+    return fleet;
 }
 
 Result<std::unique_ptr<fleet::PgStore>> try_open_fleet(const Common& c, bool check_schema)

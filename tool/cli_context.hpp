@@ -55,7 +55,8 @@ struct StoreHandle {
 
 // True when the command works on the fleet database: --store fleet, or no
 // --store and store=agent in the config file (this host is in fleet mode; the
-// CLI then talks to the database itself, with fleet.conf's settings).
+// CLI then talks to the database itself, with fleet.conf's settings). --dir
+// with the fleet is a usage error (Failure, exit 2): never silently ignored.
 bool use_fleet(const Common& c, const Options& opts);
 
 // The store use_fleet() selects. File store: `create` makes a missing state

@@ -315,6 +315,31 @@ TEST_F(CliFleet, EnrollVerifyReplayStatusAndEveryAdminCommandOnTheFleet)
     EXPECT_TRUE(contains(r.err, "has no record")) << r.err;
 }
 
+TEST_F(CliFleet, AHostInFleetModeWorksOnTheFleetUnlessToldOtherwise)
+{
+    enroll("alice");
+    const std::string dir = tmp_ / "local";
+    enroll_local(dir, "bob");
+    const std::string agent_conf = tmp_ / "agent.conf";
+    test::write_file(agent_conf, "store = agent\n", 0644);
+    // store=agent in authctl.conf: the fleet, without --store.
+    CmdResult r = cli({"status", "--conf", agent_conf, "--fleet-conf", fleet_conf_});
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_TRUE(contains(r.out, "\nalice ")) << r.out;
+    EXPECT_FALSE(contains(r.out, "\nbob ")) << r.out;
+    // --dir there is a question, not a silent choice: exit 2 until --store says which.
+    r = cli({"status", "--conf", agent_conf, "--fleet-conf", fleet_conf_, "--dir", dir});
+    EXPECT_EQ(r.code, 2);
+    EXPECT_TRUE(contains(r.err, "add --store file")) << r.err;
+    r = cli({"status", "--conf", agent_conf, "--store", "file", "--dir", dir});
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_TRUE(contains(r.out, "\nbob ")) << r.out;
+    EXPECT_FALSE(contains(r.out, "\nalice ")) << r.out;
+    r = fleet({"status", "--dir", dir});
+    EXPECT_EQ(r.code, 2);
+    EXPECT_TRUE(contains(r.err, "--dir is for --store file")) << r.err;
+}
+
 TEST_F(CliFleet, ADumpOfTheDatabaseHoldsNoSecret)
 {
     std::vector<std::string> secrets;
