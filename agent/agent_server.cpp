@@ -221,6 +221,10 @@ void Server::handle(int raw_fd)
             rep = agent::error_reply(admission.status.error());
         } else {
             LocalLogins logins(*backend->store, backend->opts);
+            // A module that gave up waiting told its login nothing was
+            // decided: then nothing may be (the store rolls back instead of
+            // committing).
+            const fleet::CommitGate gate([&conn] { return !peer_gone(conn.get()); });
             rep = agent::serve_request(logins, *req);
         }
         log(agent::decision_log(*req, rep));
@@ -237,6 +241,21 @@ void Server::handle(int raw_fd)
     }
 }
 
+// Housekeeping must not end the agent: anything thrown (out of memory) is
+// logged and the agent goes on serving with what it has.
+void Server::guarded(const char* what, const std::function<void()>& work) noexcept
+{
+    try {
+        try {
+            work();
+        } catch (const std::exception& e) {
+            log(LogLevel::error, std::string(what) + " failed: " + e.what());
+        }
+    } catch (...) {
+        // Not even the log line could be made: nothing more to do.
+    }
+}
+
 void Server::housekeeping()
 {
     auto next_clock = SteadyClock::now();
@@ -247,13 +266,13 @@ void Server::housekeeping()
         if (reload_requested_) {
             reload_requested_ = false;
             lk.unlock();
-            reload();
+            guarded("reload", [this] { reload(); });
             lk.lock();
             continue;
         }
         if (SteadyClock::now() >= next_clock) {
             lk.unlock();
-            check_clock();
+            guarded("clock check", [this] { check_clock(); });
             lk.lock();
             next_clock = SteadyClock::now() + limits_.clock_interval;
         }

@@ -80,6 +80,7 @@ private:
     void worker();
     void handle(int fd);
     void housekeeping();
+    void guarded(const char* what, const std::function<void()>& work) noexcept;
     void reload();
     void check_clock();
     bool drain();

@@ -38,9 +38,10 @@ Error db_error(const std::string& what, PGconn* conn)
     return make_error(Errc::io, what + ": " + first_line(conn != nullptr ? PQerrorMessage(conn) : nullptr));
 }
 
-// The 64-bit advisory-lock key of a user: the first 8 bytes of SHA-256 of the
-// name. A collision only makes two users share a lock.
-Result<std::int64_t> lock_key(std::string_view user)
+}  // namespace
+
+// A collision only makes two users share a lock.
+Result<std::int64_t> advisory_lock_key(std::string_view user)
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
@@ -51,12 +52,17 @@ Result<std::int64_t> lock_key(std::string_view user)
     return static_cast<std::int64_t>(v >> 1);  // non-negative: printed as a plain literal
 }
 
+namespace {
+
 std::int64_t be64(const char* p)
 {
     std::uint64_t v = 0;
     for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
     return static_cast<std::int64_t>(v);
 }
+
+// The CommitGate of the calling thread, if any (pg_store.hpp).
+thread_local const CommitGate* t_commit_gate = nullptr;
 
 struct PgResultFree {
     void operator()(PGresult* r) const noexcept { PQclear(r); }
@@ -81,6 +87,24 @@ public:
     Conn& operator=(const Conn&) = delete;
 
     bool broken() const noexcept { return broken_ || PQstatus(c_) != CONNECTION_OK; }
+
+    // For an idle connection about to be reused: nothing should be waiting on
+    // it; if the server sent something (its goodbye before closing) or closed
+    // it, it is not usable. One poll, no waiting.
+    bool alive() noexcept
+    {
+        if (broken()) return false;
+        pollfd p{PQsocket(c_), POLLIN, 0};
+        if (::poll(&p, 1, 0) == 0) return true;
+        if (PQconsumeInput(c_) != 1 || PQstatus(c_) != CONNECTION_OK) broken_ = true;
+        while (!broken_ && PQisBusy(c_) == 0) {
+            PGresult* r = PQgetResult(c_);
+            if (r == nullptr) break;
+            PQclear(r);
+            broken_ = true;  // a result nobody asked for
+        }
+        return !broken();
+    }
     void mark_broken() noexcept { broken_ = true; }
     PGconn* raw() const noexcept { return c_; }
 
@@ -202,7 +226,7 @@ private:
 class ConnectionPool {
 public:
     ConnectionPool(const FleetConfig& cfg, std::string password) : cfg_(cfg), password_(std::move(password)) {}
-    ~ConnectionPool() { OPENSSL_cleanse(password_.data(), password_.size()); }
+    ~ConnectionPool() { wipe_string(password_); }
 
     // A connection for one operation: an idle one, else a new one while
     // fewer than `pool` exist, else the next one returned, all by `deadline`.
@@ -214,8 +238,8 @@ public:
                 while (!idle_.empty()) {
                     auto c = std::move(idle_.back());
                     idle_.pop_back();
-                    if (!c->broken()) return c;
-                    --open_;
+                    if (c->alive()) return c;
+                    --open_;  // the server closed it (a restart, a failover): drop it, try the next
                 }
                 if (open_ < cfg_.pool) break;
                 if (cv_.wait_until(lk, deadline) == std::cv_status::timeout && idle_.empty() && open_ >= cfg_.pool)
@@ -269,7 +293,7 @@ private:
                               "keepalives_interval",  "keepalives_count",
                               "tcp_user_timeout",     "application_name",
                               "client_encoding",      "options",
-                              nullptr};
+                              "channel_binding",      nullptr};
         const char* values[] = {cfg_.host.c_str(),
                                 cfg_.port.c_str(),
                                 cfg_.dbname.c_str(),
@@ -294,6 +318,9 @@ private:
                                 "authctl",
                                 "UTF8",
                                 server_options.c_str(),
+                                // With a password: SCRAM bound to this TLS channel (SCRAM-SHA-256-PLUS),
+                                // so a server that is not the one we verified learns nothing it could use.
+                                password_.empty() ? "prefer" : "require",
                                 nullptr};
         // A null password would let libpq look for one elsewhere: give the
         // keyword no value at all by ending the list before it when unset.
@@ -372,18 +399,36 @@ public:
     }
     ~PgRecordTxn() override
     {
-        if (open_ && !lease_->broken()) {
-            auto r = lease_->exec("ROLLBACK", 0, nullptr, nullptr, nullptr, 0, Clock::now() + timeout_);
+        if (open_) rollback();
+    }
+
+    // Ends the transaction without its writes, within what is left of its
+    // deadline (at least 100 ms); a connection that cannot is dropped, which
+    // ends the transaction on the server too.
+    void rollback() noexcept
+    {
+        open_ = false;
+        try {
+            if (lease_->broken()) return;
+            const auto at_least = Clock::now() + std::chrono::milliseconds(100);
+            auto r = lease_->exec("ROLLBACK", 0, nullptr, nullptr, nullptr, 0, std::max(deadline_, at_least));
             if (!r || PQresultStatus(r->get()) != PGRES_COMMAND_OK) lease_->mark_broken();
+        } catch (...) {
+            lease_->mark_broken();
         }
     }
 
     Status begin(std::int64_t key)
     {
         const auto deadline = deadline_;
-        // The key is a number we made (lock_key), so it is spliced in as a
+        // The key is a number we made (advisory_lock_key), so it is spliced in as a
         // literal: BEGIN and the lock then take one round trip.
-        const std::string sql = "BEGIN; SELECT pg_advisory_xact_lock(" + std::to_string(key) + ")";
+        // The isolation level and commit durability are set on the
+        // transaction itself, so a pooler that drops the connection's startup
+        // options cannot weaken them.
+        const std::string sql =
+            "BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL synchronous_commit TO on; "
+            "SELECT pg_advisory_xact_lock(" + std::to_string(key) + ")";
         auto r = lease_->exec(sql.c_str(), 0, nullptr, nullptr, nullptr, 0, deadline);
         if (!r) return r.error();
         open_ = true;
@@ -448,10 +493,20 @@ public:
     Status finish() override
     {
         if (!open_) return make_error(Errc::invalid_argument, "user '" + user_ + "': transaction already ended");
+        if (t_commit_gate != nullptr && !t_commit_gate->still_wanted()) {
+            rollback();
+            return make_error(Errc::io, "user '" + user_ +
+                                            "': the client gave up before the commit: rolled back, nothing decided");
+        }
         open_ = false;
         auto r = lease_->exec("COMMIT", 0, nullptr, nullptr, nullptr, 0, deadline_);
         if (!r)
             return make_error(Errc::io, "user '" + user_ + "': commit outcome unknown: " + r.error().detail);
+        if (PQstatus(lease_->raw()) != CONNECTION_OK) {
+            lease_->mark_broken();
+            return make_error(Errc::io, "user '" + user_ + "': commit outcome unknown: the connection was lost: " +
+                                            first_line(PQresultErrorMessage(r->get())));
+        }
         if (PQresultStatus(r->get()) != PGRES_COMMAND_OK || std::strcmp(PQcmdStatus(r->get()), "COMMIT") != 0) {
             lease_->mark_broken();
             return make_error(Errc::io, "user '" + user_ + "': the fleet database did not commit: " +
@@ -479,6 +534,15 @@ PgStore::~PgStore() = default;
 
 Result<std::unique_ptr<PgStore>> PgStore::open(const FleetConfig& cfg, Keyring keys)
 {
+    // The CA decides who may pose as the database, the client certificate
+    // and key who we are: none may be changeable by anyone but root.
+    for (const auto& [path, trust] : {std::pair{cfg.sslrootcert, FileTrust::root_not_writable},
+                                      std::pair{cfg.sslcert, FileTrust::root_not_writable},
+                                      std::pair{cfg.sslkey, FileTrust::root_private}}) {
+        if (path.empty()) continue;
+        auto text = read_trusted_file(AT_FDCWD, path, 1024 * 1024, trust);
+        if (!text) return make_error(text.error().code, "fleet TLS file: " + text.error().detail);
+    }
     std::string password;
     if (!cfg.password_file.empty()) {
         auto text = read_trusted_file(AT_FDCWD, cfg.password_file, 1024, FileTrust::root_private);
@@ -491,7 +555,7 @@ Result<std::unique_ptr<PgStore>> PgStore::open(const FleetConfig& cfg, Keyring k
     }
     std::unique_ptr<PgStore> store(new PgStore(cfg, std::move(keys)));
     store->pool_ = std::make_unique<ConnectionPool>(store->cfg_, std::move(password));
-    OPENSSL_cleanse(password.data(), password.size());
+    wipe_string(password);  // a short one was copied, not moved
     return store;
 }
 
@@ -548,7 +612,7 @@ Result<std::optional<UserRecord>> PgStore::load(std::string_view user) const
 Result<LockedRecord> PgStore::lock(std::string_view user) const
 {
     if (auto st = check_user(user); !st) return st.error();
-    auto key = lock_key(user);
+    auto key = advisory_lock_key(user);
     if (!key) return key.error();
     const auto timeout = std::chrono::milliseconds(cfg_.timeout * 1000);
     const auto deadline = Clock::now() + timeout;
@@ -769,6 +833,26 @@ Result<PgStore::Info> PgStore::info() const
         info.users += n;
     }
     return info;
+}
+
+CommitGate::CommitGate(std::function<bool()> still_wanted)
+    : still_wanted_(std::move(still_wanted)), outer_(t_commit_gate)
+{
+    t_commit_gate = this;
+}
+
+CommitGate::~CommitGate()
+{
+    t_commit_gate = outer_;
+}
+
+bool CommitGate::still_wanted() const noexcept
+{
+    try {
+        return still_wanted_();
+    } catch (...) {
+        return false;
+    }
 }
 
 }  // namespace authctl::fleet

@@ -24,6 +24,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -38,6 +39,29 @@ namespace authctl::fleet {
 inline constexpr int kSchemaVersion = 1;
 
 class ConnectionPool;
+
+// The key of a user's transaction-scoped advisory lock: the first 8 bytes of
+// SHA-256 of the name, shifted right by one (non-negative). Every writer of a
+// user's row holds it (docs/FILEFORMAT.md, "Fleet database").
+Result<std::int64_t> advisory_lock_key(std::string_view user);
+
+// While a CommitGate lives on a thread, every PgStore transaction that thread
+// finishes asks still_wanted() right before its COMMIT, and rolls back
+// instead when the answer is no. authctld sets one per request: when the
+// module has given up waiting (and told its login PAM_AUTHINFO_UNAVAIL), the
+// decision must not stand -- no failure counted, no code consumed.
+class CommitGate {
+public:
+    explicit CommitGate(std::function<bool()> still_wanted);
+    ~CommitGate();
+    CommitGate(const CommitGate&) = delete;
+    CommitGate& operator=(const CommitGate&) = delete;
+    bool still_wanted() const noexcept;
+
+private:
+    std::function<bool()> still_wanted_;
+    const CommitGate* outer_;
+};
 
 class PgStore final : public Store {
 public:

@@ -11,11 +11,14 @@ namespace authctl::pam {
 // PAM_USER_UNKNOWN. Never PAM_SUCCESS.
 int to_pam(Errc code) noexcept;
 
-// In fleet mode (store=agent) every failure to reach a decision -- the agent
-// down, its socket missing or unsafe, the database unreachable, slow or
-// failing, a schema or key problem -- means the authentication service could
-// not be reached: PAM_AUTHINFO_UNAVAIL, so a stack can choose its fallback
-// with [authinfo_unavail=...]. Never PAM_SUCCESS.
+// In fleet mode (store=agent), a fleet that cannot be reached -- the agent
+// down or silent, its socket missing, the database unreachable, slow or
+// failing, its schema missing -- is PAM_AUTHINFO_UNAVAIL, so a stack can
+// choose its fallback with [authinfo_unavail=...]. What is not a matter of
+// reaching it -- a socket or agent that is not root's, a record that does not
+// open (tampered, moved to another user, sealed with a key this server
+// lacks), a schema newer than this build -- is PAM_SERVICE_ERR: a refusal no
+// break-glass stack falls back from. Never PAM_SUCCESS.
 int to_pam(Errc code, StoreKind store) noexcept;
 
 }  // namespace authctl::pam

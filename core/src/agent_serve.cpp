@@ -241,6 +241,8 @@ ServeGate::Admission ServeGate::admit(const Check& check, Clock::time_point now)
         st = make_error(Errc::io, "out of memory checking the store");
     } catch (const std::exception& e) {
         st = make_error(Errc::io, std::string("checking the store: ") + e.what());
+    } catch (...) {
+        st = make_error(Errc::io, "checking the store: unknown exception");
     }
 
     lk.lock();

@@ -150,16 +150,21 @@ Status apply_key(FleetConfig& cfg, Key key, std::string_view value)
         case kKeyFile: return set_path(cfg.key_file, key, value, kMaxPathBytes);
         case kSocket: return set_path(cfg.socket, key, value, kMaxSocketPathBytes);
         case kSslmode:
-            if (value != "verify-full" && value != "verify-ca")
-                return bad_value(key, "must be verify-full or verify-ca (nothing weaker), not " + quoted(value));
+            // verify-ca would let any host with a certificate from the same CA
+            // pose as the database (and collect the password): the name must match.
+            if (value != "verify-full")
+                return bad_value(key, "must be verify-full (the server's name checked; nothing weaker), not " +
+                                          quoted(value));
             cfg.sslmode = std::string(value);
             return Ok{};
         case kTargetSessionAttrs:
-            if (value == "primary" || value == "standby" || value == "prefer-standby" || value == "read-only")
+            // Reads decide too (the lock check of a key login): a standby that
+            // lags would answer "not locked", so only the writable primary will do.
+            if (value == "any" || value == "primary" || value == "standby" || value == "prefer-standby" ||
+                value == "read-only")
                 return bad_value(key, "cannot be " + quoted(value) +
-                                          ": the store writes, so it needs the primary (read-write or any)");
-            if (value != "read-write" && value != "any")
-                return bad_value(key, "must be read-write or any, not " + quoted(value));
+                                          ": every decision, reads included, needs the writable primary (read-write)");
+            if (value != "read-write") return bad_value(key, "must be read-write, not " + quoted(value));
             cfg.target_session_attrs = std::string(value);
             return Ok{};
         case kTimeout: return set_number(cfg.timeout, key, value, 1, kMaxSeconds);

@@ -908,5 +908,36 @@ TEST_F(AgentTest, HostileNamesSourcesAndFramesChangeNothingAndTheAgentKeepsServi
     EXPECT_EQ(after->attempt.outcome, Outcome::success);
 }
 
+TEST_F(AgentTest, AClientThatGaveUpGetsNothingDecidedTheAgentRollsBack)
+{
+    // The agent may wait longer than its client: here the database is slow
+    // for this user (another session holds the user's lock for 2 s), the
+    // agent's own bound is 5 s, the client's 500 ms. The client gives up and
+    // its login is told PAM_AUTHINFO_UNAVAIL: the agent must then not count
+    // the wrong code (nor consume a right one) when the lock comes free.
+    write_fleet_conf({{"timeout", "5"}});
+    const SecretBytes key = enroll("alice");
+    AgentProc& a = start_agent();
+    auto lock_key = fleet::advisory_lock_key("alice");
+    ASSERT_TRUE(lock_key);
+    std::thread holder([&] {
+        (void)pg_->psql("BEGIN; SELECT pg_advisory_xact_lock(" + std::to_string(*lock_key) +
+                        "); SELECT pg_sleep(2); COMMIT;");
+    });
+    ::usleep(300000);  // the holder has the lock
+    const std::size_t logged = a.log().size();
+    auto wrong = call_agent(sock_, request(agent::Op::attempt, "alice", wrong_code(key)), milliseconds(500));
+    EXPECT_FALSE(wrong && wrong->ok) << "the client got a decision it should have given up on";
+    auto right = call_agent(sock_, request(agent::Op::attempt, "alice", code_at(key, step_now())), milliseconds(500));
+    EXPECT_FALSE(right && right->ok);
+    holder.join();
+    EXPECT_TRUE(a.wait_for_log("the client gave up before the commit", logged)) << a.log();
+    EXPECT_EQ(failures("alice"), 0U) << "a failure was counted for a login told the store was unavailable";
+    // The right code was not consumed either: it logs in now.
+    auto again = call(agent::Op::attempt, "alice", code_at(key, step_now()));
+    ASSERT_TRUE(again && again->ok) << error_text(again);
+    EXPECT_EQ(again->attempt.outcome, Outcome::success);
+}
+
 }  // namespace
 }  // namespace authctl

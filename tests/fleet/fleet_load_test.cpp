@@ -454,10 +454,11 @@ TEST_F(FleetLoad, ModuleFailsClosedWithAuthinfoUnavailWhenTheFleetCannotDecide)
     ::unlink(agents_[2]->socket().c_str());
     EXPECT_EQ(login(2, "alice", "000000").rc, PAM_AUTHINFO_UNAVAIL);
     EXPECT_EQ(login(2, "alice", "", test::Phase::account).rc, PAM_AUTHINFO_UNAVAIL);
-    // A socket that is not the agent's: a directory others may write to.
+    // A socket that may not be the agent's (a directory others may write
+    // to): a refusal, not an unavailable service to fall back from.
     const std::string dir = tmp_.path() + "/server3";
     ASSERT_EQ(::chmod(dir.c_str(), 0777), 0);
-    EXPECT_EQ(login(3, "alice", "000000").rc, PAM_AUTHINFO_UNAVAIL);
+    EXPECT_EQ(login(3, "alice", "000000").rc, PAM_SERVICE_ERR);
     ASSERT_EQ(::chmod(dir.c_str(), 0755), 0);
     EXPECT_EQ(record("alice").tally.failures, 0U) << "store faults are never counted as failures";
     // A policy option as a module argument with store=agent is refused, loudly.

@@ -76,12 +76,12 @@ TEST(FleetConfig, EveryKey)
         "dbname = authctl_prod\n"
         "user\t=\tauthctl_rw\n"
         "password_file = /etc/authctl/pw\r\n"
-        "sslmode = verify-ca\n"
+        "sslmode = verify-full\n"
         "sslrootcert = /etc/authctl/ca.pem\n"
         "sslcert = /etc/authctl/client.pem\n"
         "sslkey = /etc/authctl/client.key\n"
         "\n"
-        "target_session_attrs = any\n"
+        "target_session_attrs = read-write\n"
         "key_file = /srv/keys/fleet.key\n"
         "socket = /run/authctld.sock\n"
         "timeout = 10\n"
@@ -93,11 +93,11 @@ TEST(FleetConfig, EveryKey)
     EXPECT_EQ(cfg->dbname, "authctl_prod");
     EXPECT_EQ(cfg->user, "authctl_rw");
     EXPECT_EQ(cfg->password_file, "/etc/authctl/pw");
-    EXPECT_EQ(cfg->sslmode, "verify-ca");
+    EXPECT_EQ(cfg->sslmode, "verify-full");
     EXPECT_EQ(cfg->sslrootcert, "/etc/authctl/ca.pem");
     EXPECT_EQ(cfg->sslcert, "/etc/authctl/client.pem");
     EXPECT_EQ(cfg->sslkey, "/etc/authctl/client.key");
-    EXPECT_EQ(cfg->target_session_attrs, "any");
+    EXPECT_EQ(cfg->target_session_attrs, "read-write");
     EXPECT_EQ(cfg->key_file, "/srv/keys/fleet.key");
     EXPECT_EQ(cfg->socket, "/run/authctld.sock");
     EXPECT_EQ(cfg->timeout, 10U);
@@ -196,14 +196,13 @@ TEST(FleetConfig, Paths)
     }
 }
 
-TEST(FleetConfig, SslmodeIsVerifyFullOrVerifyCa)
+TEST(FleetConfig, SslmodeIsVerifyFull)
 {
     expect_ok("sslmode = verify-full");
-    expect_ok("sslmode = verify-ca");
-    for (const char* v : {"require", "prefer", "allow", "disable", "VERIFY-FULL", ""}) {
+    for (const char* v : {"verify-ca", "require", "prefer", "allow", "disable", "VERIFY-FULL", ""}) {
         auto cfg = parse(kBase + "sslmode = " + v + "\n");
         ASSERT_FALSE(cfg) << v;
-        EXPECT_NE(cfg.error().detail.find("fleet.conf:4: 'sslmode' must be verify-full or verify-ca"),
+        EXPECT_NE(cfg.error().detail.find("fleet.conf:4: 'sslmode' must be verify-full"),
                   std::string::npos)
             << cfg.error().detail;
     }
@@ -212,12 +211,11 @@ TEST(FleetConfig, SslmodeIsVerifyFullOrVerifyCa)
 TEST(FleetConfig, TargetSessionAttrsNeedsThePrimary)
 {
     expect_ok("target_session_attrs = read-write");
-    expect_ok("target_session_attrs = any");
-    for (const char* v : {"primary", "standby", "prefer-standby", "read-only"}) {
+    for (const char* v : {"any", "primary", "standby", "prefer-standby", "read-only"}) {
         auto cfg = parse(kBase + "target_session_attrs = " + v + "\n");
         ASSERT_FALSE(cfg) << v;
         EXPECT_NE(cfg.error().detail.find("fleet.conf:4: 'target_session_attrs'"), std::string::npos);
-        EXPECT_NE(cfg.error().detail.find("needs the primary"), std::string::npos) << cfg.error().detail;
+        EXPECT_NE(cfg.error().detail.find("needs the writable primary"), std::string::npos) << cfg.error().detail;
     }
     expect_bad_line("target_session_attrs = bogus", "target_session_attrs");
 }

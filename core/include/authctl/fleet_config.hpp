@@ -9,10 +9,10 @@
 //   dbname = authctl                         (default authctl)
 //   user = authctl                           (default authctl)
 //   password_file = /etc/authctl/fleet.password   root 0600: the password, one line
-//   sslmode = verify-full                    verify-full (default) or verify-ca; nothing weaker
+//   sslmode = verify-full                    verify-full only (the default): nothing weaker
 //   sslrootcert = /etc/authctl/fleet-ca.pem  required: the CA that signed the server's certificate
 //   sslcert = PATH, sslkey = PATH            client certificate instead of / besides a password
-//   target_session_attrs = read-write        (default read-write; or any)
+//   target_session_attrs = read-write        the only value: every decision needs the primary
 //   key_file = /etc/authctl/fleet.key        the fleet keyring (sealed.hpp), required
 //   socket = /run/authctl/agent.sock         where authctld listens
 //   timeout = 5                              seconds, 1..60: bound on one database operation
