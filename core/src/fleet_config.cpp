@@ -212,17 +212,11 @@ Result<FleetConfig> parse_fleet_config(std::string_view text, std::string_view o
 {
     FleetConfig cfg;
     std::array<std::size_t, kKeyCount> lines{};
-    std::size_t line_no = 0;
-    while (!text.empty()) {
-        ++line_no;
-        const auto nl = text.find('\n');
-        std::string_view line = text.substr(0, nl);
-        text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
-        if (const auto hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
-        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-        line = trim(line);
-        if (line.empty()) continue;
-        const auto where = at_line(origin, line_no);
+    ConfigLines config_lines(text, origin);
+    while (config_lines.next()) {
+        const std::string_view line = config_lines.line();
+        const std::size_t line_no = config_lines.number();
+        const auto where = config_lines.where();
         const auto eq = line.find('=');
         const std::string_view name = trim(line.substr(0, eq));
         const std::string_view value = eq == std::string_view::npos ? std::string_view{} : trim(line.substr(eq + 1));

@@ -131,17 +131,10 @@ Status apply_argument(Options& opts, std::string_view arg)
 
 Status apply_config_text(Options& opts, std::string_view text, std::string_view origin)
 {
-    std::size_t line_no = 0;
-    while (!text.empty()) {
-        ++line_no;
-        const auto nl = text.find('\n');
-        std::string_view line = text.substr(0, nl);
-        text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
-        if (const auto hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
-        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-        line = trim(line);
-        if (line.empty()) continue;
-        const auto where = std::string(origin) + ":" + std::to_string(line_no) + ": ";
+    ConfigLines lines(text, origin);
+    while (lines.next()) {
+        const std::string_view line = lines.line();
+        const auto where = lines.where();
         if (has_control(line)) return make_error(Errc::invalid_argument, where + "control character in line");
         Status st = Ok{};
         if (const auto eq = line.find('='); eq == std::string_view::npos) {

@@ -143,18 +143,12 @@ Result<Keyring> parse_keyring(std::string_view text, std::string_view origin)
     // Errors name the line and at most a valid key id: never a token that may be
     // key material (a pasted key, a line missing its id).
     Keyring ring;
-    std::size_t line_no = 0;
     std::size_t current_line = 0;
-    while (!text.empty()) {
-        ++line_no;
-        const auto nl = text.find('\n');
-        std::string_view line = text.substr(0, nl);
-        text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
-        if (const auto hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
-        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-        line = trim(line);
-        if (line.empty()) continue;
-        const auto where = std::string(origin) + ":" + std::to_string(line_no) + ": ";
+    ConfigLines lines(text, origin);
+    while (lines.next()) {
+        std::string_view line = lines.line();
+        const std::size_t line_no = lines.number();
+        const auto where = lines.where();
         std::array<std::string_view, 4> words{};
         std::size_t count = 0;
         while (!line.empty() && count < words.size()) {

@@ -133,4 +133,26 @@ std::string_view trim(std::string_view s) noexcept
     return s;
 }
 
+bool ConfigLines::next() noexcept
+{
+    while (!rest_.empty()) {
+        ++number_;
+        const auto nl = rest_.find('\n');
+        std::string_view line = rest_.substr(0, nl);
+        rest_ = nl == std::string_view::npos ? std::string_view{} : rest_.substr(nl + 1);
+        if (const auto hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        line = trim(line);
+        if (line.empty()) continue;
+        line_ = line;
+        return true;
+    }
+    return false;
+}
+
+std::string ConfigLines::where() const
+{
+    return std::string(origin_) + ":" + std::to_string(number_) + ": ";
+}
+
 }  // namespace authctl

@@ -82,5 +82,24 @@ TEST(Text, Trim)
     EXPECT_EQ(trim("x"), "x");
 }
 
+
+TEST(ConfigLines, SkipsCommentsBlanksAndCarriageReturnsAndNumbersTheRest)
+{
+    ConfigLines lines("# head\n\n  deny = 3  # three\r\n\t\r\nnullok\nlast", "f.conf");
+    ASSERT_TRUE(lines.next());
+    EXPECT_EQ(lines.line(), "deny = 3");
+    EXPECT_EQ(lines.number(), 3U);
+    EXPECT_EQ(lines.where(), "f.conf:3: ");
+    ASSERT_TRUE(lines.next());
+    EXPECT_EQ(lines.line(), "nullok");
+    EXPECT_EQ(lines.number(), 5U);
+    ASSERT_TRUE(lines.next());
+    EXPECT_EQ(lines.line(), "last");
+    EXPECT_EQ(lines.where(), "f.conf:6: ");
+    EXPECT_FALSE(lines.next());
+    ConfigLines empty("", "x");
+    EXPECT_FALSE(empty.next());
+}
+
 }  // namespace
 }  // namespace authctl

@@ -27,4 +27,28 @@ std::optional<std::string> percent_decode(std::string_view s);
 // `s` without leading and trailing spaces and tabs.
 std::string_view trim(std::string_view s) noexcept;
 
+// The meaningful lines of a configuration text (authctl.conf, fleet.conf,
+// the fleet key file), the one way all three are read: '#' starts a comment,
+// a trailing CR is dropped, spaces and tabs around are trimmed, empty lines
+// are skipped.
+//
+//   ConfigLines lines(text, path);
+//   while (lines.next()) use(lines.line(), lines.where());
+class ConfigLines {
+public:
+    ConfigLines(std::string_view text, std::string_view origin) noexcept : rest_(text), origin_(origin) {}
+    // Moves to the next meaningful line; false at the end of the text.
+    bool next() noexcept;
+    std::string_view line() const noexcept { return line_; }
+    std::size_t number() const noexcept { return number_; }  // 1-based
+    // "ORIGIN:LINE: ", to prefix an error about this line.
+    std::string where() const;
+
+private:
+    std::string_view rest_;
+    std::string_view origin_;
+    std::string_view line_;
+    std::size_t number_ = 0;
+};
+
 }  // namespace authctl
