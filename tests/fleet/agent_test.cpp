@@ -44,6 +44,7 @@
 #include "authctl/sealed.hpp"
 #include "agent_proc.hpp"
 #include "load_support.hpp"
+#include "fleet_support.hpp"
 #include "pg_server.hpp"
 #include "pg_store.hpp"
 #include "test_support.hpp"
@@ -78,30 +79,7 @@ protected:
     static void SetUpTestSuite()
     {
         if (::geteuid() != 0) return;
-        try {
-            pg_ = test::PgTestServer::start();
-        } catch (const std::exception& e) {
-            start_error_ = e.what();
-            return;
-        }
-        fleet::scrub_pg_environment();
-        auto cfg = fleet::load_fleet_config(pg_->fleet_conf_path());
-        if (!cfg) {
-            start_error_ = cfg.error().message();
-            return;
-        }
-        auto ring = load_keyring(cfg->key_file);
-        if (!ring) {
-            start_error_ = ring.error().message();
-            return;
-        }
-        auto store = fleet::PgStore::open(*cfg, std::move(*ring));
-        if (!store) {
-            start_error_ = store.error().message();
-            return;
-        }
-        store_ = std::move(*store);
-        if (auto v = store_->init_schema(); !v) start_error_ = v.error().message();
+        start_error_ = test::start_fleet(pg_, store_);
     }
 
     // A fresh PgStore for the test's own reads (after a server restart).

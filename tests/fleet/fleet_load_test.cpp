@@ -35,6 +35,7 @@
 #include "authctl/sealed.hpp"
 #include "agent_proc.hpp"
 #include "load_support.hpp"
+#include "fleet_support.hpp"
 #include "pg_server.hpp"
 #include "pg_store.hpp"
 
@@ -71,30 +72,8 @@ class FleetLoad : public ::testing::Test {
 protected:
     static void SetUpTestSuite()
     {
-        try {
-            pg_ = test::PgTestServer::start();
-        } catch (const std::exception& e) {
-            start_error_ = e.what();
-            return;
-        }
-        fleet::scrub_pg_environment();
-        auto cfg = fleet::load_fleet_config(pg_->fleet_conf_path());
-        if (!cfg) {
-            start_error_ = cfg.error().message();
-            return;
-        }
-        auto ring = load_keyring(cfg->key_file);
-        if (!ring) {
-            start_error_ = ring.error().message();
-            return;
-        }
-        auto store = fleet::PgStore::open(*cfg, std::move(*ring));
-        if (!store) {
-            start_error_ = store.error().message();
-            return;
-        }
-        store_ = std::move(*store);
-        if (auto v = store_->init_schema(); !v) start_error_ = v.error().message();
+        start_error_ = test::start_fleet(pg_, store_);
+        if (!start_error_.empty()) return;
         auto line = new_key_line("k2");
         if (!line) start_error_ = line.error().message();
         else next_key_line_ = *line;
