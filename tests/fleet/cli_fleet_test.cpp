@@ -562,7 +562,7 @@ void bulk_insert(const test::PgTestServer& pg, const Keyring& ring, std::size_t 
     static constexpr char hex[] = "0123456789abcdef";
     std::string chunk;
     for (std::size_t i = 0; i < count; ++i) {
-        char name[16];
+        char name[32];
         std::snprintf(name, sizeof name, "u%06zu", i);
         UserRecord rec;
         auto e = new_enrollment({}, 1700000000);
