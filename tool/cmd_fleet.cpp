@@ -270,9 +270,9 @@ TransferLine transfer_one(const Store& local, const Store& fleet, bool push, con
     if (d.action == TransferAction::refused)
         line.detail = push ? "the fleet holds another secret; --force replaces it"
                            : "this server holds another secret; --force replaces it";
-    if (d.recovery_kept_destination)
-        line.detail =
-            std::string("recovery codes were issued separately: ") + (push ? "the fleet's" : "this server's") + " kept";
+    if (d.recovery_dropped)
+        line.detail = "recovery codes differ between the two sides (issued separately, or used up on one): none "
+                      "kept; issue new ones with 'authctl recovery -u USER'";
     if (!d.result) return line;
     if (dry_run) {
         line.unwritten = true;

@@ -5,11 +5,20 @@
 namespace authctl {
 namespace {
 
-// Same salt and iterations: one issue of codes, each side having used some.
-// Only the codes unused on both sides stay usable.
+// One issue of codes with some left on both sides (same salt and
+// iterations): only the codes unused on both sides stay usable. Anything else
+// cannot be merged without risking a used code: sets issued separately (one
+// side regenerated them, perhaps because they leaked), or one side with none
+// left (a record keeps no salt once its last code is used, so "used up" looks
+// like "never issued"). Then no code is kept, and the caller says so: the
+// admin issues new ones. Returns true when codes of `into` were dropped that way.
 bool merge_recovery(RecoverySet& into, const RecoverySet& other)
 {
-    if (into.salt != other.salt || into.iterations != other.iterations) return !other.hashes.empty();
+    if (into.hashes.empty()) return false;  // nothing here that could be used twice
+    if (other.hashes.empty() || into.salt != other.salt || into.iterations != other.iterations) {
+        into = RecoverySet{};
+        return true;
+    }
     std::erase_if(into.hashes, [&other](const RecoveryHash& h) {
         return std::find(other.hashes.begin(), other.hashes.end(), h) == other.hashes.end();
     });
@@ -77,7 +86,7 @@ TransferDecision decide_transfer(const UserRecord& source, const std::optional<U
         d.action = TransferAction::copied;
     } else if (same_enrollment(*source.enrollment, *out.enrollment)) {
         merge_replay_state(*out.enrollment, *source.enrollment);
-        d.recovery_kept_destination = merge_recovery(out.recovery, source.recovery);
+        d.recovery_dropped = merge_recovery(out.recovery, source.recovery);
         d.action = TransferAction::merged;
     } else if (!force) {
         d.action = TransferAction::refused;

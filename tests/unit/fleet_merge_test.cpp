@@ -120,17 +120,41 @@ TEST(FleetMerge, RecoveryCodesOfOneIssueKeepOnlyThoseUnusedOnBothSides)
         EXPECT_NE(h, a);
         EXPECT_NE(h, b);
     }
-    EXPECT_FALSE(d.recovery_kept_destination);
+    EXPECT_FALSE(d.recovery_dropped);
 }
 
-TEST(FleetMerge, RecoveryCodesIssuedSeparatelyKeepTheDestinationsAndSaySo)
+TEST(FleetMerge, RecoveryCodesIssuedSeparatelyAreDroppedAndSaidSo)
 {
     UserRecord src = enrolled(OtpType::totp, 4);
     UserRecord dst = src.clone();
-    ASSERT_TRUE(generate_recovery_codes(src.recovery, 5));  // regenerated on the source side
+    ASSERT_TRUE(generate_recovery_codes(src.recovery, 5));  // regenerated on the source side (the old set leaked)
     const auto d = decide_transfer(src, some(dst), false);
+    EXPECT_EQ(d.action, TransferAction::merged);
+    EXPECT_TRUE(d.recovery_dropped);
+    ASSERT_TRUE(d.result);
+    EXPECT_TRUE(d.result->recovery.hashes.empty()) << "neither set is known to be unused: none kept";
+}
+
+// Written and read back as the stores do: a record whose last recovery code
+// was used keeps no salt, so it must not look like "never issued".
+TEST(FleetMerge, ALastRecoveryCodeUsedOnOneSideIsNotUsableAgainAfterAMerge)
+{
+    UserRecord src = enrolled(OtpType::totp, 1);
+    UserRecord dst = src.clone();
+    src.recovery.hashes.clear();  // the last code, used on the source
+    auto src_text = serialize_record(src);
+    auto src_back = parse_record(src_text.view());
+    ASSERT_TRUE(src_back) << src_back.error().message();
+    // Pushed into the side that still has the code: it goes.
+    auto d = decide_transfer(*src_back, some(dst), false);
+    ASSERT_TRUE(d.result);
+    EXPECT_TRUE(d.result->recovery.hashes.empty()) << "a used recovery code came back";
+    EXPECT_TRUE(d.recovery_dropped);
+    // Pulled back into the side that used it: it does not come back.
+    d = decide_transfer(dst, some(*src_back), false);
     EXPECT_EQ(d.action, TransferAction::already_there);
-    EXPECT_TRUE(d.recovery_kept_destination);
+    EXPECT_FALSE(d.result);
+    EXPECT_FALSE(d.recovery_dropped);
 }
 
 TEST(FleetMerge, ADifferentEnrollmentIsRefusedUnlessForced)

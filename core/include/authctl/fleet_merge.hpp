@@ -48,7 +48,9 @@ const char* transfer_action_text(TransferAction a) noexcept;
 struct TransferDecision {
     TransferAction action = TransferAction::refused;
     std::optional<UserRecord> result;        // what to write; nullopt for refused and already_there
-    bool recovery_kept_destination = false;  // both had recovery codes from different issues: the destination's kept
+    // Same enrollment, but the recovery codes could not be merged safely (issued
+    // separately, or none left on one side): none are kept; issue new ones.
+    bool recovery_dropped = false;
 };
 
 // True when both enrollments are the same secret and parameters (the
