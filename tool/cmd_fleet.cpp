@@ -159,20 +159,37 @@ void run_keygen(const KeygenArgs& a)
 
 struct RekeyArgs {
     Common common;
+    std::string to;  // confirms a change of the fleet's current key
 };
 
 void run_rekey(const RekeyArgs& a)
 {
     require_root();
     const auto pg = open_fleet(a.common, true);
+    const std::string& key = pg->keyring().current;
+    if (!a.to.empty() && a.to != key)
+        fail(kExitUsage, "--to " + a.to + ": this host's key file names '" + key + "' as current");
+    auto info = pg->info();
+    if (!info) fail(info.error());
+    const std::string before = info->current_key;
+    // Moving the fleet to another key is a decision, not a side effect of
+    // running rekey on a host whose key file is behind: it takes --to.
+    if (!before.empty() && before != key && a.to != key)
+        fail(kExitUsage, "the fleet's current key is '" + before + "' and this host's key file names '" + key +
+                             "': rekey would re-seal every row under '" + key + "'. Confirm with --to " + key +
+                             ", or run it where the key file names the key you mean");
     auto r = pg->rekey();
     if (!r) fail(r.error());
-    const std::string& key = pg->keyring().current;
     if (a.common.json) {
-        std::cout << nlohmann::json({{"current_key", key}, {"rows", r->rows}, {"rewritten", r->rewritten}}).dump(2)
+        std::cout << nlohmann::json({{"previous_key", before},
+                                     {"current_key", key},
+                                     {"rows", r->rows},
+                                     {"rewritten", r->rewritten}})
+                         .dump(2)
                   << "\n";
         return;
     }
+    if (before != key) std::cout << "fleet current key: '" << before << "' -> '" << key << "'\n";
     std::cout << "current key '" << key << "': " << r->rows << " rows looked at, " << r->rewritten
               << " re-sealed under it\n";
 }
@@ -418,6 +435,7 @@ void register_fleet(CLI::App& app)
     auto ra = std::make_shared<RekeyArgs>();
     auto* rekey = fleet->add_subcommand("rekey", "Re-encrypt every record under this host's current key");
     add_fleet_common(*rekey, ra->common, false);
+    rekey->add_option("--to", ra->to, "Confirms moving the fleet to this host's current key (its id)");
     rekey->callback([ra] { run_rekey(*ra); });
 
     for (const bool push : {true, false}) {

@@ -499,9 +499,18 @@ TEST_F(CliFleet, KeygenAndRekeyMoveEveryRowToTheNewKeyAndEveryoneStillLogsIn)
     test::write_file(key2, text, 0600);
     const std::string conf2 = fleet_conf_with_key(key2);
 
+    // Moving the fleet to another key takes --to: not a side effect of a
+    // rekey run where the key file happens to name another key.
     r = fleet_cmd({"rekey"}, "", conf2);
+    EXPECT_EQ(r.code, 2) << r.out << r.err;
+    EXPECT_TRUE(contains(r.err, "Confirm with --to k2")) << r.err;
+    EXPECT_EQ(psql("SELECT v FROM authctl_meta WHERE k = 'current_key'"), "k1");
+    EXPECT_EQ(psql("SELECT key_id || ':' || count(*) FROM authctl_users GROUP BY key_id"), "k1:4");
+    r = fleet_cmd({"rekey", "--to", "k1"}, "", conf2);
+    EXPECT_EQ(r.code, 2) << "--to must name this host's current key";
+    r = fleet_cmd({"rekey", "--to", "k2"}, "", conf2);
     ASSERT_EQ(r.code, 0) << r.err;
-    EXPECT_EQ(r.out, "current key 'k2': 4 rows looked at, 4 re-sealed under it\n");
+    EXPECT_EQ(r.out, "fleet current key: 'k1' -> 'k2'\ncurrent key 'k2': 4 rows looked at, 4 re-sealed under it\n");
     EXPECT_EQ(psql("SELECT key_id || ':' || count(*) FROM authctl_users GROUP BY key_id"), "k2:4");
     EXPECT_EQ(psql("SELECT v FROM authctl_meta WHERE k = 'current_key'"), "k2");
     r = fleet_cmd({"rekey", "--json"}, "", conf2);
