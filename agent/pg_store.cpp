@@ -645,6 +645,10 @@ Status PgStore::scan(const Visitor& visit) const
         "SELECT name, sealed FROM authctl_users ORDER BY name COLLATE \"C\"", std::chrono::seconds(cfg_.timeout),
         [&](const PGresult* r) {
             const std::string name(PQgetvalue(r, 0, 0), static_cast<std::size_t>(PQgetlength(r, 0, 0)));
+            if (auto st = check_user(name); !st) {
+                visit(name, make_error(Errc::corrupt, "a row whose name is not a user name: " + st.error().detail));
+                return;
+            }
             auto rec = open_row(keys_, name, {PQgetvalue(r, 0, 1), static_cast<std::size_t>(PQgetlength(r, 0, 1))});
             if (!rec)
                 visit(name, rec.error());

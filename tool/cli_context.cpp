@@ -58,7 +58,11 @@ std::int64_t StoreHandle::now() const
 
 bool use_fleet(const Common& c, const Options& opts)
 {
-    const bool fleet = c.store.empty() ? opts.store == StoreKind::agent : c.store == "fleet";
+    // --fleet-conf names the fleet: it means --store fleet, and contradicts --store file.
+    if (!c.fleet_conf.empty() && c.store == "file")
+        fail(kExitUsage, "--fleet-conf is for the fleet database, not --store file");
+    const bool fleet =
+        c.store.empty() ? opts.store == StoreKind::agent || !c.fleet_conf.empty() : c.store == "fleet";
     // A state directory named on a host in fleet mode would otherwise be
     // silently ignored: say which store, rather than guess.
     if (fleet && !c.dir.empty())
@@ -138,22 +142,6 @@ std::optional<SystemUser> find_user(const std::string& name)
 
 namespace {
 
-// A name as typed, for a message: control bytes as \xNN, so the message stays
-// one line and cannot drive the terminal.
-std::string quoted_name(const std::string& name)
-{
-    std::string out;
-    for (const char c : name) {
-        const auto u = static_cast<unsigned char>(c);
-        if (u >= 0x20 && u != 0x7F) {
-            out += c;
-            continue;
-        }
-        static constexpr char hex[] = "0123456789abcdef";
-        out += {'\\', 'x', hex[u >> 4], hex[u & 0xF]};
-    }
-    return out;
-}
 
 }  // namespace
 
@@ -209,6 +197,23 @@ std::string utc_time(std::int64_t t)
     char buf[32];
     std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
     return buf;
+}
+
+// A name as typed, for a message: control bytes as \xNN, so the message stays
+// one line and cannot drive the terminal.
+std::string quoted_name(const std::string& name)
+{
+    std::string out;
+    for (const char c : name) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u >= 0x20 && u != 0x7F) {
+            out += c;
+            continue;
+        }
+        static constexpr char hex[] = "0123456789abcdef";
+        out += {'\\', 'x', hex[u >> 4], hex[u & 0xF]};
+    }
+    return out;
 }
 
 }  // namespace authctl::cli

@@ -92,6 +92,11 @@ std::string read_code(const std::string& prompt);
 
 std::int64_t now();
 
+// A name for a message or a table: control bytes as \xNN, so it stays one
+// line and cannot drive the terminal (names from the fleet database are as
+// trusted as whoever can write it).
+std::string quoted_name(const std::string& name);
+
 // "3 minutes", "2 hours", ...
 std::string human_duration(std::int64_t seconds);
 // "2026-11-22 10:04:05" in UTC, or "-" for 0.

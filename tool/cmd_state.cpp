@@ -72,7 +72,7 @@ void run_status(const StatusArgs& a)
                   << std::setw(8) << "LOCKED"
                   << "UNLOCKS IN\n";
         for (const auto& r : rows) {
-            std::cout << std::setw(16) << r.user;
+            std::cout << std::setw(16) << quoted_name(r.user);
             if (!r.error.empty()) {
                 std::cout << "ERROR: " << r.error << "\n";
                 continue;
@@ -192,7 +192,11 @@ void run_remove(const RemoveArgs& a)
     if (!r) fail(r.error());
     if (!r->existed) fail(kExitFailed, "user '" + user.name + "' has no record");
     std::vector<std::string> left;
-    for (const auto& g : r->granted_groups) {
+    // A fleet record's groups may have been granted on another server (a
+    // pushed record): this host's memberships are not authctl's to undo there.
+    if (store.fleet != nullptr && !r->granted_groups.empty() && !a.common.json)
+        std::cout << user.name << ": groups recorded as granted elsewhere left as they are on this host\n";
+    for (const auto& g : store.fleet != nullptr ? std::vector<std::string>{} : r->granted_groups) {
         if (!is_member(user.name, g)) continue;
         if (auto st = remove_from_group(user.name, g); !st) {
             std::cerr << "authctl: " << st.error().message() << "\n";

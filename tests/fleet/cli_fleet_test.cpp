@@ -338,6 +338,17 @@ TEST_F(CliFleet, AHostInFleetModeWorksOnTheFleetUnlessToldOtherwise)
     r = fleet({"status", "--dir", dir});
     EXPECT_EQ(r.code, 2);
     EXPECT_TRUE(contains(r.err, "--dir is for --store file")) << r.err;
+    // --fleet-conf names the fleet: it is not ignored on a host in file mode.
+    r = cli({"status", "--conf", conf_, "--fleet-conf", fleet_conf_});
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_TRUE(contains(r.out, "\nalice ")) << r.out;
+    r = cli({"status", "--conf", conf_, "--store", "file", "--dir", dir, "--fleet-conf", fleet_conf_});
+    EXPECT_EQ(r.code, 2);
+    EXPECT_TRUE(contains(r.err, "--fleet-conf is for the fleet database")) << r.err;
+    // Group grants are each host's: not recorded in the shared fleet record.
+    r = fleet({"enroll", "-u", "carol", "--confirm", "--grant-group", "sudo"}, "000000\n");
+    EXPECT_EQ(r.code, 2);
+    EXPECT_TRUE(contains(r.err, "--grant-group is for --store file")) << r.err;
 }
 
 TEST_F(CliFleet, ADumpOfTheDatabaseHoldsNoSecret)
