@@ -185,7 +185,7 @@ int run(int argc, char** argv)
     ListenSocket sock;
     if (*activated) {
         sock = std::move(**activated);
-        if (!args->socket.empty()) log(LogLevel::notice, "--socket ignored: listening on systemd's socket");
+        if (!args->socket.empty()) log(LogLevel::notice, "--socket ignored: systemd passed the socket to serve");
     } else {
         auto bound = bind_socket(args->socket.empty() ? (*backend)->cfg.socket : args->socket);
         if (!bound) {
