@@ -292,7 +292,8 @@ TEST_F(FleetLoad, AgentKilledDuringLoginsAcceptsNothingTwiceAndLosesNothing)
     // wrong codes for dave, all through agents 0 and 1; agent 0 is killed
     // with SIGKILL while they run.
     constexpr int kChildren = 8, kEach = 100;
-    std::thread killer([&] {
+    std::thread killer;
+    const auto kill_agent0 = [&] {
         // Once the stream is well under way (20 of dave's failures in), at most 10 s.
         for (int i = 0; i < 1000; ++i) {
             auto rec = store_->load("dave");
@@ -300,12 +301,15 @@ TEST_F(FleetLoad, AgentKilledDuringLoginsAcceptsNothingTwiceAndLosesNothing)
             ::usleep(10000);
         }
         agents_[0]->kill();
-    });
-    const auto seen = test::race(children_, kChildren, kEach, [&](int i, int k) {
-        if (i % 2 == 0) return login(i % 4 / 2, "carol", code_at(key, static_cast<std::uint64_t>(k)));
-        return login(i % 4 / 2, "dave", wrong);
-    });
-    killer.join();
+    };
+    const auto seen = test::race(
+        children_, kChildren, kEach,
+        [&](int i, int k) {
+            if (i % 2 == 0) return login(i % 4 / 2, "carol", code_at(key, static_cast<std::uint64_t>(k)));
+            return login(i % 4 / 2, "dave", wrong);
+        },
+        [&] { killer = std::thread(kill_agent0); });
+    if (killer.joinable()) killer.join();
     const std::size_t unavailable = count_rc(seen, PAM_AUTHINFO_UNAVAIL);
     std::printf("[ info ] %zu logins, %zu answered PAM_AUTHINFO_UNAVAIL (agent 0 killed)\n", seen.size(), unavailable);
     EXPECT_GT(unavailable, 0U) << "agent 0 was killed in the middle";
@@ -369,7 +373,8 @@ TEST_F(FleetLoad, RekeyDuringLoginsKeepsEveryUserLoggingIn)
     auto rekeyer = fleet::PgStore::open(*cfg, std::move(*ring));
     ASSERT_TRUE(rekeyer);
     Result<fleet::PgStore::RekeyReport> report = make_error(Errc::io, "not run");
-    std::thread rotation([&] {
+    std::thread rotation;
+    const auto rotate = [&] {
         // Once the logins are under way (alice's counter past 5), at most 10 s.
         for (int i = 0; i < 1000; ++i) {
             auto rec = store_->load("alice");
@@ -377,13 +382,16 @@ TEST_F(FleetLoad, RekeyDuringLoginsKeepsEveryUserLoggingIn)
             ::usleep(10000);
         }
         report = (*rekeyer)->rekey();
-    });
+    };
     // Child i logs user i % 4 in through agent i % 4 with each next counter.
-    const auto seen = test::race(children_, kUsers, kEach, [&](int i, int k) {
-        return login(i % kAgents, users[static_cast<std::size_t>(i)],
-                     code_at(keys[static_cast<std::size_t>(i)], static_cast<std::uint64_t>(k)));
-    });
-    rotation.join();
+    const auto seen = test::race(
+        children_, kUsers, kEach,
+        [&](int i, int k) {
+            return login(i % kAgents, users[static_cast<std::size_t>(i)],
+                         code_at(keys[static_cast<std::size_t>(i)], static_cast<std::uint64_t>(k)));
+        },
+        [&] { rotation = std::thread(rotate); });
+    if (rotation.joinable()) rotation.join();
     ASSERT_TRUE(report) << report.error().message();
     EXPECT_EQ(count_rc(seen, PAM_SUCCESS), static_cast<std::size_t>(kUsers * kEach))
         << "a login failed while the fleet was re-keyed";

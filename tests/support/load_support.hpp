@@ -198,8 +198,12 @@ inline Seen seen_of(const PamRun& r)
 // Forks n children, waits until all are ready, releases them at once
 // (closing a pipe), and child i runs `attempts` logins login(i, k), each a
 // complete pam_start / pam_authenticate / pam_end transaction. Returns what
-// every login saw.
-inline std::vector<Seen> race(Children& children, int n, int attempts, const std::function<PamRun(int, int)>& login)
+// every login saw. `started`, if given, runs once every child is forked and
+// released: the place to start a thread that acts during the race (a thread
+// started before the forks could hold a lock -- malloc's, libpq's -- that a
+// child would then inherit locked forever).
+inline std::vector<Seen> race(Children& children, int n, int attempts, const std::function<PamRun(int, int)>& login,
+                              const std::function<void()>& started = {})
 {
     Pipe ready, gate, results;
     std::vector<pid_t> pids;
@@ -229,6 +233,7 @@ inline std::vector<Seen> race(Children& children, int n, int attempts, const std
         EXPECT_EQ(k, 1) << "a child died before the start";
     }
     gate.close_w();  // all start now
+    if (started) started();
     const std::string raw = results.read_all();
     for (pid_t pid : pids) {
         const int ws = children.reap(pid);
