@@ -623,12 +623,35 @@ Result<LockedRecord> PgStore::lock(std::string_view user) const
     return LockedRecord(std::move(txn), std::string(user));
 }
 
+namespace {
+
+// A listing of every row (status, rekey): streamed row by row, the client's
+// bound renewed by each row that arrives (a listing that keeps moving is not
+// cut, one that stalls is), and the server's statement_timeout lifted for
+// this one read-only transaction -- it would otherwise cancel a long listing
+// read by a slow client.
+Status stream_rows(Conn& c, const char* sql, std::chrono::milliseconds step,
+                   const std::function<void(const PGresult*)>& row)
+{
+    auto begin = c.exec("BEGIN READ ONLY; SET LOCAL statement_timeout TO 0", 0, nullptr, nullptr, nullptr, 0,
+                        Clock::now() + step);
+    if (!begin) return begin.error();
+    if (PQresultStatus(begin->get()) != PGRES_COMMAND_OK) return query_error("cannot list the fleet", begin->get());
+    if (auto st = c.exec_rows(sql, step, row); !st) return st;  // the connection, left in a transaction, is dropped
+    auto end = c.exec("COMMIT", 0, nullptr, nullptr, nullptr, 0, Clock::now() + step);
+    if (!end) return end.error();
+    if (PQresultStatus(end->get()) != PGRES_COMMAND_OK) return query_error("cannot list the fleet", end->get());
+    return Ok{};
+}
+
+}  // namespace
+
 Result<Store::Listing> PgStore::list() const
 {
     auto lease = borrow(*pool_, Clock::now() + std::chrono::seconds(cfg_.timeout));
     if (!lease) return lease.error();
     Listing out;
-    auto st = (*lease)->exec_rows("SELECT name FROM authctl_users ORDER BY name COLLATE \"C\"",
+    auto st = stream_rows(**lease, "SELECT name FROM authctl_users ORDER BY name COLLATE \"C\"",
                                   std::chrono::seconds(cfg_.timeout), [&out](const PGresult* r) {
                                       out.users.emplace_back(PQgetvalue(r, 0, 0),
                                                              static_cast<std::size_t>(PQgetlength(r, 0, 0)));
@@ -641,8 +664,8 @@ Status PgStore::scan(const Visitor& visit) const
 {
     auto lease = borrow(*pool_, Clock::now() + std::chrono::seconds(cfg_.timeout));
     if (!lease) return lease.error();
-    return (*lease)->exec_rows(
-        "SELECT name, sealed FROM authctl_users ORDER BY name COLLATE \"C\"", std::chrono::seconds(cfg_.timeout),
+    return stream_rows(
+        **lease, "SELECT name, sealed FROM authctl_users ORDER BY name COLLATE \"C\"", std::chrono::seconds(cfg_.timeout),
         [&](const PGresult* r) {
             const std::string name(PQgetvalue(r, 0, 0), static_cast<std::size_t>(PQgetlength(r, 0, 0)));
             if (auto st = check_user(name); !st) {
@@ -778,7 +801,7 @@ Result<PgStore::RekeyReport> PgStore::rekey() const
             1, values, nullptr, nullptr, 0, deadline);
         if (!r) return r.error();
         if (PQresultStatus(r->get()) != PGRES_COMMAND_OK) return query_error("cannot set the current key", r->get());
-        auto st = (*lease)->exec_rows("SELECT name, key_id FROM authctl_users ORDER BY name COLLATE \"C\"",
+        auto st = stream_rows(**lease, "SELECT name, key_id FROM authctl_users ORDER BY name COLLATE \"C\"",
                                       std::chrono::seconds(cfg_.timeout), [&](const PGresult* row) {
                                           ++report.rows;
                                           if (keys_.current == PQgetvalue(row, 0, 1)) return;
