@@ -386,6 +386,37 @@ Result<UserRecord> open_row(const Keyring& ring, std::string_view user, std::str
     return std::move(*rec);
 }
 
+// A user's row as a decision reads it: the database's clock, the fleet's
+// current key and the record (nullopt: no row), in one statement.
+struct RowRead {
+    std::int64_t clock = 0;
+    std::string current_key;
+    std::optional<UserRecord> record;
+};
+
+Result<RowRead> read_row(Conn& c, const Keyring& ring, const std::string& user, Clock::time_point deadline)
+{
+    const char* values[] = {user.c_str()};
+    auto r = c.exec("SELECT floor(extract(epoch from statement_timestamp()))::int8,"
+                    " (SELECT v FROM authctl_meta WHERE k = 'current_key'), u.sealed"
+                    " FROM (SELECT 1) AS one LEFT JOIN authctl_users AS u ON u.name = $1",
+                    1, values, nullptr, nullptr, 1, deadline);
+    if (!r) return r.error();
+    const PGresult* res = r->get();
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQgetlength(res, 0, 0) != 8)
+        return query_error("cannot read the user's row", res);
+    RowRead out;
+    out.clock = be64(PQgetvalue(res, 0, 0));
+    if (PQgetisnull(res, 0, 1) == 0)
+        out.current_key.assign(PQgetvalue(res, 0, 1), static_cast<std::size_t>(PQgetlength(res, 0, 1)));
+    if (PQgetisnull(res, 0, 2) == 0) {
+        auto rec = open_row(ring, user, {PQgetvalue(res, 0, 2), static_cast<std::size_t>(PQgetlength(res, 0, 2))});
+        if (!rec) return rec.error();
+        out.record = std::move(*rec);
+    }
+    return out;
+}
+
 // One user's transaction: BEGIN and the advisory lock, the row, the database
 // clock and the fleet's current key; writes inside it; COMMIT in finish().
 class PgRecordTxn final : public RecordTxn {
@@ -434,23 +465,11 @@ public:
         open_ = true;
         if (PQresultStatus(r->get()) != PGRES_TUPLES_OK) return query_error("cannot lock the user's row", r->get());
         // A new statement, so a new snapshot: it sees what the lock's previous holder committed.
-        const char* values[] = {user_.c_str()};
-        auto row = lease_->exec(
-            "SELECT floor(extract(epoch from statement_timestamp()))::int8,"
-            " (SELECT v FROM authctl_meta WHERE k = 'current_key'), u.sealed"
-            " FROM (SELECT 1) AS one LEFT JOIN authctl_users AS u ON u.name = $1",
-            1, values, nullptr, nullptr, 1, deadline);
+        auto row = read_row(*lease_, ring_, user_, deadline);
         if (!row) return row.error();
-        const PGresult* res = row->get();
-        if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQgetlength(res, 0, 0) != 8)
-            return query_error("cannot read the user's row", res);
-        clock_ = be64(PQgetvalue(res, 0, 0));
-        if (PQgetisnull(res, 0, 1) == 0) current_key_.assign(PQgetvalue(res, 0, 1), PQgetlength(res, 0, 1));
-        if (PQgetisnull(res, 0, 2) == 0) {
-            auto rec = open_row(ring_, user_, {PQgetvalue(res, 0, 2), static_cast<std::size_t>(PQgetlength(res, 0, 2))});
-            if (!rec) return rec.error();
-            record_ = std::move(*rec);
-        }
+        clock_ = row->clock;
+        current_key_ = std::move(row->current_key);
+        record_ = std::move(row->record);
         return Ok{};
     }
 
@@ -582,24 +601,9 @@ Result<Snapshot> PgStore::snapshot(std::string_view user) const
     const auto deadline = Clock::now() + std::chrono::seconds(cfg_.timeout);
     auto lease = borrow(*pool_, deadline);
     if (!lease) return lease.error();
-    const std::string name(user);
-    const char* values[] = {name.c_str()};
-    auto r = (*lease)->exec(
-        "SELECT floor(extract(epoch from statement_timestamp()))::int8, u.sealed"
-        " FROM (SELECT 1) AS one LEFT JOIN authctl_users AS u ON u.name = $1",
-        1, values, nullptr, nullptr, 1, deadline);
-    if (!r) return r.error();
-    const PGresult* res = r->get();
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQgetlength(res, 0, 0) != 8)
-        return query_error("cannot read the user's row", res);
-    Snapshot snap;
-    snap.clock = be64(PQgetvalue(res, 0, 0));
-    if (PQgetisnull(res, 0, 1) == 0) {
-        auto rec = open_row(keys_, user, {PQgetvalue(res, 0, 1), static_cast<std::size_t>(PQgetlength(res, 0, 1))});
-        if (!rec) return rec.error();
-        snap.record = std::move(*rec);
-    }
-    return snap;
+    auto row = read_row(**lease, keys_, std::string(user), deadline);
+    if (!row) return row.error();
+    return Snapshot{std::move(row->record), row->clock};
 }
 
 Result<std::optional<UserRecord>> PgStore::load(std::string_view user) const
