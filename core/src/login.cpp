@@ -52,6 +52,9 @@ Status check_clock(std::int64_t now)
 Result<AttemptResult> attempt_code(const Store& store, const LoginContext& caller, const Options& opts,
                                    std::string_view code)
 {
+    // The caller's clock is checked before anything is locked, the store's
+    // (when it has one) once it was read.
+    if (auto st = check_clock(caller.now); !st) return st.error();
     auto held = store.lock(caller.user);
     if (!held) return held.error();
     LoginContext ctx = caller;
@@ -132,6 +135,7 @@ Result<LockInfo> lock_info(const Store& store, const LoginContext& ctx, const Op
 
 Result<AttemptResult> record_external_failure(const Store& store, const LoginContext& caller, const Options& opts)
 {
+    if (auto st = check_clock(caller.now); !st) return st.error();
     auto held = store.lock(caller.user);
     if (!held) return held.error();
     LoginContext ctx = caller;
@@ -155,6 +159,7 @@ Result<AttemptResult> record_external_failure(const Store& store, const LoginCon
 
 Result<std::uint32_t> record_external_success(const Store& store, const LoginContext& caller)
 {
+    if (auto st = check_clock(caller.now); !st) return st.error();
     auto held = store.lock(caller.user);
     if (!held) return held.error();
     if (auto st = check_clock(held->now(caller.now)); !st) return st.error();
