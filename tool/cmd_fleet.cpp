@@ -257,44 +257,59 @@ struct TransferLine {
     bool unwritten = false;  // --dry-run: a change that was not written
 };
 
-// Moves one user's record, `push` from `local` to `fleet`, else back. Both
-// stores' locks are held, this server's first (in push and pull alike), so
-// neither side changes between the read and the write; the write counts only
-// once the destination's finish() acknowledged it.
-TransferLine transfer_one(const Store& local, const Store& fleet, bool push, const std::string& user, bool force,
-                          bool dry_run)
+// What moving `src` onto `dst` would do, as the line to print; the record to
+// write (if any) in `decision.result`.
+TransferLine describe_transfer(const std::string& user, const std::optional<UserRecord>& src,
+                               const std::optional<UserRecord>& dst, bool push, bool force, TransferDecision& decision)
 {
     TransferLine line{user, Moved::error, "", false};
-    auto here = local.lock(user);
-    if (!here) {
-        line.detail = here.error().message();
-        return line;
-    }
-    auto there = fleet.lock(user);
-    if (!there) {
-        line.detail = there.error().message();
-        return line;
-    }
-    LockedRecord& src = push ? *here : *there;
-    LockedRecord& dst = push ? *there : *here;
-    if (!src.record()) {
+    if (!src) {
         line.result = Moved::skipped;
         line.detail = push ? "no record on this server" : "no record in the fleet";
         return line;
     }
-    TransferDecision d = decide_transfer(*src.record(), dst.record(), force);
-    line.result = moved(d.action);
-    if (d.action == TransferAction::refused)
+    decision = decide_transfer(*src, dst, force);
+    line.result = moved(decision.action);
+    if (decision.action == TransferAction::refused)
         line.detail = push ? "the fleet holds another secret; --force replaces it"
                            : "this server holds another secret; --force replaces it";
-    if (d.recovery_dropped)
+    if (decision.recovery_dropped)
         line.detail = "recovery codes differ between the two sides (issued separately, or used up on one): none "
                       "kept; issue new ones with 'authctl recovery -u USER'";
+    return line;
+}
+
+// --dry-run: the same decision from plain reads, so nothing is written on
+// either side (no lock file, no state directory). `local` is null when this
+// server has no state directory yet (a pull would create it).
+TransferLine preview_one(const Store* local, const Store& fleet, bool push, const std::string& user, bool force)
+{
+    Result<std::optional<UserRecord>> here = std::optional<UserRecord>{};
+    if (local != nullptr) here = local->load(user);
+    auto there = fleet.load(user);
+    for (const auto* r : {&here, &there})
+        if (!*r) return TransferLine{user, Moved::error, r->error().message(), false};
+    TransferDecision d;
+    TransferLine line = describe_transfer(user, push ? *here : *there, push ? *there : *here, push, force, d);
+    line.unwritten = d.result.has_value();
+    return line;
+}
+
+// Moves one user's record, `push` from `local` to `fleet`, else back. Both
+// stores' locks are held, this server's first (in push and pull alike), so
+// neither side changes between the read and the write; the write counts only
+// once the destination's finish() acknowledged it.
+TransferLine transfer_one(const Store& local, const Store& fleet, bool push, const std::string& user, bool force)
+{
+    auto here = local.lock(user);
+    if (!here) return TransferLine{user, Moved::error, here.error().message(), false};
+    auto there = fleet.lock(user);
+    if (!there) return TransferLine{user, Moved::error, there.error().message(), false};
+    LockedRecord& src = push ? *here : *there;
+    LockedRecord& dst = push ? *there : *here;
+    TransferDecision d;
+    TransferLine line = describe_transfer(user, src.record(), dst.record(), push, force, d);
     if (!d.result) return line;
-    if (dry_run) {
-        line.unwritten = true;
-        return line;
-    }
     dst.record() = std::move(d.result);
     Status st = dst.commit();
     if (st) st = dst.finish();
@@ -308,18 +323,29 @@ TransferLine transfer_one(const Store& local, const Store& fleet, bool push, con
 void run_transfer(const TransferArgs& a, bool push)
 {
     const Options opts = load_options(a.common);
-    const UserStore local = open_file_store(opts, !push);
+    // The fleet first: a pull that cannot reach it creates nothing here. A
+    // dry run creates nothing at all: a pull's missing state directory is
+    // read as an empty one.
     const auto pg = open_fleet(a.common, true);
+    std::optional<UserStore> local;
+    if (!(a.dry_run && !push)) {
+        local.emplace(open_file_store(opts, !push));
+    } else if (auto existing = UserStore::open(opts.dir); existing) {
+        local.emplace(std::move(*existing));
+    } else if (existing.error().code != Errc::not_found) {
+        fail(existing.error());
+    }
     std::vector<std::string> users = a.users;
     if (users.empty()) {
-        auto listing = push ? local.list() : pg->list();
+        auto listing = push ? local->list() : pg->list();
         if (!listing) fail(listing.error());
         users = std::move(listing->users);
     }
     std::vector<TransferLine> lines;
     std::map<Moved, std::size_t> counts;
     for (const auto& u : users) {
-        lines.push_back(transfer_one(local, *pg, push, u, a.force, a.dry_run));
+        lines.push_back(a.dry_run ? preview_one(local ? &*local : nullptr, *pg, push, u, a.force)
+                                  : transfer_one(*local, *pg, push, u, a.force));
         const TransferLine& l = lines.back();
         ++counts[l.result];
         if (!a.common.json)
@@ -344,7 +370,7 @@ void run_transfer(const TransferArgs& a, bool push)
             if (counts[m] > 0)
                 summary += (summary.empty() ? "" : ", ") + std::to_string(counts[m]) + " " + moved_text(m);
         std::cout << lines.size() << " user" << (lines.size() == 1 ? "" : "s")
-                  << (push ? " pushed from " : " pulled into ") << local.describe()
+                  << (push ? " pushed from " : " pulled into ") << (local ? local->describe() : opts.dir)
                   << (push ? " to the " : " from the ") << pg->describe() << (summary.empty() ? "" : ": " + summary)
                   << (a.dry_run ? " (dry run: nothing written)" : "") << "\n";
     }

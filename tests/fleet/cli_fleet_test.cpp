@@ -9,6 +9,8 @@
 // Users come from tests/module/data/passwd through nss_wrapper (nss_main.cpp).
 #include <gtest/gtest.h>
 
+#include <dirent.h>
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -407,9 +409,29 @@ TEST_F(CliFleet, PushRefusesADifferentEnrollmentUnlessForcedAndPullBringsEveryon
     const std::string alice_code = next_code(alice);
     ASSERT_EQ(local(dir, {"verify", "-u", "alice", alice_code}).code, 0);  // used here before the push
 
-    CmdResult r = fleet_cmd({"push", "--dry-run"}, dir);
+    const auto lock_files = [](const std::string& d) {
+        std::size_t n = 0;
+        if (DIR* h = ::opendir(d.c_str())) {
+            while (const dirent* e = ::readdir(h))
+                if (std::string(e->d_name).find(".lock") != std::string::npos) ++n;
+            ::closedir(h);
+        }
+        return n;
+    };
+    const std::size_t locks_before = lock_files(dir);
+    CmdResult r = fleet_cmd({"push", "--dry-run", "-u", "alice", "-u", "carol", "-u", "nobody"}, dir);
     EXPECT_EQ(r.code, 1);
+    EXPECT_TRUE(contains(r.out, "alice: copied [dry run: not written]")) << r.out;
+    EXPECT_TRUE(contains(r.out, "carol: refused: different enrollment")) << r.out;
     EXPECT_EQ(psql("SELECT count(*) FROM authctl_users"), "1") << "a dry run writes nothing";
+    EXPECT_EQ(lock_files(dir), locks_before) << "a dry run takes no lock (creates no lock file)";
+    // A dry pull into a state directory that does not exist: reported, not created.
+    const std::string nowhere = tmp_ / "nowhere";
+    r = fleet_cmd({"pull", "--dry-run"}, nowhere);
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_TRUE(contains(r.out, "carol: copied [dry run: not written]")) << r.out;
+    struct stat none {};
+    EXPECT_NE(::stat(nowhere.c_str(), &none), 0) << "a dry pull created the state directory";
 
     r = fleet_cmd({"push"}, dir);
     EXPECT_EQ(r.code, 1) << "a refusal is a failure";
