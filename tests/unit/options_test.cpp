@@ -105,6 +105,42 @@ TEST(Options, NumericBounds)
     }
 }
 
+TEST(Options, FleetStoreOptionsAreChecked)
+{
+    Options o;
+    EXPECT_EQ(o.store, StoreKind::file);
+    EXPECT_EQ(o.agent_socket, "/run/authctl/agent.sock");
+    EXPECT_EQ(o.agent_timeout, 5U);
+    ASSERT_TRUE(arg(o, "store=agent"));
+    EXPECT_EQ(o.store, StoreKind::agent);
+    ASSERT_TRUE(arg(o, "store=file"));
+    EXPECT_EQ(o.store, StoreKind::file);
+    for (const char* bad : {"store", "store=", "store=Agent", "store=fleet", "store=agent "})
+        expect_bad(bad, "must be 'file' or 'agent'");
+    ASSERT_TRUE(arg(o, "agent_socket=/run/x/a.sock"));
+    EXPECT_EQ(o.agent_socket, "/run/x/a.sock");
+    ASSERT_TRUE(arg(o, "agent_socket=/" + std::string(106, 's')));  // 107 bytes: what sun_path holds
+    expect_bad("agent_socket=/" + std::string(107, 's'), "107 bytes");
+    expect_bad("agent_socket=relative.sock", "absolute");
+    expect_bad("agent_socket=", "absolute");
+    expect_bad(std::string("agent_socket=/a\nb"), "absolute");
+    ASSERT_TRUE(arg(o, "agent_timeout=1"));
+    ASSERT_TRUE(arg(o, "agent_timeout=60"));
+    EXPECT_EQ(o.agent_timeout, 60U);
+    for (const char* bad : {"agent_timeout=0", "agent_timeout=61", "agent_timeout=", "agent_timeout=2s", "agent_timeout"})
+        expect_bad(bad, "agent_timeout");
+}
+
+TEST(Options, PolicyOptionsAreTheOnesTheAgentDecides)
+{
+    for (const char* k : {"deny", "fail_interval", "unlock_time", "root_unlock_time", "even_deny_root", "window",
+                          "hotp_window", "dir"})
+        EXPECT_TRUE(is_policy_option(k)) << k;
+    for (const char* k : {"store", "agent_socket", "agent_timeout", "nullok", "silent", "debug", "nodelay", "prompt",
+                          "conf", "preauth", ""})
+        EXPECT_FALSE(is_policy_option(k)) << k;
+}
+
 TEST(Options, FlagsTakeNoValueAndUnknownKeysAreNamed)
 {
     for (const char* f : {"even_deny_root", "nullok", "silent", "debug", "nodelay"})
