@@ -16,7 +16,10 @@
 #   pg_test_server.sh dump DIR OUT      pg_dump of database authctl, plain SQL, to OUT
 #
 # start: with PGT_WATCH_PID=PID in the environment, the server is stopped once
-# process PID is gone (a test that crashed leaves nothing running).
+# process PID is gone (a test that crashed leaves nothing running). With
+# PGT_LISTEN_EXTRA=IP[,IP...] it also listens on those addresses (which must
+# exist already, e.g. a bridge in a test's network namespace), its certificate
+# names them too, and pg_hba lets clients in from their subnets ("samenet").
 #
 # The postmaster is started (pg_ctl start) under a small keeper process
 # (python3, detached with setsid) that is a child subreaper: when pg_ctl exits
@@ -42,6 +45,7 @@ set -euo pipefail
 if [ -z "${PGT_CLEAN_ENV:-}" ]; then
   exec env -i PGT_CLEAN_ENV=1 PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="${HOME:-/}" LC_ALL=C TZ=UTC \
     ${TMPDIR:+"TMPDIR=$TMPDIR"} ${PGT_WATCH_PID:+"PGT_WATCH_PID=$PGT_WATCH_PID"} \
+    ${PGT_LISTEN_EXTRA:+"PGT_LISTEN_EXTRA=$PGT_LISTEN_EXTRA"} \
     bash "${BASH_SOURCE[0]}" "$@"
 fi
 umask 077
@@ -242,7 +246,7 @@ s.close()'
 write_server_conf() {  # PORT
   cat >"$DATA/pgt.conf" <<EOF
 # pg_test_server.sh: the test server's settings (included last by postgresql.conf)
-listen_addresses = '127.0.0.1'
+listen_addresses = '127.0.0.1${EXTRA:+,$EXTRA}'
 port = $1
 unix_socket_directories = '$DIR/sock'
 unix_socket_permissions = 0700
@@ -399,6 +403,15 @@ cmd_start() {
   if [[ ${PGT_WATCH_PID:-} =~ ^[0-9]+$ ]]; then echo "$PGT_WATCH_PID" >"$DIR/owner.pid"; fi
   chown "$PGU:$PGG" "$LOG"
 
+  EXTRA=${PGT_LISTEN_EXTRA:-} SAN_EXTRA=""
+  if [ -n "$EXTRA" ]; then
+    local ip
+    for ip in ${EXTRA//,/ }; do
+      [[ $ip =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]] || die "start: PGT_LISTEN_EXTRA: not an IPv4 address: $ip"
+      SAN_EXTRA="$SAN_EXTRA, IP:$ip"
+    done
+  fi
+
   STEP="checking that $PGU can reach $DIR"
   if ! as_pg test -x "$DIR" 2>>"$HLOG"; then
     # the caller's temp directories: grant search (x only) on those under $TMPDIR or /tmp
@@ -416,7 +429,7 @@ cmd_start() {
   STEP="generating the test CA and certificates"
   local tls=$DIR/tls
   mkdir -m 0755 "$tls"
-  cat >"$tls/openssl.cnf" <<'EOF'
+  cat >"$tls/openssl.cnf" <<EOF
 [ req ]
 distinguished_name = dn
 prompt = no
@@ -430,7 +443,7 @@ subjectKeyIdentifier = hash
 basicConstraints = critical, CA:FALSE
 keyUsage = critical, digitalSignature, keyEncipherment
 extendedKeyUsage = serverAuth
-subjectAltName = DNS:localhost, IP:127.0.0.1
+subjectAltName = DNS:localhost, IP:127.0.0.1$SAN_EXTRA
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid, issuer
 EOF
@@ -477,6 +490,7 @@ EOF
   cat >"$DATA/pg_hba.conf" <<EOF
 # pg_test_server.sh: TLS with SCRAM over loopback, and the superuser on the local socket
 hostssl all all 127.0.0.1/32 scram-sha-256
+${EXTRA:+hostssl all all samenet scram-sha-256}
 local   all $SUPER scram-sha-256
 EOF
 
