@@ -2,10 +2,12 @@
  * sshd does once per connection: pam_start, pam_authenticate, pam_end, with a
  * no-op fail-delay callback, N times; or P processes at once.
  *
- *   pam_bench [-p PROCS] [-b] [-c] [-r FILE] SERVICE USER ANSWERS N
+ *   pam_bench [-p PROCS] [-b] [-c] [-r FILE] [-a SPREAD] [-l FILE] SERVICE USER ANSWERS N
  *
  * USER may contain one %d, replaced by the process number (0..PROCS-1), so
- * each process logs in as its own user. ANSWERS is a file with one answer per
+ * each process logs in as its own user. SERVICE may contain one %d too,
+ * replaced by the process number modulo SPREAD (-a, default 1): process k uses
+ * service k % SPREAD (the fleet bench: one service per agent). ANSWERS is a file with one answer per
  * line, given to the prompt(s) of attempt i (line i, per process: process k
  * uses lines k*N .. k*N+N-1; the file must have enough), or "-" for an empty
  * answer. -b starts all processes at the same instant (a barrier) for races.
@@ -16,7 +18,11 @@
  * renamed over it, mode 0600), outside what callgrind counts: a TOTP code is
  * good once per 30 s, so this is how one user's right code is measured again
  * and again. Only with one process.
- * Prints one line: attempts=A success=S seconds=T per_second=R.
+ * -l FILE appends each attempt's wall time in microseconds (one line each,
+ * written when the process ends, outside what is timed per attempt).
+ * Prints one line: attempts=A success=S seconds=T per_second=R refused=F
+ * (F: attempts answered PAM_AUTH_ERR; A - S - F ended otherwise, e.g.
+ * PAM_AUTHINFO_UNAVAIL).
  *
  * Plain C linked only to libpam, so dlopen'ing a C++ module counts its
  * libraries as it would in sshd. Under callgrind, --toggle-collect=bench_attempt
@@ -168,19 +174,53 @@ static void restore(void)
     }
 }
 
-/* Runs `n` attempts as process `k`; returns the number of successes. */
-static long run(int k, const char* service, const char* user_fmt, char** answers, long n_answers, long n)
+/* -a, -l */
+static int spread = 1;
+static const char* latency_path;
+
+struct tally {
+    long ok;
+    long refused;
+};
+
+static void write_latencies(const double* us, long n)
 {
-    char user[256];
+    size_t cap = (size_t)n * 24 + 1, len = 0;
+    char* buf = malloc(cap);
+    if (buf == NULL) exit(2);
+    for (long i = 0; i < n; ++i) len += (size_t)snprintf(buf + len, cap - len, "%.1f\n", us[i]);
+    const int fd = open(latency_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd < 0 || write(fd, buf, len) != (ssize_t)len || close(fd) != 0) {
+        fprintf(stderr, "pam_bench: cannot write %s: %s\n", latency_path, strerror(errno));
+        exit(2);
+    }
+    free(buf);
+}
+
+/* Runs `n` attempts as process `k`; returns its successes and refusals. */
+static struct tally run(int k, const char* service_fmt, const char* user_fmt, char** answers, long n_answers, long n)
+{
+    char user[256], service[256];
     snprintf(user, sizeof user, user_fmt, k);
-    long ok = 0;
+    snprintf(service, sizeof service, service_fmt, k % spread);
+    struct tally t = {0, 0};
+    double* us = latency_path != NULL ? calloc((size_t)n, sizeof *us) : NULL;
+    if (latency_path != NULL && us == NULL) exit(2);
     for (long i = 0; i < n; ++i) {
         const long line = (long)k * n + i;
         const char* answer = answers == NULL ? "" : answers[line < n_answers ? line : n_answers - 1];
         if (restore_path != NULL) restore();
-        if (bench_attempt(service, user, answer) == PAM_SUCCESS) ++ok;
+        const double t0 = us != NULL ? now() : 0;
+        const int rc = bench_attempt(service, user, answer);
+        if (us != NULL) us[i] = (now() - t0) * 1e6;
+        if (rc == PAM_SUCCESS) ++t.ok;
+        else if (rc == PAM_AUTH_ERR) ++t.refused;
     }
-    return ok;
+    if (us != NULL) {
+        write_latencies(us, n);
+        free(us);
+    }
+    return t;
 }
 
 /* -c: libcrypto loaded and initialised as sshd has it before authentication. */
@@ -212,8 +252,10 @@ static int init_libcrypto(void)
 int main(int argc, char** argv)
 {
     int procs = 1, barrier = 0, opt;
-    while ((opt = getopt(argc, argv, "p:bcr:")) != -1) {
+    while ((opt = getopt(argc, argv, "p:bcr:a:l:")) != -1) {
         if (opt == 'p') procs = atoi(optarg);
+        else if (opt == 'a') spread = atoi(optarg);
+        else if (opt == 'l') latency_path = optarg;
         else if (opt == 'b') barrier = 1;
         else if (opt == 'r') {
             if (load_restore(optarg) != 0) return 2;
@@ -222,8 +264,9 @@ int main(int argc, char** argv)
             if (init_libcrypto() != 0) return 2;
         } else return 2;
     }
-    if (argc - optind != 4 || procs < 1 || procs > 256 || (restore_path != NULL && (procs != 1 || barrier))) {
-        fprintf(stderr, "usage: pam_bench [-p PROCS] [-b] [-c] [-r FILE] SERVICE USER ANSWERS N\n");
+    if (argc - optind != 4 || procs < 1 || procs > 256 || spread < 1 || spread > 256 ||
+        (restore_path != NULL && (procs != 1 || barrier))) {
+        fprintf(stderr, "usage: pam_bench [-p PROCS] [-b] [-c] [-r FILE] [-a SPREAD] [-l FILE] SERVICE USER ANSWERS N\n");
         return 2;
     }
     const char* service = argv[optind];
@@ -238,9 +281,10 @@ int main(int argc, char** argv)
 
     if (procs == 1 && !barrier) {
         const double t0 = now();
-        const long ok = run(0, service, user_fmt, answers, n_answers, n);
+        const struct tally r = run(0, service, user_fmt, answers, n_answers, n);
         const double t = now() - t0;
-        printf("attempts=%ld success=%ld seconds=%.6f per_second=%.1f\n", n, ok, t, (double)n / t);
+        printf("attempts=%ld success=%ld seconds=%.6f per_second=%.1f refused=%ld\n", n, r.ok, t, (double)n / t,
+               r.refused);
         return 0;
     }
 
@@ -262,8 +306,8 @@ int main(int argc, char** argv)
             close(gate[1]);
             char c;
             if (barrier) (void)!read(gate[0], &c, 1);
-            const long ok = run(k, service, user_fmt, answers, n_answers, n);
-            (void)!write(result[1], &ok, sizeof ok);
+            const struct tally r = run(k, service, user_fmt, answers, n_answers, n);
+            (void)!write(result[1], &r, sizeof r);
             _exit(0);
         }
     }
@@ -272,8 +316,12 @@ int main(int argc, char** argv)
     usleep(barrier ? 200000 : 0);
     const double t0 = now();
     close(gate[1]);
-    long ok = 0, part;
-    while (read(result[0], &part, sizeof part) == (ssize_t)sizeof part) ok += part;
+    long ok = 0, refused = 0;
+    struct tally part;
+    while (read(result[0], &part, sizeof part) == (ssize_t)sizeof part) {
+        ok += part.ok;
+        refused += part.refused;
+    }
     int failed = 0;
     for (int k = 0; k < procs; ++k) {
         int ws = 0;
@@ -281,6 +329,7 @@ int main(int argc, char** argv)
     }
     const double t = now() - t0;
     const long attempts = (long)procs * n;
-    printf("attempts=%ld success=%ld seconds=%.6f per_second=%.1f\n", attempts, ok, t, (double)attempts / t);
+    printf("attempts=%ld success=%ld seconds=%.6f per_second=%.1f refused=%ld\n", attempts, ok, t,
+           (double)attempts / t, refused);
     return failed ? 1 : 0;
 }
