@@ -15,6 +15,30 @@
 #                                       database authctl (-X, ON_ERROR_STOP=1; ARGS may override)
 #   pg_test_server.sh dump DIR OUT      pg_dump of database authctl, plain SQL, to OUT
 #
+# Replication (a primary and a hot standby, both under this script):
+#   pg_test_server.sh standby PRIMARY_DIR DIR sync|async
+#                                       make DIR a hot standby of the server in PRIMARY_DIR:
+#                                       pg_basebackup (role replicator, TLS verify-full, SCRAM
+#                                       with channel binding), the primary's CA, certificate,
+#                                       passwords and fleet.key copied, standby.signal and
+#                                       primary_conninfo (application_name pgt_PORT). sync: the
+#                                       primary's synchronous_standby_names becomes pgt_PORT
+#                                       (reloaded; synchronous_commit = on everywhere); async:
+#                                       cleared. Returns once the standby streams (and, sync, is
+#                                       the primary's synchronous standby). If DIR held a server
+#                                       (the old primary after a failover) it is stopped, its
+#                                       data wiped and rebuilt on the SAME port, so a fleet.conf
+#                                       naming both ports stays valid round after round.
+#   pg_test_server.sh promote DIR       pg_ctl promote; returns once it accepts writes; it then
+#                                       has no synchronous standby until one is attached
+#   pg_test_server.sh crash DIR         SIGKILL the postmaster and all its children at once (no
+#                                       shutdown, no checkpoint); returns once they are gone
+#   pg_test_server.sh fleet-conf DIR OUT DIR2...
+#                                       write OUT (root 0600): a fleet.conf naming DIR's server
+#                                       then each DIR2's (host = 127.0.0.1,127.0.0.1, port =
+#                                       P1,P2, target_session_attrs = read-write), with DIR's
+#                                       password, CA and key (which standby made identical)
+#
 # start: with PGT_WATCH_PID=PID in the environment, the server is stopped once
 # process PID is gone (a test that crashed leaves nothing running). With
 # PGT_LISTEN_EXTRA=IP[,IP...] it also listens on those addresses (which must
@@ -32,6 +56,9 @@
 #                     PGT_SUPER_USER PGT_SUPER_PASSWORD_FILE PGT_CA PGT_WRONG_CA PGT_PID
 #                     PGT_DATA PGT_BIN PGT_DIR PGT_LOG PGT_FLEET_CONF PGT_KEY_FILE
 #   fleet.conf        a ready authctl fleet.conf (root 0600) for this server
+#   replication.password, repl.pgpass   the replicator role's password (repl.pgpass: the
+#                     standby's copy for primary_conninfo, postgres 0600)
+#   data/pgt-repl.conf   replication settings (synchronous_standby_names or primary_conninfo)
 #   fleet.key         a fleet keyring (root 0600): "key k1 BASE64" and "current k1"
 #   authctl.password  the authctl role's password (root 0600); super.password: the superuser's
 #   tls/              ca.pem ca.key, server.pem server.key (postgres 0600), wrong-ca.pem
@@ -65,7 +92,8 @@ die() {
 }
 
 usage() {
-  echo "usage: $PROG {start|stop|restart|pause|resume} DIR | psql DIR [ARGS...] | dump DIR OUT" >&2
+  echo "usage: $PROG {start|stop|restart|pause|resume|promote|crash} DIR | standby PRIMARY_DIR DIR sync|async" \
+    "| fleet-conf DIR OUT DIR2... | psql DIR [ARGS...] | dump DIR OUT" >&2
   exit 2
 }
 
@@ -266,6 +294,14 @@ log_timezone = 'UTC'
 log_line_prefix = '%m [%p] %q%u@%d '
 log_connections = on
 logging_collector = off
+# replication (standby, promote): a standby streams over TLS as role replicator
+wal_level = replica
+max_wal_senders = 10
+wal_keep_size = 256MB
+hot_standby = on
+# per server, rewritten by standby/promote: synchronous_standby_names on a
+# primary, primary_conninfo on a standby
+include_if_exists 'pgt-repl.conf'
 EOF
   chown "$PGU:$PGG" "$DATA/pgt.conf"
   chmod 0600 "$DATA/pgt.conf"
@@ -469,10 +505,13 @@ EOF
   STEP="writing the passwords"
   openssl rand -hex 24 >"$DIR/super.password"
   openssl rand -hex 24 >"$DIR/authctl.password"
-  chmod 0600 "$DIR/super.password" "$DIR/authctl.password"
-  local super_pw user_pw
+  openssl rand -hex 24 >"$DIR/replication.password"
+  chmod 0600 "$DIR/super.password" "$DIR/authctl.password" "$DIR/replication.password"
+  local super_pw user_pw repl_pw
   super_pw=$(cat "$DIR/super.password")
   user_pw=$(cat "$DIR/authctl.password")
+  repl_pw=$(cat "$DIR/replication.password")
+  [ -z "$EXTRA" ] || echo "$EXTRA" >"$DIR/listen_extra"
 
   STEP="running initdb"
   DATA=$DIR/data
@@ -490,6 +529,7 @@ EOF
   cat >"$DATA/pg_hba.conf" <<EOF
 # pg_test_server.sh: TLS with SCRAM over loopback, and the superuser on the local socket
 hostssl all all 127.0.0.1/32 scram-sha-256
+hostssl replication replicator 127.0.0.1/32 scram-sha-256
 ${EXTRA:+hostssl all all samenet scram-sha-256}
 local   all $SUPER scram-sha-256
 EOF
@@ -516,6 +556,7 @@ EOF
   PGPASSWORD=$super_pw "$PGT_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$DIR/sock" -p "$port" -U "$SUPER" \
     -d postgres -f - >>"$HLOG" 2>&1 <<EOF
 CREATE ROLE authctl LOGIN PASSWORD '$user_pw';
+CREATE ROLE replicator REPLICATION LOGIN PASSWORD '$repl_pw';
 CREATE DATABASE authctl OWNER authctl;
 EOF
 
@@ -525,26 +566,40 @@ EOF
     echo "key k1 $(openssl rand -base64 32)"
     echo "current k1"
   } >"$DIR/fleet.key"
-  cat >"$DIR/fleet.conf" <<EOF
-# authctl fleet.conf for the test server in $DIR (pg_test_server.sh)
-host = 127.0.0.1
-port = $port
+  write_fleet_conf "$DIR/fleet.conf" "$port"
+  chmod 0600 "$DIR/fleet.key"
+  write_env "$port"
+
+  trap - EXIT
+  echo "$DIR/env"
+}
+
+# An authctl fleet.conf for the servers on PORTS (one, or a comma-separated
+# list: libpq tries them in turn and keeps the read-write one), with DIR's
+# password, CA and key; root 0600.
+write_fleet_conf() {  # OUT PORTS
+  local hosts ports
+  IFS=, read -ra ports <<<"$2"
+  hosts=$(printf '127.0.0.1,%.0s' "${ports[@]}")
+  hosts=${hosts%,}
+  cat >"$1.tmp" <<EOF
+# authctl fleet.conf for the test server(s) in $DIR (pg_test_server.sh)
+host = $hosts
+port = $2
 dbname = authctl
 user = authctl
 password_file = $DIR/authctl.password
 sslmode = verify-full
-sslrootcert = $tls/ca.pem
+sslrootcert = $DIR/tls/ca.pem
+target_session_attrs = read-write
 key_file = $DIR/fleet.key
 socket = $DIR/agent.sock
 timeout = 5
 connect_timeout = 3
 pool = 4
 EOF
-  chmod 0600 "$DIR/fleet.key" "$DIR/fleet.conf"
-  write_env "$port"
-
-  trap - EXIT
-  echo "$DIR/env"
+  chmod 0600 "$1.tmp"
+  mv -f "$1.tmp" "$1"
 }
 
 write_env() {  # PORT
@@ -618,6 +673,174 @@ client_env() {
   export PGPASSWORD
 }
 
+# ---------------------------------------------------------------------------
+# Replication: standby, promote, crash, fleet-conf
+
+# psql as the superuser over TLS to database SDB (default postgres) of the
+# server in SDIR, one query, unaligned tuples only; bounded by `timeout`.
+psql_in() {  # SDIR SQL [DB]
+  local port
+  port=$(sed -n 's/^PGT_PORT=//p' "$1/env")
+  (
+    close_fds
+    PGPASSWORD=$(cat "$1/super.password") PGCONNECT_TIMEOUT=5 PGAPPNAME=pg_test_server \
+      timeout -k 2 20 "$PGT_BIN/psql" -X -q -v ON_ERROR_STOP=1 -tA \
+      -d "host=127.0.0.1 port=$port dbname=${3:-postgres} user=$SUPER sslmode=verify-full sslrootcert=$1/tls/ca.pem" \
+      -c "$2" 2>>"$HLOG"
+  )
+}
+
+# Writes SDIR/data/pgt-repl.conf (the server's replication settings) and reloads
+# the server if it runs; waits (bounded) until a new session sees SETTING = VALUE.
+write_repl_conf() {  # SDIR TEXT [SETTING VALUE]
+  local f=$1/data/pgt-repl.conf
+  printf '# pg_test_server.sh: replication settings of this server\n%s\n' "$2" >"$f.tmp"
+  chown "$PGU:$PGG" "$f.tmp"
+  chmod 0600 "$f.tmp"
+  mv -f "$f.tmp" "$f"
+  [ $# -ge 4 ] || return 0
+  psql_in "$1" "SELECT pg_reload_conf()" >/dev/null || return 1
+  shows() { [ "$(psql_in "$1" "SHOW $2" || true)" = "$3" ]; }
+  wait_until 100 shows "$1" "$3" "$4"
+}
+
+cmd_standby() {  # PRIMARY_DIR in PDIR, DIR, MODE
+  local mode=$1 pport port="" name
+  [ "$(id -u)" -eq 0 ] || die "standby: must run as root"
+  [ "$mode" = sync ] || [ "$mode" = async ] || die "standby: mode must be sync or async, not '$mode'"
+  [ "$PDIR" != "$DIR" ] || die "standby: $DIR cannot be a standby of itself"
+  [ -r "$PDIR/env" ] || die "standby: no test server in $PDIR (no env file)"
+  pport=$(sed -n 's/^PGT_PORT=//p' "$PDIR/env")
+  [[ $pport =~ ^[0-9]+$ ]] || die "standby: no port in $PDIR/env"
+  [ ${#DIR} -le 80 ] || die "standby: $DIR is too long for a Unix socket path (80 characters at most)"
+  if [ -e "$DIR/env" ]; then
+    # DIR held a server (the old primary after a failover): same port, new data.
+    port=$(sed -n 's/^PGT_PORT=//p' "$DIR/env")
+    [[ $port =~ ^[0-9]+$ ]] || die "standby: no port in $DIR/env"
+  elif [ -e "$DIR" ]; then
+    if [ ! -d "$DIR" ] || [ -L "$DIR" ]; then die "standby: $DIR exists and is not a directory"; fi
+    [ -z "$(ls -A "$DIR")" ] || die "standby: $DIR is not empty and holds no server"
+  else
+    [ -d "$(dirname "$DIR")" ] || die "standby: the parent of $DIR does not exist"
+    mkdir -m 0711 "$DIR"
+  fi
+  chown root:root "$DIR"
+  chmod 0711 "$DIR"
+  mkdir -p -m 0700 "$DIR/log"
+  LOG=$DIR/log
+  HLOG=$LOG/harness.log
+  touch "$HLOG"
+  take_lock standby
+  read -r PGU PGG <"$PDIR/pguser" || die "standby: $PDIR/pguser missing"
+  chown "$PGU:$PGG" "$LOG"
+  if [[ ${PGT_WATCH_PID:-} =~ ^[0-9]+$ ]]; then echo "$PGT_WATCH_PID" >"$DIR/owner.pid"; fi
+  DATA=$DIR/data
+  if [ -n "$port" ]; then
+    echo "$PROG: standby: rebuilding $DIR (port $port) from $PDIR" >>"$HLOG"
+    stop_server immediate || die "standby: could not stop the server in $DIR"
+    rm -rf "$DATA" "$DIR/postmaster.id" "$DIR/env"
+  fi
+  EXTRA=""
+  [ ! -r "$PDIR/listen_extra" ] || EXTRA=$(cat "$PDIR/listen_extra")
+
+  # The primary's identity: CA, server certificate, passwords, fleet key.
+  rm -rf "$DIR/tls"
+  cp -a "$PDIR/tls" "$DIR/tls"
+  chown -R root:root "$DIR/tls"
+  chown "$PGU:$PGG" "$DIR/tls/server.key"
+  local f
+  for f in super.password authctl.password replication.password fleet.key pguser listen_extra; do
+    [ ! -e "$PDIR/$f" ] || install -m 0600 -o root -g root "$PDIR/$f" "$DIR/$f"
+  done
+  mkdir -p -m 0700 "$DIR/sock"
+  chown "$PGU:$PGG" "$DIR/sock"
+  [ -n "$port" ] || port=$(free_port) || die "standby: no free TCP port found"
+  name=pgt_$port
+  printf '*:*:*:replicator:%s\n' "$(cat "$DIR/replication.password")" >"$DIR/repl.pgpass"
+  chown "$PGU:$PGG" "$DIR/repl.pgpass"
+  chmod 0600 "$DIR/repl.pgpass"
+  local conninfo="host=127.0.0.1 port=$pport user=replicator passfile=$DIR/repl.pgpass sslmode=verify-full sslrootcert=$DIR/tls/ca.pem channel_binding=require"
+
+  # The primary: this standby synchronous or not, before the standby exists (a
+  # synchronous name nobody has yet holds no commit: the old one left with the
+  # old primary, or this standby's previous life).
+  if [ "$mode" = sync ]; then
+    write_repl_conf "$PDIR" "synchronous_standby_names = '$name'" synchronous_standby_names "$name" ||
+      die "standby: could not make $PDIR's server wait for $name (synchronous_standby_names)"
+  else
+    write_repl_conf "$PDIR" "synchronous_standby_names = ''" synchronous_standby_names "" ||
+      die "standby: could not clear $PDIR's synchronous_standby_names"
+  fi
+
+  # --no-sync: the copy is not fsynced (a test server's host does not crash;
+  # the standby itself runs with fsync = on).
+  mkdir -m 0700 "$DATA"
+  chown "$PGU:$PGG" "$DATA"
+  as_pg timeout -k 5 120 "$PGT_BIN/pg_basebackup" -d "$conninfo application_name=pgt_basebackup" \
+    -D "$DATA" -X stream -c fast --no-sync -w >>"$HLOG" 2>&1 ||
+    die "standby: pg_basebackup from $PDIR failed: $(tail -n1 "$HLOG")"
+  rm -f "$DATA/pgt-repl.conf"
+  write_server_conf "$port"
+  write_repl_conf "$DIR" "primary_conninfo = '$conninfo application_name=$name'"
+  as_pg touch "$DATA/standby.signal"
+  pg_ctl_start || die "standby: pg_ctl start failed on port $port: $(tail -n1 "$LOG/postgresql.log" 2>/dev/null || true)"
+  record_pm_id || die "standby: no postmaster.pid after start"
+  write_fleet_conf "$DIR/fleet.conf" "$port"
+  write_env "$port"
+  # Streaming, and (sync) the primary's synchronous standby.
+  local want=async
+  [ "$mode" = async ] || want=sync
+  streaming() { [ "$(psql_in "$PDIR" "SELECT state || ' ' || sync_state FROM pg_stat_replication WHERE application_name = '$name'" || true)" = "streaming $want" ]; }
+  wait_until 600 streaming || die "standby: $name is not streaming ($want) from $PDIR after 60 s"
+  echo "$DIR/env"
+}
+
+cmd_promote() {
+  need_server promote
+  take_lock promote
+  load_pm_id
+  pm_running || die "promote: the server in $DIR is not running"
+  as_pg "$PGT_BIN/pg_ctl" -D "$DATA" -w -t 60 promote >>"$HLOG" 2>&1 ||
+    die "promote: pg_ctl promote failed: $(tail -n1 "$HLOG")"
+  writable() { [ "$(psql_in "$DIR" "SELECT pg_is_in_recovery()::text || current_setting('transaction_read_only')" || true)" = falseoff ]; }
+  wait_until 300 writable || die "promote: the server in $DIR does not accept writes 30 s after promotion"
+  # A primary now, and alone: no primary_conninfo, no synchronous standby until
+  # one is attached (standby DIR OTHER sync).
+  write_repl_conf "$DIR" "synchronous_standby_names = ''" synchronous_standby_names "" ||
+    die "promote: could not reload the server in $DIR"
+}
+
+cmd_crash() {
+  need_server crash
+  take_lock crash
+  load_pm_id
+  pm_running || die "crash: the server in $DIR is not running"
+  echo "$PROG: crash: SIGKILL to postmaster $PM_PID and its children" >>"$HLOG"
+  # Stopped first, it forks no more; then all of them killed, no shutdown.
+  kill -STOP "$PM_PID" 2>/dev/null || true
+  local p kids
+  kids=$(pm_children)
+  kill -KILL "$PM_PID" $kids 2>/dev/null || true
+  for p in $(data_dir_procs); do kill -KILL "$p" 2>/dev/null || true; done
+  wait_until 100 pm_gone || die "crash: postmaster $PM_PID still exists 10 s after SIGKILL"
+  alive_kids() { local k; for k in $kids; do [ ! -d "/proc/$k" ] || [ "$(proc_field "$k" 1 || true)" = Z ] || return 0; done; return 1; }
+  no_kids() { ! alive_kids; }
+  wait_until 100 no_kids || die "crash: children of postmaster $PM_PID still run 10 s after SIGKILL"
+}
+
+cmd_fleet_conf() {  # OUT DIR2... (DIR: the first server)
+  local out=$1 ports="" d p
+  shift
+  for d in "$DIR" "$@"; do
+    d=$(realpath -m -- "$d")
+    [ -r "$d/env" ] || die "fleet-conf: no test server in $d (no env file)"
+    p=$(sed -n 's/^PGT_PORT=//p' "$d/env")
+    [[ $p =~ ^[0-9]+$ ]] || die "fleet-conf: no port in $d/env"
+    ports=${ports:+$ports,}$p
+  done
+  write_fleet_conf "$out" "$ports"
+}
+
 [ $# -ge 2 ] || usage
 cmd=$1
 [ -n "$2" ] || usage
@@ -628,6 +851,15 @@ case $cmd in
   stop) [ $# -eq 0 ] || usage; cmd_stop ;;
   restart) [ $# -eq 0 ] || usage; cmd_restart ;;
   pause | resume) [ $# -eq 0 ] || usage; cmd_signal "$cmd" ;;
+  standby)
+    [ $# -eq 2 ] || usage
+    PDIR=$DIR
+    DIR=$(realpath -m -- "$1")
+    cmd_standby "$2"
+    ;;
+  promote) [ $# -eq 0 ] || usage; cmd_promote ;;
+  crash) [ $# -eq 0 ] || usage; cmd_crash ;;
+  fleet-conf) [ $# -ge 2 ] || usage; cmd_fleet_conf "$@" ;;
   psql)
     client_env psql
     exec "$PGT_BIN/psql" -X -v ON_ERROR_STOP=1 "$@"
