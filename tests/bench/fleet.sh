@@ -153,7 +153,7 @@ pctl() {  # pctl FILE P: the P-th percentile (nearest rank) of the numbers in FI
 # fleet_run STORE PROCS KIND: one throughput run; sets r_* (rate, p50, p99,
 # agent and database CPU per login, connections).
 fleet_run() {
-  local store=$1 p=$2 kind=$3 n out svc spread=1 a0 d0 c0 b0 sp
+  local store=$1 p=$2 kind=$3 n res svc spread=1 a0 d0 c0 b0 sp
   n=$(( f_total / p )); [ "$n" -ge 1 ] || n=1
   case $store in
     file) svc=bfile ;;
@@ -165,7 +165,7 @@ fleet_run() {
   a0=$(proc_ticks "${apid[@]}") d0=$(proc_ticks $(pg_pids)) c0=$(authorized)
   [ "$store" = file ] || b0=$(backends)
   sample_conns & sp=$!
-  out=$("$bench" -p "$p" -a "$spread" -l "$work/lat" "$svc" 'f%02d' "$work/answers.fleet" "$n" 2>&1 | tail -1)
+  res=$("$bench" -p "$p" -a "$spread" -l "$work/lat" "$svc" 'f%02d' "$work/answers.fleet" "$n" 2>&1 | tail -1)
   kill "$sp"; wait "$sp" 2>/dev/null
   local attempts ok refused
   attempts=$(field attempts <<<"$res") ok=$(field success <<<"$res") refused=$(field refused <<<"$res")
