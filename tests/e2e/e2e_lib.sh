@@ -159,8 +159,13 @@ SSHD_CONFIG
   done
   grep -q 'Server listening' "$work/sshd.log" || { cat "$work/sshd.log"; echo "FAIL - sshd did not start"; return 1; }
 
-  # The ssh client answers prompts through this askpass: the code or the
-  # password from the files named in the environment, and logs each prompt.
+  e2e_askpass
+}
+
+# e2e_askpass: writes $work/askpass, through which the ssh client of `login`
+# answers prompts: the code or the password from the files named in the
+# environment; it logs each prompt.
+e2e_askpass() {
   cat > "$work/askpass" <<'ASKPASS'
 #!/bin/sh
 echo "$1" >> "$E2E_PROMPTS"
@@ -179,7 +184,9 @@ add_ssh_key() {
   cp "$work/id_$1.pub" "$work/keys/$1"
 }
 
-# login USER METHOD CODE [PASSWORD] [TAG]: one ssh login to e2e_sshd; its
+# login USER METHOD CODE [PASSWORD] [TAG]: one ssh login to e2e_sshd (or to
+# $host:$port when the caller sets host; the remote command is
+# $remote_command if set, which must also print "logged in as USER"); its
 # stdout, stderr and the prompts shown go to $work/out.TAG, err.TAG,
 # prompts.TAG, its exit status to rc.TAG. METHOD: kbd (keyboard-interactive
 # only), key+kbd, key.
@@ -197,7 +204,7 @@ login() {
   SSH_ASKPASS=$work/askpass SSH_ASKPASS_REQUIRE=force \
     setsid -w ssh -n -F /dev/null -p "$port" -o UserKnownHostsFile=/dev/null -o GlobalKnownHostsFile=/dev/null \
       -o StrictHostKeyChecking=no -o NumberOfPasswordPrompts=1 -o IdentitiesOnly=yes \
-      -o ConnectTimeout=20 "${auth[@]}" "$user@127.0.0.1" 'echo "logged in as $(id -un)"' \
+      -o ConnectTimeout=20 "${auth[@]}" "$user@${host:-127.0.0.1}" "${remote_command:-echo \"logged in as \$(id -un)\"}" \
       > "$work/out.$tag" 2> "$work/err.$tag"
   echo $? > "$work/rc.$tag"
 }
@@ -205,8 +212,10 @@ logged_in() { grep -qx "logged in as $1" "$work/out.${2:-last}"; }
 prompted() { grep -qi "${2:-verification code}" "$work/prompts.${1:-last}"; }
 # told TEXT [TAG]: what the program under test printed on stderr.
 told() { grep -q "$1" "$work/err.${2:-last}"; }
-# A line at facility authpriv (priorities 80-87) containing the text.
-logged() { syslog_lines | grep -E '^<8[0-7]>' | grep -qF "$1"; }
+# A line at facility authpriv (priorities 80-87) containing the text. (Not
+# grep -q: under pipefail, the writers' SIGPIPE after an early match would
+# fail the pipeline.)
+logged() { syslog_lines | grep -E '^<8[0-7]>' | grep -F "$1" >/dev/null; }
 
 # Datagrams arrive without newlines; each starts with "<PRI>".
 syslog_lines() {

@@ -1,0 +1,256 @@
+#!/usr/bin/env bash
+# Fleet mode end to end: three real OpenSSH sshd servers (fleet1..fleet3), each
+# in its own network, UTS and mount namespaces with its own authctld, all on
+# one PostgreSQL database (tests/fleet/pg_test_server.sh) reached over TLS on a
+# bridge, logged into with the real ssh client; oathtool plays the phone.
+# Everything runs inside e2e_lib.sh's sandbox (tests/e2e/fleet_lib.sh has the
+# layout); nothing of the machine's /etc, /run or network is touched.
+#
+#   fleet_sshd_test.sh AUTHCTL MODULE AUTHCTLD
+set -uo pipefail
+authctl=$(realpath "$1") module=$(realpath "$2") authctld=$(realpath "$3")
+here=$(cd "$(dirname "$0")" && pwd)
+pg_test_server=$(realpath "$here/../fleet/pg_test_server.sh")
+. "$here/e2e_lib.sh"
+e2e_sandbox "$@"
+. "$here/fleet_lib.sh"
+t_start=$SECONDS
+
+# Refused: ssh gave up (255) without running the command.
+refused() { ! logged_in "$1" "${2:-last}" && [ "$(cat "$work/rc.${2:-last}")" = 255 ]; }
+logged_in_on() { logged_in "$1" "$3" && grep -qx "on $2" "$work/out.$3"; }
+# One field of `authctl status -u USER --json` as server N's CLI sees the fleet.
+fleet_field() { on "$1" "$authctl" status -u "$2" --json | jq -r ".[0].$3"; }
+# The same on every server: prints the three values, "a/b/c".
+fleet_fields() { echo "$(fleet_field 1 "$1" "$2")/$(fleet_field 2 "$1" "$2")/$(fleet_field 3 "$1" "$2")"; }
+ms() { echo $(($(date +%s%N) / 1000000)); }
+# A line of server N's authctld at facility authpriv containing the text.
+agent_logged() { syslog_lines | grep -E '^<8[0-7]>' | grep -F "authctld[$(agent_pid "$1")]: " | grep -F "$2" >/dev/null; }
+agent_pid() { local v=agent_$1; echo "${!v}"; }
+
+# The policy, the agent's (every server the same, docs/fleet.md section 2).
+printf 'store = agent\ndeny = 3\nunlock_time = 600\n' > /etc/security/authctl.conf
+timeout=3  # the module's agent_timeout
+# docs/fleet.md section 2: the PAM lines as for one server, the store from authctl.conf.
+plain_stack="auth     required   $module agent_timeout=$timeout
+account  required   $module agent_timeout=$timeout
+account  required   pam_unix.so
+session  required   pam_permit.so"
+# docs/fleet.md section 4: the break-glass stack, auth and account.
+breakglass_stack="auth     [success=done authinfo_unavail=ignore default=die]  $module store=agent agent_timeout=$timeout
+auth     [success=done default=die]                          $module store=file dir=$breakglass
+account  [success=1 authinfo_unavail=ignore default=die]     $module store=agent agent_timeout=$timeout
+account  required                                            $module store=file dir=$breakglass
+account  required   pam_unix.so
+session  required   pam_permit.so"
+# The break-glass auth lines with section 2's account line, which does not fall back.
+breakglass_auth_only="auth     [success=done authinfo_unavail=ignore default=die]  $module store=agent agent_timeout=$timeout
+auth     [success=done default=die]                          $module store=file dir=$breakglass
+account  required   $module agent_timeout=$timeout
+account  required   pam_unix.so
+session  required   pam_permit.so"
+echo "$plain_stack" > /etc/pam.d/sshd
+
+echo "# one database, three servers"
+fleet_db || { e2e_finish; exit 1; }
+check "authctl fleet init creates the schema (from the sandbox, over TLS to $fleet_net.1)" \
+  bash -c "'$authctl' fleet init >/dev/null"
+# bob and admin log in as docs/fleet.md's break-glass stack expects: key and code.
+for n in 1 2 3; do
+  fleet_server "$n" "Match User bob,admin
+  AuthenticationMethods publickey,keyboard-interactive" || { e2e_finish; exit 1; }
+done
+echo "  database $(. "$pgdir/env"; echo "$PGT_HOST:$PGT_PORT") and $fleet_net.1; servers $fleet_net.11-13 port 22 ($(setup_t=$((SECONDS - t_start)); echo "${setup_t} s to set up"))"
+check "each server has its own host name" test "$(on 1 hostname)/$(on 2 hostname)/$(on 3 hostname)" = fleet1/fleet2/fleet3
+check "each server has its own agent socket (/run/authctl/agent.sock in its own /run)" \
+  test "$(on 1 stat -c %d:%i /run/authctl/agent.sock)" != "$(on 2 stat -c %d:%i /run/authctl/agent.sock)"
+for n in 1 2 3; do
+  on "$n" "$authctld" --check > "$work/check.$n" 2>&1
+  check "authctld --check on fleet$n: the database is usable" bash -c "grep -q . '$work/check.$n'"
+done
+sed 's/^/  /' "$work/check.1"
+
+for u in alice carol bob admin; do add_user "$u"; add_ssh_key "$u"; done
+
+echo "# one enrollment, on fleet2"
+on 2 "$authctl" enroll -u alice --qr none --json > "$work/enroll.alice"
+secret_alice=$(jq -r .secret "$work/enroll.alice")
+check "authctl enroll on fleet2 prints a secret" test -n "$secret_alice"
+check "...and the QR code's issuer is fleet2's host name" bash -c "jq -r .uri '$work/enroll.alice' | grep -q 'issuer=fleet2'"
+check "fleet1 and fleet3 see alice enrolled" test "$(fleet_field 1 alice enrolled)/$(fleet_field 3 alice enrolled)" = true/true
+for u in carol bob admin; do declare "secret_$u=$(on 1 "$authctl" enroll -u "$u" --qr none --json | jq -r .secret)"; done
+
+echo "# alice logs in on all three; a code used on fleet1 is refused on fleet2 and fleet3"
+next_code alice "$secret_alice"; c=$otp
+login_on 1 alice kbd "$c" "" a1
+check "alice logs in on fleet1 with a code" logged_in_on alice fleet1 a1
+login_on 2 alice kbd "$c" "" a1.on2
+check "the same code is refused on fleet2" refused alice a1.on2
+login_on 3 alice kbd "$c" "" a1.on3
+check "...and on fleet3" refused alice a1.on3
+check "both refusals are counted fleet-wide (fleet1, fleet2, fleet3 see 2 failures)" test "$(fleet_fields alice failures)" = 2/2/2
+next_code alice "$secret_alice"
+login_on 2 alice kbd "$otp" "" a2
+check "alice logs in on fleet2 with the next code" logged_in_on alice fleet2 a2
+next_code alice "$secret_alice"
+login_on 3 alice kbd "$otp" "" a3
+check "alice logs in on fleet3 with the one after" logged_in_on alice fleet3 a3
+check "the success cleared the failures fleet-wide" test "$(fleet_fields alice failures)" = 0/0/0
+check "fleet2's agent logged the replayed code as a wrong code, with the remote host" \
+  agent_logged 2 "user alice: wrong code (1 failure) (service=sshd source=$fleet_net.1 op=attempt)"
+
+echo "# three wrong codes, one per server, lock alice on all three"
+login_on 1 alice kbd 000001 "" w1
+login_on 2 alice kbd 000002 "" w2
+login_on 3 alice kbd 000003 "" w3
+check "the three wrong codes are refused" bash -c "! grep -q 'logged in' '$work/out.w1' '$work/out.w2' '$work/out.w3'"
+check "the third (on fleet3) tells her the account is locked" told 'Account locked after 3 failed attempts' w3
+check "every server's CLI sees her locked with 3 failures" test "$(fleet_fields alice locked)" = true/true/true
+check "...from the ssh client's address" test "$(fleet_field 2 alice from)" = "$fleet_net.1"
+for n in 1 2; do
+  login_on "$n" alice kbd "$(code "$secret_alice" 1)" "" lk$n
+  check "fleet$n refuses even a right code" refused alice lk$n
+  check "...without asking for it, with the lock message" \
+    bash -c "! grep -q . '$work/prompts.lk$n' && grep -q 'Account locked after 3 failed attempts' '$work/err.lk$n'"
+done
+for n in 1 2 3; do
+  login_on "$n" alice key "" "" key$n
+  check "fleet$n refuses her public-key login (account phase)" refused alice key$n
+done
+check "the module logged the account phase's refusal" \
+  logged 'pam_authctl(sshd:account): user alice: account denied: locked (3 failures)'
+check "the failures are still 3 (refusals of a locked user are not counted)" test "$(fleet_field 3 alice failures)" = 3
+on 2 "$authctl" reset -u alice > "$work/reset.out"
+check "authctl reset on fleet2 says what it did" grep -q 'alice: 3 failures cleared, account unlocked' "$work/reset.out"
+for n in 1 2 3; do
+  login_on "$n" alice key "" "" unlocked$n
+  check "after the reset, her key logs in on fleet$n again" logged_in_on alice "fleet$n" unlocked$n
+done
+
+echo "# a lock reaches a server where the user never failed"
+login_on 1 carol kbd 111111 "" c1
+login_on 1 carol kbd 222222 "" c2
+login_on 2 carol kbd 333333 "" c3
+check "carol: two wrong codes on fleet1 and one on fleet2 lock her" told 'Account locked after 3 failed attempts' c3
+login_on 3 carol key "" "" c.key3
+check "fleet3, where carol never failed, refuses her public-key login" refused carol c.key3
+check "fleet3's sshd says the account phase refused it" grep -q 'Access denied for user carol by PAM account configuration' "$work/fleet3/sshd.log"
+on 3 "$authctl" reset -u carol >/dev/null
+login_on 1 carol key "" "" c.key1
+check "authctl reset on fleet3 unlocks her on fleet1" logged_in_on carol fleet1 c.key1
+
+echo "# the break-glass stack (docs/fleet.md section 4), while the database is up"
+for n in 1 2 3; do on "$n" "$authctl" fleet pull -u admin --dir "$breakglass" > "$work/pull.$n" 2>&1; done
+check "authctl fleet pull copies admin into each server's break-glass directory" \
+  bash -c "for n in 1 2 3; do test -n \"\$(ls '$work/fleet'\$n/breakglass)\" || exit 1; done"
+check "each server's break-glass store is its own (fleet1's is not fleet2's)" \
+  test "$(on 1 stat -c %i "$breakglass")" != "$(on 2 stat -c %i "$breakglass")"
+echo "$breakglass_stack" > /etc/pam.d/sshd
+next_code alice "$secret_alice"
+login_on 1 alice kbd "$otp" "" bg.ok
+check "with the database up, the break-glass stack logs alice in through the fleet" logged_in_on alice fleet1 bg.ok
+login_on 2 alice kbd 000004 "" bg.wrong
+check "a wrong code is refused" refused alice bg.wrong
+check "...and asked once: the fleet's refusal does not fall through to the break-glass line" \
+  test "$(grep -ci 'verification code' "$work/prompts.bg.wrong")" = 1
+check "...and counted in the fleet" test "$(fleet_field 3 alice failures)" = 1
+next_code bob "$secret_bob"
+login_on 3 bob key+kbd "$otp" "" bg.bob
+check "bob, not in the break-glass store, logs in through the fleet too" logged_in_on bob fleet3 bg.bob
+
+echo "# the database hung (pg_test_server.sh pause): bounded by agent_timeout=$timeout"
+pgt pause "$pgdir"
+t0=$(ms)
+login_on 1 alice kbd "$(code "$secret_alice" 1)" "" hung.alice
+hung_alice_ms=$(($(ms) - t0))
+check "alice is refused on fleet1" refused alice hung.alice
+echo "  alice's login failed after $hung_alice_ms ms (agent_timeout, then the break-glass line's prompt and PAM's 2 s failure delay)"
+check "...after the module waited agent_timeout for the agent" test "$hung_alice_ms" -ge $((timeout * 1000))
+check "...within agent_timeout plus 5 s" test "$hung_alice_ms" -lt $(((timeout + 5) * 1000))
+check "the log says why" logged "pam_authctl(sshd:auth): user alice: refused: I/O error: agent did not answer within ${timeout}000 ms"
+check "...and the break-glass line refused her: she is not in its store" logged 'pam_authctl(sshd:auth): user alice: refused: no enrollment'
+syslog_lines | grep -F 'user alice: refused: ' | tail -2 | sed -E 's/^<[0-9]+>/  log: /'
+t0=$(ms)
+next_code admin "$secret_admin"
+login_on 3 admin key+kbd "$otp" "" hung.admin
+hung_admin_ms=$(($(ms) - t0))
+echo "  admin's break-glass login took $hung_admin_ms ms (auth and account each wait agent_timeout)"
+check "admin, enrolled in fleet3's break-glass store, logs in on fleet3" logged_in_on admin fleet3 hung.admin
+check "...within twice agent_timeout plus 4 s" test "$hung_admin_ms" -lt $(((2 * timeout + 4) * 1000))
+login_on 3 bob key+kbd "$(code "$secret_bob" 1)" "" hung.bob
+check "bob, not in the break-glass store, is refused on fleet3" refused bob hung.bob
+pgt resume "$pgdir"
+login_on 2 alice key "" "" resumed
+check "the database resumed: alice's key login passes fleet2's account phase again" logged_in_on alice fleet2 resumed
+
+echo "# the database stopped (pg_test_server.sh stop)"
+pgt stop "$pgdir"
+t0=$(ms)
+login_on 2 alice kbd "$(code "$secret_alice" 1)" "" down.alice
+down_alice_ms=$(($(ms) - t0))
+echo "  alice's login failed after $down_alice_ms ms"
+check "alice is refused on fleet2" refused alice down.alice
+check "...sooner than agent_timeout plus 2 s: nothing to wait for" test "$down_alice_ms" -lt $(((timeout + 2) * 1000))
+# (the first request may still find a pooled connection the server dropped: "connection lost")
+check "the log says the agent lost or could not reach the database" bash -c "sed -E 's/<([0-9]+)>/\n<\1>/g' '$work/syslog' |
+  grep -E 'pam_authctl\(sshd:auth\): user alice: refused: I/O error: agent: (fleet database connection lost|cannot connect to the fleet database)' >/dev/null"
+syslog_lines | grep -F 'user alice: refused: ' | tail -2 | sed -E 's/^<[0-9]+>/  log: /'
+login_on 3 bob key+kbd "$(code "$secret_bob" 1)" "" down.bob
+check "bob is refused on fleet3" refused bob down.bob
+check "fleet3's agent names the unreachable database" \
+  agent_logged 3 "user bob: error, nothing decided: I/O error: cannot connect to the fleet database: connection to server at \"$fleet_net.1\""
+check "...by the break-glass line, which does not know him" logged 'pam_authctl(sshd:auth): user bob: refused: no enrollment'
+login_on 1 alice key "" "" down.key
+check "alice's key-only login (this sshd asks her no code) is admitted by the account fallback: docs/fleet.md says so" \
+  logged_in_on alice fleet1 down.key
+echo "$breakglass_auth_only" > /etc/pam.d/sshd
+next_code admin "$secret_admin"
+login_on 3 admin key+kbd "$otp" "" down.admin.authonly
+check "with only the auth lines falling back, the account phase refuses even admin" refused admin down.admin.authonly
+check "...after the break-glass line accepted his code" \
+  logged 'pam_authctl(sshd:auth): user admin: accepted a one-time code'
+echo "$breakglass_stack" > /etc/pam.d/sshd
+next_code admin "$secret_admin"
+login_on 3 admin key+kbd "$otp" "" down.admin
+check "with the account lines falling back too, admin logs in on fleet3" logged_in_on admin fleet3 down.admin
+login_on 3 admin key+kbd "$otp" "" down.admin.replay
+check "the break-glass store refuses its own used code" refused admin down.admin.replay
+
+echo "# the database back (pg_test_server.sh restart, same port): no restart of sshd or the agents"
+pgt restart "$pgdir"
+next_code alice "$secret_alice"
+login_on 1 alice kbd "$otp" "" back
+check "alice logs in on fleet1 with a code" logged_in_on alice fleet1 back
+check "...told of the failure recorded while the database was up" told 'There was 1 failed attempt since your last successful login' back
+login_on 3 alice key "" "" back.key
+check "...and with her key on fleet3" logged_in_on alice fleet3 back.key
+check "the outage counted nothing: no failures" test "$(fleet_field 2 alice failures)" = 0
+for n in 1 2 3; do
+  a=agent_$n s=sshd_$n
+  check "fleet$n's authctld and sshd are the ones started at the beginning" kill -0 "${!a}" "${!s}"
+done
+
+echo "# the database restarted while the agents are idle: the next login on each server works"
+pgt restart "$pgdir"
+for n in 1 2 3; do
+  login_on "$n" alice key "" "" restarted$n
+  check "alice's first key login on fleet$n after the restart" logged_in_on alice "fleet$n" restarted$n
+done
+
+echo "# the database stopped at once (immediate shutdown, as in a crash) and started again while the agents are idle"
+pgt stop "$pgdir"
+pgt restart "$pgdir"
+for n in 1 2 3; do
+  login_on "$n" alice key "" "" crashed$n
+  check "alice's first key login on fleet$n after the database came back" logged_in_on alice "fleet$n" crashed$n
+done
+
+echo "# the log"
+all_codes=$(cat "$work"/code.* | sort -u | grep -v '^$')
+check "no code that was typed ever reaches the syslog" bash -c "! grep -qFf <(printf '%s\n' \"\$1\") '$work/syslog'" _ "$all_codes"
+check "...nor an agent's stderr" bash -c "! cat '$work'/fleet*/authctld.log | grep -qFf <(printf '%s\n' \"\$1\")" _ "$all_codes"
+echo "  $(syslog_lines | grep -c pam_authctl) lines from pam_authctl, $(syslog_lines | grep -c authctld) from authctld, e.g.:"
+syslog_lines | grep -E 'authctld|pam_authctl' | grep -E 'alice' | sed -n '1,6s/^/    /p'
+echo "  $((SECONDS - t_start)) s in all"
+
+e2e_finish
