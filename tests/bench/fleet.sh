@@ -290,8 +290,10 @@ cat "$work/scale.out" | sed 's/^/  /'
 [ "$scale_rc" = 0 ] || die "fleet_scale exit $scale_rc: $(tail -2 "$work/scale.err")"
 grep -q 'agents=.*p99_ms=' "$work/scale.out" || die "fleet_scale printed no step"
 scale_new=$(( $(authorized) - scale_c0 ))
-knee=$(awk '{for (i = 1; i <= NF; i++) {split($i, kv, "="); v[kv[1]] = kv[2]}
-            if (v["p99_ms"] <= 100 && v["errors"] == 0) ok = $0; else if (over == "") over = $0}
+# The knee: the last step that passed (p99 <= 100 ms, no errors; in its first
+# or second try), and the last line (the step over the limit twice, if any).
+knee=$(awk '/agents=/ {for (i = 1; i <= NF; i++) {split($i, kv, "="); v[kv[1]] = kv[2]}
+            if (v["p99_ms"] <= 100 && v["errors"] == 0) {ok = $0; over = ""} else over = $0}
             END {print (ok == "" ? "none" : ok) "|" (over == "" ? "none" : over)}' "$work/scale.out")
 knee_ok=${knee%%|*} knee_over=${knee#*|}
 
@@ -412,10 +414,10 @@ sf() { field "$2" <<<"$1"; }
   echo
   echo "## F7. Scale: simulated agents on one PostgreSQL"
   echo
-  echo "| simulated servers | logins/s offered | done/s | p50 ms | p99 ms | max ms | errors |"
-  echo "|---|---|---|---|---|---|---|"
+  echo "| simulated servers | try | logins/s offered | done/s | p50 ms | p99 ms | max ms | errors |"
+  echo "|---|---|---|---|---|---|---|---|"
   while read -r line; do
-    echo "| $(sf "$line" agents) | $(sf "$line" offered) | $(sf "$line" per_second) | $(sf "$line" p50_ms) | $(sf "$line" p99_ms) | $(sf "$line" max_ms) | $(sf "$line" errors) |"
+    echo "| $(sf "$line" agents) | $(sf "$line" try) | $(sf "$line" offered) | $(sf "$line" per_second) | $(sf "$line" p50_ms) | $(sf "$line" p99_ms) | $(sf "$line" max_ms) | $(sf "$line" errors) |"
   done < <(grep 'agents=' "$work/scale.out")
   echo
   if [ "$knee_ok" != none ]; then
@@ -424,7 +426,7 @@ sf() { field "$2" <<<"$1"; }
     echo "**Knee: not reached; even the first step's p99 passed 100 ms**"
   fi
   if [ "$knee_over" != none ]; then
-    echo "(the next step, $(sf "$knee_over" offered) logins/s, had p99 $(sf "$knee_over" p99_ms) ms, $(sf "$knee_over" errors) errors)."
+    echo "(the next step, $(sf "$knee_over" offered) logins/s, was over 100 ms twice: p99 $(sf "$knee_over" p99_ms) ms, $(sf "$knee_over" errors) errors, in its second try)."
   else
     echo "(the last step run; p99 never passed 100 ms in the steps tried)."
   fi
@@ -435,7 +437,9 @@ sf() { field "$2" <<<"$1"; }
   echo "attempt_code: one transaction), each at $scale_rate logins/s on a fixed schedule"
   echo "(open loop: latency counts from when a login was due, so queueing counts),"
   echo "every login a fresh right HOTP code. Steps of ${scale_seconds} s after ${scale_warmup} s of"
-  echo "warm-up; it stops at the first step whose p99 passes 100 ms. Not measured here:"
+  echo "warm-up; a step whose p99 passes 100 ms is run once more (try 2: one stall of"
+  echo "the shared machine, a checkpoint or another job's I/O, can alone put 1 % of a step's"
+  echo "logins past 100 ms), and the search stops at a step over 100 ms twice. Not measured here:"
   echo "the module and the Unix socket (the agent's host's cost, F2 and F4), network"
   echo "latency between servers and the database (all on 127.0.0.1). **One machine with"
   echo "$(nproc) cores shared by PostgreSQL and the load generator** (which does the TLS,"
@@ -446,7 +450,7 @@ sf() { field "$2" <<<"$1"; }
   echo "idle connections: max_connections was raised to 800 for this). $scale_new connections"
   echo "were opened during the whole scale run."
 } > "$out"
-echo "report: $res"
+echo "report: $out"
 [ "$bad" = 0 ] || { echo "FAIL - see above"; exit 1; }
 echo "ok - every fleet figure produced"
 exit 0

@@ -22,8 +22,9 @@
 //
 // Prints one line per step:
 //   agents=N rate=R offered=O done=D per_second=X p50_ms= p99_ms= max_ms= errors=E refused=F
-// and stops after the first step whose p99 passes --p99-limit (default 100) or
-// that has errors. Exit 1 when a right code was refused (a bug), 2 on usage or setup errors.
+// (try=1, or try=2: a step over the limit -- p99 above --p99-limit, default
+// 100, or errors -- is run once more, so that one stall of the shared machine
+// does not end the search) and stops after a step over the limit twice. Exit 1 when a right code was refused (a bug), 2 on usage or setup errors.
 #include <pthread.h>
 #include <sys/resource.h>
 
@@ -175,7 +176,9 @@ int main(int argc, char** argv)
 
     int bug = 0;
     for (const unsigned n : args.agents) {
-        while (agents.size() < n) add_agent();
+      while (agents.size() < n) add_agent();
+      bool passed = false;
+      for (int attempt = 1; attempt <= 2 && !passed; ++attempt) {
         StepResult res;
         std::mutex mu;
         const double total = args.warmup + args.seconds;
@@ -237,11 +240,13 @@ int main(int argc, char** argv)
         const double p99 = percentile(res.latencies_ms, 0.99);
         const double mx = res.latencies_ms.empty() ? 0 : res.latencies_ms.back();
         std::printf("agents=%u rate=%g offered=%g done=%zu per_second=%.1f p50_ms=%.2f p99_ms=%.2f max_ms=%.2f "
-                    "errors=%zu refused=%zu\n",
-                    n, args.rate, offered, res.done, per_second, p50, p99, mx, res.errors, res.refused);
+                    "errors=%zu refused=%zu try=%d\n",
+                    n, args.rate, offered, res.done, per_second, p50, p99, mx, res.errors, res.refused, attempt);
         std::fflush(stdout);
         if (res.refused > 0) bug = 1;
-        if (p99 > args.p99_limit_ms || res.errors > 0) break;
+        passed = p99 <= args.p99_limit_ms && res.errors == 0;
+      }
+      if (!passed) break;
     }
     for (auto& a : agents)
         for (auto& u : a.users) (void)remove_user(*a.store, u.name);
