@@ -8,6 +8,14 @@
 //   pg->pause(); ... pg->resume();
 //   // the destructor stops the server (immediate) and removes its directory
 //
+// Replication (pg_test_server.sh standby / promote / crash / fleet-conf):
+//   auto sb = PgTestServer::standby_of(*pg, PgTestServer::Sync::on);   // a hot standby, streaming
+//   PgTestServer::write_fleet_conf(path, {pg.get(), sb.get()});        // host = both, read-write
+//   pg->crash(); sb->promote();                                        // a failover
+//   pg->rebuild_as_standby_of(*sb, PgTestServer::Sync::on);            // same port, fresh copy
+// A standby shares its primary's CA, certificate, passwords and fleet key, so
+// either server's fleet.conf, key_file(), psql() and ca() work the same way.
+//
 // Every command runs with a deadline (run_cmd: SIGALRM), so nothing here can
 // hang a test. The server is also stopped by the script's keeper if this
 // process dies without running the destructor (PGT_WATCH_PID).
@@ -134,6 +142,56 @@ public:
     }
     // pg_dump of database authctl (plain SQL) to `path`.
     bool dump(const std::string& path) { return command("dump", kCommandDeadline, {path}); }
+    enum class Sync { on, off };
+
+    // A new hot standby of `primary` in its own directory: synchronous
+    // (primary's synchronous_standby_names names it) or asynchronous.
+    // Returns once it streams. Throws std::runtime_error on failure.
+    static std::unique_ptr<PgTestServer> standby_of(const PgTestServer& primary, Sync sync)
+    {
+        std::unique_ptr<PgTestServer> s(new PgTestServer());
+        const CmdResult r = run_cmd({"env", "PGT_WATCH_PID=" + std::to_string(::getpid()), script(), "standby",
+                                     primary.dir_, s->dir_, sync == Sync::on ? "sync" : "async"},
+                                    "", kStartDeadline);
+        if (r.code != 0)
+            throw std::runtime_error("pg_test_server standby failed (exit " + std::to_string(r.code) + "): " + r.err +
+                                     s->log_tail());
+        s->read_env();
+        return s;
+    }
+
+    // This directory's server (an old primary, crashed or not) rebuilt as a
+    // standby of `primary`, on the same port. False (and a test failure) otherwise.
+    bool rebuild_as_standby_of(const PgTestServer& primary, Sync sync)
+    {
+        const CmdResult r = run_cmd({"env", "PGT_WATCH_PID=" + std::to_string(::getpid()), script(), "standby",
+                                     primary.dir_, dir_, sync == Sync::on ? "sync" : "async"},
+                                    "", kStartDeadline);
+        if (r.code != 0) {
+            ADD_FAILURE() << "pg_test_server standby failed (exit " << r.code << "): " << r.err << log_tail();
+            return false;
+        }
+        read_env();
+        return true;
+    }
+    // pg_ctl promote; true once the server accepts writes.
+    bool promote() { return command("promote", kStartDeadline); }
+    // SIGKILL to the postmaster and all its children at once; true once gone.
+    bool crash() { return command("crash", kCommandDeadline); }
+
+    // Writes `out` (root 0600): a fleet.conf naming every server of `servers`
+    // in that order (target_session_attrs = read-write), with the first one's
+    // password, CA and key.
+    static bool write_fleet_conf(const std::string& out, const std::vector<const PgTestServer*>& servers)
+    {
+        if (servers.empty()) return false;
+        std::vector<std::string> argv{script(), "fleet-conf", servers.front()->dir_, out};
+        for (std::size_t i = 1; i < servers.size(); ++i) argv.push_back(servers[i]->dir_);
+        const CmdResult r = run_cmd(argv, "", kCommandDeadline);
+        if (r.code != 0) ADD_FAILURE() << "pg_test_server fleet-conf failed (exit " << r.code << "): " << r.err;
+        return r.code == 0;
+    }
+
     // Stops the server now (immediate); the destructor does it otherwise.
     // Idempotent. True when the postmaster is gone (kill(pid, 0) fails).
     bool stop()
