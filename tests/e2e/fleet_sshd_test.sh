@@ -39,7 +39,7 @@ session  required   pam_permit.so"
 # docs/fleet.md section 4: the break-glass stack, auth and account.
 breakglass_stack="auth     [success=done authinfo_unavail=ignore default=die]  $module store=agent agent_timeout=$timeout
 auth     [success=done default=die]                          $module store=file dir=$breakglass
-account  [success=1 authinfo_unavail=ignore default=die]     $module store=agent agent_timeout=$timeout
+account  [success=1 ignore=ignore authinfo_unavail=ignore default=die]  $module store=agent agent_timeout=$timeout
 account  required                                            $module store=file dir=$breakglass
 account  required   pam_unix.so
 session  required   pam_permit.so"
