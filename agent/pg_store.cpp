@@ -108,6 +108,30 @@ public:
     void mark_broken() noexcept { broken_ = true; }
     PGconn* raw() const noexcept { return c_; }
 
+    // The server's WARNINGs (NOTICEs and the like are dropped): counted, the
+    // first kept, so a COMMIT can tell a clean "COMMIT" from one the server
+    // qualified -- "canceling wait for synchronous replication ... committed
+    // locally, but might not have been replicated to the standby".
+    void start_collecting_warnings() noexcept
+    {
+        warnings_ = 0;
+        first_warning_.clear();
+    }
+    unsigned warnings() const noexcept { return warnings_; }
+    const std::string& first_warning() const noexcept { return first_warning_; }
+    static void on_notice(void* self, const PGresult* r)
+    {
+        auto* conn = static_cast<Conn*>(self);
+        const char* sev = PQresultErrorField(r, PG_DIAG_SEVERITY_NONLOCALIZED);
+        if (sev == nullptr || std::strcmp(sev, "WARNING") != 0) return;
+        if (conn->warnings_++ == 0) {
+            try {
+                conn->first_warning_ = first_line(PQresultErrorMessage(r));
+            } catch (...) {
+            }
+        }
+    }
+
     // Sends one statement (parameters as text or binary) and collects its
     // results until the end, within `deadline`. Returns the last result;
     // Errc::io on a timeout or a lost connection (the connection is then broken).
@@ -221,6 +245,8 @@ private:
 
     PGconn* c_;
     bool broken_ = false;
+    unsigned warnings_ = 0;
+    std::string first_warning_;
 };
 
 class ConnectionPool {
@@ -247,7 +273,7 @@ public:
             }
             ++open_;
         }
-        auto c = connect();
+        auto c = connect(deadline);
         if (!c) {
             std::lock_guard<std::mutex> lk(mu_);
             --open_;
@@ -269,12 +295,20 @@ public:
     }
 
 private:
-    // libpq's blocking connect, bounded by connect_timeout for each host in
-    // turn (libpq moves to the next host on a failure or a timeout). Every
+    // libpq's blocking connect over the host list: libpq tries each host in
+    // turn, moving on after a refusal (a dead host: at once), a timeout, or a
+    // server that is not read-write (a standby, target_session_attrs). Each
+    // host gets connect_timeout, cut so that the whole list fits in what is
+    // left of the operation's deadline (libpq's floor is 2 s a host). Every
     // parameter is set here; the environment was scrubbed of PG* variables.
-    Result<std::unique_ptr<Conn>> connect()
+    Result<std::unique_ptr<Conn>> connect(Clock::time_point deadline)
     {
-        const std::string connect_timeout = std::to_string(cfg_.connect_timeout);
+        const auto left_ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+        if (left_ms <= 0) return make_error(Errc::io, "cannot connect to the fleet database: no time left");
+        const long long hosts = 1 + std::count(cfg_.host.begin(), cfg_.host.end(), ',');
+        const long long per_host =
+            std::max<long long>(2, std::min<long long>(cfg_.connect_timeout, left_ms / 1000 / hosts));
+        const std::string connect_timeout = std::to_string(per_host);
         const std::string user_timeout = std::to_string(cfg_.timeout * 1000);
         const std::string server_options =
             "-c statement_timeout=" + std::to_string(cfg_.timeout * 1000) +
@@ -335,7 +369,7 @@ private:
         if (PQsetnonblocking(raw, 1) != 0) return db_error("cannot connect to the fleet database", raw);
         // The server's NOTICEs ("relation ... already exists, skipping") are
         // not for the terminal or the agent's stderr: errors come as results.
-        PQsetNoticeProcessor(raw, [](void*, const char*) {}, nullptr);
+        PQsetNoticeReceiver(raw, &Conn::on_notice, conn.get());
         return conn;
     }
 
@@ -518,6 +552,7 @@ public:
                                             "': the client gave up before the commit: rolled back, nothing decided");
         }
         open_ = false;
+        lease_->start_collecting_warnings();
         auto r = lease_->exec("COMMIT", 0, nullptr, nullptr, nullptr, 0, deadline_);
         if (!r)
             return make_error(Errc::io, "user '" + user_ + "': commit outcome unknown: " + r.error().detail);
@@ -530,6 +565,14 @@ public:
             lease_->mark_broken();
             return make_error(Errc::io, "user '" + user_ + "': the fleet database did not commit: " +
                                             first_line(PQresultErrorMessage(r->get())));
+        }
+        // A COMMIT with a WARNING: with a synchronous standby, the wait for it
+        // was cancelled (an administrator, a statement_timeout) and the row is
+        // on the primary alone, lost if it fails over now. Not a verdict.
+        if (lease_->warnings() != 0) {
+            lease_->mark_broken();
+            return make_error(Errc::io, "user '" + user_ + "': commit outcome unknown: the database warned: " +
+                                            lease_->first_warning());
         }
         return Ok{};
     }

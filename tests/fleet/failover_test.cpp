@@ -18,6 +18,7 @@
 #include <cstdio>
 
 #include "failover_support.hpp"
+#include "fleet_support.hpp"
 
 namespace authctl {
 namespace {
@@ -67,6 +68,94 @@ TEST(Failover, SynchronousStandbyPromotedUnderLoadLosesNothingRoundAfterRound)
     }
     std::printf("[ info ] %d failovers, %zu logins, %.1f s\n", kRounds, total.logins,
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+}
+
+// A synchronous standby that stopped answering: every COMMIT on the primary
+// waits for it. That wait must end in "outcome unknown" (PAM_AUTHINFO_UNAVAIL),
+// never in a verdict: neither when the agent's own deadline ends it, nor when
+// someone cancels the wait (pg_cancel_backend, a statement_timeout), after
+// which PostgreSQL answers "COMMIT" with a WARNING -- the row committed on the
+// primary alone, lost if it fails over now.
+TEST(Failover, CommitWaitingForAStoppedSynchronousStandbyIsNeverAVerdict)
+{
+    ASSERT_EQ(::geteuid(), 0U) << "fleet tests run as root";
+    std::unique_ptr<test::PgTestServer> pg, standby;
+    std::unique_ptr<fleet::PgStore> store;
+    const std::string err = test::start_fleet(pg, store);
+    ASSERT_TRUE(err.empty()) << err;
+    try {
+        standby = test::PgTestServer::standby_of(*pg, test::PgTestServer::Sync::on);
+    } catch (const std::exception& e) {
+        FAIL() << e.what();
+    }
+    EnrollParams p;
+    p.type = OtpType::hotp;
+    auto pending = prepare_enrollment(p, 0, std::time(nullptr));
+    ASSERT_TRUE(pending);
+    const SecretBytes key = pending->enrollment.secret.clone();
+    ASSERT_TRUE(store_enrollment(*store, "alice", std::move(*pending), true));
+
+    ASSERT_TRUE(standby->pause());
+    // 1. The wait cancelled by someone else: COMMIT answers "COMMIT" with a WARNING.
+    {
+        auto held = store->lock("alice");
+        ASSERT_TRUE(held) << held.error().message();
+        ASSERT_TRUE(held->record());
+        held->record()->tally.failures = 7;
+        ASSERT_TRUE(held->commit());
+        test::Children children;
+        const pid_t canceller = children.spawn([&] {
+            // until a backend waits for the standby, at most 4 s
+            for (int i = 0; i < 80; ++i) {
+                std::string out;
+                if (pg->psql("SELECT count(pg_cancel_backend(pid)) FROM pg_stat_activity WHERE wait_event = 'SyncRep'",
+                             &out) == 0 &&
+                    out == "1")
+                    ::_exit(0);
+                ::usleep(50000);
+            }
+            ::_exit(1);
+        });
+        const auto t0 = std::chrono::steady_clock::now();
+        const Status st = held->finish();
+        const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        const int ws = children.reap(canceller);
+        ASSERT_TRUE(WIFEXITED(ws) && WEXITSTATUS(ws) == 0) << "no COMMIT waited for the standby";
+        ASSERT_FALSE(st) << "a COMMIT the standby never acknowledged was taken as a verdict";
+        EXPECT_NE(st.error().message().find("commit outcome unknown"), std::string::npos) << st.error().message();
+        EXPECT_LT(waited, 5.5);
+    }
+    // 2. Through an agent and the module: the agent's deadline ends the wait.
+    test::TempDir tmp;
+    ASSERT_EQ(::chmod(tmp.path().c_str(), 0755), 0);
+    const std::string policy = tmp / "authctl.conf", confdir = tmp / "pam.d";
+    ASSERT_EQ(::mkdir(confdir.c_str(), 0755), 0);
+    test::write_file(policy, "deny = 0\n", 0644);
+    test::AgentProc agent({"--fleet-conf", pg->fleet_conf_path(), "--conf", policy, "--socket", tmp / "agent.sock",
+                           "--stderr"},
+                          tmp / "authctld.log");
+    ASSERT_TRUE(agent.start()) << agent.log();
+    test::write_file(confdir + "/sync", "auth required " + std::string(AUTHCTL_PAM_MODULE) + " store=agent agent_socket=" +
+                                          (tmp / "agent.sock") + " conf=" + policy + " nodelay\n",
+                     0644);
+    const std::string code0 = test::code_at(key, 0);
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto hung = test::pam_run(confdir, "sync", "alice", {code0});
+    const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    EXPECT_EQ(hung.rc, PAM_AUTHINFO_UNAVAIL) << "the right code, its COMMIT never acknowledged by the standby";
+    EXPECT_LT(waited, 12.0);
+    std::printf("[ info ] synchronous standby stopped: PAM_AUTHINFO_UNAVAIL after %.2f s\n", waited);
+    // The standby back: the commit went through after all (that is what
+    // "unknown" means), so the code is used: refused once more, the next one works.
+    ASSERT_TRUE(standby->resume());
+    std::string waiting = "1";
+    for (int i = 0; i < 200 && waiting != "0"; ++i) {
+        ::usleep(50000);
+        pg->psql("SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep'", &waiting);
+    }
+    EXPECT_EQ(test::pam_run(confdir, "sync", "alice", {code0}).rc, PAM_AUTH_ERR) << "a code accepted twice";
+    EXPECT_EQ(test::pam_run(confdir, "sync", "alice", {test::code_at(key, 1)}).rc, PAM_SUCCESS) << agent.log();
+    if (HasFailure()) std::printf("%s\n", agent.log().c_str());
 }
 
 }  // namespace
