@@ -70,6 +70,83 @@ TEST(Failover, SynchronousStandbyPromotedUnderLoadLosesNothingRoundAfterRound)
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
 }
 
+// The harness's replication commands, and a standby never used for a
+// decision: an agent whose fleet.conf names only the (read-only) standby
+// gets no connection at all, for writes or for reads.
+TEST(Failover, StandbyPromoteCrashAndRebuildOnTheSamePortAndAStandbyIsNeverUsed)
+{
+    ASSERT_EQ(::geteuid(), 0U) << "fleet tests run as root";
+    std::unique_ptr<test::PgTestServer> a, b;
+    std::unique_ptr<fleet::PgStore> store;
+    const std::string err = test::start_fleet(a, store);
+    ASSERT_TRUE(err.empty()) << err;
+    try {
+        b = test::PgTestServer::standby_of(*a, test::PgTestServer::Sync::off);
+    } catch (const std::exception& e) {
+        FAIL() << e.what();
+    }
+    EXPECT_NE(a->port(), b->port());
+    std::string out;
+    ASSERT_EQ(a->psql("SELECT application_name || ' ' || state FROM pg_stat_replication", &out), 0);
+    EXPECT_EQ(out, "pgt_" + std::to_string(b->port()) + " streaming");
+    ASSERT_EQ(b->psql("SELECT pg_is_in_recovery()", &out), 0);
+    EXPECT_EQ(out, "t");
+    // The standby's own fleet.conf (read-write wanted): refused, reads included.
+    {
+        auto cfg = fleet::load_fleet_config(b->fleet_conf_path());
+        ASSERT_TRUE(cfg) << cfg.error().message();
+        auto ring = load_keyring(cfg->key_file);
+        ASSERT_TRUE(ring) << ring.error().message();
+        auto on_standby = fleet::PgStore::open(*cfg, std::move(*ring));
+        ASSERT_TRUE(on_standby);
+        auto held = (*on_standby)->lock("alice");
+        ASSERT_FALSE(held) << "a decision's transaction on a read-only standby";
+        EXPECT_NE(held.error().message().find("cannot connect"), std::string::npos) << held.error().message();
+        EXPECT_FALSE((*on_standby)->snapshot("alice")) << "a read on a read-only standby";
+    }
+    // crash: the postmaster and every child gone at once; promote: writable.
+    const pid_t old_pm = a->postmaster_pid();
+    const int a_port = a->port();
+    ASSERT_TRUE(a->crash());
+    EXPECT_NE(::kill(old_pm, 0), 0) << "the crashed postmaster still exists";
+    ASSERT_TRUE(b->promote());
+    ASSERT_EQ(b->psql("SELECT pg_is_in_recovery()", &out), 0);
+    EXPECT_EQ(out, "f");
+    // The old primary rebuilt as the new one's (synchronous) standby, on its port.
+    ASSERT_TRUE(a->rebuild_as_standby_of(*b, test::PgTestServer::Sync::on));
+    EXPECT_EQ(a->port(), a_port);
+    EXPECT_NE(a->postmaster_pid(), old_pm);
+    ASSERT_EQ(b->psql("SELECT application_name || ' ' || sync_state FROM pg_stat_replication", &out), 0);
+    EXPECT_EQ(out, "pgt_" + std::to_string(a_port) + " sync");
+    // A two-host fleet.conf, the standby first: libpq passes over it to the primary.
+    test::TempDir tmp;
+    const std::string both = tmp / "fleet.conf";
+    ASSERT_TRUE(test::PgTestServer::write_fleet_conf(both, {a.get(), b.get()}));
+    const std::string text = test::read_file(both);
+    EXPECT_NE(text.find("host = 127.0.0.1,127.0.0.1\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("port = " + std::to_string(a_port) + "," + std::to_string(b->port()) + "\n"),
+              std::string::npos)
+        << text;
+    auto cfg = fleet::load_fleet_config(both);
+    ASSERT_TRUE(cfg) << cfg.error().message();
+    auto ring = load_keyring(cfg->key_file);
+    ASSERT_TRUE(ring);
+    auto ha = fleet::PgStore::open(*cfg, std::move(*ring));
+    ASSERT_TRUE(ha);
+    auto held = (*ha)->lock("alice");
+    ASSERT_TRUE(held) << held.error().message();
+    held->record() = UserRecord{};
+    held->record()->tally.failures = 1;
+    ASSERT_TRUE(held->commit());
+    ASSERT_TRUE(held->finish());
+    // Stopped by pid: nothing left running.
+    const pid_t pa = a->postmaster_pid(), pb = b->postmaster_pid();
+    EXPECT_TRUE(a->stop());
+    EXPECT_TRUE(b->stop());
+    EXPECT_NE(::kill(pa, 0), 0);
+    EXPECT_NE(::kill(pb, 0), 0);
+}
+
 // A synchronous standby that stopped answering: every COMMIT on the primary
 // waits for it. That wait must end in "outcome unknown" (PAM_AUTHINFO_UNAVAIL),
 // never in a verdict: neither when the agent's own deadline ends it, nor when

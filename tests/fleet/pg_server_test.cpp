@@ -150,13 +150,15 @@ TEST(PgServer, StartsWithTlsAndScramAndTheFilesTheFleetNeeds)
     EXPECT_EQ(out, "scram-sha-256");
     ASSERT_EQ(pg->psql("SELECT rolpassword LIKE 'SCRAM-SHA-256$%' FROM pg_authid WHERE rolname = 'authctl'", &out), 0);
     EXPECT_EQ(out, "t");
-    // pg_hba.conf: TLS + SCRAM on loopback, the superuser on the socket; nothing else.
+    // pg_hba.conf: TLS + SCRAM on loopback (and, for a standby, replication as
+    // the replicator role only), the superuser on the socket; nothing else.
     ASSERT_EQ(pg->psql("SELECT string_agg(type || ' ' || array_to_string(database, ',') || ' ' || "
                        "array_to_string(user_name, ',') || ' ' || coalesce(address, '-') || ' ' || auth_method, "
                        "'; ' ORDER BY line_number) FROM pg_hba_file_rules",
                        &out),
               0);
-    EXPECT_EQ(out, "hostssl all all 127.0.0.1 scram-sha-256; local all postgres - scram-sha-256");
+    EXPECT_EQ(out, "hostssl all all 127.0.0.1 scram-sha-256; hostssl replication replicator 127.0.0.1 scram-sha-256; "
+                   "local all postgres - scram-sha-256");
 }
 
 TEST(PgServer, RefusesTheWrongCaAWrongPasswordAndPlainConnections)
