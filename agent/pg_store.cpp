@@ -90,20 +90,19 @@ public:
 
     // For an idle connection about to be reused: nothing should be waiting on
     // it; if the server sent something (its goodbye before closing) or closed
-    // it, it is not usable. One poll, no waiting.
+    // it, it is not usable. One poll, no waiting. Anything readable at all
+    // means the end: a server shutting down sends "FATAL: terminating
+    // connection" before it closes, which libpq, reading only what has
+    // arrived, takes as a notice while still CONNECTION_OK -- the next
+    // statement would then be the one to find the connection gone (the
+    // first login after every database restart was refused that way).
     bool alive() noexcept
     {
         if (broken()) return false;
         pollfd p{PQsocket(c_), POLLIN, 0};
         if (::poll(&p, 1, 0) == 0) return true;
-        if (PQconsumeInput(c_) != 1 || PQstatus(c_) != CONNECTION_OK) broken_ = true;
-        while (!broken_ && PQisBusy(c_) == 0) {
-            PGresult* r = PQgetResult(c_);
-            if (r == nullptr) break;
-            PQclear(r);
-            broken_ = true;  // a result nobody asked for
-        }
-        return !broken();
+        broken_ = true;
+        return false;
     }
     void mark_broken() noexcept { broken_ = true; }
     PGconn* raw() const noexcept { return c_; }

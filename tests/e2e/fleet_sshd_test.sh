@@ -180,10 +180,13 @@ check "...within twice agent_timeout plus 4 s" test "$hung_admin_ms" -lt $(((2 *
 login_on 3 bob key+kbd "$(code "$secret_bob" 1)" "" hung.bob
 check "bob, not in the break-glass store, is refused on fleet3" refused bob hung.bob
 pgt resume "$pgdir"
+# Without the break-glass lines, so that only the fleet can let her in.
+echo "$plain_stack" > /etc/pam.d/sshd
 login_on 2 alice key "" "" resumed
-check "the database resumed: alice's key login passes fleet2's account phase again" logged_in_on alice fleet2 resumed
+check "the database resumed: alice's key login passes fleet2's account phase again (plain stack)" logged_in_on alice fleet2 resumed
 
 echo "# the database stopped (pg_test_server.sh stop)"
+echo "$breakglass_stack" > /etc/pam.d/sshd
 pgt stop "$pgdir"
 t0=$(ms)
 login_on 2 alice kbd "$(code "$secret_alice" 1)" "" down.alice
@@ -197,8 +200,6 @@ check "the log says the agent lost or could not reach the database" bash -c "sed
 syslog_lines | grep -F 'user alice: refused: ' | tail -2 | sed -E 's/^<[0-9]+>/  log: /'
 login_on 3 bob key+kbd "$(code "$secret_bob" 1)" "" down.bob
 check "bob is refused on fleet3" refused bob down.bob
-check "fleet3's agent names the unreachable database" \
-  agent_logged 3 "user bob: error, nothing decided: I/O error: cannot connect to the fleet database: connection to server at \"$fleet_net.1\""
 check "...by the break-glass line, which does not know him" logged 'pam_authctl(sshd:auth): user bob: refused: no enrollment'
 login_on 1 alice key "" "" down.key
 check "alice's key-only login (this sshd asks her no code) is admitted by the account fallback: docs/fleet.md says so" \
@@ -215,8 +216,12 @@ login_on 3 admin key+kbd "$otp" "" down.admin
 check "with the account lines falling back too, admin logs in on fleet3" logged_in_on admin fleet3 down.admin
 login_on 3 admin key+kbd "$otp" "" down.admin.replay
 check "the break-glass store refuses its own used code" refused admin down.admin.replay
+check "fleet3's agent names the unreachable database (after a first request that may find its pooled connection lost)" \
+  agent_logged 3 "error, nothing decided: I/O error: cannot connect to the fleet database: connection to server at \"$fleet_net.1\", port $(. "$pgdir/env"; echo "$PGT_PORT") failed: Connection refused"
 
 echo "# the database back (pg_test_server.sh restart, same port): no restart of sshd or the agents"
+# The plain stack again: a login now passes only if the fleet decides it.
+echo "$plain_stack" > /etc/pam.d/sshd
 pgt restart "$pgdir"
 next_code alice "$secret_alice"
 login_on 1 alice kbd "$otp" "" back
@@ -231,6 +236,11 @@ for n in 1 2 3; do
 done
 
 echo "# the database restarted while the agents are idle: the next login on each server works"
+# (each agent holds a pooled connection from before; authctld once handed it
+# out and the login was refused: "connection lost: SSL SYSCALL error")
+for n in 1 2 3; do login_on "$n" alice key "" "" warm$n; done
+check "alice's key logs in on every server (each agent keeps a connection)" \
+  bash -c "grep -qx 'logged in as alice' '$work/out.warm1' && grep -qx 'logged in as alice' '$work/out.warm2' && grep -qx 'logged in as alice' '$work/out.warm3'"
 pgt restart "$pgdir"
 for n in 1 2 3; do
   login_on "$n" alice key "" "" restarted$n
@@ -238,6 +248,7 @@ for n in 1 2 3; do
 done
 
 echo "# the database stopped at once (immediate shutdown, as in a crash) and started again while the agents are idle"
+for n in 1 2 3; do login_on "$n" alice key "" "" warmc$n; done
 pgt stop "$pgdir"
 pgt restart "$pgdir"
 for n in 1 2 3; do

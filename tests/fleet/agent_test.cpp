@@ -514,6 +514,37 @@ TEST_F(AgentTest, DatabaseHungOrStoppedGivesErrorsWithinTheBoundAndCountsNothing
     EXPECT_TRUE(contains(log, "Connection refused")) << log;
 }
 
+// The database restarted between two logins (fast, its backends saying
+// goodbye first; or stopped at once, as in a crash, and started again): the
+// agent's idle pooled connection is dead, and the next request must not be
+// the one that finds out. (e2e.fleet_sshd: the first ssh login on a server
+// after each database restart was refused, "connection lost: SSL SYSCALL
+// error: EOF detected".)
+TEST_F(AgentTest, TheFirstRequestAfterADatabaseRestartIsServed)
+{
+    const SecretBytes key = enroll("carol");
+    start_agent();
+    for (const bool crash : {false, true}) {
+        for (const agent::Op op : {agent::Op::lock_info, agent::Op::attempt}) {
+            SCOPED_TRACE(std::string(crash ? "stop (immediate), then start" : "restart (fast)") +
+                         (op == agent::Op::attempt ? ", attempt" : ", lock_info"));
+            // One request after the other: the pool keeps a connection and reuses it.
+            for (int i = 0; i < 3; ++i) {
+                auto r = call(agent::Op::lock_info, "carol");
+                ASSERT_TRUE(r && r->ok) << error_text(r);
+            }
+            if (crash) {
+                ASSERT_TRUE(pg_->stop());
+            }
+            ASSERT_TRUE(pg_->restart());
+            auto r = call(op, "carol", op == agent::Op::attempt ? wrong_code(key) : "");
+            EXPECT_TRUE(r && r->ok) << error_text(r);
+        }
+    }
+    reopen_store();  // the test's own store's pooled connections died with the server
+    EXPECT_EQ(failures("carol"), 2U);  // each wrong code counted once
+}
+
 TEST_F(AgentTest, WrongCaOrWrongPasswordGiveErrorRepliesAndCountNothing)
 {
     const SecretBytes key = enroll("erin");
