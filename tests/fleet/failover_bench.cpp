@@ -23,7 +23,8 @@
 // Output: ONE line on stdout, key=value separated by spaces:
 //   mode=async rounds=5 lag_ms=400 logins=.. successes=.. told_failures=.. unavail=..
 //   gap_logins=.. lost_failures=.. lost_acceptances=.. codes_accepted_twice=.. right_refused=..
-//   wrong_verdicts=.. gap_verdicts=.. bad_rows=.. gap_ms_p50=.. gap_ms_max=.. promote_ms_p50=..
+//   wrong_verdicts=.. gap_verdicts=.. bad_rows=.. unavail_after_promotion=.. gap_ms_p50=.. gap_ms_max=..
+//   promote_ms_p50=..
 // where (totals over the rounds)
 //   logins, successes       logins run; logins told PAM_SUCCESS
 //   told_failures           logins told PAM_AUTH_ERR (each one is a failure the row must hold)
@@ -43,6 +44,8 @@
 //   wrong_verdicts          a wrong code accepted, or a PAM result other than success/auth_err/unavail
 //   gap_verdicts            a verdict given while there was no primary
 //   bad_rows                rows that did not open or parse
+//   unavail_after_promotion logins started after the new primary took writes that still got
+//                           PAM_AUTHINFO_UNAVAIL (an agent slow to follow the failover)
 //   gap_ms_p50, gap_ms_max  from the primary gone to the first verdict of a login started after
 //                           it (includes --detect-ms and the promotion), median and maximum
 //   promote_ms_p50          pg_test_server.sh promote until the new primary accepts writes
@@ -156,6 +159,7 @@ int main(int argc, char** argv)
         t.told_failures += f.told_failures;
         t.unavail += f.unavail;
         t.gap_logins += f.gap_logins;
+        t.unavail_after_promotion += f.unavail_after_promotion;
         t.lost_failures += f.lost_failures;
         t.lost_acceptances += f.lost_acceptances;
         t.accepted_twice += f.accepted_twice;
@@ -172,10 +176,11 @@ int main(int argc, char** argv)
     }
     std::printf("mode=%s rounds=%d lag_ms=%d logins=%zu successes=%zu told_failures=%zu unavail=%zu gap_logins=%zu "
                 "lost_failures=%zu lost_acceptances=%zu codes_accepted_twice=%zu right_refused=%zu wrong_verdicts=%zu "
-                "gap_verdicts=%zu bad_rows=%zu gap_ms_p50=%.0f gap_ms_max=%.0f promote_ms_p50=%.0f\n",
+                "gap_verdicts=%zu bad_rows=%zu unavail_after_promotion=%zu gap_ms_p50=%.0f gap_ms_max=%.0f "
+                "promote_ms_p50=%.0f\n",
                 opt.sync ? "sync" : "async", rounds, opt.lag_ms, t.logins, t.successes, t.told_failures, t.unavail,
                 t.gap_logins, t.lost_failures, t.lost_acceptances, t.accepted_twice, t.right_refused, t.wrong_verdicts,
-                t.gap_verdicts,
+                t.gap_verdicts, t.unavail_after_promotion,
                 t.bad_rows, percentile(gaps, 0.5), percentile(gaps, 1.0), percentile(promotes, 0.5));
     std::fflush(stdout);
     if (harness) return 3;

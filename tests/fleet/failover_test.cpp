@@ -51,9 +51,12 @@ TEST(Failover, SynchronousStandbyPromotedUnderLoadLosesNothingRoundAfterRound)
         EXPECT_EQ(f.lost_failures, 0U) << "round " << r;
         EXPECT_EQ(f.lost_acceptances, 0U) << "round " << r;
         EXPECT_EQ(f.right_refused, 0U) << "round " << r;
+        EXPECT_EQ(f.problems.size(), 0U) << "round " << r;
         EXPECT_EQ(f.wrong_verdicts, 0U) << "round " << r;
         EXPECT_EQ(f.gap_verdicts, 0U) << "round " << r;
         EXPECT_EQ(f.bad_rows, 0U) << "round " << r;
+        // The agents followed at once: no login that began after the promotion was left without a verdict.
+        EXPECT_EQ(f.unavail_after_promotion, 0U) << "round " << r;
         // The load was real on both sides of the failover, and the gap was seen.
         EXPECT_GT(f.successes, 10U) << "round " << r;
         EXPECT_GT(f.told_failures, 10U) << "round " << r;

@@ -41,6 +41,8 @@
 //   gap_verdicts      logins that started after the primary was gone and ended
 //                     before the promotion began, yet got a verdict
 //   bad_rows          rows that do not open or parse
+//   unavail_after_promotion  logins started once the new primary took writes that
+//                     still got PAM_AUTHINFO_UNAVAIL (an agent that did not follow)
 // With synchronous replication all of these must be 0.
 #pragma once
 
@@ -120,6 +122,7 @@ struct Options {
 
 struct RoundFigures {
     std::size_t logins = 0, successes = 0, told_failures = 0, unavail = 0, gap_logins = 0;
+    std::size_t unavail_after_promotion = 0;  // started once the new primary took writes, yet no verdict
     std::size_t lost_failures = 0, lost_acceptances = 0, accepted_twice = 0, right_refused = 0, wrong_verdicts = 0,
                 gap_verdicts = 0;
     std::size_t bad_rows = 0;
@@ -313,7 +316,7 @@ public:
         if (!scanned) fail("scan: " + scanned.error().message());
         if (rows != static_cast<std::size_t>(kUsers)) fail("scan saw " + std::to_string(rows) + " rows, not 4");
 
-        evaluate(f, survived, killed, promote_start);
+        evaluate(f, survived, killed, promote_start, promoted);
         (void)kill_start;
 
         // the old primary, rebuilt as the new one's standby: the next round fails back onto it
@@ -412,7 +415,7 @@ private:
     }
 
     void evaluate(RoundFigures& f, const std::map<int, UserRecord>& rows, std::int64_t killed,
-                  std::int64_t promote_start)
+                  std::int64_t promote_start, std::int64_t promoted)
     {
         const std::size_t n = std::min(shared_->n.load(), kMaxLogins);
         if (shared_->n.load() > kMaxLogins) f.problems.push_back("more logins than the record holds");
@@ -439,6 +442,7 @@ private:
                 }
             } else if (l.rc == PAM_AUTHINFO_UNAVAIL) {
                 ++f.unavail;
+                if (l.start_us >= promoted) ++f.unavail_after_promotion;
             } else {
                 ++f.wrong_verdicts;
                 f.problems.push_back("PAM result " + std::to_string(l.rc) + " for " + who);
