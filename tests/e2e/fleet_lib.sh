@@ -26,6 +26,7 @@
 #                    last one given for USER that is good now (waits for the clock
 #                    when needed); not in a $(...) subshell, which would forget the step
 # pgt ARGS...        pg_test_server.sh ARGS... (e.g. pgt stop "$pgdir")
+# fleet_diagnostics  after a failure: the ends of the database's and agents' logs
 #
 # Callers set: authctl, module, authctld (paths), pg_test_server (the script).
 
@@ -38,7 +39,9 @@ remote_command='echo "logged in as $(id -un)"; echo "on $(hostname)"'
 pgt() { "$pg_test_server" "$@"; }
 
 fleet_db() {
-  ip link add br0 type bridge || return 1
+  # A fixed address: a bridge otherwise takes the lowest of its ports', and
+  # changes it as servers are added.
+  ip link add br0 address 02:77:00:00:00:01 type bridge || return 1
   ip addr add "$fleet_net.1/24" dev br0
   ip link set br0 up
   mkdir -m 0700 "$breakglass"
@@ -128,9 +131,22 @@ SSHD_CONFIG
   nsenter -t "$pid" -n -u -m -- setpriv --pdeathsig KILL /usr/sbin/sshd -D -e -f "$d/sshd_config" 2> "$d/sshd.log" &
   declare -g "sshd_$n=$!"
   e2e_cleanup_hooks+=("kill $!; wait $! 2>/dev/null")
-  for _ in $(seq 100); do grep -q 'Server listening' "$d/sshd.log" && break; sleep 0.1; done
+  for _ in $(seq 100); do grep -qs 'Server listening' "$d/sshd.log" && break; sleep 0.1; done
   grep -q 'Server listening' "$d/sshd.log" || { cat "$d/sshd.log"; echo "FAIL - server $n: sshd did not start"; return 1; }
   [ -x "$work/askpass" ] || e2e_askpass
+}
+
+# fleet_diagnostics [always]: after a failure (or always), the ends of the database's and the
+# agents' logs (E2E_KEEP=1 keeps them all).
+fleet_diagnostics() {
+  [ "${1:-}" = always ] || [ "$e2e_failures" -gt 0 ] || return 0
+  echo "--- the last lines of $pgdir/log/postgresql.log"
+  tail -n 30 "$pgdir/log/postgresql.log" 2>/dev/null
+  local f
+  for f in "$work"/fleet*/authctld.log; do
+    echo "--- the last lines of $f"
+    tail -n 15 "$f"
+  done
 }
 
 login_on() {
