@@ -29,6 +29,8 @@
 #                                       (the old primary after a failover) it is stopped, its
 #                                       data wiped and rebuilt on the SAME port, so a fleet.conf
 #                                       naming both ports stays valid round after round.
+#                                       Holds DIR's lock, not PRIMARY_DIR's: one standby command
+#                                       per primary at a time (it rewrites the primary's settings).
 #   pg_test_server.sh promote DIR       pg_ctl promote; returns once it accepts writes; it then
 #                                       has no synchronous standby until one is attached
 #   pg_test_server.sh crash DIR         SIGKILL the postmaster and all its children at once (no
