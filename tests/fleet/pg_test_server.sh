@@ -41,8 +41,8 @@
 #                                       P1,P2, target_session_attrs = read-write), with DIR's
 #                                       password, CA and key (which standby made identical)
 #
-# start: with PGT_WATCH_PID=PID in the environment, the server is stopped once
-# process PID is gone (a test that crashed leaves nothing running). With
+# start, standby: with PGT_WATCH_PID=PID in the environment, the server is
+# stopped once process PID is gone (a test that crashed leaves nothing running). With
 # PGT_LISTEN_EXTRA=IP[,IP...] it also listens on those addresses (which must
 # exist already, e.g. a bridge in a test's network namespace), its certificate
 # names them too, and pg_hba lets clients in from their subnets ("samenet").
