@@ -66,7 +66,9 @@ check "each server has its own agent socket (/run/authctl/agent.sock in its own 
   test "$(on 1 stat -c %d:%i /run/authctl/agent.sock)" != "$(on 2 stat -c %d:%i /run/authctl/agent.sock)"
 for n in 1 2 3; do
   on "$n" "$authctld" --check > "$work/check.$n" 2>&1
-  check "authctld --check on fleet$n: the database is usable" bash -c "grep -q . '$work/check.$n'"
+  echo $? > "$work/check.rc.$n"
+  check "authctld --check on fleet$n: exit 0, the database usable, the clocks agree" \
+    bash -c "test \"\$(cat '$work/check.rc.$n')\" = 0 && grep -q '^authctld: ok: fleet database authctl on $fleet_net.1: schema usable; clocks agree' '$work/check.$n'"
 done
 sed 's/^/  /' "$work/check.1"
 
@@ -92,6 +94,7 @@ check "both refusals are counted fleet-wide (fleet1, fleet2, fleet3 see 2 failur
 next_code alice "$secret_alice"
 login_on 2 alice kbd "$otp" "" a2
 check "alice logs in on fleet2 with the next code" logged_in_on alice fleet2 a2
+check "...and is told of the two failures fleet2 and fleet3 recorded" told 'There were 2 failed attempts since your last successful login' a2
 next_code alice "$secret_alice"
 login_on 3 alice kbd "$otp" "" a3
 check "alice logs in on fleet3 with the one after" logged_in_on alice fleet3 a3
