@@ -150,6 +150,52 @@ TEST(Failover, StandbyPromoteCrashAndRebuildOnTheSamePortAndAStandbyIsNeverUsed)
     EXPECT_NE(::kill(pb, 0), 0);
 }
 
+// A host that accepts the TCP connection and then says nothing (a server
+// hung: SIGSTOP) listed first, with connect_timeout = timeout: libpq would
+// spend the whole decision's time on it. The agent cuts each host's connect
+// timeout so that the list fits in the deadline, and reaches the primary.
+TEST(Failover, AHungHostFirstInTheListStillLeavesTimeForThePrimary)
+{
+    ASSERT_EQ(::geteuid(), 0U) << "fleet tests run as root";
+    std::unique_ptr<test::PgTestServer> a, b;
+    std::unique_ptr<fleet::PgStore> store;
+    const std::string err = test::start_fleet(a, store);
+    ASSERT_TRUE(err.empty()) << err;
+    try {
+        b = test::PgTestServer::standby_of(*a, test::PgTestServer::Sync::off);
+    } catch (const std::exception& e) {
+        FAIL() << e.what();
+    }
+    test::TempDir tmp;
+    const std::string path = tmp / "fleet.conf";
+    ASSERT_TRUE(test::PgTestServer::write_fleet_conf(path, {b.get(), a.get()}));
+    std::string text = test::read_file(path);
+    const auto at = text.find("connect_timeout = 3\n");
+    ASSERT_NE(at, std::string::npos) << text;
+    text.replace(at, 20, "connect_timeout = 5\n");
+    test::write_file(path, text, 0600);
+    auto cfg = fleet::load_fleet_config(path);
+    ASSERT_TRUE(cfg) << cfg.error().message();
+    ASSERT_EQ(cfg->timeout, 5U);
+    auto ring = load_keyring(cfg->key_file);
+    ASSERT_TRUE(ring);
+    auto ha = fleet::PgStore::open(*cfg, std::move(*ring));
+    ASSERT_TRUE(ha);
+    ASSERT_TRUE(b->pause());
+    const auto t0 = std::chrono::steady_clock::now();
+    auto held = (*ha)->lock("alice");
+    const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (held) {
+        held->record() = UserRecord{};
+        EXPECT_TRUE(held->commit());
+        EXPECT_TRUE(held->finish());
+    }
+    ASSERT_TRUE(b->resume());
+    EXPECT_TRUE(held) << held.error().message();
+    EXPECT_LT(waited, 4.5) << "the hung host took the whole deadline";
+    std::printf("[ info ] hung host first: the primary reached after %.2f s\n", waited);
+}
+
 // A synchronous standby that stopped answering: every COMMIT on the primary
 // waits for it. That wait must end in "outcome unknown" (PAM_AUTHINFO_UNAVAIL),
 // never in a verdict: neither when the agent's own deadline ends it, nor when
