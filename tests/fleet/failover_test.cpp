@@ -46,6 +46,7 @@ TEST(Failover, SynchronousStandbyPromotedUnderLoadLosesNothingRoundAfterRound)
         std::printf("[ info ] round %d: %zu logins, %zu successes, %zu failures told, %zu unavailable (%zu with no "
                     "primary), promote %.0f ms, gap %.0f ms\n",
                     r, f.logins, f.successes, f.told_failures, f.unavail, f.gap_logins, f.promote_ms, f.gap_ms);
+        for (const auto& h : f.harness) ADD_FAILURE() << "round " << r << ": " << h;
         for (std::size_t i = 0; i < f.problems.size() && i < 20; ++i) ADD_FAILURE() << "round " << r << ": " << f.problems[i];
         EXPECT_EQ(f.accepted_twice, 0U) << "round " << r;
         EXPECT_EQ(f.lost_failures, 0U) << "round " << r;

@@ -128,7 +128,8 @@ struct RoundFigures {
     std::size_t bad_rows = 0;
     double gap_ms = -1;      // from the primary gone to the first verdict of a login started after it
     double promote_ms = 0;   // pg_test_server.sh promote, until it accepts writes
-    std::vector<std::string> problems;  // what went wrong in the harness itself, or each violation
+    std::vector<std::string> problems;  // each violation counted above, in words
+    std::vector<std::string> harness;   // what went wrong in the rig itself (a server, a child, a read)
 };
 
 class FailoverRig {
@@ -220,7 +221,7 @@ public:
     RoundFigures round()
     {
         RoundFigures f;
-        auto fail = [&f](const std::string& what) { f.problems.push_back(what); };
+        auto fail = [&f](const std::string& what) { f.harness.push_back(what); };
         // 1. fresh users
         std::vector<SecretBytes> keys;
         for (const char* u : kUserNames) {
@@ -418,7 +419,7 @@ private:
                   std::int64_t promote_start, std::int64_t promoted)
     {
         const std::size_t n = std::min(shared_->n.load(), kMaxLogins);
-        if (shared_->n.load() > kMaxLogins) f.problems.push_back("more logins than the record holds");
+        if (shared_->n.load() > kMaxLogins) f.harness.push_back("more logins than the record holds");
         std::map<std::pair<int, std::int64_t>, int> accepted;  // (user, counter) -> logins let in
         std::size_t told_failures[kUsers] = {};
         std::int64_t first_verdict = -1;
