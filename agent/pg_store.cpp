@@ -297,23 +297,28 @@ private:
     // libpq's blocking connect over the host list: libpq tries each host in
     // turn, moving on after a refusal (a dead host: at once), a timeout, or a
     // server that is not read-write (a standby, target_session_attrs). Each
-    // host gets connect_timeout, cut so that the whole list fits in what is
-    // left of the operation's deadline (libpq's floor is 2 s a host). Every
-    // parameter is set here; the environment was scrubbed of PG* variables.
+    // host (each of its addresses, for libpq) gets connect_timeout, cut to
+    // its share of what is left of the operation's deadline, rounded up to a
+    // whole second (libpq's unit; its floor is 2 s). A share fixed up front:
+    // a host that refuses at once does not pass its time on, and with many
+    // hosts the floor can take the list past the deadline (bounded still:
+    // hosts x that share). Every parameter is set here; the environment was
+    // scrubbed of PG* variables.
     Result<std::unique_ptr<Conn>> connect(Clock::time_point deadline)
     {
         const auto left_ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
         if (left_ms <= 0) return make_error(Errc::io, "cannot connect to the fleet database: no time left");
         const long long hosts = 1 + std::count(cfg_.host.begin(), cfg_.host.end(), ',');
         const long long per_host =
-            std::max<long long>(2, std::min<long long>(cfg_.connect_timeout, left_ms / 1000 / hosts));
+            std::max<long long>(2, std::min<long long>(cfg_.connect_timeout, (left_ms + hosts * 1000 - 1) / (hosts * 1000)));
         const std::string connect_timeout = std::to_string(per_host);
         const std::string user_timeout = std::to_string(cfg_.timeout * 1000);
         const std::string server_options =
             "-c statement_timeout=" + std::to_string(cfg_.timeout * 1000) +
             " -c lock_timeout=" + std::to_string(cfg_.timeout * 1000) +
             " -c idle_in_transaction_session_timeout=" + std::to_string(cfg_.timeout * 2000) +
-            " -c synchronous_commit=on -c default_transaction_isolation=read\\ committed";
+            " -c synchronous_commit=on -c client_min_messages=warning"
+            " -c default_transaction_isolation=read\\ committed";
         const char* keys[] = {"host",          "port",
                               "dbname",        "user",
                               "password",      "sslmode",
@@ -489,9 +494,12 @@ public:
         // literal: BEGIN and the lock then take one round trip.
         // The isolation level and commit durability are set on the
         // transaction itself, so a pooler that drops the connection's startup
-        // options cannot weaken them.
+        // options cannot weaken them; so is client_min_messages, so that a
+        // role or database setting cannot hide the WARNING of a COMMIT that
+        // is on the primary alone (finish()).
         const std::string sql =
             "BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL synchronous_commit TO on; "
+            "SET LOCAL client_min_messages TO warning; "
             "SELECT pg_advisory_xact_lock(" + std::to_string(key) + ")";
         auto r = lease_->exec(sql.c_str(), 0, nullptr, nullptr, nullptr, 0, deadline);
         if (!r) return r.error();
