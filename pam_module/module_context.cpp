@@ -37,6 +37,8 @@ Result<ModuleConfig> read_config(int argc, const char** argv)
         }
     }
     if (auto st = apply_config_file(cfg.opts, conf, !conf_given); !st) return st.error();
+    const StoreKind file_store = cfg.opts.store;
+    bool nullok_argument = false;
     for (int i = 0; i < argc; ++i) {
         const std::string_view arg = argv[i] != nullptr ? argv[i] : "";
         if (arg.rfind("conf=", 0) == 0) continue;
@@ -47,7 +49,14 @@ Result<ModuleConfig> read_config(int argc, const char** argv)
             continue;
         }
         if (auto st = apply_argument(cfg.opts, arg); !st) return st.error();
+        if (arg == "nullok") nullok_argument = true;
     }
+    // A line that names another store than the configuration file (a
+    // break-glass store=file line under a fleet's store = agent) does not
+    // inherit the file's nullok: a rollout setting for the fleet must not let
+    // everyone absent from the break-glass store in while the fleet is down.
+    // Only its own nullok argument counts.
+    if (cfg.opts.store != file_store && !nullok_argument) cfg.opts.nullok = false;
     if (cfg.opts.store == StoreKind::agent) {
         for (int i = 0; i < argc; ++i) {
             const std::string_view arg = argv[i] != nullptr ? argv[i] : "";

@@ -70,4 +70,9 @@ private:
 // until an administrator unlocks it.")
 std::string lock_message(std::uint32_t failures, std::int64_t until, std::int64_t now);
 
+// What a user is told when the fleet could not decide (PAM_AUTHINFO_UNAVAIL):
+// no reason (that is in the log), nothing about the account.
+inline constexpr const char* kFleetUnavailableMessage =
+    "The login service cannot be reached right now; try again later.";
+
 }  // namespace authctl::pam

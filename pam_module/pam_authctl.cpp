@@ -21,10 +21,21 @@
 namespace authctl::pam {
 namespace {
 
-int fail_closed(const Session& s, const Options& opts, const std::string& user, const Error& err)
+// Refuses after a store error. When the fleet could not decide (agent or
+// database down or silent), the user is told so in one line, so that a login
+// refused for that reason does not look like a wrong code; the reason itself
+// goes to the log only.
+int fail_closed(Session& s, const Options& opts, const std::string& user, const Error& err)
 {
     s.log(LOG_ERR, user, "refused: " + err.message());
-    return to_pam(err.code, opts.store);
+    const int rc = to_pam(err.code, opts.store);
+    if (rc == PAM_AUTHINFO_UNAVAIL) s.tell(kFleetUnavailableMessage, true);
+    return rc;
+}
+
+std::string failures_text(std::uint32_t n)
+{
+    return std::to_string(n) + (n == 1 ? " failure" : " failures");
 }
 
 // Where this configuration's decisions are made: core over this host's state
@@ -90,7 +101,7 @@ int authenticate_code(Session& s, const Options& opts, const Account& acct)
     if (info->lock.locked) {
         s.tell(lock_message(info->failures, info->lock.until, info->now), true);
         s.log(LOG_NOTICE, acct.name,
-              "refused without asking: account locked (" + std::to_string(info->failures) + " failures)");
+              "refused without asking: account locked (" + failures_text(info->failures) + ")");
         return PAM_AUTH_ERR;
     }
     if (!info->enrolled && opts.nullok) {
@@ -116,18 +127,18 @@ int authenticate_code(Session& s, const Options& opts, const Account& acct)
                 s.tell("Recovery code accepted; " + std::to_string(result->recovery_left) + " left.");
             s.log(LOG_INFO, acct.name,
                   std::string("accepted ") + (result->used_recovery ? "a recovery code" : "a one-time code") +
-                      (result->failures > 0 ? " after " + std::to_string(result->failures) + " failures" : ""));
+                      (result->failures > 0 ? " after " + failures_text(result->failures) : ""));
             return PAM_SUCCESS;
         case Outcome::wrong_code:
-            s.log(LOG_NOTICE, acct.name, "wrong code (" + std::to_string(result->failures) + " failures)");
+            s.log(LOG_NOTICE, acct.name, "wrong code (" + failures_text(result->failures) + ")");
             if (result->locked_now) {
-                s.log(LOG_WARNING, acct.name, "account locked after " + std::to_string(result->failures) + " failures");
+                s.log(LOG_WARNING, acct.name, "account locked after " + failures_text(result->failures));
                 s.tell(lock_message(result->failures, result->lock.until, result->now), true);
             }
             return PAM_AUTH_ERR;
         case Outcome::locked:
             s.tell(lock_message(result->failures, result->lock.until, result->now), true);
-            s.log(LOG_NOTICE, acct.name, "refused: account locked (" + std::to_string(result->failures) + " failures)");
+            s.log(LOG_NOTICE, acct.name, "refused: account locked (" + failures_text(result->failures) + ")");
             return PAM_AUTH_ERR;
         case Outcome::not_enrolled:
             if (opts.nullok) {
@@ -155,7 +166,7 @@ int preauth(Session& s, const Options& opts, const Account& acct)
     s.arm_fail_delay();
     s.tell(lock_message(info->failures, info->lock.until, info->now), true);
     s.log(LOG_NOTICE, acct.name,
-          "refused in preauth: account locked (" + std::to_string(info->failures) + " failures)");
+          "refused in preauth: account locked (" + failures_text(info->failures) + ")");
     return PAM_AUTH_ERR;
 }
 
@@ -177,9 +188,9 @@ int authfail(Session& s, const Options& opts, const Account& acct)
     if (result->outcome == Outcome::locked) {
         s.log(LOG_NOTICE, acct.name, "failure while locked (not counted)");
     } else {
-        s.log(LOG_NOTICE, acct.name, "authentication failure (" + std::to_string(result->failures) + " failures)");
+        s.log(LOG_NOTICE, acct.name, "authentication failure (" + failures_text(result->failures) + ")");
         if (result->locked_now) {
-            s.log(LOG_WARNING, acct.name, "account locked after " + std::to_string(result->failures) + " failures");
+            s.log(LOG_WARNING, acct.name, "account locked after " + failures_text(result->failures));
             s.tell(lock_message(result->failures, result->lock.until, result->now), true);
         }
     }
@@ -198,7 +209,7 @@ int authsucc(Session& s, const Options& opts, const Account& acct)
     if (!cleared) return fail_closed(s, opts, acct.name, cleared.error());
     if (*cleared > 0) {
         s.tell(failures_since(*cleared));
-        s.log(LOG_INFO, acct.name, "success after " + std::to_string(*cleared) + " failures");
+        s.log(LOG_INFO, acct.name, "success after " + failures_text(*cleared));
     }
     return PAM_SUCCESS;
 }
@@ -216,7 +227,7 @@ int account(Session& s, const Options& opts, const Account& acct)
     if (!info) return fail_closed(s, opts, acct.name, info.error());
     if (!info->lock.locked) return PAM_SUCCESS;
     s.tell(lock_message(info->failures, info->lock.until, info->now), true);
-    s.log(LOG_NOTICE, acct.name, "account denied: locked (" + std::to_string(info->failures) + " failures)");
+    s.log(LOG_NOTICE, acct.name, "account denied: locked (" + failures_text(info->failures) + ")");
     return PAM_PERM_DENIED;
 }
 

@@ -425,6 +425,10 @@ TEST_F(FleetLoad, ModuleFailsClosedWithAuthinfoUnavailWhenTheFleetCannotDecide)
     const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     ASSERT_TRUE(pg_->resume());
     EXPECT_EQ(hung.rc, PAM_AUTHINFO_UNAVAIL);
+    // The user is told, in one line, why there was no prompt (not a word of the reason).
+    const std::vector<std::string> unavailable{"The login service cannot be reached right now; try again later."};
+    EXPECT_EQ(hung.conv.errors, unavailable);
+    EXPECT_TRUE(hung.conv.prompts.empty()) << "the prompt decision itself could not be made";
     EXPECT_LT(waited, 12.0) << "the prompt decision and the attempt each have a 5 s bound";
     std::printf("[ info ] database paused: PAM_AUTHINFO_UNAVAIL after %.2f s\n", waited);
     // The database back: the agent reconnects by itself; the code is still
@@ -438,14 +442,19 @@ TEST_F(FleetLoad, ModuleFailsClosedWithAuthinfoUnavailWhenTheFleetCannotDecide)
     agents_[2]->kill();
     const auto down = login(2, "alice", code_at(key, step_now() + 1));
     EXPECT_EQ(down.rc, PAM_AUTHINFO_UNAVAIL);
+    EXPECT_EQ(down.conv.errors, unavailable);
     ::unlink(agents_[2]->socket().c_str());
     EXPECT_EQ(login(2, "alice", "000000").rc, PAM_AUTHINFO_UNAVAIL);
-    EXPECT_EQ(login(2, "alice", "", test::Phase::account).rc, PAM_AUTHINFO_UNAVAIL);
+    const auto account = login(2, "alice", "", test::Phase::account);
+    EXPECT_EQ(account.rc, PAM_AUTHINFO_UNAVAIL);
+    EXPECT_EQ(account.conv.errors, unavailable) << "the account phase (a key login) is told too";
     // A socket that may not be the agent's (a directory others may write
     // to): a refusal, not an unavailable service to fall back from.
     const std::string dir = tmp_.path() + "/server3";
     ASSERT_EQ(::chmod(dir.c_str(), 0777), 0);
-    EXPECT_EQ(login(3, "alice", "000000").rc, PAM_SERVICE_ERR);
+    const auto unsafe = login(3, "alice", "000000");
+    EXPECT_EQ(unsafe.rc, PAM_SERVICE_ERR);
+    EXPECT_TRUE(unsafe.conv.errors.empty()) << "a refusal, not an outage: nothing to try again later";
     ASSERT_EQ(::chmod(dir.c_str(), 0755), 0);
     EXPECT_EQ(record("alice").tally.failures, 0U) << "store faults are never counted as failures";
     // A policy option as a module argument with store=agent is refused, loudly.

@@ -331,6 +331,23 @@ TEST_F(ModuleTest, NullokLetsUnenrolledUsersPassWithoutAPrompt)
     EXPECT_EQ(auth("alice", {totp_now(e)}, "nullok").rc, PAM_SUCCESS);
 }
 
+// The break-glass line of docs/fleet.md §4 (store=file under a configuration
+// file that says store = agent) does not inherit the file's nullok: with it,
+// everyone absent from the break-glass store would pass while the fleet is down.
+TEST_F(ModuleTest, ALineOverridingTheFilesStoreDoesNotInheritItsNullok)
+{
+    test::write_file(conf_, "store = agent\nnullok\n", 0644);
+    const auto r = auth("carol", {"123456"}, "store=file");
+    EXPECT_EQ(r.rc, PAM_AUTH_ERR) << "carol is not enrolled in the break-glass store";
+    EXPECT_EQ(r.conv.prompts.size(), 1U);
+    // Its own nullok argument still counts, and the file's nullok applies to a
+    // line of the file's own store.
+    EXPECT_EQ(auth("carol", {}, "store=file nullok").rc, PAM_SUCCESS);
+    test::write_file(conf_, "store = file\nnullok\n", 0644);
+    EXPECT_EQ(auth("carol", {}, "store=file").rc, PAM_SUCCESS);
+    EXPECT_EQ(auth("carol", {}).rc, PAM_SUCCESS);
+}
+
 TEST_F(ModuleTest, UnknownUserGetsThePromptAndFails)
 {
     const auto r = auth("mallory", {"123456"});
@@ -473,7 +490,7 @@ TEST_F(ModuleTest, FailureAndLockAreLoggedToAuthprivWithoutTheCode)
     for (int i = 0; i < 3; ++i) auth("alice", {wrong});
     auth("alice", {right});
     const std::string log = syslog_->drain();
-    EXPECT_NE(log.find("user alice: wrong code (1 failures) (service=authctl-test rhost=192.0.2.10)"),
+    EXPECT_NE(log.find("user alice: wrong code (1 failure) (service=authctl-test rhost=192.0.2.10)"),
               std::string::npos)
         << log;
     EXPECT_NE(log.find("user alice: account locked after 3 failures"), std::string::npos) << log;
