@@ -80,6 +80,12 @@ stop_agents() {
   apid=()
 }
 e2e_cleanup_hooks=("stop_agents" "${e2e_cleanup_hooks[@]}")
+# fleet_scale and fleet_failover_bench run in the background (bg_pid) so that
+# an ended script (die is not an exit, but a timeout's TERM is) stops them by
+# pid, before the agents and the database.
+bg_pid=
+stop_bg() { [ -z "${bg_pid:-}" ] || { kill "$bg_pid" 2>/dev/null; wait "$bg_pid" 2>/dev/null; bg_pid=; }; }
+e2e_cleanup_hooks=("stop_bg" "${e2e_cleanup_hooks[@]}")
 start_agents "$work/policy0.conf"
 
 # ---- users --------------------------------------------------------------------
@@ -218,9 +224,15 @@ x_race=$(field success <<<"$res") x_race_refused=$(field refused <<<"$res")
 [ "$x_race" = 1 ] && [ "$x_race_refused" = 31 ] || die "fleet accepted one code $x_race times of 32 ($res)"
 yes 000000 | head -n $(( 8 * f_lost )) > "$work/answers.lost"
 res=$(run_bench -p 8 -a "$f_agents" 'bfleet%d' flost "$work/answers.lost" "$f_lost")
-x_lost=$(( 8 * f_lost - $(fleet_field flost failures) ))
+x_lost=$(fleet_field flost failures)
+if [[ $x_lost =~ ^[0-9]+$ ]]; then
+  x_lost=$(( 8 * f_lost - x_lost ))
+  [ "$x_lost" = 0 ] || die "fleet lost $x_lost of $(( 8 * f_lost )) failures"
+else
+  die "fleet lost-failures run: authctl status gave no failure count for flost (${x_lost:-nothing})"
+  x_lost="? (no count)"
+fi
 [ "$(field refused <<<"$res")" = $(( 8 * f_lost )) ] || die "fleet lost-failures run: $res"
-[ "$x_lost" = 0 ] || die "fleet lost $x_lost of $(( 8 * f_lost )) failures"
 stop_agents
 start_agents "$work/policy3.conf"
 yes 000000 | head -n 32 > "$work/answers.wrong32"
@@ -268,15 +280,34 @@ module_libs=$(ldd "$module" | awk '{print $1}' | grep -E 'libpq|libssl|libcrypto
 # ---- F5: failover (another engineer's executable) -----------------------------
 # tests/fleet/fleet_failover_bench --mode sync|async prints one key=value line.
 echo "# fleet: failover"
+# Its exit status: 0; 1 a violation (sync: any loss; both modes: a wrong or
+# gap verdict, a bad row); 2 usage; 3 an error of the rig; 124 the timeout.
+# Any of those fails the run. In the background, so that the cleanup hooks
+# can stop it by pid ($bg_pid) when this script is ended; its temporary
+# directories (PostgreSQL's, the rig's) under $work, which goes with the run
+# even when the timeout kills it before its destructors run.
 declare -A fo
 for mode in sync async; do
   if [ -n "$tiny" ]; then
     fo[$mode]="not run in --tiny (a round takes about a minute)"
   elif [ -x "$failover_bench" ]; then
-    fo[$mode]=$(timeout 600 "$failover_bench" --mode "$mode" 2> "$work/failover.$mode.err" | tail -1)
-    [ -n "${fo[$mode]}" ] || die "fleet_failover_bench --mode $mode printed nothing: $(tail -2 "$work/failover.$mode.err")"
+    mkdir -p "$work/failover.$mode.tmp"
+    TMPDIR=$work/failover.$mode.tmp timeout -k 30 600 "$failover_bench" --mode "$mode" \
+      > "$work/failover.$mode.out" 2> "$work/failover.$mode.err" &
+    bg_pid=$!
+    wait "$bg_pid"; fo_rc=$?; bg_pid=
+    fo[$mode]=$(tail -1 "$work/failover.$mode.out")
+    case $fo_rc in
+      0) [ -n "${fo[$mode]}" ] || die "fleet_failover_bench --mode $mode printed nothing" ;;
+      1) die "fleet_failover_bench --mode $mode: a violation (exit 1): $(grep -v ': harness: ' "$work/failover.$mode.err" | tail -3)" ;;
+      3) die "fleet_failover_bench --mode $mode: the rig failed (exit 3): $(tail -3 "$work/failover.$mode.err")" ;;
+      124|137) die "fleet_failover_bench --mode $mode: killed by its 600 s timeout (exit $fo_rc)" ;;
+      *) die "fleet_failover_bench --mode $mode: exit $fo_rc: $(tail -3 "$work/failover.$mode.err")" ;;
+    esac
+    [ "$fo_rc" = 0 ] || fo[$mode]="FAILED (exit $fo_rc) ${fo[$mode]}"
   else
     fo[$mode]="not built (no $failover_bench)"
+    die "fleet_failover_bench not built ($failover_bench): the full run needs its figures"
   fi
   echo "  $mode: ${fo[$mode]}"
 done
@@ -286,8 +317,9 @@ echo "# fleet: scale (simulated agents at $scale_rate logins/s each)"
 stop_agents
 scale_c0=$(authorized)
 "$scale" --fleet-conf "$fconf" --rate "$scale_rate" --pool "$scale_pool" --agents "$scale_agents" \
-  --seconds "$scale_seconds" --warmup "$scale_warmup" > "$work/scale.out" 2> "$work/scale.err"
-scale_rc=$?
+  --seconds "$scale_seconds" --warmup "$scale_warmup" > "$work/scale.out" 2> "$work/scale.err" &
+bg_pid=$!
+wait "$bg_pid"; scale_rc=$?; bg_pid=
 cat "$work/scale.out" | sed 's/^/  /'
 [ "$scale_rc" = 0 ] || die "fleet_scale exit $scale_rc: $(tail -2 "$work/scale.err")"
 grep -q 'agents=.*p99_ms=' "$work/scale.out" || die "fleet_scale printed no step"

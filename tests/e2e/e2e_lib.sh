@@ -216,6 +216,11 @@ told() { grep -q "$1" "$work/err.${2:-last}"; }
 # grep -q: under pipefail, the writers' SIGPIPE after an early match would
 # fail the pipeline.)
 logged() { syslog_lines | grep -E '^<8[0-7]>' | grep -F "$1" >/dev/null; }
+# syslog_mark: how many messages have arrived so far. logged_since MARK TEXT:
+# as logged, among the messages after the first MARK only (what one step
+# logged, not what an earlier step already did).
+syslog_mark() { syslog_lines | wc -l; }
+logged_since() { syslog_lines | tail -n +"$(($1 + 1))" | grep -E '^<8[0-7]>' | grep -F "$2" >/dev/null; }
 
 # Datagrams arrive without newlines; each starts with "<PRI>".
 syslog_lines() {

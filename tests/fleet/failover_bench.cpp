@@ -176,8 +176,7 @@ int main(int argc, char** argv)
                 "promote_ms_p50=%.0f\n",
                 opt.sync ? "sync" : "async", rounds, opt.lag_ms, t.logins, t.successes, t.told_failures, t.unavail,
                 t.gap_logins, t.lost_failures, t.lost_acceptances, t.accepted_twice, t.right_refused, t.wrong_verdicts,
-                t.gap_verdicts, t.unavail_after_promotion,
-                t.bad_rows, percentile(gaps, 0.5), percentile(gaps, 1.0), percentile(promotes, 0.5));
+                t.gap_verdicts, t.bad_rows, t.unavail_after_promotion, percentile(gaps, 0.5), percentile(gaps, 1.0), percentile(promotes, 0.5));
     std::fflush(stdout);
     if (harness) return 3;
     if (t.wrong_verdicts != 0 || t.gap_verdicts != 0 || t.bad_rows != 0) return 1;

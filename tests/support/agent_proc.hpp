@@ -124,6 +124,22 @@ public:
         return false;
     }
 
+    // Whether it still runs. Not kill(pid, 0), which a zombie passes: waitpid
+    // WNOHANG, and once it has exited it is reaped here (its wait status kept,
+    // its pid forgotten: never waited for or signalled again).
+    bool alive()
+    {
+        if (pid_ <= 0) return false;
+        int ws = 0;
+        const pid_t r = ::waitpid(pid_, &ws, WNOHANG);
+        if (r == 0) return true;
+        if (r == pid_) {
+            status_ = ws;
+            pid_ = -1;
+        }
+        return false;
+    }
+
     pid_t pid() const { return pid_; }
     std::string log() const { return test::read_file(log_); }
     // Hands `fd` over as systemd would (fd 3, LISTEN_FDS, LISTEN_PID).

@@ -30,7 +30,10 @@
 // Every login is recorded (user, counter, kind, PAM result, start and end).
 //
 // What is counted (RoundFigures), all from the record of logins and the rows:
-//   lost_failures     per wrong-code user, refusals told minus failures in its row (>= 0)
+//   lost_failures     per wrong-code user, refusals told minus failures in its row (>= 0):
+//                     a net count, so a lower bound: a wrong-code attempt with an unknown
+//                     outcome (PAM_AUTHINFO_UNAVAIL) whose commit did land adds a failure
+//                     to the row no refusal was told of, and can hide one lost
 //   lost_acceptances  acceptances told whose counter the row has not passed
 //   accepted_twice    (user, counter) pairs that let two logins in
 //   right_refused     a right code never tried before refused as wrong (after a
@@ -210,12 +213,15 @@ public:
             out += "--- agent " + std::to_string(i) + " ---\n" + agents_[static_cast<std::size_t>(i)]->log();
         return out;
     }
-    // Every agent still runs (none was restarted).
-    bool agents_alive() const
+    // Every agent still runs (none was restarted). AgentProc::alive: waitpid
+    // WNOHANG (a zombie passes kill(pid, 0)); an agent found dead is reaped
+    // there and its pid forgotten, so it is not waited for twice.
+    bool agents_alive()
     {
-        for (const auto& a : agents_)
-            if (a->pid() <= 0 || ::kill(a->pid(), 0) != 0) return false;
-        return true;
+        bool all = true;
+        for (auto& a : agents_)
+            if (!a->alive()) all = false;
+        return all;
     }
 
     RoundFigures round()
