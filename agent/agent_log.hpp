@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // authctld's log: syslog (LOG_AUTHPRIV, ident "authctld"), and stderr too
 // with --stderr (tests, foreground runs). One line per call; the text is
 // written as given, so callers pass it through authctl::agent::log_text

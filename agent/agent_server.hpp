@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // authctld's serving loop: accepts on the listening socket, refuses non-root
 // peers, hands each connection to a fixed pool of worker threads (at most
 // `max_connections` accepted and not yet answered: more are closed at once),

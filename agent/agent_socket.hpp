@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // authctld's sockets: the listening socket (from systemd, or bound here with
 // the checks a root-only socket needs) and the bounded I/O of one connection.
 // Every wait has a deadline: the agent never hangs on a client.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // authctld: the fleet agent. pam_authctl.so (store=agent) sends each login
 // decision here over a root-only Unix socket; the agent runs the core login
 // logic over the PostgreSQL store (agent/pg_store.hpp) and answers. It holds

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The fleet store: every user's record in one PostgreSQL database, behind the
 // same Store seam as the file store, so the login and admin decisions in core
 // run over it unchanged. Linked only by authctld and the CLI (never by the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # `cpack -G DEB` in a build configured with -DCMAKE_INSTALL_PREFIX=/usr (so the
 # module lands in the system's PAM directory, /usr/lib/<multiarch>/security,
 # and the configuration in /etc/security). packaging/debian holds the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "module_context.hpp"
 
 #include <security/pam_ext.h>

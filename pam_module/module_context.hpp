@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What a pam_sm_* call knows once its arguments are read: the mode, the merged
 // options (config file first, then module arguments), the user and where the
 // login comes from. Plus the conversation and syslog helpers the flows use.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // pam_authctl.so: the PAM entry points. Each pam_sm_* is a wall (no exception
 // crosses it) around one flow per mode; every decision is made in core/.
 #include <security/pam_ext.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "pam_codes.hpp"
 
 #include <security/_pam_types.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The one mapping from core errors to PAM return codes.
 #pragma once
 

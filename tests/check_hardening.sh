@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Fails unless each ELF file given is built the hardened way: full RELRO
 # (GNU_RELRO + BIND_NOW), a non-executable stack, position independence, and
 # a stack protector, and (across the set, since a binary that calls no

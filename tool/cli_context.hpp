@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What every authctl command shares: the options (--conf, --dir), the store
 // (this host's files or the fleet database: --store, --fleet-conf), user
 // lookups, the one Errc → exit-code mapping, and how codes are read.

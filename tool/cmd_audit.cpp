@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // authctl audit: who in the admin groups could log in without a second factor,
 // and is the state directory safe.
 #include <algorithm>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // authctl enroll | show | recovery
 #include <unistd.h>
 

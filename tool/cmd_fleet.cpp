@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // authctl fleet init | keygen | rekey | push | pull | status: the fleet
 // database's schema and keys, and moving records between this server's state
 // directory and the fleet. Every decision about a record (what a push or pull

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // authctl import google-authenticator | oath: keep users' existing phones working.
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // authctl status | reset | unlock | lock | remove
 #include <iomanip>
 #include <iostream>

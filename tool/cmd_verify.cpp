@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // authctl verify: check a code exactly as a login would (it counts and consumes).
 #include <iostream>
 #include <memory>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The authctl subcommands. Each register_* adds its subcommands to the app;
 // their callbacks do the work and throw Failure to end with an error.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "group_edit.hpp"
 
 #include <sys/wait.h>

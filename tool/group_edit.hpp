@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Group membership for --grant-group and remove: read through NSS, changed
 // with gpasswd(8) (which locks and rewrites /etc/group and /etc/gshadow the
 // way the shadow suite does), run directly, never through a shell.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // authctl: the administrator's tool for pam_authctl. Argument parsing (CLI11)
 // and the one place that turns failures into messages and exit codes:
 // 0 done, 1 refused or failed, 2 usage error.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // QR codes for otpauth URIs (libqrencode), drawn for a terminal or written to a file.
 #pragma once
 

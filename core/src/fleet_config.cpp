@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "authctl/fleet_config.hpp"
 
 #include <fcntl.h>

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The man pages render without a single warning, and cannot silently fall
 # behind the code: every option key the parser knows (core/src/options.cpp)
 # is in pam_authctl(8) and authctl.conf(5), and every command of

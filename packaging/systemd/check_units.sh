@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The agent's systemd units: they load without a warning (systemd-analyze
 # verify), the service's exposure stays low (systemd-analyze security
 # --offline), and the settings authctld(8) relies on are there.

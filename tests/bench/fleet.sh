@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # scripts/bench --fleet: the fleet part of the benchmarks. Sourced by
 # scripts/bench inside its sandbox (private mount and network namespaces, a
 # copied /etc, syslog to $work/syslog) once its helpers are defined; writes

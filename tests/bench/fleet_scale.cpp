@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // fleet_scale: how much login load one PostgreSQL primary takes, with
 // simulated agents. Each simulated agent is what authctld is to the database:
 // its own PgStore (its own pool of TLS + SCRAM connections, fleet.conf's

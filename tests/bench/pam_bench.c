@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* pam_bench: drives a PAM service in-process through the real libpam, as
  * sshd does once per connection: pam_start, pam_authenticate, pam_end, with a
  * no-op fail-delay callback, N times; or P processes at once.

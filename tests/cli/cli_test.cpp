@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The authctl CLI end to end, as an administrator runs it: each command
 // against a temporary --dir, codes from oathtool, QR codes read back by
 // zbarimg, files written by the real google-authenticator tool, and the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # authctl enroll --confirm --grant-group and authctl remove against the real
 # shadow tools (gpasswd) and the real user database, inside a private mount
 # namespace whose /etc is a copy: the machine's /etc is never touched.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The authctl CLI with hostile user names and unsafe state directories: every
 // command either works inside the state directory or refuses in one line on
 // stderr (exit 1) without creating, following or changing anything. Planted

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Shared by the end-to-end tests: a sandbox in private mount and network
 # namespaces, so the machine's /etc, /run and network are never touched.
 #

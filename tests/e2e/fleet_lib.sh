@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Fleet mode end to end (sourced after e2e_lib.sh, inside e2e_sandbox): one
 # PostgreSQL database and several servers, each a real sshd with its own
 # authctld, in namespaces of their own inside the sandbox:

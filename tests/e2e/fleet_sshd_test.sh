@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Fleet mode end to end: three real OpenSSH sshd servers (fleet1..fleet3), each
 # in its own network, UTS and mount namespaces with its own authctld, all on
 # one PostgreSQL database (tests/fleet/pg_test_server.sh) reached over TLS on a

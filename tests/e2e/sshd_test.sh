@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # pam_authctl.so behind a real OpenSSH sshd, logged into with the real ssh
 # client, in private mount and network namespaces: the test's /etc (with its
 # pam.d/sshd and users) is a bind-mounted copy, sshd listens on the private

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # pam_authctl.so behind the real sudo (setuid root, its own PAM service), in
 # private mount and network namespaces: /etc/pam.d/sudo, the sudoers drop-in
 # and the test users live in a bind-mounted copy of /etc, so the machine's

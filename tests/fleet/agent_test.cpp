@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // authctld end to end: the real agent binary in the foreground (--stderr),
 // on a real PostgreSQL (tests/fleet/pg_test_server.sh: TLS, SCRAM), talked
 // to with the module's own client (authctl::call_agent). The decisions through

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The authctl CLI on the fleet database, as an administrator runs it: the
 // real binary against a real PostgreSQL 15 (tests/fleet/pg_test_server.sh:
 // TLS, SCRAM, 127.0.0.1), with codes from oathtool and QR codes read back by

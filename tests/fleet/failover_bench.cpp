@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // fleet_failover_bench: what a failover costs the fleet's guarantees, with
 // synchronous or asynchronous streaming replication. The rig of
 // tests/fleet/failover_test.cpp (tests/support/failover_support.hpp): a real

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A real failover under load (issue 15, "Fleet mode under failure"): a real
 // PostgreSQL primary with a real synchronous standby, four real authctld
 // agents on one fleet.conf naming both (target_session_attrs = read-write),

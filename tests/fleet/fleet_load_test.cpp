@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Several servers on one fleet database: four real authctld agents (each with
 // its own socket, its own fleet.conf and its own copy of the fleet key) on one
 // real PostgreSQL (TLS, SCRAM, 127.0.0.1), and forked logins through the real

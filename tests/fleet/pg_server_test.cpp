@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The test PostgreSQL server harness itself (tests/fleet/pg_test_server.sh,
 // tests/support/pg_server.hpp): TLS with the test CA only, SCRAM passwords,
 // no plain connections, pause/resume/restart/dump, and nothing left running.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # A throwaway PostgreSQL 15 server for the fleet tests: TLS only (a test CA and
 # a server certificate for localhost / 127.0.0.1), SCRAM passwords, its own
 # port, socket directory and logs, all under one directory. Never touches

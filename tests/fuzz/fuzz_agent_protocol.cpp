@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer target: the module <-> agent protocol (docs/FILEFORMAT.md, "Agent
 // protocol"). Each input is tried as a request payload, as a reply payload and
 // as a frame's length prefix. Properties: a rejected payload is

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer target: base32_decode (secrets in URIs, records and imports).
 // Property: whatever decodes encodes to canonical base32 that decodes to the
 // same bytes, and the encoder's output never needs the decoder's leniency.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer target: the code a user types at the prompt, through the whole
 // login decision (authctl::attempt_code) over a real store. One TOTP user is
 // enrolled once, with a fixed secret (RFC 6238's) and two recovery codes, so

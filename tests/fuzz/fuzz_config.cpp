@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer target: the configuration parser, both front ends. The input is
 // the text of an authctl.conf; each of its lines is also given as a PAM module
 // argument. Whatever is accepted must leave the options inside their

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer target: the user-record parser (stored state is hostile input).
 // Property: a text that parses serializes to a text that parses again to the
 // same serialization, so what the store writes is always what it reads back.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer target: what the store writes. validate_record stands in for
 // parsing every record back before it is written (LockedRecord::commit), so
 // for any record, in range or not, it must refuse exactly what the parser would

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer target: the otpauth:// key URI parser (URIs are pasted by admins
 // and imported from other tools). Property: a URI that parses is rebuilt by
 // build_key_uri into one that parses to the same fields (or refused by it as

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Runs one libFuzzer binary for a bounded time on a scratch copy of its seed
 # corpus, so the repository's corpus is never written to. Fails (non-zero) on
 # any crash, leak, timeout or out-of-memory; a failing input is kept as

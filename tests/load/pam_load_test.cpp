@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // pam_authctl.so and the authctl CLI under load, through the real libpam:
 // forked processes logging in at the same instant (one valid code wins once,
 // deny=3 evaluates exactly three wrong codes, no failure is lost), and

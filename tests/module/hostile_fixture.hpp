@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Shared by the hostile-state tests (module through libpam, and the CLI): a
 // private "world" directory holding the state directory and files outside it,
 // snapshots that prove nothing in that world changed, the CLI run with a

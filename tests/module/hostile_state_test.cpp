@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // pam_authctl.so through the real libpam against a hostile state directory:
 // every planted state file (symlinks, foreign owners, loose modes, hard links,
 // FIFOs, devices, truncated and garbage records, a moved or loosened state

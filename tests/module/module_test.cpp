@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // pam_authctl.so through the real libpam: every behaviour of issue #3, driven
 // by pam_start_confdir with a private service directory. Users come from
 // tests/module/data/passwd through nss_wrapper (set by CTest), so the

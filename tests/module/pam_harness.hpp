@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Drives the built pam_authctl.so through the real libpam: a private service
 // directory (pam_start_confdir), a scripted conversation that records every
 // prompt and message, and a fail-delay hook that records the delay asked for.

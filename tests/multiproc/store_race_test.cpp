@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Many processes on one state directory at once, as parallel sshd/sudo logins
 // are: one valid code wins exactly once, deny=N evaluates exactly N wrong codes,
 // no failure is lost, and SIGKILL at any moment leaves every record whole.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # packaging/bash-completion/authctl against the built authctl: subcommands,
 # nested subcommands, options (read from --help), and option values.
 #   completion_test.sh AUTHCTL

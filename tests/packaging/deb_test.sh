@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The .deb that `cpack -G DEB` makes, installed, used, removed and purged with
 # the real dpkg on this machine's own package database -- inside a private
 # mount namespace where /etc, /usr and /var are overlays whose writes land in a
@@ -27,6 +28,7 @@ check "a commented /etc/security/authctl.conf, root-owned, not writable by other
 check "...marked as a conffile" bash -c "dpkg-deb -I '$deb' conffiles | grep -qx /etc/security/authctl.conf"
 check "the state directory, mode 0700" ships drwx------ /var/lib/authctl/
 check "bash completion" ships -rw-r--r-- /usr/share/bash-completion/completions/authctl
+check "the machine-readable copyright file (Apache-2.0)" bash -c "dpkg-deb --fsys-tarfile '$deb' | tar -xOf - ./usr/share/doc/authctl/copyright | grep -qx 'License: Apache-2.0'"
 check "the pam-auth-update profile" ships -rw-r--r-- /usr/share/pam-configs/authctl
 check "...off by default" bash -c "dpkg-deb --fsys-tarfile '$deb' | tar -xOf - ./usr/share/pam-configs/authctl | grep -qx 'Default: no'"
 for page in man8/pam_authctl.8 man8/authctl.8 man5/authctl.conf.5; do

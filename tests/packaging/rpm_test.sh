@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # packaging/rpm/authctl.spec, linted and built into a binary RPM with Debian's
 # rpmbuild from a source tarball of this tree (BuildRequires are RHEL package
 # names, so they are not checked here: --nodeps); then the RPM's file list.
@@ -32,5 +33,6 @@ check "/etc/security/authctl.conf as a config file" \
 check "the state directory, mode 0700" has drwx------ /var/lib/authctl
 check "the man pages" bash -c "grep -q 'man8/pam_authctl.8' '$top/files' && grep -q 'man8/authctl.8' '$top/files' && grep -q 'man5/authctl.conf.5' '$top/files'"
 check "bash completion" has -rw-r--r-- /usr/share/bash-completion/completions/authctl
+check "the licence: License: Apache-2.0 and the LICENSE file" bash -c "rpm -qp --qf '%{license}' '$rpm' | grep -qx Apache-2.0 && grep -qE '/usr/share/licenses/authctl/LICENSE\$' '$top/files'"
 check "no Debian pam-auth-update profile" bash -c "! grep -q pam-configs '$top/files'"
 e2e_finish

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // An authctld started by a test: the real agent binary (AUTHCTL_AGENT) in
 // the foreground, its output in a log file, stopped with SIGKILL and reaped
 // by its pid when the object goes, whether the test passed or not.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // An arbitrary UserRecord, in range or not, built from a source of choices: a
 // seeded generator in the unit test, the fuzzer's bytes in fuzz_record_write.
 // Values cluster at the format's limits (one below, at, one above), where

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A fleet failing over under load, for tests/fleet/failover_test.cpp (pass or
 // fail, synchronous replication) and tests/fleet/failover_bench.cpp (figures,
 // synchronous or asynchronous): a real primary and a real hot standby

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The fleet tests' own handle on the database: a PgStore over a test
 // server's fleet.conf and key file, as authctld and the CLI open it.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Processes racing through the real libpam, for the load tests of the file
 // store (tests/load) and of the fleet (tests/fleet): children that die with
 // the test, pipes, and a race of forked logins released at one instant.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // main() for tests whose users come from tests/module/data through
 // nss_wrapper, which must be preloaded before the process starts: re-exec
 // with it when it is not. Children (authctl, google-authenticator) inherit it.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A throwaway PostgreSQL 15 server for GoogleTest fixtures, driven by
 // tests/fleet/pg_test_server.sh (its path: the compile definition
 // AUTHCTL_PG_TEST_SERVER). Needs root (the server runs as the postgres user).

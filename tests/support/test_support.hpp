@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Helpers shared by the tests: a private temporary directory, file access,
 // and running a helper program with input on stdin (never a secret in argv).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The module's side of fleet mode against a stand-in agent on a real Unix
 // socket: the exchange and the wire bytes, AgentLogins' mapping of each op,
 // the socket's and its directory's ownership and modes, the peer's uid, a

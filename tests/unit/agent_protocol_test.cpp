@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The module <-> agent wire format (docs/FILEFORMAT.md, "Agent protocol"):
 // round trips of every op and reply shape, the byte layout written out here
 // independently of the encoder, every bound at and over its limit, truncation

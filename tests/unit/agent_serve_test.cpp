@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The agent's pure half (core/agent_serve): a request becomes the right
 // LoginService call with the right context, every result and error becomes a
 // reply the protocol can carry, the log lines never hold the code, the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // RFC 4648 base32: the section 10 vectors, tolerance of what people type, and
 // refusal of everything else.
 #include "authctl/base32.hpp"

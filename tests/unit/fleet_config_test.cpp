@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // fleet.conf: every key, every bound, the rules between keys, errors that name
 // the line and the key, and the file's ownership and mode.
 #include "authctl/fleet_config.hpp"

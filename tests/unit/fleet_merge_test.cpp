@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // decide_transfer, the rule `authctl fleet push` and `pull` follow: copy into
 // an empty destination, merge the same enrollment (the higher replay state,
 // the codes unused on both sides, the later lock), refuse a different one

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The lockout policy as pure functions over a tally, with the clock injected.
 #include "authctl/lockout.hpp"
 

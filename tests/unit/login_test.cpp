@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The login decisions end to end over a real store, with the clock injected:
 // right, wrong, replayed and out-of-window codes, HOTP look-ahead, recovery
 // codes, lockout and its expiry, root, and the faillock-style hooks.

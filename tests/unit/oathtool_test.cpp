@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Cross-checks the engine against oathtool (OATH Toolkit), an independent
 // implementation, for random secrets, times, counters, digits and algorithms.
 // The key goes to oathtool on stdin ('-'), never in argv.

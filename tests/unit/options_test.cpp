@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // One option parser for the config file and the module arguments: every key,
 // every bound, and errors that name the key.
 #include "authctl/options.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // HOTP/TOTP against the published RFC vectors (kept in tests/data) and the
 // window/replay arithmetic.
 #include "authctl/otp.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The otpauth:// key URI both ways, including hostile input.
 #include "authctl/otpauth_uri.hpp"
 

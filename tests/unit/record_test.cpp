@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The record file format: round trips, and a strict parser for hostile text.
 #include "authctl/record.hpp"
 

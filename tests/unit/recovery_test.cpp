@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Recovery codes: generated once, stored hashed, each accepted once.
 #include "authctl/recovery.hpp"
 

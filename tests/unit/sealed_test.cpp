@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Records at rest in the fleet database: AES-256-GCM with the user name and the
 // key id bound as associated data, and the root-only key file that holds the
 // fleet keys.

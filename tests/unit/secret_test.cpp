@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // SecretBytes: the self-wiping buffer.
 #include "authctl/secret.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The user store on a hostile filesystem: symlinks, foreign owners, loose
 // modes, links, FIFOs, truncated and garbage files, and escaping user names.
 #include "authctl/store.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // UTF-8 validation, control characters, percent-coding and trimming.
 #include "authctl/text.hpp"
 

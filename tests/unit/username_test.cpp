@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // User names as file names: nothing escapes the directory, nothing collides.
 #include "authctl/username.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What the administrator's tool does to the store, as core operations: every
 // one a single critical section under the user's lock, each either done
 // completely or not at all. The CLI only parses arguments and prints.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The module's side of fleet mode: the four login decisions sent to the local
 // agent (authctld) over its Unix socket, one connection per call, the whole
 // exchange within one deadline. No secret, no database, no TLS in the caller.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The module <-> agent protocol (docs/FILEFORMAT.md, "Agent protocol"): one
 // request and one reply per connection over a Unix stream socket, each a
 // frame of a 4-byte big-endian payload length (1..kMaxFrame) followed by the

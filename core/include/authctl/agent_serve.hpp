@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The agent's side of fleet mode, as pure functions and one small state
 // machine: what a decoded request asks of a LoginService and what the reply
 // says, the log line of each decision, the readiness of the store (schema

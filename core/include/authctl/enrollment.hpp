@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Creating a new enrollment: a fresh secret and validated parameters.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // File primitives for root-owned state: every open is relative to a directory
 // fd, never follows a symlink, and checks type, owner and mode on the opened fd
 // (no check-then-open races).

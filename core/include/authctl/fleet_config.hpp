@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The fleet's settings, for authctld and the CLI (parsed in core; only the
 // PostgreSQL store, agent/pg_store.hpp, uses them to connect): /etc/authctl/fleet.conf,
 // root-owned and mode 0600 or stricter (anything looser is refused: it names

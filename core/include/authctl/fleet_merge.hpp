@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Moving a user's record between two stores (`authctl fleet push`: this
 // server's files into the fleet database; `authctl fleet pull`: the reverse),
 // as one pure decision: what the destination's record becomes, given the

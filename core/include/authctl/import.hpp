@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Readers for the files of the tools we replace, so users keep their phones:
 // ~/.google_authenticator (pam_google_authenticator) and pam_oath usersfiles.
 // Both are hostile input (a user writes their own ~/.google_authenticator):

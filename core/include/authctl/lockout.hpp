@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The lockout policy: faillock's options and meanings, as pure functions over a
 // user's failure tally. Time is always passed in; nothing here reads a clock.
 //

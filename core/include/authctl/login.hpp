@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The decisions of a login, each in one critical section under the user's
 // lock: is the user locked, is the code valid and unused, and the recording of
 // the outcome. The PAM module and `authctl verify` call these; neither decides

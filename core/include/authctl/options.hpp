@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // One option parser for both front ends: /etc/security/authctl.conf
 // ("key = value" lines, bare words for flags, '#' comments) and PAM module
 // arguments ("key=value", bare flags). The file is read first; arguments

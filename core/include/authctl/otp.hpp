@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // RFC 4226 HOTP and RFC 6238 TOTP over HMAC-SHA1/SHA256/SHA512 (OpenSSL EVP_MAC).
 #pragma once
 

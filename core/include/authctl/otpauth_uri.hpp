@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The otpauth:// key URI read by authenticator apps:
 //   otpauth://TYPE/ISSUER:ACCOUNT?secret=B32&issuer=ISSUER&algorithm=SHA1&digits=6&period=30
 // (counter=N instead of period for HOTP).

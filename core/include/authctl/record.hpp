@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A user's record: enrollment, recovery-code hashes, replay state and failure
 // tally, in the versioned text format of docs/FILEFORMAT.md. The parser treats
 // the file as hostile: every key known, each at most once, every value checked,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Recovery codes: shown once, stored only as salted PBKDF2-HMAC-SHA256 hashes
 // (one salt per user, so a login attempt costs one derivation however many
 // codes are stored). NIST SP 800-63B asks a salted key-derivation function of

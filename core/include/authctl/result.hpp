@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Errors as values: one enum, one text per value, and a small Result<T>.
 // Callers map Errc to PAM codes or exit codes in exactly one place each
 // (pam_module/pam_codes.cpp, tool/exit_codes.cpp).

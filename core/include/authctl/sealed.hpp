@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Records at rest in the fleet database: AES-256-GCM (OpenSSL EVP) under a
 // fleet key that every server holds in a root-only key file. The user name and
 // the key id are bound as associated data, so a sealed record copied to

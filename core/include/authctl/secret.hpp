@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Secrets are a type: a byte buffer that wipes itself (OPENSSL_cleanse) when it
 // is destroyed, moved from or resized, and that is never copied by accident.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The store seam: every login and admin decision in core runs over `Store`,
 // which has two implementations -- the file store below (the default) and the
 // PostgreSQL fleet store (agent/pg_store.hpp, linked only by authctld and the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Small text helpers shared by the URI, the user-name encoding and the parsers.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // User names as file names. A name is accepted when it is 1..kMaxUserName
 // bytes of valid UTF-8 without control characters; it is then encoded so that
 // no name can leave the state directory or collide with another's files:
