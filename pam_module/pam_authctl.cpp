@@ -15,6 +15,7 @@
 #include "authctl/login.hpp"
 #include "authctl/secret.hpp"
 #include "authctl/store.hpp"
+#include "authctl/text.hpp"
 #include "authctl/username.hpp"
 #include "module_context.hpp"
 #include "pam_codes.hpp"
@@ -32,11 +33,6 @@ int fail_closed(Session& s, const Options& opts, const std::string& user, const 
     const int rc = to_pam(err.code, opts.store);
     if (rc == PAM_AUTHINFO_UNAVAIL) s.tell(kFleetUnavailableMessage, true);
     return rc;
-}
-
-std::string failures_text(std::uint32_t n)
-{
-    return std::to_string(n) + (n == 1 ? " failure" : " failures");
 }
 
 // Where this configuration's decisions are made: core over this host's state
@@ -115,6 +111,11 @@ int authenticate_code(Session& s, const Options& opts, const Account& acct)
     if (rc != PAM_SUCCESS) {
         wipe_string(answer);
         return conversation_error(rc);
+    }
+    if (is_empty_answer(answer)) {
+        wipe_string(answer);
+        s.log(LOG_NOTICE, acct.name, "refused: empty answer (not counted)");
+        return PAM_AUTH_ERR;
     }
     ctx.now = std::time(nullptr);  // the user may have taken a while to answer
     auto result = logins->attempt_code(ctx, answer);

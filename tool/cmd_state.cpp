@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "authctl/admin.hpp"
+#include "authctl/text.hpp"
 #include "commands.hpp"
 #include "group_edit.hpp"
 
@@ -107,7 +108,7 @@ struct ResetArgs {
 std::string reset_line(const std::string& user, const ResetResult& r)
 {
     if (!r.had_record || (r.cleared == 0 && !r.was_locked)) return user + ": no failures recorded, not locked";
-    std::string line = user + ": " + std::to_string(r.cleared) + " failure" + (r.cleared == 1 ? "" : "s") + " cleared";
+    std::string line = user + ": " + failures_text(r.cleared) + " cleared";
     line += r.was_locked ? ", account unlocked" : ", was not locked";
     return line;
 }

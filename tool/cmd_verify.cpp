@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "authctl/login.hpp"
+#include "authctl/text.hpp"
 #include "commands.hpp"
 
 namespace authctl::cli {
@@ -36,7 +37,7 @@ void run_verify(VerifyArgs& a)
                                              : "code accepted");
             break;
         case Outcome::wrong_code:
-            text = "wrong code (" + std::to_string(r->failures) + " failure" + (r->failures == 1 ? "" : "s") + ")";
+            text = "wrong code (" + failures_text(r->failures) + ")";
             if (r->locked_now) text += "; account now locked";
             break;
         case Outcome::locked: text = "account locked; the code was not checked"; break;

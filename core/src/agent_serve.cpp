@@ -23,11 +23,6 @@ std::string until_text(std::int64_t until)
     return std::string("until ") + buf;
 }
 
-std::string failures_text(std::uint32_t n)
-{
-    return std::to_string(n) + (n == 1 ? " failure" : " failures");
-}
-
 Reply ok_reply()
 {
     Reply rep;

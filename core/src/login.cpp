@@ -120,6 +120,11 @@ Result<AttemptResult> attempt_code(const Store& store, const LoginContext& calle
     return finished(*held, r);
 }
 
+bool is_empty_answer(std::string_view answer) noexcept
+{
+    return answer.find_first_not_of(" \t") == std::string_view::npos;
+}
+
 Result<LockInfo> lock_info(const Store& store, const LoginContext& ctx, const Options& opts)
 {
     auto snap = store.snapshot(ctx.user);

@@ -156,4 +156,9 @@ std::string ConfigLines::where() const
     return std::string(origin_) + ":" + std::to_string(number_) + ": ";
 }
 
+std::string failures_text(std::uint64_t n)
+{
+    return std::to_string(n) + (n == 1 ? " failure" : " failures");
+}
+
 }  // namespace authctl

@@ -349,6 +349,25 @@ TEST_F(ModuleTest, ALineOverridingTheFilesStoreDoesNotInheritItsNullok)
     EXPECT_EQ(auth("carol", {}).rc, PAM_SUCCESS);
 }
 
+// Enter at the prompt is not a guess: refused, not evaluated, not counted.
+TEST_F(ModuleTest, AnEmptyAnswerIsRefusedButNotCounted)
+{
+    const Enrollment e = enroll("alice");
+    for (const std::string empty : {"", " ", "\t  "}) {
+        const auto r = auth("alice", {empty});
+        EXPECT_EQ(r.rc, PAM_AUTH_ERR);
+        EXPECT_EQ(r.conv.prompts.size(), 1U);
+    }
+    auto rec = UserStore::open(state_)->load("alice");
+    ASSERT_TRUE(rec && rec->has_value());
+    EXPECT_EQ((*rec)->tally.failures, 0U);
+    EXPECT_NE(syslog_->drain().find("user alice: refused: empty answer (not counted)"), std::string::npos);
+    // A wrong code still counts, and the right one still works.
+    EXPECT_EQ(auth("alice", {wrong_for(totp_now(e))}).rc, PAM_AUTH_ERR);
+    EXPECT_EQ((*UserStore::open(state_)->load("alice"))->tally.failures, 1U);
+    EXPECT_EQ(auth("alice", {totp_now(e)}).rc, PAM_SUCCESS);
+}
+
 TEST_F(ModuleTest, UnknownUserGetsThePromptAndFails)
 {
     const auto r = auth("mallory", {"123456"});
@@ -426,7 +445,7 @@ TEST_F(ModuleTest, HostileInputAtThePromptIsRefusedWithoutCrash)
           std::string("\xff\xfe\xfd"), std::string("%s%s%n")}) {
         EXPECT_EQ(auth("alice", {input}, args).rc, PAM_AUTH_ERR) << input.size();
     }
-    EXPECT_EQ(tally("alice").failures, 8U);
+    EXPECT_EQ(tally("alice").failures, 6U) << "every input but the two empty ones counted";
     EXPECT_EQ(auth("alice", {totp_now(e)}, args).rc, PAM_SUCCESS);
 }
 

@@ -391,5 +391,16 @@ TEST_F(LoginTest, ExternalFailuresAndSuccessShareTheTally)
     EXPECT_FALSE(store_->load("ghost")->has_value());
 }
 
+TEST(EmptyAnswer, OnlyNothingSpacesAndTabsAreEmpty)
+{
+    EXPECT_TRUE(is_empty_answer(""));
+    EXPECT_TRUE(is_empty_answer(" "));
+    EXPECT_TRUE(is_empty_answer(" \t \t"));
+    EXPECT_FALSE(is_empty_answer("0"));
+    EXPECT_FALSE(is_empty_answer(" 1 "));
+    EXPECT_FALSE(is_empty_answer("\n"));
+    EXPECT_FALSE(is_empty_answer(std::string_view("\0", 1)));
+}
+
 }  // namespace
 }  // namespace authctl

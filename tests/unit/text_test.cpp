@@ -104,3 +104,17 @@ TEST(ConfigLines, SkipsCommentsBlanksAndCarriageReturnsAndNumbersTheRest)
 
 }  // namespace
 }  // namespace authctl
+
+namespace authctl {
+namespace {
+
+TEST(FailuresText, SingularAndPlural)
+{
+    EXPECT_EQ(failures_text(0), "0 failures");
+    EXPECT_EQ(failures_text(1), "1 failure");
+    EXPECT_EQ(failures_text(2), "2 failures");
+    EXPECT_EQ(failures_text(4294967295U), "4294967295 failures");
+}
+
+}  // namespace
+}  // namespace authctl

@@ -55,6 +55,10 @@ struct AttemptResult {
 Result<AttemptResult> attempt_code(const Store& store, const LoginContext& ctx, const Options& opts,
                                    std::string_view code);
 
+// An answer with nothing in it but spaces or tabs (the user pressed Enter):
+// not a guess. The module refuses it without evaluating or counting it.
+bool is_empty_answer(std::string_view answer) noexcept;
+
 struct LockInfo {
     LockState lock;
     std::uint32_t failures = 0;

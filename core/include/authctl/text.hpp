@@ -2,6 +2,7 @@
 // Small text helpers shared by the URI, the user-name encoding and the parsers.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,6 +28,9 @@ std::optional<std::string> percent_decode(std::string_view s);
 
 // `s` without leading and trailing spaces and tabs.
 std::string_view trim(std::string_view s) noexcept;
+
+// "1 failure", "3 failures": for log lines and messages.
+std::string failures_text(std::uint64_t n);
 
 // The meaningful lines of a configuration text (authctl.conf, fleet.conf,
 // the fleet key file), the one way all three are read: '#' starts a comment,
