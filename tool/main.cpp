@@ -2,8 +2,11 @@
 // authctl: the administrator's tool for pam_authctl. Argument parsing (CLI11)
 // and the one place that turns failures into messages and exit codes:
 // 0 done, 1 refused or failed, 2 usage error.
+#include <algorithm>
 #include <iostream>
 #include <new>
+#include <string>
+#include <vector>
 
 #include "commands.hpp"
 
@@ -21,6 +24,88 @@ void add_common(CLI::App& sub, Common& c, bool json)
     if (json) sub.add_flag("--json", c.json, "Print the result as JSON");
 }
 
+namespace {
+
+// The common options given before the command (`authctl --dir D status`) are
+// moved after it, where the command's own parser takes them.
+std::vector<std::string> hoist_common_options(int argc, char** argv)
+{
+    std::vector<std::string> leading, rest;
+    int i = 1;
+    for (; i < argc; ++i) {
+        const std::string arg = argv[i];
+        const std::string name = arg.substr(0, arg.find('='));
+        if (arg == "--json") {
+            leading.push_back(arg);
+        } else if (name == "--dir" || name == "--conf" || name == "--store" || name == "--fleet-conf") {
+            leading.push_back(arg);
+            if (arg.find('=') == std::string::npos && i + 1 < argc) leading.push_back(argv[++i]);
+        } else {
+            break;
+        }
+    }
+    for (; i < argc; ++i) rest.emplace_back(argv[i]);
+    if (leading.empty()) return rest;
+    auto end = std::find(rest.begin(), rest.end(), "--");
+    rest.insert(end, leading.begin(), leading.end());
+    return rest;
+}
+
+std::size_t edit_distance(const std::string& a, const std::string& b)
+{
+    std::vector<std::size_t> row(b.size() + 1);
+    for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+        std::size_t diag = row[0];
+        row[0] = i;
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+            const std::size_t up = row[j];
+            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+            diag = up;
+        }
+    }
+    return row[b.size()];
+}
+
+// "unknown command 'stats' (did you mean 'status'?)": the one line for a
+// first word that is no command, or "" when it is one (or an option).
+std::string unknown_command(CLI::App& app, const std::vector<std::string>& args)
+{
+    if (args.empty() || args[0].empty() || args[0][0] == '-') return "";
+    const auto subs = app.get_subcommands([](CLI::App*) { return true; });
+    std::string names, best;
+    std::size_t best_d = 3;  // suggest only a close name
+    for (const auto* sub : subs) {
+        if (sub->get_name() == args[0]) return "";
+        names += (names.empty() ? "" : ", ") + sub->get_name();
+        const std::size_t d = edit_distance(args[0], sub->get_name());
+        if (d < best_d || (args[0].size() >= 3 && sub->get_name().rfind(args[0], 0) == 0 && best.empty())) {
+            best_d = std::min(d, best_d);
+            best = sub->get_name();
+        }
+    }
+    std::string safe;
+    for (const char c : args[0].substr(0, 64)) safe += (c >= 0x20 && c < 0x7f) ? c : '?';
+    return "unknown command '" + safe + "'" + (best.empty() ? "" : " (did you mean '" + best + "'?)") +
+           "; commands: " + names;
+}
+
+// "authctl fleet init": the command being parsed when an error came, for the
+// pointer to its own --help.
+std::string command_path(const CLI::App& app)
+{
+    std::string path = "authctl";
+    const CLI::App* at = &app;
+    for (;;) {
+        const auto parsed = at->get_subcommands();
+        if (parsed.empty()) break;
+        at = parsed.front();
+        path += " " + at->get_name();
+    }
+    return path;
+}
+
+}  // namespace
 }  // namespace authctl::cli
 
 int main(int argc, char** argv)
@@ -30,6 +115,7 @@ int main(int argc, char** argv)
                  "authctl"};
     app.require_subcommand(1);
     app.fallthrough(false);
+    app.set_version_flag("--version", std::string("authctl ") + AUTHCTL_VERSION);
     try {
         register_enroll(app);
         register_state(app);
@@ -37,14 +123,22 @@ int main(int argc, char** argv)
         register_import(app);
         register_audit(app);
         register_fleet(app);
-        app.parse(argc, argv);
+        std::vector<std::string> args = hoist_common_options(argc, argv);
+        if (const std::string unknown = unknown_command(app, args); !unknown.empty()) {
+            std::cerr << "authctl: " << unknown << " (see authctl --help)\n";
+            return kExitUsage;
+        }
+        std::reverse(args.begin(), args.end());  // CLI11 takes them last first
+        app.parse(args);
         return kExitOk;
     } catch (const CLI::CallForHelp& e) {
         return app.exit(e);
     } catch (const CLI::CallForAllHelp& e) {
         return app.exit(e);
+    } catch (const CLI::CallForVersion& e) {
+        return app.exit(e);
     } catch (const CLI::ParseError& e) {
-        std::cerr << "authctl: " << e.what() << " (see authctl --help)\n";
+        std::cerr << "authctl: " << e.what() << " (see " << command_path(app) << " --help)\n";
         return kExitUsage;
     } catch (const Failure& f) {
         std::cerr << "authctl: " << f.what() << "\n";

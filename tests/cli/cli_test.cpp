@@ -5,6 +5,8 @@
 // module through libpam to show both sides see the same state.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -125,6 +127,46 @@ TEST_F(Cli, EnrollThenAnOathtoolCodeVerifiesAndCannotBeReplayed)
     EXPECT_EQ(v.code, 1);
     EXPECT_NE(v.err.find("wrong code (1 failure)"), std::string::npos) << v.err;
     EXPECT_TRUE(status_json("alice").at("confirmed").get<bool>());
+}
+
+// What scripts and fingers do: --version, a mistyped command, an option
+// error (pointing at the command's own help), common options first.
+TEST_F(Cli, VersionTyposOptionErrorsAndCommonOptionsBeforeTheCommand)
+{
+    const CmdResult version = run_cmd({AUTHCTL_CLI, "--version"});
+    EXPECT_EQ(version.code, 0);
+    EXPECT_EQ(version.out, "authctl " AUTHCTL_TEST_VERSION "\n");
+
+    const CmdResult typo = run_cmd({AUTHCTL_CLI, "stats"});
+    EXPECT_EQ(typo.code, 2);
+    EXPECT_EQ(typo.out, "");
+    EXPECT_EQ(std::count(typo.err.begin(), typo.err.end(), '\n'), 1) << typo.err;
+    EXPECT_EQ(typo.err.rfind("authctl: unknown command 'stats' (did you mean 'status'?); commands: enroll,", 0), 0U)
+        << typo.err;
+    const CmdResult nothing_close = run_cmd({AUTHCTL_CLI, "frobnicate"});
+    EXPECT_EQ(nothing_close.code, 2);
+    EXPECT_EQ(nothing_close.err.find("did you mean"), std::string::npos) << nothing_close.err;
+
+    const CmdResult bad_option = run_cmd({AUTHCTL_CLI, "status", "--bogus"});
+    EXPECT_EQ(bad_option.code, 2);
+    EXPECT_NE(bad_option.err.find("--bogus"), std::string::npos) << bad_option.err;
+    EXPECT_NE(bad_option.err.find("(see authctl status --help)"), std::string::npos) << bad_option.err;
+    const CmdResult bad_fleet = run_cmd({AUTHCTL_CLI, "fleet", "init", "--bogus"});
+    EXPECT_NE(bad_fleet.err.find("(see authctl fleet init --help)"), std::string::npos) << bad_fleet.err;
+
+    enroll_json("alice");
+    const CmdResult after = run_cmd({AUTHCTL_CLI, "status", "-u", "alice", "--dir", state_, "--conf", conf_, "--json"});
+    ASSERT_EQ(after.code, 0) << after.err;
+    for (const std::vector<std::string>& first :
+         {std::vector<std::string>{"--dir", state_, "--conf", conf_, "--json"},
+          std::vector<std::string>{"--json", "--dir=" + state_, "--conf=" + conf_}}) {
+        std::vector<std::string> args{AUTHCTL_CLI};
+        args.insert(args.end(), first.begin(), first.end());
+        args.insert(args.end(), {"status", "-u", "alice"});
+        const CmdResult before = run_cmd(args);
+        EXPECT_EQ(before.code, 0) << before.err;
+        EXPECT_EQ(before.out, after.out) << "the options before the command mean the same";
+    }
 }
 
 TEST_F(Cli, VerifyReadsTheCodeFromStdin)
