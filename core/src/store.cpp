@@ -47,7 +47,26 @@ public:
         : dirfd_(std::move(dirfd)), user_(std::move(user)), stem_(std::move(stem)), lock_(std::move(lock))
     {
     }
+    // A user with no record on disk when the lock is let go leaves no lock
+    // file behind either (a reset, a verify or a login of a user never
+    // enrolled wrote nothing, so nothing of theirs stays in the directory).
+    // It is unlinked while still held, as remove does: a waiter finds its
+    // file unlinked and starts again.
+    ~FileRecordTxn() override
+    {
+        if (!removed_ && !on_disk_) {
+            const std::string lock_name = stem_ + std::string(kLockSuffix);
+            ::unlinkat(dirfd_.get(), lock_name.c_str(), 0);
+        }
+    }
+    FileRecordTxn(const FileRecordTxn&) = delete;
+    FileRecordTxn& operator=(const FileRecordTxn&) = delete;
     std::optional<UserRecord>& record() noexcept override { return record_; }
+    void loaded(std::optional<UserRecord> rec) noexcept
+    {
+        on_disk_ = rec.has_value();
+        record_ = std::move(rec);
+    }
     Status commit() override;
     // Every commit() was durable when it returned: nothing is left to acknowledge.
     Status finish() override { return Ok{}; }
@@ -62,6 +81,7 @@ private:
     UniqueFd lock_;
     std::optional<UserRecord> record_;
     bool removed_ = false;
+    bool on_disk_ = true;  // the user's record file exists, or may (until read as absent at lock)
 };
 
 }  // namespace
@@ -167,7 +187,7 @@ Result<LockedRecord> UserStore::lock(std::string_view user) const
         auto txn = std::make_unique<FileRecordTxn>(std::move(dir), std::string(user), *stem, std::move(fd));
         auto rec = read_record(txn->dirfd(), user, *stem);
         if (!rec) return rec.error();
-        txn->record() = std::move(*rec);
+        txn->loaded(std::move(*rec));
         return LockedRecord(std::move(txn), std::string(user));
     }
     return make_error(Errc::io, "cannot lock '" + lock_name + "': it keeps being replaced");
@@ -218,7 +238,9 @@ Status FileRecordTxn::commit()
     if (record_) {
         auto text = record_text_for_write(*record_, user_);
         if (!text) return text.error();
-        return replace_file(dirfd, rec_name, tmp_name, text->view());
+        auto st = replace_file(dirfd, rec_name, tmp_name, text->view());
+        if (st) on_disk_ = true;
+        return st;
     }
     // The stale temp file first: if it cannot go, the record is still in place.
     if (::unlinkat(dirfd, tmp_name.c_str(), 0) != 0 && errno != ENOENT)

@@ -40,6 +40,7 @@
 #include "authctl/base32.hpp"
 #include "authctl/otp.hpp"
 #include "authctl/store.hpp"
+#include "authctl/text.hpp"
 #include "load_support.hpp"
 #include "pam_harness.hpp"
 
@@ -286,7 +287,7 @@ TEST_F(PamLoad, ThirtyTwoParallelWrongCodesWithDeny3EvaluateExactlyThree)
         const std::string log = module_lines(syslog.drain());
         EXPECT_EQ(count_occurrences(log, "user bob: wrong code ("), 3U) << "evaluated attempts\n" << log;
         for (int n = 1; n <= 3; ++n)
-            EXPECT_EQ(count_occurrences(log, "user bob: wrong code (" + std::to_string(n) + " failures)"), 1U) << log;
+            EXPECT_EQ(count_occurrences(log, "user bob: wrong code (" + failures_text(n) + ")"), 1U) << log;
         EXPECT_EQ(count_occurrences(log, "user bob: account locked after 3 failures"), 1U) << log;
     } else {
         std::printf(

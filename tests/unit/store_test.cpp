@@ -7,6 +7,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -398,6 +399,66 @@ TEST_F(StoreTest, ListReportsUsersAndForeignEntries)
     ASSERT_TRUE(listing) << listing.error().message();
     EXPECT_EQ(listing->users, (std::vector<std::string>{"amy", "zed"}));
     EXPECT_EQ(listing->unexpected, (std::vector<std::string>{"%zz.rec", "notes.txt"}));
+}
+
+// A user never enrolled (a reset, a verify, a login of someone with no
+// record) leaves nothing in the directory, not even a lock file; one with a
+// record keeps its lock file; a waiter behind such a holder still gets the lock.
+TEST_F(StoreTest, ALockOfAUserWithNoRecordLeavesNoLockFileBehind)
+{
+    UserStore store = open_store();
+    const std::string lock = dir_ + "/dave.lock";
+    {
+        auto held = store.lock("dave");
+        ASSERT_TRUE(held) << held.error().message();
+        EXPECT_EQ(::access(lock.c_str(), F_OK), 0) << "held: the lock file exists";
+        EXPECT_TRUE(held->finish());
+    }
+    EXPECT_NE(::access(lock.c_str(), F_OK), 0) << "let go with no record: gone";
+    // The second locker is forked before the lock is taken (a child forked
+    // while it is held would share the flock), and starts on a byte from a pipe.
+    int go[2];
+    ASSERT_EQ(::pipe(go), 0);
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        ::close(go[1]);
+        char b = 0;
+        if (::read(go[0], &b, 1) != 1) ::_exit(1);
+        auto store2 = UserStore::open(dir_);
+        if (!store2) ::_exit(2);
+        auto second = store2->lock("dave");  // waits behind the parent
+        if (!second) ::_exit(3);
+        UserRecord r;
+        r.tally.failures = 1;
+        second->record() = std::move(r);
+        ::_exit(second->commit() ? 0 : 4);
+    }
+    ::close(go[0]);
+    {
+        auto held = store.lock("dave");
+        EXPECT_TRUE(held);
+        EXPECT_EQ(::write(go[1], "x", 1), 1);
+        ::usleep(300000);
+        if (held) {
+            EXPECT_FALSE(held->record().has_value()) << "nothing was written while we held the lock";
+        }
+    }  // let go: the file is unlinked, the waiter starts again on a new one
+    ::close(go[1]);
+    int ws = 0;
+    ASSERT_EQ(::waitpid(child, &ws, 0), child);
+    ASSERT_TRUE(WIFEXITED(ws));
+    EXPECT_EQ(WEXITSTATUS(ws), 0);
+    auto rec = store.load("dave");
+    ASSERT_TRUE(rec && rec->has_value());
+    EXPECT_EQ((*rec)->tally.failures, 1U);
+    EXPECT_EQ(::access(lock.c_str(), F_OK), 0) << "a user with a record keeps the lock file";
+    {
+        auto held = store.lock("dave");
+        ASSERT_TRUE(held);
+    }
+    EXPECT_EQ(::access(lock.c_str(), F_OK), 0);
+    EXPECT_EQ(::access((dir_ + "/dave.rec").c_str(), F_OK), 0);
 }
 
 }  // namespace
