@@ -14,7 +14,11 @@ tag='SPDX-License-Identifier: Apache-2.0'
 if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
   list() { git ls-files; }
 else
-  list() { find . -path ./build -prune -o -path ./.git -prune -o -type f -print | sed 's,^\./,,'; }
+  # (no git: skip build trees, wherever they are, by their CMakeCache.txt)
+  list() {
+    find . -path ./.git -prune -o -type d -exec test -e '{}/CMakeCache.txt' \; -prune -o -path ./build -prune \
+      -o -type f -print | sed 's,^\./,,'
+  }
 fi
 is_source() {
   case $1 in

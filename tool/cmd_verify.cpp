@@ -24,6 +24,10 @@ void run_verify(VerifyArgs& a)
     const StoreHandle store = open_store(a.common, opts, false);
     std::string code = a.code.empty() ? read_code("Code: ") : a.code;
     wipe_string(a.code);
+    if (is_empty_answer(code)) {  // as at a login: not a guess, not counted
+        wipe_string(code);
+        throw Failure(kExitUsage, "no code given (nothing was checked or counted)");
+    }
     const LoginContext ctx{user.name, user.uid == 0, "authctl-verify", now(), "authctl-verify"};
     // The decision is core's; on the fleet database, by the database's clock.
     auto r = attempt_code(*store, ctx, opts, code);

@@ -27,8 +27,10 @@ void add_common(CLI::App& sub, Common& c, bool json)
 namespace {
 
 // The common options given before the command (`authctl --dir D status`) are
-// moved after it, where the command's own parser takes them.
-std::vector<std::string> hoist_common_options(int argc, char** argv)
+// moved right after the command's words (`fleet init` has two), where the
+// command's own parser takes them -- never to the end, where a trailing
+// option missing its value would swallow them.
+std::vector<std::string> hoist_common_options(CLI::App& app, int argc, char** argv)
 {
     std::vector<std::string> leading, rest;
     int i = 1;
@@ -46,9 +48,26 @@ std::vector<std::string> hoist_common_options(int argc, char** argv)
     }
     for (; i < argc; ++i) rest.emplace_back(argv[i]);
     if (leading.empty()) return rest;
-    auto end = std::find(rest.begin(), rest.end(), "--");
-    rest.insert(end, leading.begin(), leading.end());
+    std::size_t at = 0;
+    CLI::App* cmd = &app;
+    while (at < rest.size()) {
+        CLI::App* next = nullptr;
+        for (auto* sub : cmd->get_subcommands([](CLI::App*) { return true; }))
+            if (sub->get_name() == rest[at]) next = sub;
+        if (next == nullptr) break;
+        cmd = next;
+        ++at;
+    }
+    rest.insert(rest.begin() + static_cast<std::ptrdiff_t>(at), leading.begin(), leading.end());
     return rest;
+}
+
+// Text from the command line, fit for one line of a terminal.
+std::string printable(const std::string& s, std::size_t max)
+{
+    std::string out;
+    for (const char c : s.substr(0, max)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
+    return out;
 }
 
 std::size_t edit_distance(const std::string& a, const std::string& b)
@@ -84,9 +103,7 @@ std::string unknown_command(CLI::App& app, const std::vector<std::string>& args)
             best = sub->get_name();
         }
     }
-    std::string safe;
-    for (const char c : args[0].substr(0, 64)) safe += (c >= 0x20 && c < 0x7f) ? c : '?';
-    return "unknown command '" + safe + "'" + (best.empty() ? "" : " (did you mean '" + best + "'?)") +
+    return "unknown command '" + printable(args[0], 64) + "'" + (best.empty() ? "" : " (did you mean '" + best + "'?)") +
            "; commands: " + names;
 }
 
@@ -123,7 +140,7 @@ int main(int argc, char** argv)
         register_import(app);
         register_audit(app);
         register_fleet(app);
-        std::vector<std::string> args = hoist_common_options(argc, argv);
+        std::vector<std::string> args = hoist_common_options(app, argc, argv);
         if (const std::string unknown = unknown_command(app, args); !unknown.empty()) {
             std::cerr << "authctl: " << unknown << " (see authctl --help)\n";
             return kExitUsage;
@@ -138,7 +155,7 @@ int main(int argc, char** argv)
     } catch (const CLI::CallForVersion& e) {
         return app.exit(e);
     } catch (const CLI::ParseError& e) {
-        std::cerr << "authctl: " << e.what() << " (see " << command_path(app) << " --help)\n";
+        std::cerr << "authctl: " << printable(e.what(), 512) << " (see " << command_path(app) << " --help)\n";
         return kExitUsage;
     } catch (const Failure& f) {
         std::cerr << "authctl: " << f.what() << "\n";

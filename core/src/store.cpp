@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <memory>
 
@@ -20,6 +21,7 @@ constexpr std::string_view kRecordSuffix = ".rec";
 constexpr std::string_view kLockSuffix = ".lock";
 constexpr std::string_view kTempSuffix = ".tmp";
 constexpr int kLockRetries = 100;
+constexpr std::chrono::seconds kLockRetryTime{10};
 
 Result<std::optional<UserRecord>> read_record(int dirfd, std::string_view user, const std::string& stem)
 {
@@ -55,8 +57,14 @@ public:
     ~FileRecordTxn() override
     {
         if (!removed_ && !on_disk_) {
+            // Only our own file: not one a stray `rm *.lock` let another holder create.
             const std::string lock_name = stem_ + std::string(kLockSuffix);
-            ::unlinkat(dirfd_.get(), lock_name.c_str(), 0);
+            struct stat held {
+            }, linked{};
+            if (::fstat(lock_.get(), &held) == 0 &&
+                ::fstatat(dirfd_.get(), lock_name.c_str(), &linked, AT_SYMLINK_NOFOLLOW) == 0 &&
+                held.st_dev == linked.st_dev && held.st_ino == linked.st_ino)
+                ::unlinkat(dirfd_.get(), lock_name.c_str(), 0);
         }
     }
     FileRecordTxn(const FileRecordTxn&) = delete;
@@ -157,7 +165,11 @@ Result<LockedRecord> UserStore::lock(std::string_view user) const
     auto stem = encode_user_name(user);
     if (!stem) return stem.error();
     const std::string lock_name = *stem + std::string(kLockSuffix);
-    for (int attempt = 0; attempt < kLockRetries; ++attempt) {
+    // Each new start means another process held the lock and let its file go
+    // (a removal, or a user with no record): progress, not a fault. A waiter
+    // gives up only after kLockRetries starts *and* kLockRetryTime.
+    const auto give_up = std::chrono::steady_clock::now() + kLockRetryTime;
+    for (int attempt = 0; attempt < kLockRetries || std::chrono::steady_clock::now() < give_up; ++attempt) {
         UniqueFd fd(
             ::openat(dirfd_.get(), lock_name.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0600));
         if (!fd.valid()) {

@@ -167,6 +167,30 @@ TEST_F(Cli, VersionTyposOptionErrorsAndCommonOptionsBeforeTheCommand)
         EXPECT_EQ(before.code, 0) << before.err;
         EXPECT_EQ(before.out, after.out) << "the options before the command mean the same";
     }
+    // Moved right after the command, not to the end: a trailing option
+    // missing its value must not swallow them (and send a change elsewhere).
+    const CmdResult swallowed = run_cmd({AUTHCTL_CLI, "--dir=" + state_, "status", "-u"});
+    EXPECT_EQ(swallowed.code, 2) << swallowed.out << swallowed.err;
+    EXPECT_NE(swallowed.err.find("--user"), std::string::npos) << swallowed.err;
+    // A parse error repeats no control character from the command line.
+    const CmdResult escape = run_cmd({AUTHCTL_CLI, "status", "\x1b[31mX"});
+    EXPECT_EQ(escape.code, 2);
+    EXPECT_EQ(escape.err.find('\x1b'), std::string::npos) << escape.err;
+}
+
+// `authctl verify` checks a code as a login would: an empty one is not a
+// guess there either (a usage error, nothing counted).
+TEST_F(Cli, VerifyWithAnEmptyCodeCountsNothing)
+{
+    enroll_json("alice");
+    for (const std::string& empty : {std::string(" "), std::string("\t")}) {
+        const CmdResult r = authctl({"verify", "-u", "alice", empty});
+        EXPECT_EQ(r.code, 2) << r.err;
+        EXPECT_NE(r.err.find("no code given"), std::string::npos) << r.err;
+    }
+    const CmdResult from_stdin = authctl({"verify", "-u", "alice"}, "\n");
+    EXPECT_EQ(from_stdin.code, 2) << from_stdin.err;
+    EXPECT_EQ(status_json("alice").at("failures"), 0);
 }
 
 TEST_F(Cli, VerifyReadsTheCodeFromStdin)
