@@ -8,7 +8,7 @@ set -uo pipefail
 src=$(realpath "$1")
 . "$src/tests/e2e/e2e_lib.sh"
 top=$(mktemp -d /tmp/authctl-rpm-XXXXXX)
-trap 'rm -rf --one-file-system "$top"' EXIT
+if [ -n "${RPM_KEEP:-}" ]; then echo "kept $top"; else trap 'rm -rf --one-file-system "$top"' EXIT; fi
 spec=$src/packaging/rpm/authctl.spec
 version=$(rpmspec -q --srpm --qf '%{version}' "$spec" 2>/dev/null)
 
@@ -33,6 +33,6 @@ check "/etc/security/authctl.conf as a config file" \
 check "the state directory, mode 0700" has drwx------ /var/lib/authctl
 check "the man pages" bash -c "grep -q 'man8/pam_authctl.8' '$top/files' && grep -q 'man8/authctl.8' '$top/files' && grep -q 'man5/authctl.conf.5' '$top/files'"
 check "bash completion" has -rw-r--r-- /usr/share/bash-completion/completions/authctl
-check "the licence: License: Apache-2.0 and the LICENSE file" bash -c "rpm -qp --qf '%{license}' '$rpm' | grep -qx Apache-2.0 && grep -qE '/usr/share/licenses/authctl/LICENSE\$' '$top/files'"
+check "the licence: License: Apache-2.0 and the LICENSE file" bash -c "rpm -qp --qf '%{license}' '$rpm' | grep -qx Apache-2.0 && grep -qE '/usr/share/licenses/authctl(-[0-9.]+)?/LICENSE\$' '$top/files'"
 check "no Debian pam-auth-update profile" bash -c "! grep -q pam-configs '$top/files'"
 e2e_finish
