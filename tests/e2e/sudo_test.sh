@@ -72,6 +72,12 @@ check "...and the log says why" logged 'pam_authctl(sudo:auth): user sudoer: ref
 # sudo authenticates with PAM_SILENT, so the module shows no text there (the
 # lock notice included), exactly like pam_faillock; ssh shows it (sshd_test).
 check "sudo passes PAM_SILENT: the lock notice is not shown" bash -c "! grep -q 'Account locked' '$work/err.wrong2' '$work/err.locked'"
+# On a terminal (what the admin's users see), as docs/admin-guide.md section 5
+# says: a locked user gets sudo's one line and nothing of why.
+as_user sudoer script -qec "sudo -k id -un" /dev/null < /dev/null > "$work/tty.locked" 2>&1
+check "on a terminal, a locked user sees only sudo's '1 incorrect password attempt'" \
+  test "$(tr -d '\r' < "$work/tty.locked")" = "sudo: 1 incorrect password attempt"
+sed 's/^/    /' "$work/tty.locked"
 "$authctl" reset -u sudoer --dir "$state" >/dev/null
 try_sudo sudoer "$(code "$secret_sudoer" 1)" afterreset
 check "after authctl reset the right code works again" got_root afterreset

@@ -29,6 +29,7 @@ check "...marked as a conffile" bash -c "dpkg-deb -I '$deb' conffiles | grep -qx
 check "the state directory, mode 0700" ships drwx------ /var/lib/authctl/
 check "bash completion" ships -rw-r--r-- /usr/share/bash-completion/completions/authctl
 check "the machine-readable copyright file (Apache-2.0)" bash -c "dpkg-deb --fsys-tarfile '$deb' | tar -xOf - ./usr/share/doc/authctl/copyright | grep -qx 'License: Apache-2.0'"
+check "the sshd drop-in example" ships -rw-r--r-- /usr/share/doc/authctl/examples/sshd_config.d-authctl.conf
 check "the pam-auth-update profile" ships -rw-r--r-- /usr/share/pam-configs/authctl
 check "...off by default" bash -c "dpkg-deb --fsys-tarfile '$deb' | tar -xOf - ./usr/share/pam-configs/authctl | grep -qx 'Default: no'"
 for page in man8/pam_authctl.8 man8/authctl.8 man5/authctl.conf.5; do
