@@ -24,8 +24,9 @@ std::string default_issuer()
     return host;
 }
 
-// --qr utf8|ansi|none|png:FILE|svg:FILE; default utf8 on a terminal, none otherwise.
-void show_qr(const std::string& mode, const std::string& uri)
+// --qr utf8|ansi|none|png:FILE|svg:FILE; default utf8 on a terminal, none
+// otherwise. A file written is named on `say` (stderr when stdout is JSON).
+void show_qr(const std::string& mode, const std::string& uri, std::ostream& say = std::cout)
 {
     std::string m = mode;
     if (m.empty()) m = ::isatty(STDOUT_FILENO) != 0 ? "utf8" : "none";
@@ -37,8 +38,10 @@ void show_qr(const std::string& mode, const std::string& uri)
         std::cout << render_ansi(qr);
     } else if (m.rfind("png:", 0) == 0) {
         write_png(qr, m.substr(4));
+        say << "QR code written to " << m.substr(4) << " (mode 0600: it holds the secret; delete it once scanned)\n";
     } else if (m.rfind("svg:", 0) == 0) {
         write_new_file(m.substr(4), render_svg(qr));
+        say << "QR code written to " << m.substr(4) << " (mode 0600: it holds the secret; delete it once scanned)\n";
     }
 }
 
@@ -140,10 +143,13 @@ void run_enroll(const EnrollArgs& a)
     auto uri = enrollment_uri(pending->enrollment, issuer, user.name);
     if (!uri) fail(uri.error());
 
-    if (!a.common.json) {
-        std::cout << "Enrollment for " << user.name << " (" << describe(pending->enrollment) << "):\n" << *uri << "\n";
+    // What the app needs comes before any question, whatever the format:
+    // with --json, on stderr (stdout holds only the JSON, printed at the end).
+    std::ostream& say = a.common.json ? std::cerr : std::cout;
+    if (!a.common.json || a.confirm) {
+        say << "Enrollment for " << user.name << " (" << describe(pending->enrollment) << "):\n" << *uri << "\n";
     }
-    show_qr(a.common.json && a.qr.empty() ? "none" : a.qr, *uri);
+    show_qr(a.common.json && a.qr.empty() ? "none" : a.qr, *uri, say);
     if (a.confirm) {
         bool ok = false;
         for (int attempt = 0; attempt < 3 && !ok; ++attempt) {
@@ -178,7 +184,10 @@ void run_enroll(const EnrollArgs& a)
         std::cout << j.dump(2) << "\n";
         return;
     }
-    std::cout << (a.confirm ? "Confirmed and stored." : "Stored; confirmed at the first successful login.") << "\n";
+    std::cout << (a.confirm ? "Confirmed and stored. The code just used cannot log in again: the first login "
+                              "takes the app's next code."
+                            : "Stored; confirmed at the first successful login.")
+              << "\n";
     for (const auto& g : granted) std::cout << "Added " << user.name << " to group " << g << ".\n";
     print_recovery(codes);
 }
@@ -204,7 +213,7 @@ void run_show(const ShowArgs& a)
     if (!uri) fail(uri.error());
     if (a.common.json) {
         std::cout << enrollment_json(user.name, *uri, e, nullptr).dump(2) << "\n";
-        if (!a.qr.empty()) show_qr(a.qr, *uri);
+        if (!a.qr.empty()) show_qr(a.qr, *uri, std::cerr);
         return;
     }
     std::cout << user.name << " (" << describe(e) << (e.confirmed ? "" : ", not yet confirmed") << "):\n"

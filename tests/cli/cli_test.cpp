@@ -377,7 +377,10 @@ TEST_F(Cli, ConfirmStoresNothingUntilACodeMatches)
 
 // Runs `authctl enroll ... --confirm` like a person would: reads the URI it
 // prints, computes the code an app would show, types it.
-CmdResult confirm_interactively(const std::vector<std::string>& argv, bool first_wrong, std::string* typed = nullptr)
+// The URI is read where the tool shows it: on stdout, or on stderr with
+// uri_on_stderr (--json, whose stdout holds only the JSON at the end).
+CmdResult confirm_interactively(const std::vector<std::string>& argv, bool first_wrong, std::string* typed = nullptr,
+                                bool uri_on_stderr = false)
 {
     int in[2], out[2];
     EXPECT_EQ(::pipe(in), 0);
@@ -387,9 +390,9 @@ CmdResult confirm_interactively(const std::vector<std::string>& argv, bool first
     const pid_t pid = ::fork();
     if (pid == 0) {
         ::dup2(in[0], 0);
-        ::dup2(out[1], 1);
         const int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        ::dup2(e, 2);
+        ::dup2(uri_on_stderr ? e : out[1], 1);
+        ::dup2(uri_on_stderr ? out[1] : e, 2);
         ::close(in[1]);
         ::close(out[0]);
         std::vector<char*> args;
@@ -422,7 +425,27 @@ CmdResult confirm_interactively(const std::vector<std::string>& argv, bool first
     ::close(out[0]);
     int ws = 0;
     ::waitpid(pid, &ws, 0);
+    if (uri_on_stderr) return {WIFEXITED(ws) ? WEXITSTATUS(ws) : -1, test::read_file(err), seen};
     return {WIFEXITED(ws) ? WEXITSTATUS(ws) : -1, seen, test::read_file(err)};
+}
+
+// --json --confirm: the URI is shown (on stderr) before the code is asked,
+// and stdout is the JSON alone; a QR file is named where it went.
+TEST_F(Cli, JsonConfirmShowsTheUriBeforeAskingAndQrFilesAreNamed)
+{
+    const std::string png = tmp_ / "alice.png";
+    const CmdResult r = confirm_interactively({AUTHCTL_CLI, "enroll", "--dir", state_, "--conf", conf_, "-u", "alice",
+                                               "--confirm", "--json", "--qr", "png:" + png},
+                                              false, nullptr, true);
+    ASSERT_EQ(r.code, 0) << r.out << r.err;
+    EXPECT_NE(r.err.find("otpauth://totp/"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("QR code written to " + png), std::string::npos) << r.err;
+    const auto j = nlohmann::json::parse(r.out);  // stdout: the JSON alone
+    EXPECT_TRUE(j.at("confirmed").get<bool>());
+    EXPECT_EQ(zbar(png), j.at("uri").get<std::string>());
+    const CmdResult shown = authctl({"show", "-u", "alice", "--qr", "svg:" + tmp_ / "alice.svg"});
+    ASSERT_EQ(shown.code, 0) << shown.err;
+    EXPECT_NE(shown.out.find("QR code written to " + tmp_ / "alice.svg"), std::string::npos) << shown.out;
 }
 
 TEST_F(Cli, ConfirmWithTheAppsCodeStoresAConfirmedEnrollment)
@@ -433,7 +456,7 @@ TEST_F(Cli, ConfirmWithTheAppsCodeStoresAConfirmedEnrollment)
         &typed);
     EXPECT_EQ(r.code, 0) << r.out << r.err;
     EXPECT_NE(r.err.find("that code does not match"), std::string::npos) << "the wrong first try was refused";
-    EXPECT_NE(r.out.find("Confirmed and stored."), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("Confirmed and stored. The code just used cannot log in again"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("Recovery codes"), std::string::npos);
     const auto s = status_json("alice");
     EXPECT_TRUE(s.at("enrolled").get<bool>());
