@@ -25,7 +25,8 @@ std::string default_issuer()
 }
 
 // --qr utf8|ansi|none|png:FILE|svg:FILE; default utf8 on a terminal, none
-// otherwise. A file written is named on `say` (stderr when stdout is JSON).
+// otherwise. Drawn on `say`, where a file written is also named (stderr when
+// stdout is JSON, which must stay the JSON alone).
 void show_qr(const std::string& mode, const std::string& uri, std::ostream& say = std::cout)
 {
     std::string m = mode;
@@ -33,9 +34,9 @@ void show_qr(const std::string& mode, const std::string& uri, std::ostream& say 
     if (m == "none") return;
     const QrMatrix qr = encode_qr(uri);
     if (m == "utf8") {
-        std::cout << render_utf8(qr);
+        say << render_utf8(qr);
     } else if (m == "ansi") {
-        std::cout << render_ansi(qr);
+        say << render_ansi(qr);
     } else if (m.rfind("png:", 0) == 0) {
         write_png(qr, m.substr(4));
         say << "QR code written to " << m.substr(4) << " (mode 0600: it holds the secret; delete it once scanned)\n";

@@ -446,6 +446,11 @@ TEST_F(Cli, JsonConfirmShowsTheUriBeforeAskingAndQrFilesAreNamed)
     const CmdResult shown = authctl({"show", "-u", "alice", "--qr", "svg:" + tmp_ / "alice.svg"});
     ASSERT_EQ(shown.code, 0) << shown.err;
     EXPECT_NE(shown.out.find("QR code written to " + tmp_ / "alice.svg"), std::string::npos) << shown.out;
+    // A terminal QR with --json goes to stderr: stdout stays the JSON alone.
+    const CmdResult drawn = authctl({"show", "-u", "alice", "--json", "--qr", "ansi"});
+    ASSERT_EQ(drawn.code, 0) << drawn.err;
+    EXPECT_EQ(nlohmann::json::parse(drawn.out).at("user"), "alice");
+    EXPECT_NE(drawn.err.find("\x1b["), std::string::npos) << "the QR code, drawn on stderr";
 }
 
 TEST_F(Cli, ConfirmWithTheAppsCodeStoresAConfirmedEnrollment)
