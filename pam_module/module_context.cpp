@@ -12,16 +12,12 @@
 #include "authctl/secret.hpp"
 
 namespace authctl::pam {
-namespace {
-
 std::string item_string(pam_handle_t* pamh, int type)
 {
     const void* item = nullptr;
     if (pam_get_item(pamh, type, &item) != PAM_SUCCESS || item == nullptr) return {};
     return static_cast<const char*>(item);
 }
-
-}  // namespace
 
 Result<ModuleConfig> read_config(int argc, const char** argv)
 {

@@ -14,6 +14,9 @@
 
 namespace authctl::pam {
 
+// A PAM string item (PAM_SERVICE, PAM_TTY, PAM_RHOST, ...), "" when unset.
+std::string item_string(pam_handle_t* pamh, int type);
+
 // pam_faillock-compatible modes; `code` is the second factor itself.
 enum class Mode { code, preauth, authfail, authsucc };
 

@@ -67,6 +67,13 @@ std::string failures_since(std::uint32_t n)
            (n == 1 ? "" : "s") + " since your last successful login.";
 }
 
+// What the auth phase returns for a locked user (refused without asking, or
+// locked by this very failure): PAM_MAXTRIES, "do not try again". sshd then
+// stops offering keyboard-interactive and password on this connection, so the
+// client's retries (three by default) do not show the lock message three
+// times; sudo, login and su treat it as any failed authentication.
+constexpr int kLockedResult = PAM_MAXTRIES;
+
 // Passes the conversation's own failures through; anything else it returns is a conversation error.
 int conversation_error(int rc)
 {
@@ -99,7 +106,7 @@ int authenticate_code(Session& s, const Options& opts, const Account& acct)
         s.tell(lock_message(info->failures, info->lock.until, info->now), true);
         s.log(LOG_NOTICE, acct.name,
               "refused without asking: account locked (" + failures_text(info->failures) + ")");
-        return PAM_AUTH_ERR;
+        return kLockedResult;
     }
     if (!info->enrolled && opts.nullok) {
         s.log(LOG_INFO, acct.name, "no enrollment; allowed by nullok");
@@ -136,12 +143,13 @@ int authenticate_code(Session& s, const Options& opts, const Account& acct)
             if (result->locked_now) {
                 s.log(LOG_WARNING, acct.name, "account locked after " + failures_text(result->failures));
                 s.tell(lock_message(result->failures, result->lock.until, result->now), true);
+                return kLockedResult;
             }
             return PAM_AUTH_ERR;
         case Outcome::locked:
             s.tell(lock_message(result->failures, result->lock.until, result->now), true);
             s.log(LOG_NOTICE, acct.name, "refused: account locked (" + failures_text(result->failures) + ")");
-            return PAM_AUTH_ERR;
+            return kLockedResult;
         case Outcome::not_enrolled:
             if (opts.nullok) {
                 s.log(LOG_INFO, acct.name, "no enrollment; allowed by nullok");
@@ -169,7 +177,7 @@ int preauth(Session& s, const Options& opts, const Account& acct)
     s.tell(lock_message(info->failures, info->lock.until, info->now), true);
     s.log(LOG_NOTICE, acct.name,
           "refused in preauth: account locked (" + failures_text(info->failures) + ")");
-    return PAM_AUTH_ERR;
+    return kLockedResult;
 }
 
 // faillock's authfail: an earlier module (e.g. pam_unix) failed; count it.
@@ -189,12 +197,13 @@ int authfail(Session& s, const Options& opts, const Account& acct)
     if (!result) return fail_closed(s, opts, acct.name, result.error());
     if (result->outcome == Outcome::locked) {
         s.log(LOG_NOTICE, acct.name, "failure while locked (not counted)");
-    } else {
-        s.log(LOG_NOTICE, acct.name, "authentication failure (" + failures_text(result->failures) + ")");
-        if (result->locked_now) {
-            s.log(LOG_WARNING, acct.name, "account locked after " + failures_text(result->failures));
-            s.tell(lock_message(result->failures, result->lock.until, result->now), true);
-        }
+        return kLockedResult;
+    }
+    s.log(LOG_NOTICE, acct.name, "authentication failure (" + failures_text(result->failures) + ")");
+    if (result->locked_now) {
+        s.log(LOG_WARNING, acct.name, "account locked after " + failures_text(result->failures));
+        s.tell(lock_message(result->failures, result->lock.until, result->now), true);
+        return kLockedResult;
     }
     return PAM_AUTH_ERR;
 }
@@ -235,17 +244,27 @@ int account(Session& s, const Options& opts, const Account& acct)
 
 enum class Phase { auth, account };
 
+// A configuration that cannot be read: refuse (sshd, sudo, su, ...), or step
+// aside where refusing would take away the console or stop cron
+// (on_config_error in core decides which). Logged at LOG_CRIT either way.
+int configuration_error(pam_handle_t* pamh, const std::string& why)
+{
+    const std::string service = item_string(pamh, PAM_SERVICE);
+    const std::string tty = item_string(pamh, PAM_TTY);
+    const std::string rhost = item_string(pamh, PAM_RHOST);
+    const bool aside = on_config_error(service, tty, rhost) == ConfigErrorAction::step_aside;
+    pam_syslog(pamh, LOG_CRIT, "configuration error, %s (service=%s tty=%s): %s",
+               aside ? "stepping aside for the console and cron" : "failing closed", sanitize_source(service).c_str(),
+               tty.empty() ? "-" : sanitize_source(tty).c_str(), why.c_str());
+    return aside ? PAM_IGNORE : PAM_SERVICE_ERR;
+}
+
 int run(pam_handle_t* pamh, int flags, int argc, const char** argv, Phase phase)
 {
     auto cfg = read_config(argc, argv);
-    if (!cfg) {
-        pam_syslog(pamh, LOG_ERR, "configuration error, failing closed: %s", cfg.error().message().c_str());
-        return PAM_SERVICE_ERR;
-    }
-    if (phase == Phase::account && cfg->mode != Mode::code) {
-        pam_syslog(pamh, LOG_ERR, "configuration error, failing closed: preauth/authfail/authsucc are auth-only");
-        return PAM_SERVICE_ERR;
-    }
+    if (!cfg) return configuration_error(pamh, cfg.error().message());
+    if (phase == Phase::account && cfg->mode != Mode::code)
+        return configuration_error(pamh, "preauth/authfail/authsucc are auth-only");
     Session s(pamh, flags, cfg->opts);
     Account acct;
     if (const int rc = s.get_account(acct); rc != PAM_SUCCESS) {

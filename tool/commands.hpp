@@ -18,5 +18,6 @@ void register_verify(CLI::App& app);  // verify
 void register_import(CLI::App& app);  // import google-authenticator, import oath
 void register_audit(CLI::App& app);   // audit
 void register_fleet(CLI::App& app);   // fleet init | keygen | rekey | push | pull | status
+void register_config(CLI::App& app);  // config check
 
 }  // namespace authctl::cli

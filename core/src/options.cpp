@@ -130,23 +130,31 @@ Status apply_argument(Options& opts, std::string_view arg)
     return apply_option(opts, arg.substr(0, eq), &value);
 }
 
+namespace {
+
+// Applies one line of a config file; the error names the file and line.
+Status apply_config_line(Options& opts, std::string_view line, const std::string& where)
+{
+    if (has_control(line)) return make_error(Errc::invalid_argument, where + "control character in line");
+    Status st = Ok{};
+    if (const auto eq = line.find('='); eq == std::string_view::npos) {
+        st = apply_option(opts, line, nullptr);
+    } else {
+        const std::string_view key = trim(line.substr(0, eq));
+        const std::string_view value = trim(line.substr(eq + 1));
+        st = apply_option(opts, key, &value);
+    }
+    if (!st) return make_error(st.error().code, where + st.error().detail);
+    return Ok{};
+}
+
+}  // namespace
+
 Status apply_config_text(Options& opts, std::string_view text, std::string_view origin)
 {
     ConfigLines lines(text, origin);
-    while (lines.next()) {
-        const std::string_view line = lines.line();
-        const auto where = lines.where();
-        if (has_control(line)) return make_error(Errc::invalid_argument, where + "control character in line");
-        Status st = Ok{};
-        if (const auto eq = line.find('='); eq == std::string_view::npos) {
-            st = apply_option(opts, line, nullptr);
-        } else {
-            const std::string_view key = trim(line.substr(0, eq));
-            const std::string_view value = trim(line.substr(eq + 1));
-            st = apply_option(opts, key, &value);
-        }
-        if (!st) return make_error(st.error().code, where + st.error().detail);
-    }
+    while (lines.next())
+        if (auto st = apply_config_line(opts, lines.line(), lines.where()); !st) return st;
     return Ok{};
 }
 
@@ -158,6 +166,52 @@ Status apply_config_file(Options& opts, const std::string& path, bool missing_ok
         return text.error();
     }
     return apply_config_text(opts, text->view(), path);
+}
+
+ConfigCheck check_config_file(const std::string& path, bool missing_ok)
+{
+    ConfigCheck check;
+    auto text = read_trusted_file(AT_FDCWD, path, kMaxConfigBytes, FileTrust::root_not_writable);
+    if (!text) {
+        if (text.error().code == Errc::not_found && missing_ok) return check;
+        check.problems.push_back({0, text.error().message()});
+        return check;
+    }
+    check.present = true;
+    ConfigLines lines(text->view(), path);
+    while (lines.next()) {
+        if (auto st = apply_config_line(check.opts, lines.line(), lines.where()); !st)
+            check.problems.push_back({lines.number(), st.error().detail});
+        else
+            ++check.settings;
+    }
+    return check;
+}
+
+namespace {
+
+// A terminal that is this machine's own console: the virtual consoles, serial
+// lines and hypervisor consoles, never a pseudo-terminal (ssh, telnet, screen).
+bool is_local_console(std::string_view tty) noexcept
+{
+    if (tty.rfind("/dev/", 0) == 0) tty.remove_prefix(5);
+    if (tty == "console") return true;
+    for (const std::string_view prefix : {"ttyS", "ttyAMA", "ttyUSB", "hvc", "xvc", "tty"}) {
+        if (tty.rfind(prefix, 0) != 0) continue;
+        const std::string_view num = tty.substr(prefix.size());
+        return !num.empty() && num.size() <= 4 && num.find_first_not_of("0123456789") == std::string_view::npos;
+    }
+    return false;
+}
+
+}  // namespace
+
+ConfigErrorAction on_config_error(std::string_view service, std::string_view tty, std::string_view rhost) noexcept
+{
+    for (const std::string_view background : {"cron", "crond", "atd", "systemd-user"})
+        if (service == background) return ConfigErrorAction::step_aside;
+    if (service == "login" && rhost.empty() && is_local_console(tty)) return ConfigErrorAction::step_aside;
+    return ConfigErrorAction::fail_closed;
 }
 
 }  // namespace authctl

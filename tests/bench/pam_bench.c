@@ -22,7 +22,7 @@
  * -l FILE appends each attempt's wall time in microseconds (one line each,
  * written when the process ends, outside what is timed per attempt).
  * Prints one line: attempts=A success=S seconds=T per_second=R refused=F
- * (F: attempts answered PAM_AUTH_ERR; A - S - F ended otherwise, e.g.
+ * (F: attempts answered PAM_AUTH_ERR or PAM_MAXTRIES (locked); A - S - F ended otherwise, e.g.
  * PAM_AUTHINFO_UNAVAIL).
  *
  * Plain C linked only to libpam, so dlopen'ing a C++ module counts its
@@ -215,7 +215,7 @@ static struct tally run(int k, const char* service_fmt, const char* user_fmt, ch
         const int rc = bench_attempt(service, user, answer);
         if (us != NULL) us[i] = (now() - t0) * 1e6;
         if (rc == PAM_SUCCESS) ++t.ok;
-        else if (rc == PAM_AUTH_ERR) ++t.refused;
+        else if (rc == PAM_AUTH_ERR || rc == PAM_MAXTRIES) ++t.refused;
     }
     if (us != NULL) {
         write_latencies(us, n);

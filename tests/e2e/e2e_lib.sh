@@ -190,7 +190,8 @@ add_ssh_key() {
 # $remote_command if set, which must also print "logged in as USER"); its
 # stdout, stderr and the prompts shown go to $work/out.TAG, err.TAG,
 # prompts.TAG, its exit status to rc.TAG. METHOD: kbd (keyboard-interactive
-# only), key+kbd, key.
+# only), key+kbd, key. The client tries keyboard-interactive once, or
+# $password_prompts times (ssh's default is 3).
 login() {
   local user=$1 method=$2 answer=${3:-} password=${4:-} tag=${5:-last} auth
   case $method in
@@ -204,7 +205,7 @@ login() {
   E2E_CODE=$work/code.$tag E2E_PASSWORD=$work/password.$tag E2E_PROMPTS=$work/prompts.$tag \
   SSH_ASKPASS=$work/askpass SSH_ASKPASS_REQUIRE=force \
     setsid -w ssh -n -F /dev/null -p "$port" -o UserKnownHostsFile=/dev/null -o GlobalKnownHostsFile=/dev/null \
-      -o StrictHostKeyChecking=no -o NumberOfPasswordPrompts=1 -o IdentitiesOnly=yes \
+      -o StrictHostKeyChecking=no -o NumberOfPasswordPrompts="${password_prompts:-1}" -o IdentitiesOnly=yes \
       -o ConnectTimeout=20 "${auth[@]}" "$user@${host:-127.0.0.1}" "${remote_command:-echo \"logged in as \$(id -un)\"}" \
       > "$work/out.$tag" 2> "$work/err.$tag"
   echo $? > "$work/rc.$tag"

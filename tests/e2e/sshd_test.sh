@@ -62,14 +62,27 @@ check "a code without the key is refused (AuthenticationMethods)" refused e2ekey
 echo "# lockout after deny=3 wrong codes"
 login e2elock key "" "" keyfirst
 check "before the lock, the key alone logs in (this user has no AuthenticationMethods)" logged_in e2elock keyfirst
-for i in 1 2 3; do login e2elock kbd 11111$i "" "wrong$i"; done
+for i in 1 2; do login e2elock kbd 11111$i "" "wrong$i"; done
+# The third with ssh's default of 3 keyboard-interactive tries: it locks, and
+# sshd is told (PAM_MAXTRIES) not to ask again on this connection.
+password_prompts=3 login e2elock kbd 111113 "" wrong3
 check "three wrong codes are refused" refused e2elock wrong3
 check "the third tells the user the account is locked" told 'Account locked after 3 failed attempts' wrong3
+check "...once, and the client is not asked again on that connection" \
+  test "$(grep -c 'Account locked' "$work/err.wrong3")/$(grep -c . "$work/prompts.wrong3")" = 1/1
 check "status: locked with 3 failures" test "$(status_field e2elock locked)/$(status_field e2elock failures)" = true/3
 login e2elock kbd "$(code "$secret_e2elock")"
 check "even the right code is refused while locked" refused e2elock
 check "...without asking for it" bash -c "! grep -q . '$work/prompts.last'"
 check "...and with the lock message" told 'Account locked after 3 failed attempts'
+# ssh retries keyboard-interactive (3 times by default): the module answers a
+# locked user PAM_MAXTRIES, so sshd stops offering it on this connection and
+# the message is shown once.
+password_prompts=3 login e2elock kbd "$(code "$secret_e2elock")" "" retries
+echo "  with 3 client retries: told $(grep -c 'Account locked' "$work/err.retries") time(s), asked $(grep -c . "$work/prompts.retries") time(s)"
+check "a locked user's client retrying 3 times is told once per connection" \
+  test "$(grep -c 'Account locked after 3 failed attempts' "$work/err.retries")" = 1
+check "...refused, never asked" bash -c "[ \"\$(cat '$work/rc.retries')\" = 255 ] && ! grep -q . '$work/prompts.retries'"
 login e2elock key
 check "a publickey-only login of a locked user is refused by the account phase" refused e2elock
 check "sshd logs the refused key login" grep -q 'Failed publickey for e2elock' "$work/sshd.log"

@@ -215,10 +215,12 @@ TEST_F(FleetLoad, ThirtyTwoWrongCodesOverFourAgentsWithDeny3EvaluateExactlyThree
     const std::string wrong = wrong_code(key, step - 3, step + 3);
     // Only agents 1..3 take the wrong codes: agent 0 sees no failure at all.
     const auto seen = test::race(children_, 32, 1, [&](int i, int) { return login(1 + i % 3, "bob", wrong); });
-    EXPECT_EQ(count_rc(seen, PAM_AUTH_ERR), 32U);
+    EXPECT_EQ(count_rc(seen, PAM_AUTH_ERR), 2U) << "the two quiet wrong codes";
+    EXPECT_EQ(count_rc(seen, PAM_MAXTRIES), 30U) << "the locking one and every refusal under the lock";
     std::size_t quiet = 0, asked_then_refused = 0, refused_unasked = 0;
     for (const auto& s : seen) {
         EXPECT_EQ(s.other_messages, 0);
+        EXPECT_EQ(s.rc, s.lock_messages == 0 ? PAM_AUTH_ERR : PAM_MAXTRIES);
         if (s.prompts == 0) {
             ++refused_unasked;
             EXPECT_EQ(s.lock_messages, 1);
@@ -240,7 +242,7 @@ TEST_F(FleetLoad, ThirtyTwoWrongCodesOverFourAgentsWithDeny3EvaluateExactlyThree
     // the account phase (an ssh key login) is denied, on agent 0 too.
     for (int a = 0; a < kAgents; ++a) {
         const auto after = login(a, "bob", code_at(key, step_now() + 1));
-        EXPECT_EQ(after.rc, PAM_AUTH_ERR) << "agent " << a;
+        EXPECT_EQ(after.rc, PAM_MAXTRIES) << "agent " << a;
         EXPECT_TRUE(after.conv.prompts.empty()) << "agent " << a;
         const auto acct = login(a, "bob", "", test::Phase::account);
         EXPECT_EQ(acct.rc, PAM_PERM_DENIED) << "agent " << a;

@@ -229,18 +229,21 @@ TEST_F(PamLoad, SameValidCodeBy32ParallelLoginsWithDeny3WinsOnceThenLocks)
     syslog.drain();
     const auto seen = race(32, "alice", 1, [&](int, int) { return code; });
     EXPECT_EQ(count_rc(seen, PAM_SUCCESS), 1U);
-    EXPECT_EQ(count_rc(seen, PAM_AUTH_ERR), 31U);
+    EXPECT_EQ(count_rc(seen, PAM_AUTH_ERR) + count_rc(seen, PAM_MAXTRIES), 31U);
     // After the success the replays are evaluated until the lock: the first
-    // two fail quietly, the third locks (and says so), the rest are refused
-    // with the lock message, asked or not depending on when they looked.
+    // two fail quietly (PAM_AUTH_ERR), the third locks (and says so), the rest
+    // are refused with the lock message, asked or not depending on when they
+    // looked; each refusal that carries the lock is PAM_MAXTRIES.
     std::size_t quiet = 0;
     for (const auto& s : seen) {
-        if (s.rc != PAM_AUTH_ERR) continue;
+        if (s.rc == PAM_SUCCESS) continue;
         if (s.lock_messages == 0) {
             ++quiet;
             EXPECT_EQ(s.prompts, 1);
+            EXPECT_EQ(s.rc, PAM_AUTH_ERR);
         } else {
             EXPECT_EQ(s.lock_messages, 1);
+            EXPECT_EQ(s.rc, PAM_MAXTRIES);
         }
     }
     EXPECT_EQ(quiet, 2U) << "exactly deny-1 replays evaluated before the locking one";
@@ -263,10 +266,12 @@ TEST_F(PamLoad, ThirtyTwoParallelWrongCodesWithDeny3EvaluateExactlyThree)
     const std::string wrong = wrong_code(key, step - 3, step + 3);
     syslog.drain();
     const auto seen = race(32, "bob", 1, [&](int, int) { return wrong; });
-    EXPECT_EQ(count_rc(seen, PAM_AUTH_ERR), 32U);
+    EXPECT_EQ(count_rc(seen, PAM_AUTH_ERR), 2U) << "the two quiet wrong codes";
+    EXPECT_EQ(count_rc(seen, PAM_MAXTRIES), 30U) << "the locking one and every refusal under the lock";
     std::size_t quiet = 0, asked_then_refused = 0, refused_unasked = 0;
     for (const auto& s : seen) {
         EXPECT_EQ(s.other_messages, 0);
+        EXPECT_EQ(s.rc, s.lock_messages == 0 ? PAM_AUTH_ERR : PAM_MAXTRIES);
         if (s.prompts == 0) {
             ++refused_unasked;  // saw the lock before the prompt: "locked users get no prompt"
             EXPECT_EQ(s.lock_messages, 1);
@@ -299,7 +304,7 @@ TEST_F(PamLoad, ThirtyTwoParallelWrongCodesWithDeny3EvaluateExactlyThree)
     EXPECT_TRUE(st.at("locked").get<bool>());
     // Locked now: the next login is refused before any prompt, even with the right code.
     const auto after = test::pam_run(confdir_, kService, "bob", {code_at(key, totp_step(std::time(nullptr), 30) + 1)});
-    EXPECT_EQ(after.rc, PAM_AUTH_ERR);
+    EXPECT_EQ(after.rc, PAM_MAXTRIES);
     EXPECT_TRUE(after.conv.prompts.empty());
     EXPECT_EQ(status("bob").at("failures"), 3);
 }

@@ -561,7 +561,8 @@ TEST_F(StateOnTmpfs, DiskFullFailsClosedAndDamagesNothing)
     // enrolled with 2 failures, one short of the lock.
     const Enrollment alice = enroll("alice", mnt_);
     const Enrollment bob = enroll("bob", mnt_);
-    for (int i = 0; i < 3; ++i) ASSERT_EQ(auth("bob", wrong_for(code(bob, 0)), mnt_).rc, PAM_AUTH_ERR);
+    for (int i = 0; i < 3; ++i)  // the third locks: PAM_MAXTRIES
+        ASSERT_EQ(auth("bob", wrong_for(code(bob, 0)), mnt_).rc, i < 2 ? PAM_AUTH_ERR : PAM_MAXTRIES);
     const Enrollment carol = enroll("carol", mnt_, 2);
     ASSERT_GT(fill(), 0U);
     {
@@ -592,7 +593,7 @@ TEST_F(StateOnTmpfs, DiskFullFailsClosedAndDamagesNothing)
     EXPECT_EQ(auth("carol", "000000x", mnt_).rc, PAM_SERVICE_ERR);
     // The locked user is refused from the read alone, without a prompt, and the account phase denies.
     const auto locked = auth("bob", code(bob, 0), mnt_);
-    EXPECT_EQ(locked.rc, PAM_AUTH_ERR);
+    EXPECT_EQ(locked.rc, PAM_MAXTRIES);
     EXPECT_TRUE(locked.conv.prompts.empty());
     ASSERT_EQ(locked.conv.errors.size(), 1U);
     EXPECT_NE(locked.conv.errors[0].find("Account locked after 3 failed attempts"), npos);
@@ -600,7 +601,7 @@ TEST_F(StateOnTmpfs, DiskFullFailsClosedAndDamagesNothing)
     EXPECT_EQ(account("alice", mnt_).rc, PAM_SUCCESS);
     // faillock-style modes: authfail cannot count (fails closed), preauth still refuses bob.
     EXPECT_EQ(pam_run(confdir_, service(mnt_, "authfail"), "alice", {}).rc, PAM_SERVICE_ERR);
-    EXPECT_EQ(pam_run(confdir_, service(mnt_, "preauth"), "bob", {}).rc, PAM_AUTH_ERR);
+    EXPECT_EQ(pam_run(confdir_, service(mnt_, "preauth"), "bob", {}).rc, PAM_MAXTRIES);
     EXPECT_EQ(pam_run(confdir_, service(mnt_, "preauth"), "alice", {}).rc, PAM_SUCCESS);
     if (log_visible()) {
         const std::string l = log();
@@ -630,7 +631,7 @@ TEST_F(StateOnTmpfs, DiskFullFailsClosedAndDamagesNothing)
     ASSERT_EQ(::unlink((mnt_ + "/filler").c_str()), 0);
     EXPECT_EQ(auth("alice", code(alice, 0), mnt_).rc, PAM_SUCCESS);
     EXPECT_EQ(auth("carol", code(carol, 0), mnt_).rc, PAM_SUCCESS);
-    EXPECT_EQ(auth("bob", code(bob, 0), mnt_).rc, PAM_AUTH_ERR);
+    EXPECT_EQ(auth("bob", code(bob, 0), mnt_).rc, PAM_MAXTRIES);
     EXPECT_EQ(cli("reset", {"-u", "bob"}, mnt_).code, 0);
     EXPECT_EQ(auth("bob", code(bob, 0), mnt_).rc, PAM_SUCCESS);
 }
@@ -639,7 +640,8 @@ TEST_F(StateOnTmpfs, ReadOnlyStateDirectoryFailsClosedAndStatusStillReads)
 {
     const Enrollment alice = enroll("alice", mnt_);
     const Enrollment bob = enroll("bob", mnt_);
-    for (int i = 0; i < 3; ++i) ASSERT_EQ(auth("bob", wrong_for(code(bob, 0)), mnt_).rc, PAM_AUTH_ERR);
+    for (int i = 0; i < 3; ++i)  // the third locks: PAM_MAXTRIES
+        ASSERT_EQ(auth("bob", wrong_for(code(bob, 0)), mnt_).rc, i < 2 ? PAM_AUTH_ERR : PAM_MAXTRIES);
     ASSERT_EQ(::mount(nullptr, mnt_.c_str(), nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr), 0)
         << std::strerror(errno);
     struct statvfs vfs {};
@@ -655,7 +657,7 @@ TEST_F(StateOnTmpfs, ReadOnlyStateDirectoryFailsClosedAndStatusStillReads)
     // A user never seen before has no lock file, and none can be made.
     EXPECT_EQ(auth("carol", "123456", mnt_).rc, PAM_SERVICE_ERR);
     const auto locked = auth("bob", code(bob, 0), mnt_);
-    EXPECT_EQ(locked.rc, PAM_AUTH_ERR);
+    EXPECT_EQ(locked.rc, PAM_MAXTRIES);
     EXPECT_TRUE(locked.conv.prompts.empty());
     EXPECT_EQ(account("bob", mnt_).rc, PAM_PERM_DENIED);
     EXPECT_EQ(account("alice", mnt_).rc, PAM_SUCCESS);

@@ -228,11 +228,12 @@ TEST_F(ModuleTest, HotpCounterAdvancesWithLookAhead)
 TEST_F(ModuleTest, LocksAfterDenyAndRefusesWithoutPrompting)
 {
     const Enrollment e = enroll("alice");
-    for (int i = 0; i < 3; ++i) EXPECT_EQ(auth("alice", {"000000x"}).rc, PAM_AUTH_ERR);
+    for (int i = 0; i < 3; ++i)  // the third locks: PAM_MAXTRIES, "do not try again" (sshd stops retrying)
+        EXPECT_EQ(auth("alice", {"000000x"}).rc, i < 2 ? PAM_AUTH_ERR : PAM_MAXTRIES);
     const auto third = tally("alice");
     EXPECT_EQ(third.failures, 3U);
     const auto locked = auth("alice", {totp_now(e)});
-    EXPECT_EQ(locked.rc, PAM_AUTH_ERR);
+    EXPECT_EQ(locked.rc, PAM_MAXTRIES);
     EXPECT_TRUE(locked.conv.prompts.empty()) << "a locked user must not be asked for a code";
     ASSERT_EQ(locked.conv.errors.size(), 1U);
     EXPECT_EQ(locked.conv.errors[0], "Account locked after 3 failed attempts; try again in 10 minutes.");
@@ -244,7 +245,7 @@ TEST_F(ModuleTest, TheLockingFailureTellsTheUser)
     enroll("alice");
     auth("alice", {"1"}, "deny=2");
     const auto r = auth("alice", {"2"}, "deny=2");
-    EXPECT_EQ(r.rc, PAM_AUTH_ERR);
+    EXPECT_EQ(r.rc, PAM_MAXTRIES);
     EXPECT_NE(r.conv.all_messages().find("Account locked after 2 failed attempts"), std::string::npos);
 }
 
@@ -252,7 +253,7 @@ TEST_F(ModuleTest, UnlocksAfterUnlockTime)
 {
     const Enrollment e = enroll("alice");
     for (int i = 0; i < 3; ++i) auth("alice", {"bad"}, "unlock_time=1");
-    EXPECT_EQ(auth("alice", {totp_now(e)}, "unlock_time=1").rc, PAM_AUTH_ERR);
+    EXPECT_EQ(auth("alice", {totp_now(e)}, "unlock_time=1").rc, PAM_MAXTRIES);
     std::this_thread::sleep_for(std::chrono::milliseconds(2100));
     const auto r = auth("alice", {totp_now(e, 1)}, "unlock_time=1");
     EXPECT_EQ(r.rc, PAM_SUCCESS);
@@ -267,7 +268,7 @@ TEST_F(ModuleTest, UnlockTimeNeverWaitsForAnAdministrator)
     const Enrollment e = enroll("alice");
     for (int i = 0; i < 3; ++i) auth("alice", {"bad"}, "unlock_time=never");
     const auto r = auth("alice", {totp_now(e)}, "unlock_time=never");
-    EXPECT_EQ(r.rc, PAM_AUTH_ERR);
+    EXPECT_EQ(r.rc, PAM_MAXTRIES);
     ASSERT_EQ(r.conv.errors.size(), 1U);
     EXPECT_EQ(r.conv.errors[0],
               "Account locked after 3 failed attempts; it stays locked until an administrator unlocks it.");
@@ -287,7 +288,7 @@ TEST_F(ModuleTest, RootIsNotLockedUnlessEvenDenyRoot)
     EXPECT_EQ(account("root").rc, PAM_SUCCESS);
     EXPECT_EQ(auth("root", {totp_now(e)}).rc, PAM_SUCCESS);
     for (int i = 0; i < 3; ++i) auth("root", {"bad"}, "even_deny_root");
-    EXPECT_EQ(auth("root", {totp_now(e, 1)}, "even_deny_root").rc, PAM_AUTH_ERR);
+    EXPECT_EQ(auth("root", {totp_now(e, 1)}, "even_deny_root").rc, PAM_MAXTRIES);
     EXPECT_EQ(account("root", "even_deny_root").rc, PAM_PERM_DENIED);
 }
 
@@ -411,7 +412,7 @@ TEST_F(ModuleTest, ConfigFileIsReadAndArgumentsOverrideIt)
 {
     enroll("alice");
     test::write_file(conf_, "deny = 1\n", 0644);
-    EXPECT_EQ(auth("alice", {"bad"}).rc, PAM_AUTH_ERR);
+    EXPECT_EQ(auth("alice", {"bad"}).rc, PAM_MAXTRIES);
     EXPECT_TRUE(account("alice").rc == PAM_PERM_DENIED) << "deny=1 from the file locked after one failure";
     test::write_file(conf_, "deny = 1\n", 0644);
     // A fresh user under deny=5 from the arguments: one failure does not lock.
@@ -486,7 +487,7 @@ TEST_F(ModuleTest, FailDelayIsTwoSecondsUnlessNodelay)
             << "got " << test::g_requested_delay << " us; 2 s would give " << libpam_delay(before, 2000000);
     }
     r = auth("alice", {"bad"});  // nodelay
-    EXPECT_EQ(r.rc, PAM_AUTH_ERR);
+    EXPECT_EQ(r.rc, PAM_MAXTRIES);
     EXPECT_EQ(test::g_requested_delay, 0U);
 }
 
@@ -498,7 +499,7 @@ TEST_F(ModuleTest, SilentSuppressesMessages)
     EXPECT_TRUE(auth("alice", {"x"}, "silent").conv.errors.empty());
     const auto flagged = pam_run(confdir_, stack(""), "alice", {"x"}, Phase::authenticate, PAM_SILENT);
     EXPECT_TRUE(flagged.conv.errors.empty());
-    EXPECT_EQ(flagged.rc, PAM_AUTH_ERR);
+    EXPECT_EQ(flagged.rc, PAM_MAXTRIES);
 }
 
 TEST_F(ModuleTest, FailureAndLockAreLoggedToAuthprivWithoutTheCode)
@@ -574,11 +575,11 @@ TEST_F(PasswordStack, PasswordFailuresCountTowardTheLock)
     }
     EXPECT_EQ(tally("alice").failures, 2U);
     // A wrong code after a right password is the third failure.
-    EXPECT_EQ(pam_run(confdir_, "password-stack", "alice", {"secret-pw", wrong_for(totp_now(e))}).rc, PAM_AUTH_ERR);
+    EXPECT_EQ(pam_run(confdir_, "password-stack", "alice", {"secret-pw", wrong_for(totp_now(e))}).rc, PAM_MAXTRIES);
     EXPECT_EQ(tally("alice").failures, 3U);
     // Locked: refused in preauth (requisite) before any prompt, even with both factors right.
     const auto locked = pam_run(confdir_, "password-stack", "alice", {"secret-pw", totp_now(e)});
-    EXPECT_EQ(locked.rc, PAM_AUTH_ERR);
+    EXPECT_EQ(locked.rc, PAM_MAXTRIES);
     EXPECT_TRUE(locked.conv.prompts.empty());
     EXPECT_EQ(tally("alice").failures, 3U);
 }
@@ -604,7 +605,7 @@ TEST_F(PasswordStack, AuthsuccClearsTheTallyInAPasswordOnlyStack)
     EXPECT_NE(r.conv.all_messages().find("There were 2 failed attempts"), std::string::npos);
     EXPECT_EQ(tally("bob").failures, 0U);
     for (int i = 0; i < 3; ++i) pam_run(confdir_, "password-only", "bob", {"nope"});
-    EXPECT_EQ(pam_run(confdir_, "password-only", "bob", {"bob-pw"}).rc, PAM_AUTH_ERR) << "locked by password failures";
+    EXPECT_EQ(pam_run(confdir_, "password-only", "bob", {"bob-pw"}).rc, PAM_MAXTRIES) << "locked by password failures";
 }
 
 }  // namespace

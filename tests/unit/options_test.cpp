@@ -241,5 +241,64 @@ TEST_F(OptionsConfigFile, RefusesWritableForeignAndSymlinkedFiles)
     EXPECT_EQ(o.lockout.deny, 3U) << "nothing was applied from a refused file";
 }
 
+TEST_F(OptionsConfigFile, CheckReportsEveryBadLineNotOnlyTheFirst)
+{
+    test::write_file(tmp_ / "c.conf", "# comment\ndeny = 5\ndney = 4\n\nwindow = 99\nnullok\nnullok = yes\n", 0644);
+    const ConfigCheck c = check_config_file(tmp_ / "c.conf", false);
+    EXPECT_TRUE(c.present);
+    EXPECT_EQ(c.settings, 2U) << "deny and nullok";
+    ASSERT_EQ(c.problems.size(), 3U);
+    EXPECT_EQ(c.problems[0].line, 3U);
+    EXPECT_EQ(c.problems[0].message, tmp_ / "c.conf" + ":3: unknown option 'dney'");
+    EXPECT_EQ(c.problems[1].line, 5U);
+    EXPECT_NE(c.problems[1].message.find(":5: option 'window'"), std::string::npos) << c.problems[1].message;
+    EXPECT_EQ(c.problems[2].line, 7U);
+    EXPECT_EQ(c.opts.lockout.deny, 5U);
+    EXPECT_TRUE(c.opts.nullok);
+    // The module's reading agrees: the first problem is the error it stops at.
+    Options o;
+    auto st = apply_config_file(o, tmp_ / "c.conf", false);
+    ASSERT_FALSE(st);
+    EXPECT_EQ(st.error().detail, c.problems[0].message);
+}
+
+TEST_F(OptionsConfigFile, CheckOfAMissingUnsafeOrCleanFile)
+{
+    const ConfigCheck absent = check_config_file(tmp_ / "none.conf", true);
+    EXPECT_FALSE(absent.present);
+    EXPECT_TRUE(absent.problems.empty()) << "the default path may be absent";
+    const ConfigCheck named = check_config_file(tmp_ / "none.conf", false);
+    ASSERT_EQ(named.problems.size(), 1U);
+    EXPECT_EQ(named.problems[0].line, 0U);
+    test::write_file(tmp_ / "w.conf", "deny = 9\n", 0666);
+    const ConfigCheck writable = check_config_file(tmp_ / "w.conf", false);
+    ASSERT_EQ(writable.problems.size(), 1U);
+    EXPECT_NE(writable.problems[0].message.find("writable by group or others"), std::string::npos);
+    test::write_file(tmp_ / "ok.conf", "deny = 9\nunlock_time = never\n", 0644);
+    const ConfigCheck ok = check_config_file(tmp_ / "ok.conf", false);
+    EXPECT_TRUE(ok.present);
+    EXPECT_TRUE(ok.problems.empty());
+    EXPECT_EQ(ok.settings, 2U);
+}
+
+TEST(OnConfigError, OnlyTheConsoleAndBackgroundServicesStepAside)
+{
+    const auto aside = ConfigErrorAction::step_aside;
+    const auto closed = ConfigErrorAction::fail_closed;
+    for (const char* svc : {"cron", "crond", "atd", "systemd-user"}) EXPECT_EQ(on_config_error(svc, "", ""), aside) << svc;
+    for (const char* tty : {"tty1", "/dev/tty1", "tty63", "ttyS0", "/dev/ttyS1", "console", "/dev/console", "hvc0",
+                            "ttyAMA0", "ttyUSB0", "xvc0"})
+        EXPECT_EQ(on_config_error("login", tty, ""), aside) << tty;
+    // A pseudo-terminal, a remote host, no terminal, odd names: refused.
+    for (const char* tty : {"pts/0", "/dev/pts/3", "", "tty", "ttyS", "ttyx1", "tty1x", "tty12345", "/dev/../tty1",
+                            "ssh", ":0"})
+        EXPECT_EQ(on_config_error("login", tty, ""), closed) << tty;
+    EXPECT_EQ(on_config_error("login", "tty1", "192.0.2.7"), closed) << "telnet-style login with a remote host";
+    // Everything else fails closed, on a console too.
+    for (const char* svc : {"sshd", "sudo", "sudo-i", "su", "su-l", "runuser", "polkit-1", "gdm-password", "other",
+                            "Login", "login ", "cron2", ""})
+        EXPECT_EQ(on_config_error(svc, "tty1", ""), closed) << svc;
+}
+
 }  // namespace
 }  // namespace authctl

@@ -8,6 +8,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "authctl/lockout.hpp"
 #include "authctl/result.hpp"
@@ -67,5 +68,35 @@ Status apply_config_text(Options& opts, std::string_view text, std::string_view 
 // symlink), owned by root and not writable by group or others; at most
 // kMaxConfigBytes. A missing file is fine when `missing_ok` (the default path).
 Status apply_config_file(Options& opts, const std::string& path, bool missing_ok);
+
+// Every error in a config file, not only the first: what `authctl config
+// check` reports. The same reading and trust rules as apply_config_file;
+// `opts` holds what the lines that are right set.
+struct ConfigProblem {
+    std::size_t line = 0;  // 1-based; 0 for the file as a whole (owner, mode, size, absent)
+    std::string message;   // "PATH:LINE: ..." as the module would log it
+};
+struct ConfigCheck {
+    bool present = false;      // the file exists (and could be opened)
+    std::size_t settings = 0;  // lines applied without error
+    std::vector<ConfigProblem> problems;
+    Options opts;  // what the lines without error set
+};
+ConfigCheck check_config_file(const std::string& path, bool missing_ok);
+
+// What the PAM module does when its configuration cannot be read (a bad line
+// in authctl.conf, a bad module argument). It fails closed -- every service
+// that asks for a code or enforces a lock refuses -- except where refusing
+// would take away the way back in or stop the machine's own work, which have
+// no code to protect:
+//   - background services that only run the account phase: cron, crond, atd,
+//     systemd-user (the user manager systemd starts for cron jobs and logins);
+//   - `login` on this machine's own console (tty1.., ttyS0.., console, hvc0..;
+//     never a pseudo-terminal, never with a remote host): the console is the
+//     administrator's way in to mend the file.
+// There the module steps aside (PAM_IGNORE) and logs the error at LOG_CRIT.
+// sshd, sudo, su and everything else fail closed.
+enum class ConfigErrorAction { fail_closed, step_aside };
+ConfigErrorAction on_config_error(std::string_view service, std::string_view tty, std::string_view rhost) noexcept;
 
 }  // namespace authctl
