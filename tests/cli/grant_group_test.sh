@@ -129,24 +129,25 @@ in_group ggadmin ggsudo && fail "granted a group without a confirmed enrollment"
 [ -e "$state/ggadmin.rec" ] && fail "stored an enrollment without a matching code"
 echo "ok: nothing granted without a code"
 
-# 3. import google-authenticator --all walks the home directories (here only
-# this test's users: /home and /root are private) as root. A user's file
-# imports; a symlink to a root-only file, a file owned by someone else and a
-# root-owned file hard-linked into a home are refused; users without a file
-# are skipped.
-mkdir -p /home/gghonest /home/ggevil /home/ggplant /home/gglink /home/ggnofile
-echo "gglink:x:4714:4714::/home/gglink:/bin/sh" >> /etc/passwd
-echo "gghonest:x:4711:4711::/home/gghonest:/bin/sh" >> /etc/passwd
-echo "ggevil:x:4712:4712::/home/ggevil:/bin/sh" >> /etc/passwd
-echo "ggplant:x:4713:4713::/home/ggplant:/bin/sh" >> /etc/passwd
-echo "ggnofile:x:4715:4715::/home/ggnofile:/bin/sh" >> /etc/passwd
-google-authenticator -t -d -f -C -q -Q NONE -u -w 3 -e 2 -s /home/gghonest/.google_authenticator >/dev/null
-chown -R 4711:4711 /home/gghonest
-ln -s /etc/shadow /home/ggevil/.google_authenticator
-cp /home/gghonest/.google_authenticator /home/ggplant/.google_authenticator
-chown 4711:4711 /home/ggplant/.google_authenticator   # planted by gghonest for ggplant
-google-authenticator -t -d -f -C -q -Q NONE -u -w 3 -e 0 -s /home/root-ga >/dev/null
-ln /home/root-ga /home/gglink/.google_authenticator
+# 3. import google-authenticator --all walks the home directories as root:
+# here only this test's users, with their homes in its temp dir ($home; the
+# real /home and /root are hidden). A user's file imports; a symlink to a
+# root-only file, a file owned by someone else and a root-owned file
+# hard-linked into a home are refused; users without a file are skipped.
+home=$work/home
+mkdir -p $home/gghonest $home/ggevil $home/ggplant $home/gglink $home/ggnofile
+echo "gglink:x:4714:4714::$home/gglink:/bin/sh" >> /etc/passwd
+echo "gghonest:x:4711:4711::$home/gghonest:/bin/sh" >> /etc/passwd
+echo "ggevil:x:4712:4712::$home/ggevil:/bin/sh" >> /etc/passwd
+echo "ggplant:x:4713:4713::$home/ggplant:/bin/sh" >> /etc/passwd
+echo "ggnofile:x:4715:4715::$home/ggnofile:/bin/sh" >> /etc/passwd
+google-authenticator -t -d -f -C -q -Q NONE -u -w 3 -e 2 -s $home/gghonest/.google_authenticator >/dev/null
+chown -R 4711:4711 $home/gghonest
+ln -s /etc/shadow $home/ggevil/.google_authenticator
+cp $home/gghonest/.google_authenticator $home/ggplant/.google_authenticator
+chown 4711:4711 $home/ggplant/.google_authenticator   # planted by gghonest for ggplant
+google-authenticator -t -d -f -C -q -Q NONE -u -w 3 -e 0 -s $home/root-ga >/dev/null
+ln $home/root-ga $home/gglink/.google_authenticator
 set +e
 out=$("$authctl" import google-authenticator --all --dir "$work/state2" 2>&1); rc=$?
 set -e
@@ -156,14 +157,14 @@ grep -qxF '1 imported, 0 skipped (already imported), 3 failed' <<<"$out" || fail
 [ -e "$work/state2/ggevil.rec" ] && fail "imported through a symlink"
 [ -e "$work/state2/ggplant.rec" ] && fail "imported a file another user planted"
 [ -e "$work/state2/gglink.rec" ] && fail "imported a root-owned file through a hard link"
-hsecret=$(head -n1 /home/gghonest/.google_authenticator)
+hsecret=$(head -n1 $home/gghonest/.google_authenticator)
 "$authctl" verify -u gghonest --dir "$work/state2" "$(oathtool -b --totp - <<<"$hsecret")" >/dev/null \
   || fail "imported code does not verify"
 echo "ok: import --all imports the user's own file, refuses symlinks and planted files"
 
 # 4. Running it again: the imported user is skipped, not failed; exit 0 once
 # nothing else is wrong. --dry-run says what would happen and writes nothing.
-rm /home/ggevil/.google_authenticator /home/ggplant/.google_authenticator /home/gglink/.google_authenticator
+rm $home/ggevil/.google_authenticator $home/ggplant/.google_authenticator $home/gglink/.google_authenticator
 out=$("$authctl" import google-authenticator --all --dir "$work/state2" 2>&1) || fail "re-run: $out"
 expect_lines "re-run" "$out" "gghonest: skipped: already imported (the same secret is enrolled)
 0 imported, 1 skipped (already imported), 0 failed"
@@ -172,14 +173,14 @@ grep -qxF 'gghonest: skipped: already imported (the same secret is enrolled; --f
   <<<"$out" || fail "--force re-imported the same secret: $out"
 # Another user's file with settings authctl does not carry over, and one
 # enrolled with another secret (a conflict: only --force replaces it).
-mkdir -p /home/ggnew
-echo "ggnew:x:4716:4716::/home/ggnew:/bin/sh" >> /etc/passwd
-google-authenticator -t -d -f -C -q -Q NONE -r 3 -R 30 -w 17 -e 1 -s /home/ggnew/.google_authenticator >/dev/null
-echo '" TIME_SKEW 4' >> /home/ggnew/.google_authenticator
-chown -R 4716:4716 /home/ggnew
+mkdir -p $home/ggnew
+echo "ggnew:x:4716:4716::$home/ggnew:/bin/sh" >> /etc/passwd
+google-authenticator -t -d -f -C -q -Q NONE -r 3 -R 30 -w 17 -e 1 -s $home/ggnew/.google_authenticator >/dev/null
+echo '" TIME_SKEW 4' >> $home/ggnew/.google_authenticator
+chown -R 4716:4716 $home/ggnew
 "$authctl" enroll -u ggnofile --dir "$work/state2" --qr none >/dev/null
-google-authenticator -t -d -f -C -q -Q NONE -u -w 3 -e 0 -s /home/ggnofile/.google_authenticator >/dev/null
-chown -R 4715:4715 /home/ggnofile
+google-authenticator -t -d -f -C -q -Q NONE -u -w 3 -e 0 -s $home/ggnofile/.google_authenticator >/dev/null
+chown -R 4715:4715 $home/ggnofile
 snapshot() { (cd "$work/state2" && find . -printf '%p %s %m %u %T@\n' | sort && find . -type f -exec sha256sum {} + | sort); }
 before=$(snapshot)
 set +e; out=$("$authctl" import google-authenticator --all --dry-run --dir "$work/state2" 2>&1); rc=$?; set -e
@@ -187,7 +188,7 @@ set +e; out=$("$authctl" import google-authenticator --all --dry-run --dir "$wor
 [ $rc -eq 1 ] || fail "--dry-run with a conflict: rc=$rc: $out"
 expect_lines "dry run" "$(sort <<<"$out")" "$(sort <<EXP
 gghonest: skipped: already imported (the same secret is enrolled)
-ggnew: would import TOTP from /home/ggnew/.google_authenticator with 1 scratch codes as recovery codes
+ggnew: would import TOTP from $home/ggnew/.google_authenticator with 1 scratch codes as recovery codes
 ggnew: WINDOW_SIZE 17: not carried over; authctl accepts 3 codes (window=1: steps either side of now) for every user, set in authctl.conf
 ggnew: RATE_LIMIT 3 30: not carried over; authctl counts failures instead of limiting attempts: deny=3 failures within fail_interval=900 s lock the account (authctl.conf)
 ggnew: TIME_SKEW 4: not carried over; authctl keeps no per-user clock offset: this phone's clock was 4 step(s) off, more than window=1 allows: its codes will be refused until its clock is set right
@@ -204,7 +205,7 @@ grep -qxF '1 imported, 0 skipped (already imported), 0 failed' <<<"$out" && fail
 grep -q '^ggnofile: imported TOTP .*, replacing its enrollment$' <<<"$out" || fail "--force did not replace: $out"
 grep -q '^ggnew: imported TOTP' <<<"$out" || fail "ggnew not imported: $out"
 grep -qxF '2 imported, 1 skipped (already imported), 0 failed' <<<"$out" || fail "--force tally: $out"
-nsecret=$(head -n1 /home/ggnofile/.google_authenticator)
+nsecret=$(head -n1 $home/ggnofile/.google_authenticator)
 "$authctl" verify -u ggnofile --dir "$work/state2" "$(oathtool -b --totp - <<<"$nsecret")" >/dev/null \
   || fail "the replacing enrollment does not verify"
 echo "ok: re-runs skip what is imported (exit 0), --dry-run writes nothing, settings not carried are named"

@@ -34,5 +34,6 @@ for d in /home /root /run/nscd; do
 done
 chmod 0700 /root
 [ "$(getent passwd | wc -l)" -eq 1 ] || { echo "FAIL: the private namespace still sees other users"; exit 1; }
+[ "$(stat -f -c %T /home)" = tmpfs ] || { echo "FAIL: /home is not private"; exit 1; }
 exec bash "$inner" "$@"
 SETUP
