@@ -41,6 +41,7 @@ Result<ProgramRun> run_program(const std::string& path, const std::vector<std::s
         if (null < 0 || ::dup2(null, STDIN_FILENO) < 0 || ::dup2(out_w.get(), STDOUT_FILENO) < 0 ||
             ::dup2(err_w.get(), STDERR_FILENO) < 0)
             ::_exit(127);
+        ::close_range(3, ~0U, 0);  // nothing of ours (the state directory, a database socket) reaches it
         ::execve(path.c_str(), args.data(), envp);
         ::_exit(127);
     }
