@@ -37,8 +37,8 @@ struct Finding {
     nlohmann::json json() const
     {
         auto opt = [](const std::optional<std::string>& s) { return s ? nlohmann::json(*s) : nlohmann::json(nullptr); };
-        return {{"kind", kind},     {"user", opt(user)},     {"group", opt(group)},
-                {"via", opt(via)},  {"detail", opt(detail)}, {"message", message}};
+        return {{"kind", kind},    {"user", opt(user)},     {"group", opt(group)},
+                {"via", opt(via)}, {"detail", opt(detail)}, {"message", message}};
     }
 };
 
@@ -83,7 +83,8 @@ std::optional<Finding> check_user(const Store& store, const std::string& user, c
     const std::string who = user + " (" + (group ? "group " + *group : via) + ")";
     auto rec = store.load(user);
     if (!rec)
-        return Finding{"unreadable_record", user, group, via, rec.error().message(), who + ": " + rec.error().message()};
+        return Finding{
+            "unreadable_record", user, group, via, rec.error().message(), who + ": " + rec.error().message()};
     if (!*rec || !(*rec)->enrollment) return Finding{"not_enrolled", user, group, via, {}, who + ": not enrolled"};
     if (!(*rec)->enrollment->confirmed)
         return Finding{"unconfirmed", user, group, via, {}, who + ": enrollment not confirmed yet"};
@@ -125,8 +126,7 @@ void run_audit(const AuditArgs& a)
             continue;
         }
         const auto members = members_of(*g);
-        if (members.empty())
-            notes.push_back({"empty_group", {}, name, {}, {}, "group " + name + ": no members"});
+        if (members.empty()) notes.push_back({"empty_group", {}, name, {}, {}, "group " + name + ": no members"});
         for (const auto& user : members) {
             if (!checked.insert(user).second || !store) continue;
             if (auto f = check_user(**store, user, "group", name)) findings.push_back(std::move(*f));
@@ -137,16 +137,26 @@ void run_audit(const AuditArgs& a)
     std::size_t asked = 0;
     std::vector<std::string> sudo_users;
     if (a.no_sudo) {
-        notes.push_back({"sudo_not_asked", {}, {}, {}, "--no-sudo", "sudo not asked (--no-sudo): only the groups were checked"});
+        notes.push_back(
+            {"sudo_not_asked", {}, {}, {}, "--no-sudo", "sudo not asked (--no-sudo): only the groups were checked"});
     } else if (::access(kSudoPath, X_OK) != 0) {
-        notes.push_back({"sudo_not_installed", {}, {}, {}, kSudoPath, std::string(kSudoPath) + " is not installed: nobody can use sudo"});
+        notes.push_back({"sudo_not_installed",
+                         {},
+                         {},
+                         {},
+                         kSudoPath,
+                         std::string(kSudoPath) + " is not installed: nobody can use sudo"});
     } else {
         for (const auto& user : sudo_candidates(checked)) {
             ++asked;
             const SudoVerdict v = ask_sudo(user);
             if (v.answer == SudoAnswer::not_allowed) continue;
             if (v.answer == SudoAnswer::unknown) {
-                findings.push_back({"sudo_query_failed", user, {}, "sudoers", v.detail,
+                findings.push_back({"sudo_query_failed",
+                                    user,
+                                    {},
+                                    "sudoers",
+                                    v.detail,
                                     user + ": could not ask sudo whether it may run commands: " + v.detail});
                 continue;
             }

@@ -124,8 +124,9 @@ void run_enroll(const EnrollArgs& a)
     // Group membership is this host's, the fleet record every host's: a grant
     // recorded there would be undone by `remove` on hosts that never made it.
     if (!a.grant_groups.empty() && use_fleet(a.common, opts))
-        fail(kExitUsage, "--grant-group is for --store file: in fleet mode group membership is each server's own "
-                         "(grant it with your configuration management)");
+        fail(kExitUsage,
+             "--grant-group is for --store file: in fleet mode group membership is each server's own "
+             "(grant it with your configuration management)");
     const SystemUser user = require_user(a.user);
     for (const auto& g : a.grant_groups)
         if (!group_exists(g)) fail(kExitFailed, "no such group '" + g + "'");

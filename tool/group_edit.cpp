@@ -69,8 +69,7 @@ GroupUndo undo_granted_groups(const std::string& user, const std::vector<std::st
         }
     }
     for (const auto& g : kAdminGroups)
-        if (std::find(u.failed.begin(), u.failed.end(), g) == u.failed.end() && is_member(user, g))
-            u.kept.push_back(g);
+        if (std::find(u.failed.begin(), u.failed.end(), g) == u.failed.end() && is_member(user, g)) u.kept.push_back(g);
     return u;
 }
 

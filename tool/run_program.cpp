@@ -2,7 +2,6 @@
 #include "run_program.hpp"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -10,6 +9,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <poll.h>
 
 #include "authctl/file_util.hpp"
 #include "cli_context.hpp"
@@ -54,8 +54,8 @@ Result<ProgramRun> run_program(const std::string& path, const std::vector<std::s
     std::string* sinks[2] = {&run.out, &run.err};
     int open_fds = 2;
     while (open_fds > 0) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
-                                                                                 std::chrono::steady_clock::now());
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
         if (left.count() <= 0) {
             run.timed_out = true;
             break;

@@ -162,8 +162,9 @@ std::vector<std::string> google_authenticator_not_carried(const GoogleAuthentica
     const unsigned ours = totp ? 2 * opts.window + 1 : opts.hotp_window + 1;
     if (f.window && *f.window != ours) {
         out.push_back("WINDOW_SIZE " + std::to_string(*f.window) + ": not carried over; authctl accepts " +
-                      std::to_string(ours) + (totp ? " codes (window=" + std::to_string(opts.window) + ": steps either side of now)"
-                                                   : " counters (hotp_window=" + std::to_string(opts.hotp_window) + " ahead)") +
+                      std::to_string(ours) +
+                      (totp ? " codes (window=" + std::to_string(opts.window) + ": steps either side of now)"
+                            : " counters (hotp_window=" + std::to_string(opts.hotp_window) + " ahead)") +
                       " for every user, set in authctl.conf");
     }
     if (f.rate_limit_attempts) {

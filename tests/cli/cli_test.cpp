@@ -626,13 +626,12 @@ TEST_F(Cli, AuditFindsUnenrolledAdminsAndUnsafeState)
     EXPECT_EQ(r.code, 1);
     const auto j = nlohmann::json::parse(r.out);
     ASSERT_EQ(j.at("findings").size(), 1U) << r.out;
-    EXPECT_EQ(j.at("findings").at(0),
-              nlohmann::json({{"kind", "not_enrolled"},
-                              {"user", "alice"},
-                              {"group", "sudo"},
-                              {"via", "group"},
-                              {"detail", nullptr},
-                              {"message", "alice (group sudo): not enrolled"}}));
+    EXPECT_EQ(j.at("findings").at(0), nlohmann::json({{"kind", "not_enrolled"},
+                                                      {"user", "alice"},
+                                                      {"group", "sudo"},
+                                                      {"via", "group"},
+                                                      {"detail", nullptr},
+                                                      {"message", "alice (group sudo): not enrolled"}}));
     EXPECT_EQ(j.at("sudo"), nullptr);
     EXPECT_EQ(j.at("notes").at(0).at("kind"), "sudo_not_asked");
     enroll_json("alice");
@@ -697,8 +696,9 @@ TEST_F(Cli, ImportSaysWhatIsNotCarriedSkipsWhatIsImportedAndDryRunWritesNothing)
     EXPECT_EQ(authctl({"verify", "-u", "alice", "12345678"}).code, 0);
     r = authctl({"import", "google-authenticator", "-u", "alice", "--force", file});
     EXPECT_EQ(r.code, 0) << r.err;
-    EXPECT_EQ(r.out, "alice: skipped: already imported (the same secret is enrolled; --force does not import it "
-                     "again)\n");
+    EXPECT_EQ(r.out,
+              "alice: skipped: already imported (the same secret is enrolled; --force does not import it "
+              "again)\n");
     EXPECT_EQ(authctl({"verify", "-u", "alice", "12345678"}).code, 1) << "the used scratch code came back";
 
     // Another secret already enrolled: refused without --force, one line.
@@ -709,7 +709,8 @@ TEST_F(Cli, ImportSaysWhatIsNotCarriedSkipsWhatIsImportedAndDryRunWritesNothing)
     EXPECT_EQ(r.err, "authctl: bob: already enrolled with another secret; not imported (--force replaces it)\n");
     r = authctl({"import", "google-authenticator", "-u", "bob", "--force", file});
     EXPECT_EQ(r.code, 0) << r.err;
-    EXPECT_NE(r.out.find("bob: imported TOTP from " + file + " with 1 scratch codes as recovery codes, replacing its "
+    EXPECT_NE(r.out.find("bob: imported TOTP from " + file +
+                         " with 1 scratch codes as recovery codes, replacing its "
                          "enrollment\n"),
               std::string::npos)
         << r.out;
