@@ -61,7 +61,8 @@ enum class Outcome { imported, skipped, failed };
 // Imports one file (or, with dry_run, decides what importing it would do),
 // printing on stdout a line for the user and one per setting not carried
 // over. Throws Failure when the file cannot be imported.
-Outcome import_ga(const StoreHandle& store, const Options& opts, const SystemUser& user, const std::string& path,
+// `store` is null only for a dry run on a state directory that does not exist yet.
+Outcome import_ga(const StoreHandle* store, const Options& opts, const SystemUser& user, const std::string& path,
                   const GaArgs& a, bool named_by_admin)
 {
     {
@@ -69,9 +70,10 @@ Outcome import_ga(const StoreHandle& store, const Options& opts, const SystemUse
         auto f = parse_google_authenticator(text);
         wipe_string(text);
         if (!f) fail(kExitFailed, path + ": " + f.error().detail);
-        auto pending = enrollment_from_google_authenticator(*f, store.now());
+        auto pending = enrollment_from_google_authenticator(*f, store != nullptr ? store->now() : now());
         if (!pending) fail(pending.error());
-        auto existing = store->load(user.name);
+        Result<std::optional<UserRecord>> existing = std::optional<UserRecord>{};
+        if (store != nullptr) existing = (*store)->load(user.name);
         if (!existing) fail(existing.error());
         const ImportAction action = decide_import(*existing, pending->enrollment, a.force);
         if (action == ImportAction::already_imported) {
@@ -85,7 +87,7 @@ Outcome import_ga(const StoreHandle& store, const Options& opts, const SystemUse
                                  std::to_string(f->scratch_codes.size()) + " scratch codes as recovery codes" +
                                  (action == ImportAction::replace ? ", replacing its enrollment" : "");
         if (!a.dry_run) {
-            if (auto st = store_enrollment(*store, user.name, std::move(*pending), a.force); !st) fail(st.error());
+            if (auto st = store_enrollment(**store, user.name, std::move(*pending), a.force); !st) fail(st.error());
         }
         std::cout << user.name << (a.dry_run ? ": would import " : ": imported ") << what << "\n";
         for (const auto& note : google_authenticator_not_carried(*f, opts))
@@ -99,8 +101,13 @@ void run_ga(const GaArgs& a)
     if (a.all == !a.user.empty()) fail(kExitUsage, "give either -u USER [FILE] or --all");
     if (a.all && !a.file.empty()) fail(kExitUsage, "--all takes no FILE");
     const Options opts = load_options(a.common);
-    // A dry run creates nothing, not even a missing state directory.
-    const StoreHandle store = open_store(a.common, opts, !a.dry_run);
+    // A dry run creates nothing, not even a missing state directory: without
+    // one, every file would be imported.
+    std::optional<StoreHandle> store;
+    if (auto h = try_open_store(a.common, opts, !a.dry_run))
+        store = std::move(*h);
+    else if (!a.dry_run || h.error().code != Errc::not_found)
+        fail(h.error());
     std::vector<std::pair<SystemUser, std::string>> todo;
     if (!a.all) {
         const SystemUser user = require_user(a.user);
@@ -119,7 +126,8 @@ void run_ga(const GaArgs& a)
     int counts[3] = {0, 0, 0};
     for (const auto& [user, path] : todo) {
         try {
-            ++counts[static_cast<int>(import_ga(store, opts, user, path, a, !a.all && !a.file.empty()))];
+            ++counts[static_cast<int>(
+                import_ga(store ? &*store : nullptr, opts, user, path, a, !a.all && !a.file.empty()))];
         } catch (const Failure& fl) {
             // One user: its one error line. --all: one line per user, then the tally.
             if (!a.all) throw Failure(fl.code, user.name + ": " + fl.what());

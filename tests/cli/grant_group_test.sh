@@ -198,7 +198,8 @@ authctl: 1 file(s) could not be imported (see above)
 EXP
 )"
 # A dry run on a state directory that does not exist creates nothing.
-"$authctl" import google-authenticator -u ggnew --dry-run --dir "$work/state3" >/dev/null 2>&1 || true
+out=$("$authctl" import google-authenticator -u ggnew --dry-run --dir "$work/state3" 2>&1) || fail "--dry-run, no state: $out"
+grep -q '^ggnew: would import TOTP' <<<"$out" || fail "--dry-run, no state: $out"
 [ -e "$work/state3" ] && fail "--dry-run created the state directory"
 out=$("$authctl" import google-authenticator --all --force --dir "$work/state2" 2>&1) || fail "--force: $out"
 grep -qxF '1 imported, 0 skipped (already imported), 0 failed' <<<"$out" && fail "--force: $out"
