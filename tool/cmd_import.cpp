@@ -65,35 +65,32 @@ enum class Outcome { imported, skipped, failed };
 Outcome import_ga(const StoreHandle* store, const Options& opts, const SystemUser& user, const std::string& path,
                   const GaArgs& a, bool named_by_admin)
 {
-    {
-        std::string text = read_user_file(path, user.uid, named_by_admin);
-        auto f = parse_google_authenticator(text);
-        wipe_string(text);
-        if (!f) fail(kExitFailed, path + ": " + f.error().detail);
-        auto pending = enrollment_from_google_authenticator(*f, store != nullptr ? store->now() : now());
-        if (!pending) fail(pending.error());
-        Result<std::optional<UserRecord>> existing = std::optional<UserRecord>{};
-        if (store != nullptr) existing = (*store)->load(user.name);
-        if (!existing) fail(existing.error());
-        const ImportAction action = decide_import(*existing, pending->enrollment, a.force);
-        if (action == ImportAction::already_imported) {
-            std::cout << user.name << ": skipped: already imported (the same secret is enrolled"
-                      << (a.force ? "; --force does not import it again" : "") << ")\n";
-            return Outcome::skipped;
-        }
-        if (action == ImportAction::conflict)
-            fail(kExitFailed, "already enrolled with another secret; not imported (--force replaces it)");
-        const std::string what = std::string(f->type == OtpType::totp ? "TOTP" : "HOTP") + " from " + path + " with " +
-                                 std::to_string(f->scratch_codes.size()) + " scratch codes as recovery codes" +
-                                 (action == ImportAction::replace ? ", replacing its enrollment" : "");
-        if (!a.dry_run) {
-            if (auto st = store_enrollment(**store, user.name, std::move(*pending), a.force); !st) fail(st.error());
-        }
-        std::cout << user.name << (a.dry_run ? ": would import " : ": imported ") << what << "\n";
-        for (const auto& note : google_authenticator_not_carried(*f, opts))
-            std::cout << user.name << ": " << note << "\n";
-        return Outcome::imported;
+    std::string text = read_user_file(path, user.uid, named_by_admin);
+    auto f = parse_google_authenticator(text);
+    wipe_string(text);
+    if (!f) fail(kExitFailed, path + ": " + f.error().detail);
+    auto pending = enrollment_from_google_authenticator(*f, store != nullptr ? store->now() : now());
+    if (!pending) fail(pending.error());
+    Result<std::optional<UserRecord>> existing = std::optional<UserRecord>{};
+    if (store != nullptr) existing = (*store)->load(user.name);
+    if (!existing) fail(existing.error());
+    const ImportAction action = decide_import(*existing, pending->enrollment, a.force);
+    if (action == ImportAction::already_imported) {
+        std::cout << user.name << ": skipped: already imported (the same secret is enrolled"
+                  << (a.force ? "; --force does not import it again" : "") << ")\n";
+        return Outcome::skipped;
     }
+    if (action == ImportAction::conflict)
+        fail(kExitFailed, "already enrolled with another secret; not imported (--force replaces it)");
+    const std::string what = std::string(f->type == OtpType::totp ? "TOTP" : "HOTP") + " from " + path + " with " +
+                             std::to_string(f->scratch_codes.size()) + " scratch codes as recovery codes" +
+                             (action == ImportAction::replace ? ", replacing its enrollment" : "");
+    if (!a.dry_run) {
+        if (auto st = store_enrollment(**store, user.name, std::move(*pending), a.force); !st) fail(st.error());
+    }
+    std::cout << user.name << (a.dry_run ? ": would import " : ": imported ") << what << "\n";
+    for (const auto& note : google_authenticator_not_carried(*f, opts)) std::cout << user.name << ": " << note << "\n";
+    return Outcome::imported;
 }
 
 void run_ga(const GaArgs& a)
