@@ -2,6 +2,7 @@
 // authctl enroll | show | recovery
 #include <unistd.h>
 
+#include <algorithm>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -123,8 +124,9 @@ void run_enroll(const EnrollArgs& a)
     // Group membership is this host's, the fleet record every host's: a grant
     // recorded there would be undone by `remove` on hosts that never made it.
     if (!a.grant_groups.empty() && use_fleet(a.common, opts))
-        fail(kExitUsage, "--grant-group is for --store file: in fleet mode group membership is each server's own "
-                         "(grant it with your configuration management)");
+        fail(kExitUsage,
+             "--grant-group is for --store file: in fleet mode group membership is each server's own "
+             "(grant it with your configuration management)");
     const SystemUser user = require_user(a.user);
     for (const auto& g : a.grant_groups)
         if (!group_exists(g)) fail(kExitFailed, "no such group '" + g + "'");
@@ -164,12 +166,20 @@ void run_enroll(const EnrollArgs& a)
         }
         if (!ok) fail(kExitFailed, "no matching code; nothing was stored for '" + user.name + "'");
     }
-    std::vector<std::string> granted;
+    std::vector<std::string> granted, already;
     for (const auto& g : a.grant_groups) {
-        if (is_member(user.name, g)) continue;  // not ours to take away later
+        if (std::find(granted.begin(), granted.end(), g) != granted.end() ||
+            std::find(already.begin(), already.end(), g) != already.end())
+            continue;
+        if (is_member(user.name, g)) {  // not ours to take away later: not recorded
+            already.push_back(g);
+            continue;
+        }
         if (auto st = add_to_group(user.name, g); !st) {
             for (const auto& undo : granted) (void)remove_from_group(user.name, undo);
-            fail(st.error());
+            std::string why = st.error().detail;
+            if (!why.empty() && why.back() == '.') why.pop_back();
+            fail(kExitFailed, why + " (nothing was stored for '" + user.name + "')");
         }
         granted.push_back(g);
     }
@@ -182,6 +192,7 @@ void run_enroll(const EnrollArgs& a)
     if (a.common.json) {
         nlohmann::json j = enrollment_json(user.name, *uri, shown, &codes);
         j["granted_groups"] = granted;
+        j["groups_already_member"] = already;
         std::cout << j.dump(2) << "\n";
         return;
     }
@@ -190,6 +201,9 @@ void run_enroll(const EnrollArgs& a)
                             : "Stored; confirmed at the first successful login.")
               << "\n";
     for (const auto& g : granted) std::cout << "Added " << user.name << " to group " << g << ".\n";
+    for (const auto& g : already)
+        std::cout << user.name << " was already in " << g
+                  << ": left as it is; 'authctl remove' will not take it away.\n";
     print_recovery(codes);
 }
 

@@ -53,24 +53,44 @@ struct GaArgs {
     std::string file;
     bool all = false;
     bool force = false;
+    bool dry_run = false;
 };
 
-// Imports one file; returns a line describing what happened.
-std::string import_ga(const StoreHandle& store, const SystemUser& user, const std::string& path, bool force,
-                      bool named_by_admin)
+enum class Outcome { imported, skipped, failed };
+
+// Imports one file (or, with dry_run, decides what importing it would do),
+// printing on stdout a line for the user and one per setting not carried
+// over. Throws Failure when the file cannot be imported.
+// `store` is null only for a dry run on a state directory that does not exist yet.
+Outcome import_ga(const StoreHandle* store, const Options& opts, const SystemUser& user, const std::string& path,
+                  const GaArgs& a, bool named_by_admin)
 {
     std::string text = read_user_file(path, user.uid, named_by_admin);
     auto f = parse_google_authenticator(text);
     wipe_string(text);
     if (!f) fail(kExitFailed, path + ": " + f.error().detail);
-    auto pending = enrollment_from_google_authenticator(*f, store.now());
+    auto pending = enrollment_from_google_authenticator(*f, store != nullptr ? store->now() : now());
     if (!pending) fail(pending.error());
-    if (auto st = store_enrollment(*store, user.name, std::move(*pending), force); !st) fail(st.error());
-    std::string line = user.name + ": imported " + (f->type == OtpType::totp ? "TOTP" : "HOTP") + " from " + path +
-                       " with " + std::to_string(f->scratch_codes.size()) + " scratch codes as recovery codes";
-    if (f->window != 3)
-        line += " (its WINDOW_SIZE " + std::to_string(f->window) + " is not carried over; authctl's window= applies)";
-    return line;
+    Result<std::optional<UserRecord>> existing = std::optional<UserRecord>{};
+    if (store != nullptr) existing = (*store)->load(user.name);
+    if (!existing) fail(existing.error());
+    const ImportAction action = decide_import(*existing, pending->enrollment, a.force);
+    if (action == ImportAction::already_imported) {
+        std::cout << user.name << ": skipped: already imported (the same secret is enrolled"
+                  << (a.force ? "; --force does not import it again" : "") << ")\n";
+        return Outcome::skipped;
+    }
+    if (action == ImportAction::conflict)
+        fail(kExitFailed, "already enrolled with another secret; not imported (--force replaces it)");
+    const std::string what = std::string(f->type == OtpType::totp ? "TOTP" : "HOTP") + " from " + path + " with " +
+                             std::to_string(f->scratch_codes.size()) + " scratch codes as recovery codes" +
+                             (action == ImportAction::replace ? ", replacing its enrollment" : "");
+    if (!a.dry_run) {
+        if (auto st = store_enrollment(**store, user.name, std::move(*pending), a.force); !st) fail(st.error());
+    }
+    std::cout << user.name << (a.dry_run ? ": would import " : ": imported ") << what << "\n";
+    for (const auto& note : google_authenticator_not_carried(*f, opts)) std::cout << user.name << ": " << note << "\n";
+    return Outcome::imported;
 }
 
 void run_ga(const GaArgs& a)
@@ -78,33 +98,45 @@ void run_ga(const GaArgs& a)
     if (a.all == !a.user.empty()) fail(kExitUsage, "give either -u USER [FILE] or --all");
     if (a.all && !a.file.empty()) fail(kExitUsage, "--all takes no FILE");
     const Options opts = load_options(a.common);
-    const StoreHandle store = open_store(a.common, opts, true);
+    // A dry run creates nothing, not even a missing state directory: without
+    // one, every file would be imported.
+    std::optional<StoreHandle> store;
+    if (auto h = try_open_store(a.common, opts, !a.dry_run))
+        store = std::move(*h);
+    else if (!a.dry_run || h.error().code != Errc::not_found)
+        fail(h.error());
+    std::vector<std::pair<SystemUser, std::string>> todo;
     if (!a.all) {
         const SystemUser user = require_user(a.user);
-        const std::string path = a.file.empty() ? user.home + "/.google_authenticator" : a.file;
-        std::cout << import_ga(store, user, path, a.force, !a.file.empty()) << "\n";
-        return;
+        todo.emplace_back(user, a.file.empty() ? user.home + "/.google_authenticator" : a.file);
+    } else {
+        ::setpwent();
+        while (const passwd* pw = ::getpwent()) {
+            if (pw->pw_name == nullptr || pw->pw_dir == nullptr || pw->pw_dir[0] != '/') continue;
+            SystemUser u{pw->pw_name, pw->pw_uid, pw->pw_gid, pw->pw_dir};
+            std::string path = u.home + "/.google_authenticator";
+            struct stat st {};
+            if (::lstat(path.c_str(), &st) == 0) todo.emplace_back(std::move(u), std::move(path));
+        }
+        ::endpwent();
     }
-    int imported = 0, failed = 0;
-    ::setpwent();
-    std::vector<SystemUser> users;
-    while (const passwd* pw = ::getpwent())
-        if (pw->pw_name != nullptr && pw->pw_dir != nullptr && pw->pw_dir[0] == '/')
-            users.push_back({pw->pw_name, pw->pw_uid, pw->pw_gid, pw->pw_dir});
-    ::endpwent();
-    for (const auto& u : users) {
-        const std::string path = u.home + "/.google_authenticator";
-        struct stat st {};
-        if (::lstat(path.c_str(), &st) != 0) continue;
+    int counts[3] = {0, 0, 0};
+    for (const auto& [user, path] : todo) {
         try {
-            std::cout << import_ga(store, u, path, a.force, false) << "\n";
-            ++imported;
-        } catch (const Failure& f) {
-            std::cerr << "authctl: " << u.name << ": " << f.what() << "\n";
-            ++failed;
+            ++counts[static_cast<int>(
+                import_ga(store ? &*store : nullptr, opts, user, path, a, !a.all && !a.file.empty()))];
+        } catch (const Failure& fl) {
+            // One user: its one error line. --all: one line per user, then the tally.
+            if (!a.all) throw Failure(fl.code, user.name + ": " + fl.what());
+            std::cerr << "authctl: " << user.name << ": " << fl.what() << "\n";
+            ++counts[static_cast<int>(Outcome::failed)];
         }
     }
-    std::cout << imported << " imported, " << failed << " failed\n";
+    const int imported = counts[0], skipped = counts[1], failed = counts[2];
+    if (a.all)
+        std::cout << (a.dry_run ? "dry run, nothing written: " : "") << imported
+                  << (a.dry_run ? " would be imported, " : " imported, ") << skipped << " skipped (already imported), "
+                  << failed << " failed\n";
     if (failed > 0) fail(kExitFailed, std::to_string(failed) + " file(s) could not be imported (see above)");
 }
 
@@ -155,7 +187,8 @@ void register_import(CLI::App& app)
     g->add_option("-u,--user", ga->user, "User whose file to import");
     g->add_option("file", ga->file, "File (default: the user's ~/.google_authenticator)");
     g->add_flag("--all", ga->all, "Every user with a ~/.google_authenticator");
-    g->add_flag("--force", ga->force, "Replace existing enrollments");
+    g->add_flag("--force", ga->force, "Replace an enrollment with another secret");
+    g->add_flag("--dry-run", ga->dry_run, "Read and check the files, say what would be imported; write nothing");
     g->callback([ga] { run_ga(*ga); });
 
     auto oa = std::make_shared<OathArgs>();

@@ -193,25 +193,25 @@ void run_remove(const RemoveArgs& a)
     auto r = remove_user(*store, user.name);
     if (!r) fail(r.error());
     if (!r->existed) fail(kExitFailed, "user '" + user.name + "' has no record");
-    std::vector<std::string> left;
     // A fleet record's groups may have been granted on another server (a
     // pushed record): this host's memberships are not authctl's to undo there.
     if (store.fleet != nullptr && !r->granted_groups.empty() && !a.common.json)
         std::cout << user.name << ": groups recorded as granted elsewhere left as they are on this host\n";
-    for (const auto& g : store.fleet != nullptr ? std::vector<std::string>{} : r->granted_groups) {
-        if (!is_member(user.name, g)) continue;
-        if (auto st = remove_from_group(user.name, g); !st) {
-            std::cerr << "authctl: " << st.error().message() << "\n";
-            left.push_back(g);
-        } else if (!a.common.json) {
-            std::cout << user.name << ": removed from group " << g << " (added by authctl enroll --grant-group)\n";
-        }
-    }
+    const GroupUndo undo =
+        undo_granted_groups(user.name, store.fleet != nullptr ? std::vector<std::string>{} : r->granted_groups);
+    print_group_undo(user.name, undo, a.common.json);
     if (a.common.json)
-        std::cout << nlohmann::json({{"user", user.name}, {"removed", true}, {"groups_left", left}}).dump(2) << "\n";
+        std::cout << nlohmann::json({{"user", user.name},
+                                     {"removed", true},
+                                     {"groups_removed", undo.removed},
+                                     {"groups_left", undo.failed},
+                                     {"groups_kept", undo.kept}})
+                         .dump(2)
+                  << "\n";
     else
         std::cout << user.name << ": enrollment, recovery codes and failure record removed\n";
-    if (!left.empty()) fail(kExitFailed, "could not remove '" + user.name + "' from some groups it was granted");
+    if (!undo.failed.empty())
+        fail(kExitFailed, "could not remove '" + user.name + "' from some groups it was granted (see above)");
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "authctl/base32.hpp"
+#include "authctl/secret.hpp"
 #include "authctl/text.hpp"
 
 namespace authctl {
@@ -94,8 +95,9 @@ Result<GoogleAuthenticatorFile> parse_google_authenticator(std::string_view text
                 if (!s || *s < kMinPeriod || *s > kMaxPeriod) return bad_line(n, "STEP_SIZE must be 1 to 300");
                 f.step = *s;
             } else if (opt == "WINDOW_SIZE") {
+                // pam_google_authenticator accepts 1 to 100.
                 auto s = w.size() == 2 ? number<unsigned>(w[1]) : std::nullopt;
-                if (!s || *s < 1 || *s > 21) return bad_line(n, "WINDOW_SIZE must be 1 to 21");
+                if (!s || *s < 1 || *s > 100) return bad_line(n, "WINDOW_SIZE must be 1 to 100");
                 f.window = *s;
             } else if (opt == "DISALLOW_REUSE") {
                 f.disallow_reuse = true;
@@ -105,7 +107,19 @@ Result<GoogleAuthenticatorFile> parse_google_authenticator(std::string_view text
                     if (!f.last_step || *s > *f.last_step) f.last_step = *s;
                 }
             } else if (opt == "RATE_LIMIT") {
-                // authctl's lockout replaces it; nothing to carry over.
+                // "RATE_LIMIT attempts interval [login times...]"
+                auto n_att = w.size() >= 3 ? number<unsigned>(w[1]) : std::nullopt;
+                auto secs = w.size() >= 3 ? number<unsigned>(w[2]) : std::nullopt;
+                if (!n_att || !secs || *n_att < 1 || *n_att > 100 || *secs < 1 || *secs > 3600)
+                    return bad_line(n, "RATE_LIMIT must be 1-100 attempts in 1-3600 seconds");
+                f.rate_limit_attempts = *n_att;
+                f.rate_limit_interval = *secs;
+            } else if (opt == "TIME_SKEW") {
+                auto sk = w.size() == 2 ? number<long>(w[1]) : std::nullopt;
+                if (!sk || *sk < -100000 || *sk > 100000) return bad_line(n, "bad TIME_SKEW");
+                f.time_skew = *sk;
+            } else if (opt == "RESETTING_TIME_SKEW") {
+                // The module's scratch state while it learns a skew: nothing to carry.
             } else {
                 return bad_line(n, "unknown option '" + std::string(opt.substr(0, 40)) + "'");
             }
@@ -137,6 +151,49 @@ Result<PendingEnrollment> enrollment_from_google_authenticator(const GoogleAuthe
     if (f.type == OtpType::totp) e.last_step = f.last_step;
     if (auto st = import_recovery_codes(p.recovery, f.scratch_codes); !st) return st.error();
     return p;
+}
+
+std::vector<std::string> google_authenticator_not_carried(const GoogleAuthenticatorFile& f, const Options& opts)
+{
+    std::vector<std::string> out;
+    const bool totp = f.type == OtpType::totp;
+    // authctl accepts 2*window+1 TOTP codes (window steps either side of now)
+    // and hotp_window+1 HOTP counters (the stored one and those ahead).
+    const unsigned ours = totp ? 2 * opts.window + 1 : opts.hotp_window + 1;
+    if (f.window && *f.window != ours) {
+        out.push_back("WINDOW_SIZE " + std::to_string(*f.window) + ": not carried over; authctl accepts " +
+                      std::to_string(ours) +
+                      (totp ? " codes (window=" + std::to_string(opts.window) + ": steps either side of now)"
+                            : " counters (hotp_window=" + std::to_string(opts.hotp_window) + " ahead)") +
+                      " for every user, set in authctl.conf");
+    }
+    if (f.rate_limit_attempts) {
+        out.push_back("RATE_LIMIT " + std::to_string(*f.rate_limit_attempts) + " " +
+                      std::to_string(f.rate_limit_interval) +
+                      ": not carried over; authctl counts failures instead of limiting attempts: deny=" +
+                      std::to_string(opts.lockout.deny) + " failures within fail_interval=" +
+                      std::to_string(opts.lockout.fail_interval) + " s lock the account (authctl.conf)");
+    }
+    if (f.time_skew && *f.time_skew != 0 && totp) {
+        const long skew = *f.time_skew;
+        const unsigned long off = static_cast<unsigned long>(skew < 0 ? -skew : skew);
+        out.push_back("TIME_SKEW " + std::to_string(skew) +
+                      ": not carried over; authctl keeps no per-user clock offset: this phone's clock was " +
+                      std::to_string(off) + " step(s) off" +
+                      (off > opts.window ? ", more than window=" + std::to_string(opts.window) +
+                                               " allows: its codes will be refused until its clock is set right"
+                                         : ", within window=" + std::to_string(opts.window)));
+    }
+    return out;
+}
+
+ImportAction decide_import(const std::optional<UserRecord>& existing, const Enrollment& incoming, bool force) noexcept
+{
+    if (!existing || !existing->enrollment) return ImportAction::import;
+    const Enrollment& e = *existing->enrollment;
+    if (e.type == incoming.type && equal_ct(e.secret.view(), incoming.secret.view()))
+        return ImportAction::already_imported;
+    return force ? ImportAction::replace : ImportAction::conflict;
 }
 
 Result<OathFile> parse_oath_usersfile(std::string_view text, std::int64_t now)

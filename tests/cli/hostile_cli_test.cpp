@@ -165,7 +165,7 @@ TEST_F(HostileCli, StoreWideCommandsRefuseAnUnsafeStateDirectory)
             EXPECT_EQ(r.code, 1) << args[0] << " --dir " << c.dir;
             EXPECT_TRUE(one_error_line(r, c.phrase)) << args[0] << " --dir " << c.dir;
         }
-        const CmdResult audit = cli("audit", {"--group", "sudo"}, c.dir);
+        const CmdResult audit = cli("audit", {"--group", "sudo", "--no-sudo"}, c.dir);
         EXPECT_EQ(audit.code, 1);
         EXPECT_NE(audit.out.find("state directory: "), npos) << audit.out;
         EXPECT_NE(audit.out.find(c.phrase), npos) << audit.out;

@@ -21,8 +21,15 @@ account  required   $module $opts
 account  required   pam_unix.so
 session  required   pam_permit.so
 EOF
-# Debian's sudoers already lets %sudo run anything; the drop-in makes one
-# invocation one attempt, so each sudo below is exactly one PAM authentication.
+# The test's own sudoers (Debian's: %sudo may run anything), not the machine's,
+# whose drop-ins (a NOPASSWD, other Defaults) would change what sudo asks; the
+# drop-in makes one invocation one attempt, so each sudo below is exactly one
+# PAM authentication.
+[ /etc -ef "$work/etc" ] || { echo "FAIL - /etc is not the private copy; not writing sudoers"; exit 1; }
+printf 'Defaults env_reset\nDefaults secure_path="/usr/sbin:/usr/bin:/sbin:/bin"\nroot ALL=(ALL:ALL) ALL\n%%sudo ALL=(ALL:ALL) ALL\n@includedir /etc/sudoers.d\n' \
+  > /etc/sudoers
+chmod 0440 /etc/sudoers
+rm -rf /etc/sudoers.d && mkdir -m 0755 /etc/sudoers.d
 dropin=/etc/sudoers.d/authctl-e2e
 printf 'Defaults passwd_tries=1\nDefaults !lecture\n' > "$dropin"
 chmod 0440 "$dropin"

@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "authctl/admin.hpp"
+#include "authctl/options.hpp"
+#include "authctl/record.hpp"
 #include "authctl/result.hpp"
 
 namespace authctl {
@@ -22,16 +24,40 @@ struct GoogleAuthenticatorFile {
     SecretBytes secret;
     OtpType type = OtpType::totp;
     unsigned step = 30;                      // STEP_SIZE
-    unsigned window = 3;                     // WINDOW_SIZE (codes accepted in total)
+    std::optional<unsigned> window;          // WINDOW_SIZE (codes accepted in total; 3 when absent)
     std::uint64_t counter = 0;               // HOTP_COUNTER: the next counter
     std::optional<std::uint64_t> last_step;  // highest DISALLOW_REUSE step
     bool disallow_reuse = false;
-    std::vector<std::string> scratch_codes;  // 8-digit emergency codes
+    std::optional<unsigned> rate_limit_attempts;  // RATE_LIMIT attempts ...
+    unsigned rate_limit_interval = 0;             // ... per this many seconds
+    std::optional<long> time_skew;                // TIME_SKEW, in steps
+    std::vector<std::string> scratch_codes;       // 8-digit emergency codes
 };
 
 // Parses the text of a ~/.google_authenticator file: the base32 secret on the
-// first line, then `" OPTION ...` lines and 8-digit scratch codes.
+// first line, then `" OPTION ...` lines (TOTP_AUTH, HOTP_COUNTER, STEP_SIZE,
+// WINDOW_SIZE, DISALLOW_REUSE, RATE_LIMIT, TIME_SKEW, RESETTING_TIME_SKEW, as
+// pam_google_authenticator writes them) and 8-digit scratch codes. Any other
+// option is an error naming it.
 Result<GoogleAuthenticatorFile> parse_google_authenticator(std::string_view text);
+
+// The file's settings that the enrollment does not carry over, one line each
+// ("WINDOW_SIZE 17: ..."), saying what authctl does instead under `opts`.
+// Settings that are carried (secret, TOTP/HOTP, STEP_SIZE, HOTP_COUNTER,
+// DISALLOW_REUSE's last step, scratch codes) and a WINDOW_SIZE that accepts
+// the same codes as opts' window are not listed.
+std::vector<std::string> google_authenticator_not_carried(const GoogleAuthenticatorFile& f, const Options& opts);
+
+enum class ImportAction {
+    import,            // no enrollment yet: store it
+    already_imported,  // the same secret (and type) is enrolled: nothing to do, even with --force
+    replace,           // another enrollment, and force: replace it
+    conflict,          // another enrollment, no force: refuse, naming --force
+};
+// What importing `incoming` does to a user whose record is `existing`. The
+// same secret is never imported again, even with force: that would bring back
+// scratch codes already used as recovery codes and an older last step.
+ImportAction decide_import(const std::optional<UserRecord>& existing, const Enrollment& incoming, bool force) noexcept;
 
 // The enrollment the file describes (SHA1, 6 digits, its step and counter;
 // confirmed, since the user already uses it; scratch codes become recovery codes).

@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "run_program.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <poll.h>
+
+#include "authctl/file_util.hpp"
+#include "cli_context.hpp"
+
+namespace authctl::cli {
+
+Result<ProgramRun> run_program(const std::string& path, const std::vector<std::string>& argv, int timeout_ms,
+                               std::size_t max_bytes)
+{
+    int out_pipe[2], err_pipe[2];
+    if (::pipe2(out_pipe, O_CLOEXEC) != 0) return sys_error("cannot run", path, errno);
+    UniqueFd out_r(out_pipe[0]), out_w(out_pipe[1]);
+    if (::pipe2(err_pipe, O_CLOEXEC) != 0) return sys_error("cannot run", path, errno);
+    UniqueFd err_r(err_pipe[0]), err_w(err_pipe[1]);
+    // Everything the child needs is built before fork: after it, only
+    // async-signal-safe calls.
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    char env_path[] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
+    char env_lc[] = "LC_ALL=C";
+    char* envp[] = {env_path, env_lc, nullptr};
+
+    const pid_t pid = ::fork();
+    if (pid < 0) return sys_error("cannot run", path, errno);
+    if (pid == 0) {
+        ::setsid();
+        const int null = ::open("/dev/null", O_RDONLY);
+        if (null < 0 || ::dup2(null, STDIN_FILENO) < 0 || ::dup2(out_w.get(), STDOUT_FILENO) < 0 ||
+            ::dup2(err_w.get(), STDERR_FILENO) < 0)
+            ::_exit(127);
+        ::close_range(3, ~0U, 0);  // nothing of ours (the state directory, a database socket) reaches it
+        ::execve(path.c_str(), args.data(), envp);
+        ::_exit(127);
+    }
+    out_w.reset();
+    err_w.reset();
+
+    ProgramRun run;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    struct pollfd fds[2] = {{out_r.get(), POLLIN, 0}, {err_r.get(), POLLIN, 0}};
+    std::string* sinks[2] = {&run.out, &run.err};
+    int open_fds = 2;
+    while (open_fds > 0) {
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) {
+            run.timed_out = true;
+            break;
+        }
+        const int n = ::poll(fds, 2, static_cast<int>(left.count()));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) break;
+        for (int i = 0; i < 2; ++i) {
+            if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+            char buf[4096];
+            const ssize_t got = ::read(fds[i].fd, buf, sizeof buf);
+            if (got < 0 && errno == EINTR) continue;
+            if (got <= 0) {
+                fds[i].fd = -1;
+                --open_fds;
+                continue;
+            }
+            std::string& sink = *sinks[i];
+            if (sink.size() < max_bytes)
+                sink.append(buf, std::min(static_cast<std::size_t>(got), max_bytes - sink.size()));
+        }
+    }
+    if (run.timed_out) ::kill(pid, SIGKILL);
+    int ws = 0;
+    while (::waitpid(pid, &ws, 0) < 0) {
+        if (errno != EINTR) return sys_error("cannot wait for", path, errno);
+    }
+    if (WIFEXITED(ws)) run.exit_status = WEXITSTATUS(ws);
+    return run;
+}
+
+std::string one_line(const std::string& text)
+{
+    std::string joined;
+    std::size_t pos = 0;
+    while (pos < text.size()) {
+        const auto nl = text.find('\n', pos);
+        std::string line = text.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+        pos = nl == std::string::npos ? text.size() : nl + 1;
+        while (!line.empty() && (line.back() == ' ' || line.back() == '\t' || line.back() == '\r')) line.pop_back();
+        const auto start = line.find_first_not_of(" \t");
+        if (start == std::string::npos) continue;
+        joined += (joined.empty() ? "" : "; ") + line.substr(start);
+    }
+    if (joined.size() > 300) joined = joined.substr(0, 297) + "...";
+    return quoted_name(joined);
+}
+
+}  // namespace authctl::cli
