@@ -15,11 +15,12 @@ complete_words() {
 }
 offers() { local want=$1; shift; [[ " $(complete_words "$@")" == *" $want "* ]]; }
 check "every subcommand of authctl --help is offered" \
-  test "$(complete_words authctl '')" = "audit enroll fleet import lock recovery remove reset show status unlock verify "
+  test "$(complete_words authctl '')" = "audit config enroll fleet import lock recovery remove reset show status unlock verify "
 check "a prefix completes to its subcommand" test "$(complete_words authctl enr)" = "enroll "
 check "options come from the subcommand's --help" offers --recovery-codes authctl enroll --
 check "...after a global option too" offers --grant-group authctl --dir /tmp enroll --
 check "nested subcommands (import)" test "$(complete_words authctl import '')" = "google-authenticator oath "
+check "nested subcommands (config)" test "$(complete_words authctl config '')" = "check "
 check "nested subcommands (fleet)" test "$(complete_words authctl fleet '')" = "init keygen pull push rekey status "
 check "fleet push options" offers --dry-run authctl fleet push --
 check "--store values" test "$(complete_words authctl status --store '')" = "file fleet "
