@@ -3,6 +3,8 @@
 // crosses it) around one flow per mode; every decision is made in core/.
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
+#include <security/pam_modutil.h>
+#include <pwd.h>
 #include <syslog.h>
 
 #include <chrono>
@@ -71,7 +73,8 @@ std::string failures_since(std::uint32_t n)
 // locked by this very failure): PAM_MAXTRIES, "do not try again". sshd then
 // stops offering keyboard-interactive and password on this connection, so the
 // client's retries (three by default) do not show the lock message three
-// times; sudo, login and su treat it as any failed authentication.
+// times. sudo takes it as a failed attempt; login and su end their retry
+// loops at once (a locked user's retries would be refused anyway).
 constexpr int kLockedResult = PAM_MAXTRIES;
 
 // Passes the conversation's own failures through; anything else it returns is a conversation error.
@@ -245,26 +248,32 @@ int account(Session& s, const Options& opts, const Account& acct)
 enum class Phase { auth, account };
 
 // A configuration that cannot be read: refuse (sshd, sudo, su, ...), or step
-// aside where refusing would take away the console or stop cron
-// (on_config_error in core decides which). Logged at LOG_CRIT either way.
-int configuration_error(pam_handle_t* pamh, const std::string& why)
+// aside where refusing would take away root's console or stop cron
+// (on_config_error in core decides which). Logged at LOG_CRIT either way. The
+// user is the one the application (or an earlier module) named; nothing is
+// asked for here.
+int configuration_error(pam_handle_t* pamh, Phase phase, const std::string& why)
 {
     const std::string service = item_string(pamh, PAM_SERVICE);
     const std::string tty = item_string(pamh, PAM_TTY);
     const std::string rhost = item_string(pamh, PAM_RHOST);
-    const bool aside = on_config_error(service, tty, rhost) == ConfigErrorAction::step_aside;
-    pam_syslog(pamh, LOG_CRIT, "configuration error, %s (service=%s tty=%s): %s",
-               aside ? "stepping aside for the console and cron" : "failing closed", sanitize_source(service).c_str(),
-               tty.empty() ? "-" : sanitize_source(tty).c_str(), why.c_str());
+    const std::string user = item_string(pamh, PAM_USER);
+    const struct passwd* pw = user.empty() ? nullptr : pam_modutil_getpwnam(pamh, user.c_str());
+    const ConfigErrorContext at{service, tty, rhost, pw != nullptr && pw->pw_uid == 0, phase == Phase::account};
+    const bool aside = on_config_error(at) == ConfigErrorAction::step_aside;
+    const auto shown = [](const std::string& s) { return s.empty() ? std::string("-") : sanitize_source(s); };
+    pam_syslog(pamh, LOG_CRIT, "configuration error, %s (service=%s tty=%s rhost=%s user=%s): %s",
+               aside ? "stepping aside" : "failing closed", shown(service).c_str(), shown(tty).c_str(),
+               shown(rhost).c_str(), shown(user).c_str(), why.c_str());
     return aside ? PAM_IGNORE : PAM_SERVICE_ERR;
 }
 
 int run(pam_handle_t* pamh, int flags, int argc, const char** argv, Phase phase)
 {
     auto cfg = read_config(argc, argv);
-    if (!cfg) return configuration_error(pamh, cfg.error().message());
+    if (!cfg) return configuration_error(pamh, phase, cfg.error().message());
     if (phase == Phase::account && cfg->mode != Mode::code)
-        return configuration_error(pamh, "preauth/authfail/authsucc are auth-only");
+        return configuration_error(pamh, phase, "preauth/authfail/authsucc are auth-only");
     Session s(pamh, flags, cfg->opts);
     Account acct;
     if (const int rc = s.get_account(acct); rc != PAM_SUCCESS) {

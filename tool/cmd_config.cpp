@@ -48,7 +48,7 @@ void run_check(const ConfigArgs& a)
     fail(kExitFailed, path + ": " + std::to_string(check.problems.size()) + " problem" +
                           (check.problems.size() == 1 ? "" : "s") +
                           "; until it is fixed pam_authctl refuses every login it is asked about (sshd, sudo, su, "
-                          "...), except at the console and for cron, where it steps aside");
+                          "...), except root's console login and cron's account phase, where it steps aside");
 }
 
 }  // namespace

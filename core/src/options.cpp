@@ -109,7 +109,12 @@ Status apply_option(Options& opts, std::string_view key, const std::string_view*
     } else if (key == "nodelay") {
         return flag(key, value, opts.nodelay);
     } else {
-        return make_error(Errc::invalid_argument, "unknown option '" + std::string(key) + "'");
+        // Named only when it looks like a key: a file that is no config file
+        // at all (conf= pointing at /etc/shadow) is not echoed line by line.
+        const bool keyish = !key.empty() && key.size() <= 32 &&
+                            key.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == std::string_view::npos;
+        return make_error(Errc::invalid_argument,
+                          keyish ? "unknown option '" + std::string(key) + "'" : "not an option (the line is not shown)");
     }
     return Ok{};
 }
@@ -206,11 +211,13 @@ bool is_local_console(std::string_view tty) noexcept
 
 }  // namespace
 
-ConfigErrorAction on_config_error(std::string_view service, std::string_view tty, std::string_view rhost) noexcept
+ConfigErrorAction on_config_error(const ConfigErrorContext& at) noexcept
 {
-    for (const std::string_view background : {"cron", "crond", "atd", "systemd-user"})
-        if (service == background) return ConfigErrorAction::step_aside;
-    if (service == "login" && rhost.empty() && is_local_console(tty)) return ConfigErrorAction::step_aside;
+    if (at.account_phase)
+        for (const std::string_view background : {"cron", "crond", "atd", "systemd-user"})
+            if (at.service == background) return ConfigErrorAction::step_aside;
+    if (at.service == "login" && at.is_root && at.rhost.empty() && is_local_console(at.tty))
+        return ConfigErrorAction::step_aside;
     return ConfigErrorAction::fail_closed;
 }
 

@@ -408,6 +408,47 @@ TEST_F(ModuleTest, BadConfigFileFailsClosed)
     EXPECT_EQ(auth("alice", {"123456"}).rc, PAM_SERVICE_ERR);
 }
 
+// A bad configuration steps aside (PAM_IGNORE) only for root's login on a
+// local console and for the account phase of cron-like services; everything
+// else, and every other combination, fails closed (issue 20, point 9).
+TEST_F(ModuleTest, BadConfigStepsAsideOnlyForRootsConsoleLoginAndCronsAccountPhase)
+{
+    enroll("alice");
+    test::write_file(conf_, "deny = 3\ndney = 1\n", 0644);
+    // The module, then pam_permit: stepping aside (PAM_IGNORE) lets the rest
+    // of the stack decide (PAM_SUCCESS here); failing closed is PAM_SERVICE_ERR.
+    const auto service = [&](const std::string& name, const std::string& args = "") {
+        const std::string line = std::string(kModule) + " " + base_args() + " " + args + "\n";
+        test::write_file(confdir_ + "/" + name,
+                         "auth required " + line + "auth required pam_permit.so\n" + "account required " + line +
+                             "account required pam_permit.so\n",
+                         0644);
+        return name;
+    };
+    const auto run = [&](const std::string& name, const std::string& user, Phase phase, const char* tty,
+                         const char* rhost) {
+        return pam_run(confdir_, service(name), user, {"123456"}, phase, 0, false, rhost, tty).rc;
+    };
+    EXPECT_EQ(run("login", "root", Phase::authenticate, "tty1", nullptr), PAM_SUCCESS);
+    EXPECT_EQ(run("login", "root", Phase::account, "/dev/ttyS0", nullptr), PAM_SUCCESS);
+    EXPECT_EQ(run("cron", "alice", Phase::account, nullptr, nullptr), PAM_SUCCESS);
+    EXPECT_EQ(run("systemd-user", "alice", Phase::account, nullptr, nullptr), PAM_SUCCESS);
+    EXPECT_EQ(run("cron", "alice", Phase::authenticate, nullptr, nullptr), PAM_SERVICE_ERR) << "only the account phase";
+    EXPECT_EQ(run("login", "alice", Phase::authenticate, "tty1", nullptr), PAM_SERVICE_ERR) << "only root";
+    EXPECT_EQ(run("login", "root", Phase::authenticate, "pts/0", nullptr), PAM_SERVICE_ERR);
+    EXPECT_EQ(run("login", "root", Phase::authenticate, "tty1", "192.0.2.7"), PAM_SERVICE_ERR);
+    EXPECT_EQ(run("login", "root", Phase::authenticate, nullptr, nullptr), PAM_SERVICE_ERR);
+    EXPECT_EQ(run("sshd", "root", Phase::authenticate, "tty1", nullptr), PAM_SERVICE_ERR);
+    EXPECT_EQ(run("sudo", "root", Phase::account, "tty1", nullptr), PAM_SERVICE_ERR);
+    // The module alone in a stack: when every module steps aside libpam
+    // refuses (PAM_PERM_DENIED), so stepping aside never grants by itself.
+    EXPECT_EQ(pam_run(confdir_, stack("", "cron"), "alice", {}, Phase::account).rc, PAM_PERM_DENIED);
+    // An account line with an auth-only mode is a configuration error too.
+    test::write_file(conf_, "# fine\n", 0644);
+    EXPECT_EQ(pam_run(confdir_, service("cron", "authfail"), "alice", {}, Phase::account).rc, PAM_SUCCESS);
+    EXPECT_EQ(pam_run(confdir_, service("sshd", "authfail"), "alice", {}, Phase::account).rc, PAM_SERVICE_ERR);
+}
+
 TEST_F(ModuleTest, ConfigFileIsReadAndArgumentsOverrideIt)
 {
     enroll("alice");

@@ -91,7 +91,7 @@ enum class Phase { authenticate, account };
 // Runs one transaction of `service` (a file in `confdir`) for `user`.
 inline PamRun pam_run(const std::string& confdir, const std::string& service, const std::string& user,
                       std::deque<std::string> answers, Phase phase = Phase::authenticate, int flags = 0,
-                      bool conv_fails = false, const char* rhost = "192.0.2.10")
+                      bool conv_fails = false, const char* rhost = "192.0.2.10", const char* tty = nullptr)
 {
     PamRun r;
     r.conv.answers = std::move(answers);
@@ -107,6 +107,7 @@ inline PamRun pam_run(const std::string& confdir, const std::string& service, co
     g_requested_delay = 0;
     pam_set_item(pamh, PAM_FAIL_DELAY, reinterpret_cast<const void*>(&record_delay));
     if (rhost != nullptr) pam_set_item(pamh, PAM_RHOST, rhost);
+    if (tty != nullptr) pam_set_item(pamh, PAM_TTY, tty);
     r.rc = phase == Phase::authenticate ? pam_authenticate(pamh, flags) : pam_acct_mgmt(pamh, flags);
     pam_end(pamh, r.rc);
     return r;

@@ -149,7 +149,8 @@ TEST(Options, FlagsTakeNoValueAndUnknownKeysAreNamed)
     expect_bad("bogus", "unknown option 'bogus'");
     expect_bad("bogus=1", "unknown option 'bogus'");
     expect_bad("Deny=3", "unknown option 'Deny'");
-    expect_bad("", "unknown option ''");
+    expect_bad("", "not an option");
+    expect_bad("unlock-time=5", "unknown option 'unlock-time'");
 }
 
 TEST(Options, DirAndPromptAreChecked)
@@ -281,23 +282,47 @@ TEST_F(OptionsConfigFile, CheckOfAMissingUnsafeOrCleanFile)
     EXPECT_EQ(ok.settings, 2U);
 }
 
-TEST(OnConfigError, OnlyTheConsoleAndBackgroundServicesStepAside)
+TEST(OnConfigError, OnlyRootsConsoleLoginAndBackgroundAccountPhasesStepAside)
 {
     const auto aside = ConfigErrorAction::step_aside;
     const auto closed = ConfigErrorAction::fail_closed;
-    for (const char* svc : {"cron", "crond", "atd", "systemd-user"}) EXPECT_EQ(on_config_error(svc, "", ""), aside) << svc;
+    const auto at = [](std::string_view service, std::string_view tty, std::string_view rhost, bool root,
+                       bool account) { return on_config_error({service, tty, rhost, root, account}); };
+    for (const char* svc : {"cron", "crond", "atd", "systemd-user"}) {
+        EXPECT_EQ(at(svc, "", "", false, true), aside) << svc << ": the account phase of a job";
+        EXPECT_EQ(at(svc, "", "", true, true), aside) << svc;
+        EXPECT_EQ(at(svc, "", "", false, false), closed) << svc << ": never in the auth phase";
+    }
     for (const char* tty : {"tty1", "/dev/tty1", "tty63", "ttyS0", "/dev/ttyS1", "console", "/dev/console", "hvc0",
-                            "ttyAMA0", "ttyUSB0", "xvc0"})
-        EXPECT_EQ(on_config_error("login", tty, ""), aside) << tty;
+                            "ttyAMA0", "ttyUSB0", "xvc0"}) {
+        EXPECT_EQ(at("login", tty, "", true, false), aside) << tty;
+        EXPECT_EQ(at("login", tty, "", true, true), aside) << tty;
+        EXPECT_EQ(at("login", tty, "", false, false), closed) << tty << ": only root's console login";
+    }
     // A pseudo-terminal, a remote host, no terminal, odd names: refused.
     for (const char* tty : {"pts/0", "/dev/pts/3", "", "tty", "ttyS", "ttyx1", "tty1x", "tty12345", "/dev/../tty1",
                             "ssh", ":0"})
-        EXPECT_EQ(on_config_error("login", tty, ""), closed) << tty;
-    EXPECT_EQ(on_config_error("login", "tty1", "192.0.2.7"), closed) << "telnet-style login with a remote host";
-    // Everything else fails closed, on a console too.
+        EXPECT_EQ(at("login", tty, "", true, false), closed) << tty;
+    EXPECT_EQ(at("login", "tty1", "192.0.2.7", true, false), closed) << "telnet-style login with a remote host";
+    // Everything else fails closed, on a console and for root too.
     for (const char* svc : {"sshd", "sudo", "sudo-i", "su", "su-l", "runuser", "polkit-1", "gdm-password", "other",
-                            "Login", "login ", "cron2", ""})
-        EXPECT_EQ(on_config_error(svc, "tty1", ""), closed) << svc;
+                            "Login", "login ", "cron2", ""}) {
+        EXPECT_EQ(at(svc, "tty1", "", true, false), closed) << svc;
+        EXPECT_EQ(at(svc, "tty1", "", true, true), closed) << svc;
+    }
+}
+
+TEST(Options, AnUnknownKeyIsNamedOnlyWhenItLooksLikeOne)
+{
+    Options o;
+    auto st = apply_config_text(o, "dney = 3\n", "f");
+    ASSERT_FALSE(st);
+    EXPECT_EQ(st.error().detail, "f:1: unknown option 'dney'");
+    // A file that is no config file (conf= naming /etc/shadow) is not echoed.
+    st = apply_config_text(o, "root:$y$j9T$abc:19000:0:99999:7:::\n", "f");
+    ASSERT_FALSE(st);
+    EXPECT_EQ(st.error().detail, "f:1: not an option (the line is not shown)");
+    EXPECT_EQ(st.error().detail.find("root"), std::string::npos);
 }
 
 }  // namespace

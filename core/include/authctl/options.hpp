@@ -87,16 +87,25 @@ ConfigCheck check_config_file(const std::string& path, bool missing_ok);
 // What the PAM module does when its configuration cannot be read (a bad line
 // in authctl.conf, a bad module argument). It fails closed -- every service
 // that asks for a code or enforces a lock refuses -- except where refusing
-// would take away the way back in or stop the machine's own work, which have
-// no code to protect:
-//   - background services that only run the account phase: cron, crond, atd,
-//     systemd-user (the user manager systemd starts for cron jobs and logins);
-//   - `login` on this machine's own console (tty1.., ttyS0.., console, hvc0..;
-//     never a pseudo-terminal, never with a remote host): the console is the
-//     administrator's way in to mend the file.
+// would take away the way back in or stop the machine's own work:
+//   - the account phase of the background services cron, crond, atd and
+//     systemd-user (the user manager systemd starts for cron jobs and
+//     logins): jobs keep running;
+//   - root's `login` on this machine's own console (tty1.., ttyS0..,
+//     console, hvc0..; never a pseudo-terminal, never with a remote host):
+//     the administrator's way in to mend the file. Root only: a serial or
+//     virtual console can be reachable over the network (IPMI serial over
+//     LAN, a cloud console), and no other user's code or lock is waived.
 // There the module steps aside (PAM_IGNORE) and logs the error at LOG_CRIT.
 // sshd, sudo, su and everything else fail closed.
 enum class ConfigErrorAction { fail_closed, step_aside };
-ConfigErrorAction on_config_error(std::string_view service, std::string_view tty, std::string_view rhost) noexcept;
+struct ConfigErrorContext {
+    std::string_view service;  // PAM_SERVICE
+    std::string_view tty;      // PAM_TTY
+    std::string_view rhost;    // PAM_RHOST
+    bool is_root = false;      // the user is uid 0
+    bool account_phase = false;
+};
+ConfigErrorAction on_config_error(const ConfigErrorContext& at) noexcept;
 
 }  // namespace authctl
