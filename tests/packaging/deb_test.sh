@@ -25,6 +25,16 @@ else
   tar -C "$src" --exclude=./build --exclude=./.git -cf - . | tar -xf - -C "$work/pkg/authctl"
 fi
 check "the copy has no build tree" test ! -e "$work/pkg/authctl/build" -a ! -e "$work/pkg/authctl/obj-$(dpkg-architecture -qDEB_HOST_GNU_TYPE)"
+# The build-only list (scripts/install-deps --build, README's Install) is
+# debian/control's Build-Depends as dpkg reads them, and none of the tests' tools.
+(cd "$work/pkg/authctl" && perl -MDpkg::Control::Info -MDpkg::Deps -e \
+  'my $d = deps_parse(Dpkg::Control::Info->new("debian/control")->get_source->{"Build-Depends"}, build_dep => 1);
+   print map { ($_->{package} =~ s/^debhelper-compat$/debhelper/r) . "\n" } $d->get_deps' | sort) > "$work/build-depends"
+"$src/scripts/install-deps" --list --build | sort > "$work/build-only"
+check "install-deps --build installs build-essential and exactly the Build-Depends" \
+  bash -c "test -s '$work/build-depends' && diff <(grep -vx build-essential '$work/build-only') '$work/build-depends'"
+check "...and nothing the tests alone need (clang, rpm, valgrind, lintian, gtest)" \
+  bash -c "! grep -qE '^(clang|llvm|rpm|rpmlint|valgrind|lintian|libgtest-dev|postgresql-15)\$' '$work/build-only'"
 start=$(date +%s)
 (cd "$work/pkg/authctl" && dpkg-buildpackage -us -uc -S) > "$work/build-source.log" 2>&1
 check "dpkg-buildpackage -us -uc -S builds the source package" test $? = 0 || tail -20 "$work/build-source.log"
@@ -34,7 +44,9 @@ echo "  built in $(( $(date +%s) - start )) s"
 check "...with the test suite off" bash -c "grep -q 'AUTHCTL_BUILD_TESTS=OFF' '$work/build.log' && ! grep -qiE 'gtest|authctl_unit' '$work/build.log'"
 deb=$(ls "$work"/pkg/authctl_*.deb)
 echo "  $(basename "$deb"), $(stat -c %s "$deb") bytes"
-lintian -I --pedantic --show-overrides --fail-on error,warning \
+# lintian exits non-zero on an error; a warning is found in its output (an
+# overridden tag shows as O:, with the override's reason as N: lines).
+lintian -I --pedantic --show-overrides \
   "$work"/pkg/authctl_*_source.changes "$work"/pkg/authctl_*_"$(dpkg --print-architecture)".changes \
   > "$work/lintian.log" 2>&1
 lintian_rc=$?
