@@ -28,7 +28,7 @@ is_source() {
     docs/man/*.[58]) return 0 ;;
     scripts/deps.txt) return 1 ;;
     scripts/*) return 0 ;;
-    packaging/debian/postinst | packaging/debian/postrm | packaging/debian/prerm) return 0 ;;
+    debian/rules | debian/authctl.postinst | debian/authctl.postrm | debian/authctl.prerm) return 0 ;;
     packaging/bash-completion/*) return 0 ;;
   esac
   return 1

@@ -1,23 +1,60 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# The .deb that `cpack -G DEB` makes, installed, used, removed and purged with
-# the real dpkg on this machine's own package database -- inside a private
-# mount namespace where /etc, /usr and /var are overlays whose writes land in a
-# tmpfs: the machine's files, PAM stacks and dpkg database are never changed.
+# The Debian package (debian/), built the Debian way -- dpkg-buildpackage from
+# a clean copy of the tracked files (source package, then binary) -- and
+# checked with lintian (no error, no warning); then installed, used, upgraded,
+# removed and purged with the real dpkg on this machine's own package database,
+# inside a private mount namespace where /etc, /usr and /var are overlays whose
+# writes land in a tmpfs, and /run is a tmpfs of its own: the machine's files,
+# PAM stacks, dpkg database and systemd are never touched.
 #
-#   deb_test.sh BUILD_DIR      (a build configured with -DCMAKE_INSTALL_PREFIX=/usr)
+#   deb_test.sh SOURCE_DIR
 set -uo pipefail
-build=$(realpath "$1")
+src=$(realpath "$1")
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../e2e/e2e_lib.sh"
 e2e_enter "$@"
 work=$AUTHCTL_E2E_WORK
 trap e2e_cleanup EXIT
 
-echo "# the package"
-(cd "$build" && cpack -G DEB -B "$work/out" >"$work/cpack.log" 2>&1) || { cat "$work/cpack.log"; echo "FAIL - cpack"; exit 1; }
-deb=$(ls "$work"/out/authctl_*.deb)
+echo "# the package: dpkg-buildpackage from a clean copy of the tracked files"
+mkdir -p "$work/pkg/authctl"
+if git -C "$src" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  (cd "$src" && git ls-files -z | tar --null -T - -cf -) | tar -xf - -C "$work/pkg/authctl"
+else
+  tar -C "$src" --exclude=./build --exclude=./.git -cf - . | tar -xf - -C "$work/pkg/authctl"
+fi
+check "the copy has no build tree" test ! -e "$work/pkg/authctl/build" -a ! -e "$work/pkg/authctl/obj-$(dpkg-architecture -qDEB_HOST_GNU_TYPE)"
+# The build-only list (scripts/install-deps --build, README's Install) is
+# debian/control's Build-Depends as dpkg reads them, and none of the tests' tools.
+(cd "$work/pkg/authctl" && perl -MDpkg::Control::Info -MDpkg::Deps -e \
+  'my $d = deps_parse(Dpkg::Control::Info->new("debian/control")->get_source->{"Build-Depends"}, build_dep => 1);
+   print map { ($_->{package} =~ s/^debhelper-compat$/debhelper/r) . "\n" } $d->get_deps' | sort) > "$work/build-depends"
+"$src/scripts/install-deps" --list --build | sort > "$work/build-only"
+check "install-deps --build installs build-essential and exactly the Build-Depends" \
+  bash -c "test -s '$work/build-depends' && diff <(grep -vx build-essential '$work/build-only') '$work/build-depends'"
+check "...and nothing the tests alone need (clang, rpm, valgrind, lintian, gtest)" \
+  bash -c "! grep -qE '^(clang|llvm|rpm|rpmlint|valgrind|lintian|libgtest-dev|postgresql-15)\$' '$work/build-only'"
+start=$(date +%s)
+(cd "$work/pkg/authctl" && dpkg-buildpackage -us -uc -S) > "$work/build-source.log" 2>&1
+check "dpkg-buildpackage -us -uc -S builds the source package" test $? = 0 || tail -20 "$work/build-source.log"
+(cd "$work/pkg/authctl" && DEB_BUILD_OPTIONS="parallel=$(nproc)" dpkg-buildpackage -us -uc -b) > "$work/build.log" 2>&1
+check "dpkg-buildpackage -us -uc -b builds the .deb" test $? = 0 || { tail -30 "$work/build.log"; e2e_finish; exit 1; }
+echo "  built in $(( $(date +%s) - start )) s"
+check "...with the test suite off" bash -c "grep -q 'AUTHCTL_BUILD_TESTS=OFF' '$work/build.log' && ! grep -qiE 'gtest|authctl_unit' '$work/build.log'"
+deb=$(ls "$work"/pkg/authctl_*.deb)
 echo "  $(basename "$deb"), $(stat -c %s "$deb") bytes"
+# lintian exits non-zero on an error; a warning is found in its output (an
+# overridden tag shows as O:, with the override's reason as N: lines).
+lintian -I --pedantic --show-overrides \
+  "$work"/pkg/authctl_*_source.changes "$work"/pkg/authctl_*_"$(dpkg --print-architecture)".changes \
+  > "$work/lintian.log" 2>&1
+lintian_rc=$?
+grep -E '^[A-Z]: ' "$work/lintian.log" | sed 's/^/  lintian /'
+check "lintian on the source package (.dsc), the .deb and both .changes: no error, no warning" \
+  bash -c "test $lintian_rc = 0 && ! grep -qE '^[EW]: ' '$work/lintian.log'"
+check "...which it did read: the one override (the state directory's 0700, with its reason) is used" \
+  grep -q '^O: authctl: non-standard-dir-perm 0700 != 0755 \[var/lib/authctl/\]' "$work/lintian.log"
 dpkg-deb -c "$deb" | awk '{print $1, $2, $6}' > "$work/contents"
 pamdir=$(dirname "$(readlink -f "$(ls /lib/*/security/pam_permit.so /usr/lib*/security/pam_permit.so 2>/dev/null | head -1)")")
 ships() { grep -qE "^$1 root/root \\./${2#/}\$" "$work/contents"; }
@@ -33,19 +70,20 @@ check "the sshd drop-in example" ships -rw-r--r-- /usr/share/doc/authctl/example
 check "the pam-auth-update profile" ships -rw-r--r-- /usr/share/pam-configs/authctl
 check "...off by default" bash -c "dpkg-deb --fsys-tarfile '$deb' | tar -xOf - ./usr/share/pam-configs/authctl | grep -qx 'Default: no'"
 for page in man8/pam_authctl.8 man8/authctl.8 man5/authctl.conf.5; do
-  check "man page $page" bash -c "grep -qE ' \\./usr/share/man/$page(\\.gz)?\$' '$work/contents'"
+  check "man page $page, compressed" ships -rw-r--r-- "/usr/share/man/$page.gz"
 done
+check "the changelog" ships -rw-r--r-- /usr/share/doc/authctl/changelog.gz
 check "the fleet agent goes to /usr/sbin" ships -rwxr-xr-x /usr/sbin/authctld
 check "its systemd socket and service units" \
   bash -c "grep -qE ' \./(usr/)?lib/systemd/system/authctld.socket\$' '$work/contents' && grep -qE ' \./(usr/)?lib/systemd/system/authctld.service\$' '$work/contents'"
-check "man page man8/authctld.8" bash -c "grep -qE ' \./usr/share/man/man8/authctld.8(\.gz)?\$' '$work/contents'"
+check "man page man8/authctld.8, compressed" ships -rw-r--r-- /usr/share/man/man8/authctld.8.gz
 check "the package declares libpq (the agent's and the CLI's, never the module's)" \
   bash -c "dpkg-deb -f '$deb' Depends | grep -q libpq5"
 check "nothing from the tests is shipped" bash -c "! grep -qiE 'test|gtest|fuzz|bench' '$work/contents'"
 check "the package declares its libraries (shlibdeps) and pam-auth-update" \
   bash -c "dpkg-deb -f '$deb' Depends | grep -q libpam-runtime && dpkg-deb -f '$deb' Depends | grep -q libssl"
 
-echo "# install with dpkg (overlays over /etc /usr /var)"
+echo "# install with dpkg (overlays over /etc /usr /var, a private /run)"
 mkdir "$work/layers"
 mount -t tmpfs -o mode=0755 tmpfs "$work/layers"
 for d in etc usr var; do
@@ -54,6 +92,18 @@ for d in etc usr var; do
     || { echo "FAIL - cannot overlay /$d"; exit 1; }
 done
 cp -a /etc/pam.d/common-auth "$work/common-auth.before"
+# The maintainer scripts see a systemd (/run/systemd/system) whose systemctl
+# only records what it is asked: the machine's own systemd is never told
+# anything. A policy-rc.d that lets them act (a container's forbids it, and
+# then deb-systemd-invoke would hide what the scripts ask for).
+mount -t tmpfs -o mode=0755 tmpfs /run
+mkdir -p /run/systemd/system "$work/fakebin"
+printf '#!/bin/sh\necho "$*" >> %s/systemctl.log\n' "$work" > "$work/fakebin/systemctl"
+chmod 0755 "$work/fakebin/systemctl"
+printf '#!/bin/sh\nexit 0\n' > /usr/sbin/policy-rc.d
+chmod 0755 /usr/sbin/policy-rc.d
+: > "$work/systemctl.log"
+export PATH="$work/fakebin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DEBIAN_FRONTEND=noninteractive dpkg -i "$deb" > "$work/dpkg-i.log" 2>&1
 check "dpkg -i succeeds" test $? = 0 || cat "$work/dpkg-i.log"
 check "dpkg -s says installed" bash -c "dpkg -s authctl | grep -qx 'Status: install ok installed'"
@@ -64,6 +114,15 @@ check "installing changed no PAM stack (profile off by default)" cmp -s /etc/pam
 check "authctl --help runs from PATH" bash -c "PATH=/usr/sbin:/usr/bin authctl --help | grep -q enroll"
 check "fleet mode is off until configured: no unit enabled" \
   bash -c "! ls /etc/systemd/system/*.wants/authctld* 2>/dev/null | grep -q ."
+check "...nor started: systemd was only told to reload" \
+  bash -c "grep -q daemon-reload '$work/systemctl.log' && ! grep -vx -- '--system daemon-reload' '$work/systemctl.log' | grep -q ."
+: > "$work/systemctl.log"
+DEBIAN_FRONTEND=noninteractive dpkg -i "$deb" > "$work/dpkg-upgrade.log" 2>&1
+check "an upgrade (the same .deb again) succeeds" test $? = 0 || cat "$work/dpkg-upgrade.log"
+check "...restarts a running agent on the new binary, and only a running one (try-restart)" \
+  bash -c "grep -qx 'try-restart authctld.service authctld.socket' '$work/systemctl.log' && \
+           ! grep -vxE -- '--system daemon-reload|try-restart authctld.service authctld.socket' '$work/systemctl.log' | grep -q ."
+check "...and says nothing about PAM lines (the module stays)" bash -c "! grep -q WARNING '$work/dpkg-upgrade.log'"
 authctld --check > "$work/authctld-check.log" 2>&1
 check_rc=$?
 check "authctld without /etc/authctl/fleet.conf refuses to start (exit 1), in one line" \
@@ -89,10 +148,36 @@ pam-auth-update --package --enable authctl
 check "pam-auth-update --enable authctl adds the module to common-auth (with nullok)" \
   grep -qE '^auth\s+required\s+pam_authctl.so nullok' /etc/pam.d/common-auth
 check "...and to common-account" grep -qE '^account\s+required\s+pam_authctl.so' /etc/pam.d/common-account
-DEBIAN_FRONTEND=noninteractive dpkg -r authctl > "$work/dpkg-r.log" 2>&1
-check "dpkg -r succeeds" test $? = 0 || cat "$work/dpkg-r.log"
+# Lines an admin put in by hand, which removal cannot take out: a sudo stack
+# naming the module, one in /etc/pam.conf by its full path; and two that are
+# harmless once it is gone (a comment, and a '-' line libpam skips quietly).
+[ -f /etc/pam.d/sudo ] || printf '@include common-auth\n' > /etc/pam.d/sudo
+printf 'auth\trequired\tpam_authctl.so\n' >> /etc/pam.d/sudo
+sudo_line=$(wc -l < /etc/pam.d/sudo)
+printf 'sudo auth required %s/pam_authctl.so nullok\n' "$pamdir" >> /etc/pam.conf
+conf_line=$(wc -l < /etc/pam.conf)
+printf '# auth required pam_authctl.so\n-auth optional pam_authctl.so\nauth required pam_permit.so # not pam_authctl.so\n' \
+  > /etc/pam.d/authctl-harmless
+: > "$work/systemctl.log"
+DEBIAN_FRONTEND=noninteractive dpkg -r authctl > "$work/dpkg-r.out" 2> "$work/dpkg-r.log"
+check "dpkg -r succeeds (a warning, not a refusal)" test $? = 0 || cat "$work/dpkg-r.out" "$work/dpkg-r.log"
+sed -n '/authctl: WARNING/,/second session/p' "$work/dpkg-r.log" | sed 's/^/  /'
+warned() { grep -qxF "authctl:     $1" "$work/dpkg-r.log"; }
+check "removal warns, on stderr, naming /etc/pam.d/sudo and the line that still names the module" \
+  warned "/etc/pam.d/sudo:$sudo_line:auth	required	pam_authctl.so"
+check "...and every other such line, in /etc/pam.d and /etc/pam.conf" \
+  bash -c "$(declare -f warned); work='$work'; warned '/etc/pam.d/authctl-deb:1:auth required pam_authctl.so' && \
+           warned '/etc/pam.d/authctl-deb:2:account required pam_authctl.so' && \
+           warned '/etc/pam.conf:$conf_line:sudo auth required $pamdir/pam_authctl.so nullok'"
+check "...saying what breaks and what to do" \
+  bash -c "grep -q 'these services will refuse EVERY login' '$work/dpkg-r.log' && grep -q 'Take these lines out now' '$work/dpkg-r.log' && grep -q 'reinstall' '$work/dpkg-r.log'"
+check "...not about comments, '-' lines or pam-auth-update's own lines (taken out first)" \
+  bash -c "! grep -qE 'authctl-harmless|common-(auth|account)' '$work/dpkg-r.log'"
+check "the agent is stopped on removal" grep -qx 'stop authctld.socket authctld.service' "$work/systemctl.log"
 check "removal takes the module out of common-auth first" bash -c "! grep -q pam_authctl /etc/pam.d/common-auth /etc/pam.d/common-account"
 check "...and the module and CLI are gone" bash -c "test ! -e /usr/sbin/authctl && ! ls '$pamdir/pam_authctl.so' 2>/dev/null"
+echo 000000 | pamtester authctl-deb debuser authenticate > "$work/pamtester.gone" 2>&1
+check "...so, as warned, a service still naming it refuses the login" bash -c "! grep -q 'successfully' '$work/pamtester.gone'"
 check "remove keeps the enrollments and the config" test -f /var/lib/authctl/debuser.rec -a -f /etc/security/authctl.conf
 DEBIAN_FRONTEND=noninteractive dpkg --purge authctl > "$work/dpkg-purge.log" 2>&1
 check "dpkg --purge succeeds" test $? = 0 || cat "$work/dpkg-purge.log"
