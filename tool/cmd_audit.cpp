@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <grp.h>
 #include <iostream>
 #include <memory>
@@ -54,27 +55,25 @@ std::set<std::string> members_of(const group& g)
     return out;
 }
 
-// The users audit asks sudo about: every user with a login shell (one listed
-// in /etc/shells; an empty shell is /bin/sh), except root (sudo never asks
-// root for a password) and the users already checked through a group.
-std::vector<std::string> sudo_candidates(const std::set<std::string>& already)
+// The users audit asks sudo about: every user the user database lists except
+// root (sudo never asks root for a password). Whatever the shell: sudo needs
+// none (a service account's web shell can run `sudo -S`).
+std::vector<std::string> sudo_candidates()
 {
-    std::set<std::string> shells;
-    ::setusershell();
-    while (const char* sh = ::getusershell()) shells.insert(sh);
-    ::endusershell();
     std::vector<std::string> out;
     ::setpwent();
-    while (const passwd* pw = ::getpwent()) {
-        if (pw->pw_name == nullptr || pw->pw_uid == 0 || already.count(pw->pw_name) != 0) continue;
-        const std::string shell = pw->pw_shell == nullptr || pw->pw_shell[0] == '\0' ? "/bin/sh" : pw->pw_shell;
-        if (shells.count(shell) != 0) out.emplace_back(pw->pw_name);
-    }
+    while (const passwd* pw = ::getpwent())
+        if (pw->pw_name != nullptr && pw->pw_uid != 0) out.emplace_back(pw->pw_name);
     ::endpwent();
     std::sort(out.begin(), out.end());
     out.erase(std::unique(out.begin(), out.end()), out.end());
     return out;
 }
+
+// All of audit's questions to sudo together get this long (each at most
+// kSudoTimeoutMs): a sudoers source that hangs (an unreachable LDAP) cannot
+// hold a cron job or a monitoring check for users x 10 s.
+constexpr std::chrono::seconds kSudoBudget{60};
 
 // The finding for a user who may use sudo, or nothing when their enrollment is confirmed.
 std::optional<Finding> check_user(const Store& store, const std::string& user, const std::string& via,
@@ -133,21 +132,30 @@ void run_audit(const AuditArgs& a)
         }
     }
 
-    // sudo's own answer: users given sudo by name (sudoers.d), by a group not audited, ...
+    // sudo's own answer: users given sudo by name (sudoers.d), by a group not
+    // audited, ...; and for everyone, group members too, whether a rule lets
+    // them run commands without authenticating at all.
+    const bool sudo_installed = ::access(kSudoPath, X_OK) == 0;
     std::size_t asked = 0;
     std::vector<std::string> sudo_users;
     if (a.no_sudo) {
         notes.push_back(
             {"sudo_not_asked", {}, {}, {}, "--no-sudo", "sudo not asked (--no-sudo): only the groups were checked"});
-    } else if (::access(kSudoPath, X_OK) != 0) {
+    } else if (!sudo_installed) {
         notes.push_back({"sudo_not_installed",
                          {},
                          {},
                          {},
                          kSudoPath,
-                         std::string(kSudoPath) + " is not installed: nobody can use sudo"});
+                         std::string(kSudoPath) + " not found: sudo was not asked"});
     } else {
-        for (const auto& user : sudo_candidates(checked)) {
+        const auto budget_end = std::chrono::steady_clock::now() + kSudoBudget;
+        std::vector<std::string> not_asked;
+        for (const auto& user : sudo_candidates()) {
+            if (std::chrono::steady_clock::now() >= budget_end) {
+                not_asked.push_back(user);
+                continue;
+            }
             ++asked;
             const SudoVerdict v = ask_sudo(user);
             if (v.answer == SudoAnswer::not_allowed) continue;
@@ -161,9 +169,21 @@ void run_audit(const AuditArgs& a)
                 continue;
             }
             sudo_users.push_back(user);
-            if (!store) continue;
+            if (v.no_authentication)
+                findings.push_back({"no_authentication", user, {}, "sudoers", v.detail,
+                                    user + " (sudoers): runs commands with sudo without authenticating, so no code "
+                                           "is asked: " +
+                                        v.detail});
+            if (!store || checked.count(user) != 0) continue;  // a group member: looked at above
             if (auto f = check_user(**store, user, "sudoers", std::nullopt)) findings.push_back(std::move(*f));
         }
+        if (!not_asked.empty())
+            findings.push_back({"sudo_query_failed", {}, {}, "sudoers",
+                                std::to_string(not_asked.size()) + " users not asked",
+                                std::to_string(not_asked.size()) + " users not asked: the " +
+                                    std::to_string(kSudoBudget.count()) +
+                                    " s for all questions to sudo ran out (first not asked: " + not_asked.front() +
+                                    ")"});
     }
 
     if (a.common.json) {
@@ -171,7 +191,7 @@ void run_audit(const AuditArgs& a)
         for (const auto& f : findings) jf.push_back(f.json());
         for (const auto& n : notes) jn.push_back(n.json());
         nlohmann::json sudo = nullptr;
-        if (!a.no_sudo && ::access(kSudoPath, X_OK) == 0) sudo = {{"users_asked", asked}, {"may_run", sudo_users}};
+        if (!a.no_sudo && sudo_installed) sudo = {{"users_asked", asked}, {"may_run", sudo_users}};
         std::cout << nlohmann::json({{"groups", groups}, {"sudo", sudo}, {"findings", jf}, {"notes", jn}}).dump(2)
                   << "\n";
     } else {
@@ -179,7 +199,7 @@ void run_audit(const AuditArgs& a)
         for (const auto& n : notes) std::cout << "note: " << n.message << "\n";
         if (findings.empty()) {
             std::cout << "no findings: every member of " << (groups.empty() ? "(no admin group)" : joined(groups));
-            if (!a.no_sudo && ::access(kSudoPath, X_OK) == 0)
+            if (!a.no_sudo && sudo_installed)
                 std::cout << " and every user sudo lets run commands (" << sudo_users.size() << " of " << asked
                           << " users asked)";
             std::cout << " has a confirmed enrollment, and " << (*store)->describe() << " is safe\n";

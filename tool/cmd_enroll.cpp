@@ -167,6 +167,15 @@ void run_enroll(const EnrollArgs& a)
         if (!ok) fail(kExitFailed, "no matching code; nothing was stored for '" + user.name + "'");
     }
     std::vector<std::string> granted, already;
+    // Takes back what this run granted before it failed; says what could not
+    // be (no record will name it, so `remove` could not undo it later).
+    const auto undo_granted = [&](std::string why) {
+        for (const auto& undo : granted)
+            if (auto st = remove_from_group(user.name, undo); !st)
+                why += "; and " + user.name + " is still in " + undo + ", which it could not take back: " +
+                       st.error().detail;
+        return why;
+    };
     for (const auto& g : a.grant_groups) {
         if (std::find(granted.begin(), granted.end(), g) != granted.end() ||
             std::find(already.begin(), already.end(), g) != already.end())
@@ -176,19 +185,16 @@ void run_enroll(const EnrollArgs& a)
             continue;
         }
         if (auto st = add_to_group(user.name, g); !st) {
-            for (const auto& undo : granted) (void)remove_from_group(user.name, undo);
             std::string why = st.error().detail;
             if (!why.empty() && why.back() == '.') why.pop_back();
-            fail(kExitFailed, why + " (nothing was stored for '" + user.name + "')");
+            fail(kExitFailed, undo_granted(why + " (nothing was stored for '" + user.name + "')"));
         }
         granted.push_back(g);
     }
     const std::vector<SecretBytes> codes = std::move(pending->recovery_codes);
     const Enrollment shown = pending->enrollment.clone();
-    if (auto st = store_enrollment(*store, user.name, std::move(*pending), a.force, granted); !st) {
-        for (const auto& undo : granted) (void)remove_from_group(user.name, undo);
-        fail(st.error());
-    }
+    if (auto st = store_enrollment(*store, user.name, std::move(*pending), a.force, granted); !st)
+        fail(Error{st.error().code, undo_granted(st.error().detail)});
     if (a.common.json) {
         nlohmann::json j = enrollment_json(user.name, *uri, shown, &codes);
         j["granted_groups"] = granted;

@@ -3,9 +3,11 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -48,19 +50,42 @@ Result<ProgramRun> run_program(const std::string& path, const std::vector<std::s
     out_w.reset();
     err_w.reset();
 
+    // The child's exit is watched with a pidfd beside the two pipes, so that
+    // neither a child that closed its output and hangs, nor a grandchild that
+    // keeps the pipes open after the child exited, holds this process past
+    // the deadline. (Without pidfd_open, old kernels: the exit is polled for
+    // every 10 ms.)
+    const int pidfd_raw = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+    UniqueFd pidfd(pidfd_raw >= 0 ? pidfd_raw : -1);
     ProgramRun run;
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-    struct pollfd fds[2] = {{out_r.get(), POLLIN, 0}, {err_r.get(), POLLIN, 0}};
+    const auto now = [] { return std::chrono::steady_clock::now(); };
+    const auto deadline = now() + std::chrono::milliseconds(timeout_ms);
+    std::chrono::steady_clock::time_point drain_until{};
+    struct pollfd fds[3] = {{out_r.get(), POLLIN, 0}, {err_r.get(), POLLIN, 0}, {pidfd.get(), POLLIN, 0}};
     std::string* sinks[2] = {&run.out, &run.err};
     int open_fds = 2;
-    while (open_fds > 0) {
-        const auto left =
-            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-        if (left.count() <= 0) {
+    bool exited = false;
+    int ws = 0;
+    for (;;) {
+        if (!exited) {
+            const pid_t w = ::waitpid(pid, &ws, WNOHANG);
+            if (w == pid) {
+                exited = true;
+                drain_until = now() + std::chrono::milliseconds(200);  // what it wrote last, still in the pipes
+                fds[2].fd = -1;
+            } else if (w < 0 && errno != EINTR) {
+                break;
+            }
+        }
+        if (exited && (open_fds == 0 || now() >= drain_until)) break;
+        if (!exited && now() >= deadline) {
             run.timed_out = true;
             break;
         }
-        const int n = ::poll(fds, 2, static_cast<int>(left.count()));
+        const auto until = exited ? drain_until : deadline;
+        auto slice = std::chrono::duration_cast<std::chrono::milliseconds>(until - now()).count() + 1;
+        if (!exited && pidfd.get() < 0) slice = std::min<long long>(slice, 10);
+        const int n = ::poll(fds, 3, static_cast<int>(slice));
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) break;
         for (int i = 0; i < 2; ++i) {
@@ -78,10 +103,16 @@ Result<ProgramRun> run_program(const std::string& path, const std::vector<std::s
                 sink.append(buf, std::min(static_cast<std::size_t>(got), max_bytes - sink.size()));
         }
     }
-    if (run.timed_out) ::kill(pid, SIGKILL);
-    int ws = 0;
-    while (::waitpid(pid, &ws, 0) < 0) {
-        if (errno != EINTR) return sys_error("cannot wait for", path, errno);
+    // Whatever is left of its session (it called setsid: the group is its
+    // pid) goes: the child itself when it is still running, and anything it
+    // started that still holds the pipes. The group cannot be another's: the
+    // child is not reaped until below, or its group still has members.
+    if (!exited || open_fds > 0) ::kill(-pid, SIGKILL);
+    if (!exited) {
+        ::kill(pid, SIGKILL);
+        while (::waitpid(pid, &ws, 0) < 0) {
+            if (errno != EINTR) return sys_error("cannot wait for", path, errno);
+        }
     }
     if (WIFEXITED(ws)) run.exit_status = WEXITSTATUS(ws);
     return run;

@@ -9,14 +9,31 @@ SudoVerdict parse_sudo_list(const std::string& user, const ProgramRun& run)
     const std::string may = "User " + user + " may run the following commands on ";
     const std::string not_allowed = "User " + user + " is not allowed to run sudo on ";
     if (run.exit_status == 0) {
+        // The sections sudo prints: "Matching Defaults entries for USER on
+        // HOST:" (indented defaults), ..., then "User USER may run the
+        // following commands on HOST:" (indented rules).
+        bool in_rules = false, in_defaults = false;
+        SudoVerdict may_run{SudoAnswer::may_run, {}};
         std::size_t pos = 0;
         while (pos < run.out.size()) {
             const auto nl = run.out.find('\n', pos);
             const std::string line = run.out.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
             pos = nl == std::string::npos ? run.out.size() : nl + 1;
-            if (line.rfind(may, 0) == 0) return {SudoAnswer::may_run, {}};
-            if (line.rfind(not_allowed, 0) == 0) return {SudoAnswer::not_allowed, {}};
+            const bool indented = !line.empty() && (line[0] == ' ' || line[0] == '\t');
+            if (!indented) {
+                in_defaults = line.rfind("Matching Defaults entries for ", 0) == 0;
+                if (line.rfind(not_allowed, 0) == 0) return {SudoAnswer::not_allowed, {}};
+                if (line.rfind(may, 0) == 0) in_rules = true;
+                continue;
+            }
+            const bool no_auth = (in_rules && line.find("NOPASSWD:") != std::string::npos) ||
+                                 (in_defaults && line.find("!authenticate") != std::string::npos);
+            if (no_auth && !may_run.no_authentication) {
+                may_run.no_authentication = true;
+                may_run.detail = one_line(line);
+            }
         }
+        if (in_rules) return may_run;
     }
     std::string why = one_line(run.err);
     if (why.empty()) why = "unexpected answer from sudo -l: " + (run.out.empty() ? "(nothing)" : one_line(run.out));

@@ -23,7 +23,11 @@ enum class SudoAnswer {
 
 struct SudoVerdict {
     SudoAnswer answer = SudoAnswer::unknown;
-    std::string detail;  // for unknown: why, one line
+    std::string detail;  // for unknown: why, one line; for no_authentication: the rule or default that says so
+    // may_run: some command runs without authenticating at all (a NOPASSWD:
+    // rule, or `!authenticate` among the user's defaults): PAM, and so the
+    // code, is never asked for it.
+    bool no_authentication = false;
 };
 
 // Reads the output of `sudo -n -l -U user` (C locale).

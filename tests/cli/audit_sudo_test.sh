@@ -21,11 +21,10 @@ command -v sudo >/dev/null || fail "sudo is not installed (scripts/deps.txt)"
 # sudoers: root, %sudo, and sudoers.d, all written here (the namespace's /etc is a copy).
 rm -rf /etc/sudoers.d; mkdir -m 0755 /etc/sudoers.d
 printf 'Defaults env_reset\nroot ALL=(ALL:ALL) ALL\n%%sudo ALL=(ALL:ALL) ALL\n@includedir /etc/sudoers.d\n' > /etc/sudoers
-printf 'sdbyname ALL=(ALL:ALL) ALL\nsdenrolled ALL=(root) /usr/bin/true\nsdnologin ALL=(ALL) ALL\n' \
-  > /etc/sudoers.d/authctl-test
+printf 'sdbyname ALL=(ALL:ALL) ALL\nsdenrolled ALL=(root) /usr/bin/true\n' > /etc/sudoers.d/authctl-test
 chmod 0440 /etc/sudoers /etc/sudoers.d/authctl-test
 # Users: two given sudo by name (one enrolled), one without sudo, one
-# without a login shell (not asked: it cannot log in to use sudo); an empty sudo group.
+# without a login shell (given sudo in part 4: sudo needs no shell); an empty sudo group.
 uid=4900
 for u in sdbyname sdenrolled sdplain sdnologin; do
   uid=$((uid + 1)); shell=/bin/bash; [ $u = sdnologin ] && shell=/usr/sbin/nologin
@@ -54,7 +53,7 @@ assert j["findings"] == [{"kind": "not_enrolled", "user": "sdbyname", "group": N
                           "detail": None, "message": "sdbyname (sudoers): not enrolled"}], j["findings"]
 assert {"kind": "empty_group", "user": None, "group": "sudo", "via": None, "detail": None,
         "message": "group sudo: no members"} in j["notes"], j["notes"]
-assert j["sudo"] == {"users_asked": 3, "may_run": ["sdbyname", "sdenrolled"]}, j["sudo"]
+assert j["sudo"] == {"users_asked": 4, "may_run": ["sdbyname", "sdenrolled"]}, j["sudo"]
 PY
 set +e; out=$("$authctl" audit --dir "$state"); rc=$?; set -e
 [ $rc -eq 1 ] || fail "audit: rc=$rc"
@@ -72,7 +71,7 @@ set +e; out=$("$authctl" audit --dir "$state" --json); rc=$?; set -e
 "$authctl" verify -u sdbyname --dir "$state" "$(oathtool -b --totp -N "@$(( $(date +%s) + 30 ))" - <<<"$s")" >/dev/null
 out=$("$authctl" audit --dir "$state") || fail "audit with everyone enrolled: $out"
 [ "$out" = "note: group sudo: no members
-no findings: every member of sudo and every user sudo lets run commands (2 of 3 users asked) has a confirmed enrollment, and $state is safe" ] \
+no findings: every member of sudo and every user sudo lets run commands (2 of 4 users asked) has a confirmed enrollment, and $state is safe" ] \
   || fail "audit text: $out"
 sed -i 's/^sudo:x:27:$/sudo:x:27:sdplain/' /etc/group
 set +e; out=$("$authctl" audit --dir "$state" --json); rc=$?; set -e
@@ -88,10 +87,32 @@ chmod 0666 /etc/sudoers
 set +e; out=$("$authctl" audit --dir "$state" --json); rc=$?; set -e
 chmod 0440 /etc/sudoers
 [ $rc -eq 1 ] || fail "broken sudoers: rc=$rc $out"
-[ "$(jq -c '[.findings[] | select(.kind == "sudo_query_failed") | [.user, .via]]' <<<"$out")" = '[["sdbyname","sudoers"],["sdenrolled","sudoers"]]' ] \
+[ "$(jq -c '[.findings[] | select(.kind == "sudo_query_failed") | [.user, .via]]' <<<"$out")" = '[["sdbyname","sudoers"],["sdenrolled","sudoers"],["sdnologin","sudoers"],["sdplain","sudoers"]]' ] \
   || fail "broken sudoers: $out"
 case $(jq -r '.findings[] | select(.user == "sdbyname") | .detail' <<<"$out") in
   "sudo: /etc/sudoers is world writable; "*" (exit 1)") ;;
   *) fail "the reason is not sudo's: $out";;
 esac
 echo "ok: sudo's failure to answer is a finding with its reason"
+
+# 4. sudo needs no login shell: a user with nologin given sudo is found. A
+# rule or default that runs commands without authenticating (NOPASSWD:,
+# !authenticate) skips PAM and so the code: a finding, for an enrolled user
+# and for a group member too.
+printf 'sdnologin ALL=(ALL) ALL\nsdenrolled ALL=(ALL) NOPASSWD: /usr/bin/id\nDefaults:sdplain !authenticate\n' \
+  > /etc/sudoers.d/authctl-test-2
+chmod 0440 /etc/sudoers.d/authctl-test-2
+set +e; out=$("$authctl" audit --dir "$state" --json); rc=$?; set -e
+[ $rc -eq 1 ] || fail "part 4: rc=$rc $out"
+[ "$(jq -c '[.findings[] | [.kind, .user, .via]] | sort' <<<"$out")" = \
+  '[["no_authentication","sdenrolled","sudoers"],["no_authentication","sdplain","sudoers"],["not_enrolled","sdnologin","sudoers"],["not_enrolled","sdplain","group"]]' ] \
+  || fail "part 4 findings: $out"
+case $(jq -r '.findings[] | select(.kind == "no_authentication" and .user == "sdenrolled") | .detail' <<<"$out") in
+  *"NOPASSWD: /usr/bin/id"*) ;;
+  *) fail "the NOPASSWD rule is not named: $out";;
+esac
+case $(jq -r '.findings[] | select(.kind == "no_authentication" and .user == "sdplain") | .detail' <<<"$out") in
+  *"!authenticate"*) ;;
+  *) fail "the !authenticate default is not named: $out";;
+esac
+echo "ok: a sudoer without a login shell is found; NOPASSWD and !authenticate are findings"

@@ -244,7 +244,7 @@ TEST_F(CliFleet, EnrollVerifyReplayStatusAndEveryAdminCommandOnTheFleet)
     EXPECT_EQ(nlohmann::json::parse(r.out).at("secret"), secret);
 
     // audit: alice is in sudo, enrolled but not confirmed yet.
-    r = fleet({"audit", "--group", "sudo"});
+    r = fleet({"audit", "--group", "sudo", "--no-sudo"});
     EXPECT_EQ(r.code, 1);
     EXPECT_TRUE(contains(r.out, "alice (group sudo): enrollment not confirmed yet")) << r.out;
 
@@ -269,7 +269,7 @@ TEST_F(CliFleet, EnrollVerifyReplayStatusAndEveryAdminCommandOnTheFleet)
               "USER            ENROLLED    TYPE  FAILURES  LAST FAILURE         FROM              LOCKED  UNLOCKS IN")
         << "the file store's table";
     EXPECT_TRUE(contains(r.out, "\nalice           yes         totp  1  ")) << r.out;
-    r = fleet({"audit", "--group", "sudo"});
+    r = fleet({"audit", "--group", "sudo", "--no-sudo"});
     EXPECT_EQ(r.code, 0) << r.out << r.err;
     EXPECT_TRUE(contains(r.out, "fleet database")) << r.out;
 

@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: Apache-2.0
+// run_program (tool/run_program.cpp), which runs gpasswd and sudo for the
+// CLI: both streams captured and bounded without deadlock, a clean
+// environment, and the time bound held against a child that hangs with its
+// output closed and against a grandchild that keeps the pipes open.
+#include "run_program.hpp"
+
+#include <gtest/gtest.h>
+
+#include <signal.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+
+namespace authctl::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t)
+{
+    return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+ProgramRun sh(const std::string& script, int timeout_ms = 10000, std::size_t max = 16 * 1024)
+{
+    auto r = run_program("/bin/sh", {"sh", "-c", script}, timeout_ms, max);
+    EXPECT_TRUE(r) << r.error().message();
+    return r ? *r : ProgramRun{};
+}
+
+TEST(RunProgram, CapturesBothStreamsAndTheExitStatus)
+{
+    const ProgramRun r = sh("echo out; echo err >&2; exit 3");
+    EXPECT_EQ(r.out, "out\n");
+    EXPECT_EQ(r.err, "err\n");
+    EXPECT_EQ(r.exit_status, 3);
+    EXPECT_FALSE(r.timed_out);
+}
+
+TEST(RunProgram, ALargeOutputOnBothStreamsIsBoundedWithoutDeadlock)
+{
+    const auto t = Clock::now();
+    const ProgramRun r = sh("head -c 2000000 /dev/zero; head -c 2000000 /dev/zero >&2; echo done >&2", 20000, 1000);
+    EXPECT_EQ(r.exit_status, 0);
+    EXPECT_FALSE(r.timed_out);
+    EXPECT_EQ(r.out.size(), 1000U);
+    EXPECT_EQ(r.err.size(), 1000U);
+    EXPECT_LT(seconds_since(t), 15.0);
+}
+
+TEST(RunProgram, TheEnvironmentIsPathAndLocaleOnlyAndStdinIsEmpty)
+{
+    ::setenv("AUTHCTL_RUN_PROGRAM_PROBE", "leak", 1);
+    auto r = run_program("/usr/bin/env", {"env"}, 10000);
+    ::unsetenv("AUTHCTL_RUN_PROGRAM_PROBE");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->out, "PATH=/usr/sbin:/usr/bin:/sbin:/bin\nLC_ALL=C\n");
+    EXPECT_EQ(sh("cat; echo end").out, "end\n") << "stdin is /dev/null";
+}
+
+TEST(RunProgram, AChildThatClosedItsOutputAndHangsIsKilledAtTheDeadline)
+{
+    const auto t = Clock::now();
+    const ProgramRun r = sh("exec >&- 2>&-; sleep 30", 300);
+    EXPECT_TRUE(r.timed_out);
+    EXPECT_EQ(r.exit_status, -1);
+    EXPECT_LT(seconds_since(t), 5.0) << "held past its 0.3 s bound";
+}
+
+TEST(RunProgram, AGrandchildHoldingThePipesDoesNotHoldTheCallerAndIsKilled)
+{
+    const auto t = Clock::now();
+    // The child exits 0 at once; its background sleep keeps both pipes open.
+    const ProgramRun r = sh("sleep 29.7171 & echo started; exit 0", 20000);
+    EXPECT_FALSE(r.timed_out);
+    EXPECT_EQ(r.exit_status, 0);
+    EXPECT_EQ(r.out, "started\n");
+    EXPECT_LT(seconds_since(t), 5.0) << "waited for the grandchild";
+    bool gone = false;
+    for (int i = 0; i < 50 && !gone; ++i) {
+        gone = std::system("pgrep -f 'sleep 29[.]7171' >/dev/null") != 0;  // [.]: not this shell's own line
+        if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    EXPECT_TRUE(gone) << "the grandchild was left running";
+}
+
+TEST(RunProgram, AProgramThatCannotStartIs127)
+{
+    auto r = run_program("/nonexistent/authctl-probe", {"probe"}, 5000);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->exit_status, 127);
+}
+
+TEST(RunProgram, OneLineJoinsTrimsAndEscapes)
+{
+    EXPECT_EQ(one_line("  a  \n\n b\t\r\nc"), "a; b; c");
+    EXPECT_EQ(one_line("x\x1b[31my"), "x\\x1b[31my");
+    EXPECT_EQ(one_line(std::string(400, 'z')).size(), 300U);
+}
+
+}  // namespace
+}  // namespace authctl::cli
