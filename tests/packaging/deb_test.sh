@@ -123,6 +123,16 @@ check "...restarts a running agent on the new binary, and only a running one (tr
   bash -c "grep -qx 'try-restart authctld.service authctld.socket' '$work/systemctl.log' && \
            ! grep -vxE -- '--system daemon-reload|try-restart authctld.service authctld.socket' '$work/systemctl.log' | grep -q ."
 check "...and says nothing about PAM lines (the module stays)" bash -c "! grep -q WARNING '$work/dpkg-upgrade.log'"
+# An edited conffile with a bad line: the upgrade goes through, and says so.
+cp -p /etc/security/authctl.conf "$work/authctl.conf.good"
+printf 'dney = 3\n' >> /etc/security/authctl.conf
+bad_line=$(wc -l < /etc/security/authctl.conf)
+DEBIAN_FRONTEND=noninteractive dpkg -i "$deb" > "$work/dpkg-badconf.log" 2>&1
+check "an upgrade with a bad authctl.conf succeeds" test $? = 0 || cat "$work/dpkg-badconf.log"
+check "...and warns, naming the file, line and key (authctl config check)" \
+  grep -qF "authctl:     /etc/security/authctl.conf:$bad_line: unknown option 'dney'" "$work/dpkg-badconf.log"
+check "...and what the module does meanwhile" grep -q "except root's console login" "$work/dpkg-badconf.log"
+cp -p "$work/authctl.conf.good" /etc/security/authctl.conf
 authctld --check > "$work/authctld-check.log" 2>&1
 check_rc=$?
 check "authctld without /etc/authctl/fleet.conf refuses to start (exit 1), in one line" \
