@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "authctl/login.hpp"
 
+#include <algorithm>
+
 #include "authctl/otp.hpp"
 
 namespace authctl {
@@ -21,6 +23,34 @@ Result<std::optional<std::uint64_t>> match_otp(const Enrollment& e, const Option
     // A counter so high that counter + window + 1 would wrap is exhausted: nothing matches.
     if (e.counter > UINT64_MAX - opts.hotp_window - 1) return std::optional<std::uint64_t>{};
     return find_counter(e.secret, e.algo, e.digits, code, e.counter, e.counter + opts.hotp_window);
+}
+
+// Whether `code` matches a step or counter already used, within what a login
+// looks at: TOTP, the window's steps at or below last_step (the part of the
+// window the replay guard keeps out); HOTP, the hotp_window + 1 counters below
+// the stored one. It only tells a replayed code from a wrong one and never
+// accepts: the attempt stays a counted failure. Asked only after the code
+// failed, over a range that depends on the stored state and the clock, not on
+// the code, each value compared in constant time.
+Result<bool> is_replay(const Enrollment& e, const Options& opts, std::int64_t now, std::string_view code)
+{
+    if (!is_code_syntax(code, e.digits)) return false;
+    std::uint64_t first = 0;
+    std::uint64_t last = 0;
+    if (e.type == OtpType::totp) {
+        if (!e.last_step) return false;
+        const auto window = totp_range(now, e.period, opts.window, std::nullopt);
+        if (!window || *e.last_step < window->first) return false;
+        first = window->first;
+        last = std::min(*e.last_step, window->last);
+    } else {
+        if (e.counter == 0) return false;
+        last = e.counter - 1;
+        first = last >= opts.hotp_window ? last - opts.hotp_window : 0;
+    }
+    auto m = find_counter(e.secret, e.algo, e.digits, code, first, last);
+    if (!m) return m.error();
+    return m->has_value();
 }
 
 AttemptResult fail(UserRecord& rec, const LoginContext& ctx, const Options& opts)
@@ -105,16 +135,27 @@ Result<AttemptResult> attempt_code(const Store& store, const LoginContext& calle
         if (*rc) {
             rec.recovery.hashes.erase(rec.recovery.hashes.begin() + static_cast<std::ptrdiff_t>(**rc));
             r.used_recovery = true;
+            // The codes were issued with this enrollment and shown only with
+            // it: using one proves the user holds what enroll gave them.
+            e.confirmed = true;
             accepted = true;
         }
     }
-    if (!accepted) return finished(*held, r);  // the failure written above is the record of this attempt
+    if (!accepted) {
+        // Still a failure, counted above: a replayed code is what the guard is
+        // for (an observed code tried again), and telling it apart changes
+        // only what the user is told and the log says.
+        auto replay = is_replay(e, opts, ctx.now, code);
+        if (!replay) return replay.error();
+        r.replayed = *replay;
+        return finished(*held, r);  // the failure written above is the record of this attempt
+    }
 
     rec.tally = before;
     r.outcome = Outcome::success;
     r.locked_now = false;
     r.lock = {};
-    r.failures = record_success(rec.tally);
+    r.failures = record_success(rec.tally, ctx.now, ctx.source);
     r.recovery_left = rec.recovery.hashes.size();
     if (auto st = held->commit(); !st) return st.error();
     return finished(*held, r);
@@ -172,7 +213,9 @@ Result<std::uint32_t> record_external_success(const Store& store, const LoginCon
     auto& slot = held->record();
     if (!slot) return finished(*held, std::uint32_t{0});
     if (slot->tally.failures == 0 && slot->tally.locked_until == 0) return finished(*held, std::uint32_t{0});
-    const std::uint32_t cleared = record_success(slot->tally);
+    // Another module's success: clears the count, but is not a code authctl
+    // accepted, so last_success (shown by `authctl status`) stays.
+    const std::uint32_t cleared = reset_tally(slot->tally);
     if (auto st = held->commit(); !st) return st.error();
     return finished(*held, cleared);
 }

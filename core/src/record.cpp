@@ -74,10 +74,13 @@ std::optional<T> parse_decimal(std::string_view v)
 }
 
 // Every key a record may hold. Only "recovery" and "granted_group" may repeat.
-constexpr std::array<std::string_view, 18> kKeys = {
-    "authctl-user", "type",          "algorithm",     "digits",       "period",      "last_step",
-    "counter",      "secret",        "created",       "confirmed",    "recovery_kdf", "recovery",
-    "failures",     "first_failure", "last_failure",  "last_source",  "locked_until", "granted_group",
+// The last four after locked_until exist from version 2 on.
+constexpr std::array<std::string_view, 22> kKeys = {
+    "authctl-user", "type",          "algorithm",    "digits",       "period",
+    "last_step",    "counter",       "secret",       "created",      "confirmed",
+    "recovery_kdf", "recovery",      "failures",     "first_failure", "last_failure",
+    "last_source",  "locked_until",  "lock_reason",  "locked_by",    "last_success",
+    "last_success_source",           "granted_group",
 };
 
 // kKeys index of `key`, or kKeys.size(). The search starts at `hint`: kKeys is
@@ -143,6 +146,12 @@ struct Fields {
         return *n;
     }
 };
+
+// How the writer spells a source-like value: "-" for none, else sanitized.
+std::string spelled_source(std::string_view v, std::size_t max)
+{
+    return v.empty() ? std::string("-") : sanitize_source(v.substr(0, max));
+}
 
 }  // namespace
 
@@ -250,6 +259,10 @@ SecretBytes serialize_record(const UserRecord& rec)
         line("locked_until", "never");
     else
         number("locked_until", t.locked_until);
+    line("lock_reason", t.lock_reason == LockReason::unknown ? "-" : lock_reason_name(t.lock_reason));
+    line("locked_by", spelled_source(t.locked_by, kMaxLockedByLength));
+    number("last_success", t.last_success);
+    line("last_success_source", spelled_source(t.last_success_source, kMaxSourceLength));
     for (const auto& g : rec.granted_groups) line("granted_group", g);
     room_for(4);
     out.append("end\n");
@@ -289,6 +302,13 @@ Status validate_record(const UserRecord& rec)
     if (t.first_failure < 0 || t.first_failure > kMaxTime) return refuse("'first_failure' is out of range");
     if (t.last_failure < 0 || t.last_failure > kMaxTime) return refuse("'last_failure' is out of range");
     if (t.locked_until < 0) return refuse("'locked_until' is negative");
+    if (t.lock_reason != LockReason::unknown && t.lock_reason != LockReason::failures &&
+        t.lock_reason != LockReason::admin)
+        return refuse("'lock_reason' is not failures or admin");
+    if (t.lock_reason != LockReason::unknown && t.locked_until == 0) return refuse("'lock_reason' without a lock");
+    if (spelled_source(t.locked_by, kMaxLockedByLength) != "-" && t.lock_reason != LockReason::admin)
+        return refuse("'locked_by' on a lock not set by an administrator");
+    if (t.last_success < 0 || t.last_success > kMaxTime) return refuse("'last_success' is out of range");
     if (rec.granted_groups.size() > kMaxGrantedGroups) return refuse("too many 'granted_group' lines");
     for (const auto& g : rec.granted_groups)
         if (!valid_group_name(g)) return refuse("'granted_group' is not a group name");
@@ -344,10 +364,11 @@ Result<UserRecord> parse_record(std::string_view text)
 
     auto version = f.number<int>(K("authctl-user"), 1, 1000);
     if (!version) return make_error(Errc::corrupt, "not an authctl user record");
-    if (*version != kRecordVersion)
+    if (*version < kMinRecordVersion || *version > kRecordVersion)
         return make_error(Errc::corrupt, "record version " + std::to_string(*version) +
-                                             " is not supported (this build reads " + std::to_string(kRecordVersion) +
-                                             ")");
+                                             " is not supported (this build reads " +
+                                             std::to_string(kMinRecordVersion) + " to " +
+                                             std::to_string(kRecordVersion) + ")");
     UserRecord rec;
     auto type = f.take(K("type"));
     if (!type) return type.error();
@@ -449,6 +470,36 @@ Result<UserRecord> parse_record(std::string_view text)
         auto n = f.number<std::int64_t>(K("locked_until"), 0, kMaxTime);
         if (!n) return n.error();
         t.locked_until = *n;
+    }
+    // Version 1 has none of these (its lines would be left untaken below,
+    // "unexpected key"); version 2 has all of them.
+    if (*version >= 2) {
+        auto reason = f.take(K("lock_reason"));
+        if (!reason) return reason.error();
+        if (*reason == "failures")
+            t.lock_reason = LockReason::failures;
+        else if (*reason == "admin")
+            t.lock_reason = LockReason::admin;
+        else if (*reason != "-")
+            return f.corrupt(K("lock_reason"), "must be failures, admin or -");
+        if (t.lock_reason != LockReason::unknown && t.locked_until == 0)
+            return f.corrupt(K("lock_reason"), "is set but 'locked_until' is 0");
+        auto by = f.take(K("locked_by"));
+        if (!by) return by.error();
+        if (by->size() > kMaxLockedByLength || sanitize_source(*by) != *by)
+            return f.corrupt(K("locked_by"), "is longer than 64 bytes or has spaces");
+        if (*by != "-") {
+            if (t.lock_reason != LockReason::admin) return f.corrupt(K("locked_by"), "on a lock not set by an administrator");
+            t.locked_by = std::string(*by);
+        }
+        auto success = f.number<std::int64_t>(K("last_success"), 0, kMaxTime);
+        if (!success) return success.error();
+        t.last_success = *success;
+        auto from = f.take(K("last_success_source"));
+        if (!from) return from.error();
+        if (from->size() > kMaxSourceLength || sanitize_source(*from) != *from)
+            return f.corrupt(K("last_success_source"), "is longer than 128 bytes or has spaces");
+        if (*from != "-") t.last_success_source = std::string(*from);
     }
     if (auto& groups = f.slots[K("granted_group").index]; groups.line != 0) {
         if (f.groups.size() > kMaxGrantedGroups)

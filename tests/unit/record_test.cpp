@@ -40,7 +40,9 @@ std::string text_of(const UserRecord& r)
     return std::string(serialize_record(r).view());
 }
 
-const char* kTotpText =
+// A record as a version-1 build wrote it (no lock reason, no last success):
+// still read, and written back as version 2.
+const char* kTotpTextV1 =
     "authctl-user 1\n"
     "type totp\n"
     "algorithm SHA256\n"
@@ -57,9 +59,103 @@ const char* kTotpText =
     "locked_until 1700000800\n"
     "end\n";
 
+const char* kTotpText =
+    "authctl-user 2\n"
+    "type totp\n"
+    "algorithm SHA256\n"
+    "digits 8\n"
+    "period 60\n"
+    "last_step 56666666\n"
+    "secret GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n"
+    "created 1700000000\n"
+    "confirmed yes\n"
+    "failures 2\n"
+    "first_failure 1700000100\n"
+    "last_failure 1700000200\n"
+    "last_source 192.0.2.7\n"
+    "locked_until 1700000800\n"
+    "lock_reason -\n"
+    "locked_by -\n"
+    "last_success 0\n"
+    "last_success_source -\n"
+    "end\n";
+
+void expect_corrupt(const std::string& text, const std::string& needle)
+{
+    auto p = parse_record(text);
+    ASSERT_FALSE(p) << "parsed: " << text;
+    EXPECT_EQ(p.error().code, Errc::corrupt);
+    EXPECT_NE(p.error().detail.find(needle), std::string::npos) << p.error().detail;
+}
+
+std::string replace(std::string text, const std::string& from, const std::string& to)
+{
+    const auto at = text.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    return text.replace(at, from.size(), to);
+}
+
 TEST(Record, SerializesToTheDocumentedFormat)
 {
     EXPECT_EQ(text_of(sample(OtpType::totp)), kTotpText);
+}
+
+TEST(Record, AVersion1RecordStillParsesAndIsWrittenBackAsVersion2)
+{
+    auto old = parse_record(kTotpTextV1);
+    ASSERT_TRUE(old) << old.error().message();
+    EXPECT_EQ(old->tally.locked_until, 1700000800);
+    EXPECT_EQ(old->tally.lock_reason, LockReason::unknown);
+    EXPECT_EQ(old->tally.locked_by, "");
+    EXPECT_EQ(old->tally.last_success, 0);
+    EXPECT_EQ(text_of(*old), kTotpText);
+    // Version 1 has none of the new keys; version 2 has all of them.
+    expect_corrupt(replace(kTotpTextV1, "end\n", "last_success 5\nend\n"), "unexpected key 'last_success'");
+    expect_corrupt(replace(kTotpTextV1, "end\n", "lock_reason -\nend\n"), "unexpected key 'lock_reason'");
+    for (const char* key : {"lock_reason -\n", "locked_by -\n", "last_success 0\n", "last_success_source -\n"})
+        expect_corrupt(replace(kTotpText, key, ""), "missing");
+    expect_corrupt(replace(kTotpText, "authctl-user 2", "authctl-user 3"), "version 3");
+}
+
+TEST(Record, RoundTripsLockReasonWhoAndLastSuccess)
+{
+    UserRecord r = sample(OtpType::totp);
+    r.tally.lock_reason = LockReason::admin;
+    r.tally.locked_by = "bob";
+    r.tally.last_success = 1700000050;
+    r.tally.last_success_source = "198.51.100.4";
+    const std::string text = text_of(r);
+    EXPECT_NE(text.find("locked_until 1700000800\nlock_reason admin\nlocked_by bob\nlast_success 1700000050\n"
+                        "last_success_source 198.51.100.4\n"),
+              std::string::npos)
+        << text;
+    auto back = parse_record(text);
+    ASSERT_TRUE(back) << back.error().message();
+    EXPECT_EQ(back->tally.lock_reason, LockReason::admin);
+    EXPECT_EQ(back->tally.locked_by, "bob");
+    EXPECT_EQ(back->tally.last_success, 1700000050);
+    EXPECT_EQ(back->tally.last_success_source, "198.51.100.4");
+    EXPECT_EQ(text_of(*back), text);
+    r.tally.lock_reason = LockReason::failures;
+    r.tally.locked_by.clear();
+    back = parse_record(text_of(r));
+    ASSERT_TRUE(back) << back.error().message();
+    EXPECT_EQ(back->tally.lock_reason, LockReason::failures);
+
+    // Values checked, and the reason only with a lock, `by` only on an admin's.
+    const std::string admin = text;
+    expect_corrupt(replace(admin, "lock_reason admin", "lock_reason hand"), "lock_reason");
+    expect_corrupt(replace(admin, "lock_reason admin", "lock_reason "), "not 'key value'");
+    expect_corrupt(replace(admin, "locked_until 1700000800", "locked_until 0"), "lock_reason");
+    expect_corrupt(replace(admin, "lock_reason admin", "lock_reason failures"), "locked_by");
+    expect_corrupt(replace(admin, "lock_reason admin", "lock_reason -"), "locked_by");
+    expect_corrupt(replace(admin, "locked_by bob", "locked_by " + std::string(65, 'b')), "locked_by");
+    expect_corrupt(replace(admin, "locked_by bob", "locked_by b\x01"), "non-printable");
+    expect_corrupt(replace(admin, "last_success 1700000050", "last_success -1"), "last_success");
+    expect_corrupt(replace(admin, "last_success 1700000050", "last_success 9223372036854775807"), "last_success");
+    expect_corrupt(replace(admin, "last_success_source 198.51.100.4", "last_success_source " + std::string(129, 'h')),
+                   "last_success_source");
+    expect_corrupt(replace(admin, "lock_reason admin\n", "lock_reason admin\nlock_reason admin\n"), "repeated");
 }
 
 TEST(Record, RoundTripsTotpHotpAndTallyOnly)
@@ -155,28 +251,13 @@ TEST(Record, EveryTruncationFailsToParse)
     EXPECT_TRUE(parse_record(full));
 }
 
-void expect_corrupt(const std::string& text, const std::string& needle)
-{
-    auto p = parse_record(text);
-    ASSERT_FALSE(p) << "parsed: " << text;
-    EXPECT_EQ(p.error().code, Errc::corrupt);
-    EXPECT_NE(p.error().detail.find(needle), std::string::npos) << p.error().detail;
-}
-
-std::string replace(std::string text, const std::string& from, const std::string& to)
-{
-    const auto at = text.find(from);
-    EXPECT_NE(at, std::string::npos) << from;
-    return text.replace(at, from.size(), to);
-}
-
 TEST(Record, RejectsHostileText)
 {
     const std::string good = kTotpText;
     expect_corrupt("", "end");
     expect_corrupt("end\n", "empty");
-    expect_corrupt(replace(good, "authctl-user 1", "authctl-user 2"), "version 2");
-    expect_corrupt(replace(good, "authctl-user 1\n", "garbage\n"), "not 'key value'");
+    expect_corrupt(replace(good, "authctl-user 2", "authctl-user 1000"), "version 1000");
+    expect_corrupt(replace(good, "authctl-user 2\n", "garbage\n"), "not 'key value'");
     expect_corrupt(replace(good, "type totp", "type sms"), "type");
     expect_corrupt(replace(good, "type totp", "type TOTP"), "type");
     expect_corrupt(replace(good, "algorithm SHA256", "algorithm MD5"), "algorithm");
@@ -209,7 +290,7 @@ TEST(Record, RejectsHostileText)
     expect_corrupt(replace(good, "locked_until 1700000800", "locked_until -0"), "locked_until");
     expect_corrupt(replace(good, "locked_until 1700000800", "locked_until -5"), "locked_until");
     expect_corrupt(replace(good, "first_failure 1700000100", "first_failure +1700000100"), "first_failure");
-    expect_corrupt(replace(good, "authctl-user 1", "authctl-user 01"), "not an authctl user record");
+    expect_corrupt(replace(good, "authctl-user 2", "authctl-user 02"), "not an authctl user record");
     expect_corrupt(replace(good, "secret GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", "secret gezdgnbvgy3tqojqgezdgnbvgy3tqojq"),
                    "canonical");
     expect_corrupt(
@@ -229,8 +310,8 @@ TEST(Record, RejectsHostileText)
     expect_corrupt(replace(good, "last_source 192.0.2.7", "last_source a b c"), "last_source");
     {
         // The version line must come first.
-        std::string moved = replace(good, "authctl-user 1\n", "");
-        moved = replace(moved, "type totp\n", "type totp\nauthctl-user 1\n");
+        std::string moved = replace(good, "authctl-user 2\n", "");
+        moved = replace(moved, "type totp\n", "type totp\nauthctl-user 2\n");
         expect_corrupt(moved, "not an authctl user record");
     }
     // Recovery lines without their kdf line, or with a bad one.
