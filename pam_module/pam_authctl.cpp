@@ -150,7 +150,7 @@ int authenticate_code(Session& s, const Options& opts, const Account& acct)
             // A replay is refused and counted like a wrong code; only the words differ.
             s.log(LOG_NOTICE, acct.name,
                   (result->replayed ? "code already used (" : "wrong code (") + failures_text(result->failures) + ")");
-            if (result->replayed) s.tell(kCodeAlreadyUsedMessage, true);
+            if (result->replayed) s.tell(kCodeAlreadyUsedMessage);
             if (result->locked_now) {
                 s.log(LOG_WARNING, acct.name, "account locked after " + failures_text(result->failures));
                 s.tell(lock_message(result->failures, result->lock.until, result->now), true);
