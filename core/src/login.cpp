@@ -1,56 +1,59 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "authctl/login.hpp"
 
-#include <algorithm>
-
 #include "authctl/otp.hpp"
 
 namespace authctl {
 namespace {
 
-// Which counter, if any, `code` matches for this enrollment (the highest, so a
-// code valid at two counters of the window cannot be used twice). Never a TOTP
-// step at or below last_step.
-Result<std::optional<std::uint64_t>> match_otp(const Enrollment& e, const Options& opts, std::int64_t now,
-                                               std::string_view code)
-{
-    if (!is_code_syntax(code, e.digits)) return std::optional<std::uint64_t>{};
-    if (e.type == OtpType::totp) {
-        const auto range = totp_range(now, e.period, opts.window, e.last_step);
-        if (!range) return std::optional<std::uint64_t>{};
-        return find_counter(e.secret, e.algo, e.digits, code, range->first, range->last);
-    }
-    // A counter so high that counter + window + 1 would wrap is exhausted: nothing matches.
-    if (e.counter > UINT64_MAX - opts.hotp_window - 1) return std::optional<std::uint64_t>{};
-    return find_counter(e.secret, e.algo, e.digits, code, e.counter, e.counter + opts.hotp_window);
-}
+// What `code` matched among the counters a login looks at.
+struct OtpMatch {
+    std::optional<std::uint64_t> accepted;  // the counter to consume
+    bool replayed = false;                  // it matched only a step or counter already used
+};
 
-// Whether `code` matches a step or counter already used, within what a login
-// looks at: TOTP, the window's steps at or below last_step (the part of the
-// window the replay guard keeps out); HOTP, the hotp_window + 1 counters below
-// the stored one. It only tells a replayed code from a wrong one and never
-// accepts: the attempt stays a counted failure. Asked only after the code
-// failed, over a range that depends on the stored state and the clock, not on
-// the code, each value compared in constant time.
-Result<bool> is_replay(const Enrollment& e, const Options& opts, std::int64_t now, std::string_view code)
+// Matches `code` in one pass over the counters a login looks at, from the
+// highest down (so a code valid at two counters is accepted at the higher,
+// and cannot be used twice): TOTP, the whole window around now; HOTP, the
+// look-ahead from the stored counter plus the counter accepted last. A match
+// above the replay state is accepted; a match only at or below it (a TOTP
+// step at or below last_step; HOTP, the last accepted counter) is a replay:
+// the code typed twice, the one `enroll --confirm` took, or an observed one
+// tried again. A replay is never accepted. The pass covers the same counters
+// whatever the code, so a wrong code costs the same, and telling a replay
+// apart costs at most one HMAC more than before (HOTP's last counter; HOTP
+// counters skipped by pressing the button were never used and are not looked
+// at).
+Result<OtpMatch> match_otp(const Enrollment& e, const Options& opts, std::int64_t now, std::string_view code)
 {
-    if (!is_code_syntax(code, e.digits)) return false;
+    OtpMatch out;
+    if (!is_code_syntax(code, e.digits)) return out;
     std::uint64_t first = 0;
     std::uint64_t last = 0;
+    std::uint64_t lowest_new = 0;  // the lowest counter that may be accepted
     if (e.type == OtpType::totp) {
-        if (!e.last_step) return false;
         const auto window = totp_range(now, e.period, opts.window, std::nullopt);
-        if (!window || *e.last_step < window->first) return false;
+        if (!window) return out;
         first = window->first;
-        last = std::min(*e.last_step, window->last);
+        last = window->last;
+        lowest_new = e.last_step ? *e.last_step + 1 : 0;
+        if (e.last_step && *e.last_step >= last) lowest_new = last + 1;  // nothing new in the window
     } else {
-        if (e.counter == 0) return false;
-        last = e.counter - 1;
-        first = last >= opts.hotp_window ? last - opts.hotp_window : 0;
+        // A counter so high that counter + window + 1 would wrap is exhausted: nothing matches.
+        if (e.counter > UINT64_MAX - opts.hotp_window - 1) return out;
+        lowest_new = e.counter;
+        last = e.counter + opts.hotp_window;
+        // The last accepted counter too, while the range stays within find_counter's bound.
+        first = e.counter > 0 && last - (e.counter - 1) <= 2 * kMaxWindow ? e.counter - 1 : e.counter;
     }
     auto m = find_counter(e.secret, e.algo, e.digits, code, first, last);
     if (!m) return m.error();
-    return m->has_value();
+    if (!*m) return out;
+    if (**m >= lowest_new)
+        out.accepted = **m;
+    else
+        out.replayed = true;
+    return out;
 }
 
 AttemptResult fail(UserRecord& rec, const LoginContext& ctx, const Options& opts)
@@ -122,11 +125,11 @@ Result<AttemptResult> attempt_code(const Store& store, const LoginContext& calle
     auto otp = match_otp(e, opts, ctx.now, code);
     if (!otp) return otp.error();
     bool accepted = false;
-    if (*otp) {
+    if (otp->accepted) {
         if (e.type == OtpType::totp)
-            e.last_step = **otp;
+            e.last_step = *otp->accepted;
         else
-            e.counter = **otp + 1;
+            e.counter = *otp->accepted + 1;
         e.confirmed = true;
         accepted = true;
     } else {
@@ -145,9 +148,7 @@ Result<AttemptResult> attempt_code(const Store& store, const LoginContext& calle
         // Still a failure, counted above: a replayed code is what the guard is
         // for (an observed code tried again), and telling it apart changes
         // only what the user is told and the log says.
-        auto replay = is_replay(e, opts, ctx.now, code);
-        if (!replay) return replay.error();
-        r.replayed = *replay;
+        r.replayed = otp->replayed;
         return finished(*held, r);  // the failure written above is the record of this attempt
     }
 

@@ -39,7 +39,7 @@ struct AttemptResult {
     bool locked_now = false;     // wrong_code: this failure locked the account
     LockState lock;              // locked / locked_now: until when
     bool replayed = false;       // wrong_code: a code already used (a step at or below the last
-                                 // accepted, or a passed HOTP counter); refused and counted all the same
+                                 // accepted, or the HOTP counter accepted last); refused and counted all the same
     bool used_recovery = false;  // success through a recovery code
     std::size_t recovery_left = 0;
     std::int64_t now = 0;  // the time the decision was made by (the store's clock where it has one)
@@ -52,7 +52,8 @@ struct AttemptResult {
 // consumes a recovery code (which confirms the enrollment, as a one-time code
 // does), and on success takes the failure back, clears the count and records
 // the time and source as the last success -- all before the lock is released.
-// A refused code that matches a step or counter already used is reported as
+// A refused code that matches a TOTP step at or below the last accepted
+// (within the window) or the HOTP counter accepted last is reported as
 // `replayed` (still counted; never accepted). A code that is not `digits`
 // digits is tried as a recovery code, else counted as wrong. The result is
 // returned only once the store acknowledged every write (LockedRecord::finish). Errc::invalid_argument
