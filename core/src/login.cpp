@@ -20,10 +20,11 @@ struct OtpMatch {
 // step at or below last_step; HOTP, the last accepted counter) is a replay:
 // the code typed twice, the one `enroll --confirm` took, or an observed one
 // tried again. A replay is never accepted. The pass covers the same counters
-// whatever the code, so a wrong code costs the same, and telling a replay
-// apart costs at most one HMAC more than before (HOTP's last counter; HOTP
-// counters skipped by pressing the button were never used and are not looked
-// at).
+// whatever the code (its cost depends on the stored state and the clock
+// only): TOTP's whole window, which before skipped the steps already used;
+// for HOTP one counter more (counters skipped by pressing the button were
+// never used and are not looked at). One pass, not two: a second
+// find_counter would cost a MAC setup again.
 Result<OtpMatch> match_otp(const Enrollment& e, const Options& opts, std::int64_t now, std::string_view code)
 {
     OtpMatch out;
