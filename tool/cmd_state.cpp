@@ -215,7 +215,8 @@ void run_lock(const LockArgs& a)
     const SystemUser user = require_user(a.user);
     const StoreHandle store = open_store(a.common, opts, false);
     const std::int64_t until = a.seconds > 0 ? store.now() + a.seconds : kLockedForever;
-    if (auto st = lock_user(*store, user.name, until, admin_identity()); !st) fail(st.error());
+    const std::string by = admin_identity();
+    if (auto st = lock_user(*store, user.name, until, by); !st) fail(st.error());
     if (user.uid == 0 && !opts.lockout.even_deny_root)
         std::cerr << "authctl: warning: root is never locked unless even_deny_root is set; the lock is stored but "
                      "has no effect\n";
@@ -223,6 +224,7 @@ void run_lock(const LockArgs& a)
         std::cout << nlohmann::json(
                          {{"user", user.name},
                           {"locked", true},
+                          {"by", by},
                           {"unlock_in", a.seconds > 0 ? nlohmann::json(a.seconds) : nlohmann::json(nullptr)}})
                          .dump(2)
                   << "\n";

@@ -564,7 +564,6 @@ TEST_F(Cli, StatusTellsEveryLockStateApartWithLastSuccessAndRecoveryLeft)
     EXPECT_GT(s.at("unlock_in").get<int>(), 590);
 
     // Locked by hand until reset: who did it (the audit login uid's name, else the uid's).
-    ASSERT_EQ(authctl({"lock", "-u", "alice"}).code, 0);
     std::string admin;
     {
         unsigned long long luid = 4294967295ULL;
@@ -574,6 +573,9 @@ TEST_F(Cli, StatusTellsEveryLockStateApartWithLastSuccessAndRecoveryLeft)
         const passwd* pw = ::getpwuid(uid);
         admin = pw != nullptr ? std::string(pw->pw_name) : "uid:" + std::to_string(uid);
     }
+    const CmdResult locked = authctl({"lock", "-u", "alice", "--json"});
+    ASSERT_EQ(locked.code, 0) << locked.err;
+    EXPECT_EQ(nlohmann::json::parse(locked.out).at("by"), admin);
     s = status_json("alice");
     EXPECT_TRUE(s.at("locked").get<bool>());
     EXPECT_TRUE(s.at("locked_until").is_null());
