@@ -147,10 +147,15 @@ struct Fields {
     }
 };
 
-// How the writer spells a source-like value: "-" for none, else sanitized.
-std::string spelled_source(std::string_view v, std::size_t max)
+// True when sanitize_source would return `v` unchanged (printable ASCII
+// without spaces): the writer then needs no copy of it, and the parser, whose
+// line is already known printable, no allocation to check it.
+bool clean_source(std::string_view v, std::size_t max) noexcept
 {
-    return v.empty() ? std::string("-") : sanitize_source(v.substr(0, max));
+    if (v.size() > max) return false;
+    for (char c : v)
+        if (static_cast<unsigned char>(c) < 0x21 || static_cast<unsigned char>(c) > 0x7E) return false;
+    return true;
 }
 
 }  // namespace
@@ -251,18 +256,24 @@ SecretBytes serialize_record(const UserRecord& rec)
     number("failures", t.failures);
     number("first_failure", t.first_failure);
     number("last_failure", t.last_failure);
-    if (t.last_source.empty())
-        line("last_source", "-");
-    else
-        line("last_source", sanitize_source(t.last_source));
+    // "-" for none; else as sanitize_source spells it (copied only when that changes it).
+    auto source_line = [&line](std::string_view key, std::string_view v, std::size_t max) {
+        if (v.empty())
+            line(key, "-");
+        else if (clean_source(v, max))
+            line(key, v);
+        else
+            line(key, sanitize_source(v.substr(0, max)));
+    };
+    source_line("last_source", t.last_source, kMaxSourceLength);
     if (t.locked_until == kLockedForever)
         line("locked_until", "never");
     else
         number("locked_until", t.locked_until);
     line("lock_reason", t.lock_reason == LockReason::unknown ? "-" : lock_reason_name(t.lock_reason));
-    line("locked_by", spelled_source(t.locked_by, kMaxLockedByLength));
+    source_line("locked_by", t.locked_by, kMaxLockedByLength);
     number("last_success", t.last_success);
-    line("last_success_source", spelled_source(t.last_success_source, kMaxSourceLength));
+    source_line("last_success_source", t.last_success_source, kMaxSourceLength);
     for (const auto& g : rec.granted_groups) line("granted_group", g);
     room_for(4);
     out.append("end\n");
@@ -306,7 +317,8 @@ Status validate_record(const UserRecord& rec)
         t.lock_reason != LockReason::admin)
         return refuse("'lock_reason' is not failures or admin");
     if (t.lock_reason != LockReason::unknown && t.locked_until == 0) return refuse("'lock_reason' without a lock");
-    if (spelled_source(t.locked_by, kMaxLockedByLength) != "-" && t.lock_reason != LockReason::admin)
+    // The writer spells an empty locked_by "-", and only "-" itself the same way.
+    if (!t.locked_by.empty() && t.locked_by != "-" && t.lock_reason != LockReason::admin)
         return refuse("'locked_by' on a lock not set by an administrator");
     if (t.last_success < 0 || t.last_success > kMaxTime) return refuse("'last_success' is out of range");
     if (rec.granted_groups.size() > kMaxGrantedGroups) return refuse("too many 'granted_group' lines");
@@ -459,7 +471,7 @@ Result<UserRecord> parse_record(std::string_view text)
     t.last_failure = *last;
     auto source = f.take(K("last_source"));
     if (!source) return source.error();
-    if (source->size() > kMaxSourceLength || sanitize_source(*source) != *source)
+    if (!clean_source(*source, kMaxSourceLength))
         return f.corrupt(K("last_source"), "is longer than 128 bytes or has spaces");
     if (*source != "-") t.last_source = std::string(*source);
     auto locked = f.take(K("locked_until"));
@@ -486,7 +498,7 @@ Result<UserRecord> parse_record(std::string_view text)
             return f.corrupt(K("lock_reason"), "is set but 'locked_until' is 0");
         auto by = f.take(K("locked_by"));
         if (!by) return by.error();
-        if (by->size() > kMaxLockedByLength || sanitize_source(*by) != *by)
+        if (!clean_source(*by, kMaxLockedByLength))
             return f.corrupt(K("locked_by"), "is longer than 64 bytes or has spaces");
         if (*by != "-") {
             if (t.lock_reason != LockReason::admin) return f.corrupt(K("locked_by"), "on a lock not set by an administrator");
@@ -497,7 +509,7 @@ Result<UserRecord> parse_record(std::string_view text)
         t.last_success = *success;
         auto from = f.take(K("last_success_source"));
         if (!from) return from.error();
-        if (from->size() > kMaxSourceLength || sanitize_source(*from) != *from)
+        if (!clean_source(*from, kMaxSourceLength))
             return f.corrupt(K("last_success_source"), "is longer than 128 bytes or has spaces");
         if (*from != "-") t.last_success_source = std::string(*from);
     }
