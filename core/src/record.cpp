@@ -74,13 +74,12 @@ std::optional<T> parse_decimal(std::string_view v)
 }
 
 // Every key a record may hold. Only "recovery" and "granted_group" may repeat.
-// The last four after locked_until exist from version 2 on.
-constexpr std::array<std::string_view, 22> kKeys = {
-    "authctl-user", "type",          "algorithm",    "digits",       "period",
-    "last_step",    "counter",       "secret",       "created",      "confirmed",
+// lock_reason and last_success exist from version 2 on, each only when set.
+constexpr std::array<std::string_view, 20> kKeys = {
+    "authctl-user", "type",          "algorithm",    "digits",        "period",
+    "last_step",    "counter",       "secret",       "created",       "confirmed",
     "recovery_kdf", "recovery",      "failures",     "first_failure", "last_failure",
-    "last_source",  "locked_until",  "lock_reason",  "locked_by",    "last_success",
-    "last_success_source",           "granted_group",
+    "last_source",  "locked_until",  "lock_reason",  "last_success",  "granted_group",
 };
 
 // kKeys index of `key`, or kKeys.size(). The search starts at `hint`: kKeys is
@@ -270,10 +269,28 @@ SecretBytes serialize_record(const UserRecord& rec)
         line("locked_until", "never");
     else
         number("locked_until", t.locked_until);
-    line("lock_reason", t.lock_reason == LockReason::unknown ? "-" : lock_reason_name(t.lock_reason));
-    source_line("locked_by", t.locked_by, kMaxLockedByLength);
-    number("last_success", t.last_success);
-    source_line("last_success_source", t.last_success_source, kMaxSourceLength);
+    // Only when set, so that a record costs no more to read than it holds.
+    if (t.lock_reason == LockReason::admin && !t.locked_by.empty()) {
+        const std::string by = clean_source(t.locked_by, kMaxLockedByLength)
+                                   ? t.locked_by
+                                   : sanitize_source(std::string_view(t.locked_by).substr(0, kMaxLockedByLength));
+        line("lock_reason", "admin " + by);
+    } else if (t.lock_reason != LockReason::unknown) {
+        line("lock_reason", lock_reason_name(t.lock_reason));
+    }
+    if (t.last_success != 0) {
+        char digits[24];
+        const auto res = std::to_chars(digits, digits + sizeof digits, t.last_success);
+        std::string value(digits, static_cast<std::size_t>(res.ptr - digits));
+        value.push_back(' ');
+        if (t.last_success_source.empty())
+            value.push_back('-');
+        else if (clean_source(t.last_success_source, kMaxSourceLength))
+            value.append(t.last_success_source);
+        else
+            value.append(sanitize_source(t.last_success_source));
+        line("last_success", value);
+    }
     for (const auto& g : rec.granted_groups) line("granted_group", g);
     room_for(4);
     out.append("end\n");
@@ -317,9 +334,7 @@ Status validate_record(const UserRecord& rec)
         t.lock_reason != LockReason::admin)
         return refuse("'lock_reason' is not failures or admin");
     if (t.lock_reason != LockReason::unknown && t.locked_until == 0) return refuse("'lock_reason' without a lock");
-    // The writer spells an empty locked_by "-", and only "-" itself the same way.
-    if (!t.locked_by.empty() && t.locked_by != "-" && t.lock_reason != LockReason::admin)
-        return refuse("'locked_by' on a lock not set by an administrator");
+    // locked_by is written only with an admin's lock (sanitized, as last_source), so needs no check.
     if (t.last_success < 0 || t.last_success > kMaxTime) return refuse("'last_success' is out of range");
     if (rec.granted_groups.size() > kMaxGrantedGroups) return refuse("too many 'granted_group' lines");
     for (const auto& g : rec.granted_groups)
@@ -483,35 +498,39 @@ Result<UserRecord> parse_record(std::string_view text)
         if (!n) return n.error();
         t.locked_until = *n;
     }
-    // Version 1 has none of these (its lines would be left untaken below,
-    // "unexpected key"); version 2 has all of them.
-    if (*version >= 2) {
+    // Version 1 has neither (its lines would be left untaken below,
+    // "unexpected key"); version 2 has each only when set.
+    if (*version >= 2 && f.has(K("lock_reason"))) {
         auto reason = f.take(K("lock_reason"));
         if (!reason) return reason.error();
-        if (*reason == "failures")
+        constexpr std::string_view kAdminBy = "admin ";
+        if (*reason == "failures") {
             t.lock_reason = LockReason::failures;
-        else if (*reason == "admin")
+        } else if (*reason == "admin") {
             t.lock_reason = LockReason::admin;
-        else if (*reason != "-")
-            return f.corrupt(K("lock_reason"), "must be failures, admin or -");
-        if (t.lock_reason != LockReason::unknown && t.locked_until == 0)
-            return f.corrupt(K("lock_reason"), "is set but 'locked_until' is 0");
-        auto by = f.take(K("locked_by"));
-        if (!by) return by.error();
-        if (!clean_source(*by, kMaxLockedByLength))
-            return f.corrupt(K("locked_by"), "is longer than 64 bytes or has spaces");
-        if (*by != "-") {
-            if (t.lock_reason != LockReason::admin) return f.corrupt(K("locked_by"), "on a lock not set by an administrator");
-            t.locked_by = std::string(*by);
+        } else if (reason->substr(0, kAdminBy.size()) == kAdminBy) {
+            const std::string_view by = reason->substr(kAdminBy.size());
+            if (by.empty() || !clean_source(by, kMaxLockedByLength))
+                return f.corrupt(K("lock_reason"), "names an administrator longer than 64 bytes or with spaces");
+            t.lock_reason = LockReason::admin;
+            t.locked_by = std::string(by);
+        } else {
+            return f.corrupt(K("lock_reason"), "must be 'failures', 'admin' or 'admin NAME'");
         }
-        auto success = f.number<std::int64_t>(K("last_success"), 0, kMaxTime);
-        if (!success) return success.error();
-        t.last_success = *success;
-        auto from = f.take(K("last_success_source"));
-        if (!from) return from.error();
-        if (!clean_source(*from, kMaxSourceLength))
-            return f.corrupt(K("last_success_source"), "is longer than 128 bytes or has spaces");
-        if (*from != "-") t.last_success_source = std::string(*from);
+        if (t.locked_until == 0) return f.corrupt(K("lock_reason"), "is set but 'locked_until' is 0");
+    }
+    if (*version >= 2 && f.has(K("last_success"))) {
+        auto v = f.take(K("last_success"));
+        if (!v) return v.error();
+        const auto sp = v->find(' ');
+        const auto when = parse_decimal<std::int64_t>(v->substr(0, sp));
+        if (sp == std::string_view::npos || !when || *when < 1 || *when > kMaxTime)
+            return f.corrupt(K("last_success"), "must be 'TIME SOURCE' with TIME from 1 to " + std::to_string(kMaxTime));
+        const std::string_view from = v->substr(sp + 1);
+        if (from.empty() || !clean_source(from, kMaxSourceLength))
+            return f.corrupt(K("last_success"), "has a source longer than 128 bytes or with spaces");
+        t.last_success = *when;
+        if (from != "-") t.last_success_source = std::string(from);
     }
     if (auto& groups = f.slots[K("granted_group").index]; groups.line != 0) {
         if (f.groups.size() > kMaxGrantedGroups)

@@ -74,10 +74,6 @@ const char* kTotpText =
     "last_failure 1700000200\n"
     "last_source 192.0.2.7\n"
     "locked_until 1700000800\n"
-    "lock_reason -\n"
-    "locked_by -\n"
-    "last_success 0\n"
-    "last_success_source -\n"
     "end\n";
 
 void expect_corrupt(const std::string& text, const std::string& needle)
@@ -109,11 +105,9 @@ TEST(Record, AVersion1RecordStillParsesAndIsWrittenBackAsVersion2)
     EXPECT_EQ(old->tally.locked_by, "");
     EXPECT_EQ(old->tally.last_success, 0);
     EXPECT_EQ(text_of(*old), kTotpText);
-    // Version 1 has none of the new keys; version 2 has all of them.
-    expect_corrupt(replace(kTotpTextV1, "end\n", "last_success 5\nend\n"), "unexpected key 'last_success'");
-    expect_corrupt(replace(kTotpTextV1, "end\n", "lock_reason -\nend\n"), "unexpected key 'lock_reason'");
-    for (const char* key : {"lock_reason -\n", "locked_by -\n", "last_success 0\n", "last_success_source -\n"})
-        expect_corrupt(replace(kTotpText, key, ""), "missing");
+    // Version 1 has none of the new keys; version 2 each only when set.
+    expect_corrupt(replace(kTotpTextV1, "end\n", "last_success 5 -\nend\n"), "unexpected key 'last_success'");
+    expect_corrupt(replace(kTotpTextV1, "end\n", "lock_reason failures\nend\n"), "unexpected key 'lock_reason'");
     expect_corrupt(replace(kTotpText, "authctl-user 2", "authctl-user 3"), "version 3");
 }
 
@@ -125,8 +119,7 @@ TEST(Record, RoundTripsLockReasonWhoAndLastSuccess)
     r.tally.last_success = 1700000050;
     r.tally.last_success_source = "198.51.100.4";
     const std::string text = text_of(r);
-    EXPECT_NE(text.find("locked_until 1700000800\nlock_reason admin\nlocked_by bob\nlast_success 1700000050\n"
-                        "last_success_source 198.51.100.4\n"),
+    EXPECT_NE(text.find("locked_until 1700000800\nlock_reason admin bob\nlast_success 1700000050 198.51.100.4\nend\n"),
               std::string::npos)
         << text;
     auto back = parse_record(text);
@@ -138,24 +131,39 @@ TEST(Record, RoundTripsLockReasonWhoAndLastSuccess)
     EXPECT_EQ(text_of(*back), text);
     r.tally.lock_reason = LockReason::failures;
     r.tally.locked_by.clear();
-    back = parse_record(text_of(r));
+    r.tally.last_success_source.clear();
+    const std::string failures = text_of(r);
+    EXPECT_NE(failures.find("\nlock_reason failures\nlast_success 1700000050 -\n"), std::string::npos) << failures;
+    back = parse_record(failures);
     ASSERT_TRUE(back) << back.error().message();
     EXPECT_EQ(back->tally.lock_reason, LockReason::failures);
+    EXPECT_EQ(back->tally.last_success_source, "");
+    r.tally.lock_reason = LockReason::admin;  // by an administrator nobody knows
+    back = parse_record(text_of(r));
+    ASSERT_TRUE(back) << back.error().message();
+    EXPECT_EQ(back->tally.lock_reason, LockReason::admin);
+    EXPECT_EQ(back->tally.locked_by, "");
 
-    // Values checked, and the reason only with a lock, `by` only on an admin's.
+    // Values checked, and the reason only with a lock.
     const std::string admin = text;
-    expect_corrupt(replace(admin, "lock_reason admin", "lock_reason hand"), "lock_reason");
-    expect_corrupt(replace(admin, "lock_reason admin", "lock_reason "), "not 'key value'");
+    expect_corrupt(replace(admin, "lock_reason admin bob", "lock_reason hand"), "lock_reason");
+    expect_corrupt(replace(admin, "lock_reason admin bob", "lock_reason failures bob"), "lock_reason");
+    expect_corrupt(replace(admin, "lock_reason admin bob", "lock_reason -"), "lock_reason");
+    expect_corrupt(replace(admin, "lock_reason admin bob", "lock_reason admin "), "lock_reason");
+    expect_corrupt(replace(admin, "lock_reason admin bob", "lock_reason admin b b"), "lock_reason");
+    expect_corrupt(replace(admin, "lock_reason admin bob", "lock_reason admin " + std::string(65, 'b')),
+                   "lock_reason");
+    expect_corrupt(replace(admin, "lock_reason admin bob", "lock_reason admin b\x01"), "non-printable");
     expect_corrupt(replace(admin, "locked_until 1700000800", "locked_until 0"), "lock_reason");
-    expect_corrupt(replace(admin, "lock_reason admin", "lock_reason failures"), "locked_by");
-    expect_corrupt(replace(admin, "lock_reason admin", "lock_reason -"), "locked_by");
-    expect_corrupt(replace(admin, "locked_by bob", "locked_by " + std::string(65, 'b')), "locked_by");
-    expect_corrupt(replace(admin, "locked_by bob", "locked_by b\x01"), "non-printable");
     expect_corrupt(replace(admin, "last_success 1700000050", "last_success -1"), "last_success");
+    expect_corrupt(replace(admin, "last_success 1700000050", "last_success 0"), "last_success");
+    expect_corrupt(replace(admin, "last_success 1700000050", "last_success 01700000050"), "last_success");
     expect_corrupt(replace(admin, "last_success 1700000050", "last_success 9223372036854775807"), "last_success");
-    expect_corrupt(replace(admin, "last_success_source 198.51.100.4", "last_success_source " + std::string(129, 'h')),
-                   "last_success_source");
-    expect_corrupt(replace(admin, "lock_reason admin\n", "lock_reason admin\nlock_reason admin\n"), "repeated");
+    expect_corrupt(replace(admin, "last_success 1700000050 198.51.100.4", "last_success 1700000050"), "last_success");
+    expect_corrupt(replace(admin, "198.51.100.4", std::string(129, 'h')), "last_success");
+    expect_corrupt(replace(admin, "198.51.100.4", "a b"), "last_success");
+    expect_corrupt(replace(admin, "lock_reason admin bob\n", "lock_reason admin bob\nlock_reason admin bob\n"),
+                   "repeated");
 }
 
 TEST(Record, RoundTripsTotpHotpAndTallyOnly)
