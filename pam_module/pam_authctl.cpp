@@ -77,6 +77,19 @@ std::string failures_since(std::uint32_t n)
 // loops at once (a locked user's retries would be refused anyway).
 constexpr int kLockedResult = PAM_MAXTRIES;
 
+// A code that matched a step or counter already used (the confirmation of
+// `authctl enroll --confirm`, a code typed twice, or someone else's replay).
+constexpr const char* kCodeAlreadyUsedMessage = "That code was already used; wait for the next one.";
+
+// After a recovery-code login: how many are left, and with 2 or fewer, how to get new ones.
+std::string recovery_left_message(std::size_t left, const std::string& user)
+{
+    std::string text = "Recovery code accepted; " + (left == 0 ? std::string("none") : std::to_string(left)) + " left.";
+    if (left <= 2)
+        text += " Ask an administrator for new ones (authctl recovery -u " + user + ").";
+    return text;
+}
+
 // Passes the conversation's own failures through; anything else it returns is a conversation error.
 int conversation_error(int rc)
 {
@@ -135,14 +148,19 @@ int authenticate_code(Session& s, const Options& opts, const Account& acct)
     switch (result->outcome) {
         case Outcome::success:
             if (result->failures > 0) s.tell(failures_since(result->failures));
-            if (result->used_recovery)
-                s.tell("Recovery code accepted; " + std::to_string(result->recovery_left) + " left.");
+            if (result->used_recovery) s.tell(recovery_left_message(result->recovery_left, acct.name));
             s.log(LOG_INFO, acct.name,
-                  std::string("accepted ") + (result->used_recovery ? "a recovery code" : "a one-time code") +
+                  std::string("accepted ") +
+                      (result->used_recovery
+                           ? "a recovery code (" + std::to_string(result->recovery_left) + " left)"
+                           : "a one-time code") +
                       (result->failures > 0 ? " after " + failures_text(result->failures) : ""));
             return PAM_SUCCESS;
         case Outcome::wrong_code:
-            s.log(LOG_NOTICE, acct.name, "wrong code (" + failures_text(result->failures) + ")");
+            // A replay is refused and counted like a wrong code; only the words differ.
+            s.log(LOG_NOTICE, acct.name,
+                  (result->replayed ? "code already used (" : "wrong code (") + failures_text(result->failures) + ")");
+            if (result->replayed) s.tell(kCodeAlreadyUsedMessage);
             if (result->locked_now) {
                 s.log(LOG_WARNING, acct.name, "account locked after " + failures_text(result->failures));
                 s.tell(lock_message(result->failures, result->lock.until, result->now), true);

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <ctime>
+#include <fstream>
 #include <iostream>
 #include <pwd.h>
 #include <termios.h>
@@ -198,6 +199,31 @@ std::string utc_time(std::int64_t t)
     char buf[32];
     std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
     return buf;
+}
+
+std::string iso_utc(std::int64_t t)
+{
+    const std::time_t tt = static_cast<std::time_t>(t);
+    std::tm tm{};
+    ::gmtime_r(&tt, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+std::string admin_identity()
+{
+    constexpr unsigned kNoLoginUid = 4294967295U;  // (uid_t)-1: not set for this process
+    unsigned uid = kNoLoginUid;
+    if (std::ifstream in("/proc/self/loginuid"); in) {
+        unsigned long long v = 0;
+        if (in >> v && v <= kNoLoginUid) uid = static_cast<unsigned>(v);
+    }
+    if (uid == kNoLoginUid) uid = ::getuid();
+    errno = 0;
+    const passwd* pw = ::getpwuid(uid);
+    if (pw != nullptr && pw->pw_name != nullptr && pw->pw_name[0] != '\0') return pw->pw_name;
+    return "uid:" + std::to_string(uid);
 }
 
 // A name as typed, for a message: control bytes as \xNN, so the message stays

@@ -102,5 +102,13 @@ std::string quoted_name(const std::string& name);
 std::string human_duration(std::int64_t seconds);
 // "2026-11-22 10:04:05" in UTC, or "-" for 0.
 std::string utc_time(std::int64_t t);
+// "2026-11-22T10:04:05Z" (ISO 8601, UTC), for JSON.
+std::string iso_utc(std::int64_t t);
+
+// Who runs this command, for the record of a lock by hand: the audit login
+// uid (/proc/self/loginuid: the user who logged in, also through sudo or su)
+// mapped to a name, else "uid:N"; when the process has no login uid (a
+// service, cron), the real uid the same way.
+std::string admin_identity();
 
 }  // namespace authctl::cli

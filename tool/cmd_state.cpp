@@ -19,6 +19,38 @@ bool user_is_root(const std::string& name)
     return u && u->uid == 0;
 }
 
+// The lock of a status row as JSON: null when not locked; else why (failures,
+// admin, or null for a lock recorded before authctl kept the reason), by whom
+// (admin locks; null when unknown), until when (ISO 8601 UTC, or null with
+// until_reset true).
+nlohmann::json lock_json(const StatusRow& r)
+{
+    if (!r.lock.locked) return nullptr;
+    const bool forever = r.lock.until == kLockedForever;
+    const char* reason = lock_reason_name(r.lock_reason);
+    return {{"reason", *reason != '\0' ? nlohmann::json(reason) : nlohmann::json(nullptr)},
+            {"by", r.lock_reason == LockReason::admin && !r.locked_by.empty() ? nlohmann::json(r.locked_by)
+                                                                               : nlohmann::json(nullptr)},
+            {"until", forever ? nlohmann::json(nullptr) : nlohmann::json(iso_utc(r.lock.until))},
+            {"until_reset", forever}};
+}
+
+// "locked by hand by bob until 2026-11-30 06:00:00 UTC", "locked after 3 failures until an administrator resets it".
+std::string lock_text(const StatusRow& r)
+{
+    std::string text;
+    switch (r.lock_reason) {
+        case LockReason::admin:
+            text = "locked by hand (authctl lock) by " + (r.locked_by.empty() ? std::string("an unknown administrator")
+                                                                              : quoted_name(r.locked_by));
+            break;
+        case LockReason::failures: text = "locked after " + failures_text(r.failures); break;
+        case LockReason::unknown: text = "locked (reason not recorded)"; break;
+    }
+    return text + (r.lock.until == kLockedForever ? std::string(" until an administrator resets it")
+                                                  : " until " + utc_time(r.lock.until) + " UTC");
+}
+
 struct StatusArgs {
     Common common;
     std::string user;
@@ -64,6 +96,14 @@ void run_status(const StatusArgs& a)
                 j["locked"] = r.lock.locked;
                 j["unlock_in"] = !r.lock.locked || r.lock.until == kLockedForever ? nlohmann::json(nullptr)
                                                                                   : nlohmann::json(r.lock.until - t);
+                j["locked_until"] = !r.lock.locked || r.lock.until == kLockedForever
+                                        ? nlohmann::json(nullptr)
+                                        : nlohmann::json(iso_utc(r.lock.until));
+                j["lock"] = lock_json(r);
+                j["last_success"] = r.last_success > 0 ? nlohmann::json(iso_utc(r.last_success)) : nlohmann::json(nullptr);
+                j["last_success_from"] =
+                    r.last_success_source.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.last_success_source);
+                j["recovery_left"] = r.recovery_left;
             }
             out.push_back(j);
         }
@@ -71,8 +111,8 @@ void run_status(const StatusArgs& a)
     } else {
         std::cout << std::left << std::setw(16) << "USER" << std::setw(12) << "ENROLLED" << std::setw(6) << "TYPE"
                   << std::setw(10) << "FAILURES" << std::setw(21) << "LAST FAILURE" << std::setw(18) << "FROM"
-                  << std::setw(8) << "LOCKED"
-                  << "UNLOCKS IN\n";
+                  << std::setw(8) << "LOCKED" << std::setw(22) << "UNLOCKS IN" << std::setw(10) << "RECOVERY"
+                  << "LAST SUCCESS\n";
         for (const auto& r : rows) {
             std::cout << std::setw(16) << quoted_name(r.user);
             if (!r.error.empty()) {
@@ -85,7 +125,16 @@ void run_status(const StatusArgs& a)
             std::cout << std::setw(12) << (r.enrolled ? (r.confirmed ? "yes" : "unconfirmed") : "no") << std::setw(6)
                       << (r.enrolled ? otp_type_name(r.type) : "-") << std::setw(10) << r.failures << std::setw(21)
                       << utc_time(r.last_failure) << std::setw(18) << (r.last_source.empty() ? "-" : r.last_source)
-                      << std::setw(8) << (r.lock.locked ? "yes" : "no") << unlocks << "\n";
+                      << std::setw(8) << (r.lock.locked ? "yes" : "no") << std::setw(22) << unlocks
+                      << std::setw(10) << r.recovery_left << utc_time(r.last_success) << "\n";
+        }
+        // What the table has no room for: why each lock, and (one user) where the last success came from.
+        for (const auto& r : rows) {
+            if (!r.error.empty()) continue;
+            if (r.lock.locked) std::cout << quoted_name(r.user) << ": " << lock_text(r) << "\n";
+            if (!a.user.empty() && r.last_success > 0)
+                std::cout << quoted_name(r.user) << ": last successful login " << utc_time(r.last_success) << " UTC"
+                          << (r.last_success_source.empty() ? "" : " from " + r.last_success_source) << "\n";
         }
     }
     for (const auto& name : unexpected)
@@ -96,6 +145,12 @@ void run_status(const StatusArgs& a)
         if (!r.error.empty()) errors.push_back(r.error);
     if (errors.size() == 1) fail(kExitFailed, errors.front());
     if (!errors.empty()) fail(kExitFailed, std::to_string(errors.size()) + " records could not be read (see above)");
+    // For monitoring (authctl(8), EXIT STATUS): 1 when a user shown is locked.
+    std::vector<std::string> locked;
+    for (const auto& r : rows)
+        if (r.lock.locked) locked.push_back(quoted_name(r.user));
+    if (locked.size() == 1) fail(kExitFailed, locked.front() + " is locked");
+    if (!locked.empty()) fail(kExitFailed, std::to_string(locked.size()) + " users are locked");
 }
 
 struct ResetArgs {
@@ -160,7 +215,8 @@ void run_lock(const LockArgs& a)
     const SystemUser user = require_user(a.user);
     const StoreHandle store = open_store(a.common, opts, false);
     const std::int64_t until = a.seconds > 0 ? store.now() + a.seconds : kLockedForever;
-    if (auto st = lock_user(*store, user.name, until); !st) fail(st.error());
+    const std::string by = admin_identity();
+    if (auto st = lock_user(*store, user.name, until, by); !st) fail(st.error());
     if (user.uid == 0 && !opts.lockout.even_deny_root)
         std::cerr << "authctl: warning: root is never locked unless even_deny_root is set; the lock is stored but "
                      "has no effect\n";
@@ -168,6 +224,7 @@ void run_lock(const LockArgs& a)
         std::cout << nlohmann::json(
                          {{"user", user.name},
                           {"locked", true},
+                          {"by", by},
                           {"unlock_in", a.seconds > 0 ? nlohmann::json(a.seconds) : nlohmann::json(nullptr)}})
                          .dump(2)
                   << "\n";

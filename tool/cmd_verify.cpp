@@ -41,7 +41,9 @@ void run_verify(VerifyArgs& a)
                                              : "code accepted");
             break;
         case Outcome::wrong_code:
-            text = "wrong code (" + failures_text(r->failures) + ")";
+            // Refused and counted either way; a replay is named as one.
+            text = (r->replayed ? "code already used (" : "wrong code (") + failures_text(r->failures) + ")";
+            if (r->replayed) text += "; wait for the next one";
             if (r->locked_now) text += "; account now locked";
             break;
         case Outcome::locked: text = "account locked; the code was not checked"; break;
@@ -51,7 +53,8 @@ void run_verify(VerifyArgs& a)
         std::cout << nlohmann::json({{"user", user.name},
                                      {"accepted", r->outcome == Outcome::success},
                                      {"result", text},
-                                     {"failures", r->failures}})
+                                     {"failures", r->failures},
+                                     {"replayed", r->replayed}})
                          .dump(2)
                   << "\n";
         if (r->outcome != Outcome::success) throw Failure(kExitFailed, user.name + ": " + text);

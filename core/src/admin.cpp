@@ -103,14 +103,14 @@ Result<ResetResult> reset_user(const Store& store, std::string_view user, bool i
     return r;
 }
 
-Status lock_user(const Store& store, std::string_view user, std::int64_t until)
+Status lock_user(const Store& store, std::string_view user, std::int64_t until, std::string_view by)
 {
     if (until <= 0) return make_error(Errc::invalid_argument, "lock end must be in the future");
     auto held = store.lock(user);
     if (!held) return held.error();
     auto& slot = held->record();
     if (!slot) slot.emplace();
-    lock_until(slot->tally, until);
+    lock_until(slot->tally, until, by);
     return store_changes(*held);
 }
 
@@ -169,6 +169,13 @@ StatusRow status_row(std::string_view user, const Result<std::optional<UserRecor
     row.last_failure = r.tally.last_failure;
     row.last_source = r.tally.last_source;
     if (r.tally.locked_until != 0) row.lock = lock_state(r.tally, opts.lockout, is_root(), now);
+    if (row.lock.locked) {
+        row.lock_reason = r.tally.lock_reason;
+        row.locked_by = r.tally.locked_by;
+    }
+    row.last_success = r.tally.last_success;
+    row.last_success_source = r.tally.last_success_source;
+    row.recovery_left = r.recovery.hashes.size();
     return row;
 }
 

@@ -21,7 +21,7 @@ constexpr std::size_t kHeaderBytes = 5;  // magic, version
 constexpr std::size_t kMaxRequestPayload =
     kHeaderBytes + 2 + (2 + kMaxUserBytes) + (2 + kMaxServiceBytes) + (2 + kMaxSourceBytes) + (2 + kMaxCodeBytes);
 constexpr std::size_t kErrorReplyPayload = kHeaderBytes + 1 + 1 + 2;  // + detail
-constexpr std::size_t kOkReplyPayload = kHeaderBytes + 1 + (1 + 4 + 1 + 1 + 8 + 1 + 4 + 8) + (1 + 8 + 4 + 1 + 8);
+constexpr std::size_t kOkReplyPayload = kHeaderBytes + 1 + (1 + 4 + 1 + 1 + 8 + 1 + 4 + 8) + (1 + 8 + 4 + 1 + 8) + 1;
 static_assert(kMaxRequestPayload <= kMaxFrame);
 static_assert(kErrorReplyPayload + kMaxDetailBytes <= kMaxFrame);
 static_assert(kMaxUserBytes <= 0xFFFF && kMaxSourceBytes <= 0xFFFF && kMaxDetailBytes <= 0xFFFF);  // u16 lengths
@@ -276,6 +276,7 @@ Result<std::string> encode_reply(const Reply& rep)
     w.u32(i.failures);
     w.boolean(i.enrolled);
     w.i64(i.now);
+    w.boolean(a.replayed);  // version 2
     return out;
 }
 
@@ -331,6 +332,7 @@ Result<Reply> decode_reply(std::string_view payload)
     i.failures = r.u32("info.failures");
     i.enrolled = r.boolean("info.enrolled");
     i.now = r.i64("info.now");
+    a.replayed = r.boolean("replayed");
     if (auto st = r.finish(); !st) return st.error();
     return rep;
 }

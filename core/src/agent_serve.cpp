@@ -81,11 +81,13 @@ LogLine attempt_line(const AttemptResult& a)
             if (a.failures > 0) text += ", " + failures_text(a.failures) + " cleared";
             return {LogLevel::info, text};
         }
-        case Outcome::wrong_code:
+        case Outcome::wrong_code: {
+            const std::string what = a.replayed ? "code already used" : "wrong code";
             if (a.locked_now)
                 return {LogLevel::warning,
-                        "wrong code (" + failures_text(a.failures) + "): account locked " + until_text(a.lock.until)};
-            return {LogLevel::notice, "wrong code (" + failures_text(a.failures) + ")"};
+                        what + " (" + failures_text(a.failures) + "): account locked " + until_text(a.lock.until)};
+            return {LogLevel::notice, what + " (" + failures_text(a.failures) + ")"};
+        }
         case Outcome::locked:
             return {LogLevel::notice, "refused without evaluating: account locked " + until_text(a.lock.until) + " (" +
                                           failures_text(a.failures) + ")"};

@@ -98,7 +98,18 @@ TransferDecision decide_transfer(const UserRecord& source, const std::optional<U
         d.action = TransferAction::replaced;
     }
     // The later lock wins whole (0 = none, kLockedForever the latest); on a tie the destination's stays.
-    if (source.tally.locked_until > out.tally.locked_until) out.tally = source.tally;
+    if (source.tally.locked_until > out.tally.locked_until) {
+        const std::int64_t success = out.tally.last_success;
+        std::string success_source = out.tally.last_success_source;
+        out.tally = source.tally;
+        out.tally.last_success = success;
+        out.tally.last_success_source = std::move(success_source);
+    }
+    // The later success wins (with its source), whichever tally was kept.
+    if (source.tally.last_success > out.tally.last_success) {
+        out.tally.last_success = source.tally.last_success;
+        out.tally.last_success_source = source.tally.last_success_source;
+    }
     merge_groups(out.granted_groups, source.granted_groups);
     if (d.action == TransferAction::merged && same_record(out, *destination)) {
         d.action = TransferAction::already_there;

@@ -40,12 +40,29 @@ bool record_failure(Tally& tally, const LockoutPolicy& policy, bool is_root, std
         (is_root && policy.root_unlock_time_set) ? policy.root_unlock_time : policy.unlock_time;
     const std::int64_t from = tally.last_failure;
     tally.locked_until = (seconds == 0 || from > kLockedForever - 1 - seconds) ? kLockedForever : from + seconds;
+    tally.lock_reason = LockReason::failures;
+    tally.locked_by.clear();
     return true;
 }
 
-std::uint32_t record_success(Tally& tally) noexcept
+std::uint32_t record_success(Tally& tally, std::int64_t now, std::string_view source)
 {
+    // Never moves backwards (a clock step, or a login that waited for the lock).
+    if (now > tally.last_success) {
+        tally.last_success = now;
+        tally.last_success_source = sanitize_source(source);
+    }
     return reset_tally(tally);
+}
+
+const char* lock_reason_name(LockReason r) noexcept
+{
+    switch (r) {
+        case LockReason::failures: return "failures";
+        case LockReason::admin: return "admin";
+        case LockReason::unknown: break;
+    }
+    return "";
 }
 
 std::uint32_t reset_tally(Tally& tally) noexcept
@@ -54,12 +71,22 @@ std::uint32_t reset_tally(Tally& tally) noexcept
     tally.failures = 0;
     tally.first_failure = 0;
     tally.locked_until = 0;
+    tally.lock_reason = LockReason::unknown;
+    tally.locked_by.clear();
     return before;
 }
 
-void lock_until(Tally& tally, std::int64_t until) noexcept
+void lock_until(Tally& tally, std::int64_t until, std::string_view by)
 {
+    if (until <= 0) {
+        tally.locked_until = 0;
+        tally.lock_reason = LockReason::unknown;
+        tally.locked_by.clear();
+        return;
+    }
     tally.locked_until = until;
+    tally.lock_reason = LockReason::admin;
+    tally.locked_by = sanitize_source(by.substr(0, kMaxLockedByLength));
 }
 
 std::string sanitize_source(std::string_view source)

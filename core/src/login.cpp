@@ -6,21 +6,55 @@
 namespace authctl {
 namespace {
 
-// Which counter, if any, `code` matches for this enrollment (the highest, so a
-// code valid at two counters of the window cannot be used twice). Never a TOTP
-// step at or below last_step.
-Result<std::optional<std::uint64_t>> match_otp(const Enrollment& e, const Options& opts, std::int64_t now,
-                                               std::string_view code)
+// What `code` matched among the counters a login looks at.
+struct OtpMatch {
+    std::optional<std::uint64_t> accepted;  // the counter to consume
+    bool replayed = false;                  // it matched only a step or counter already used
+};
+
+// Matches `code` in one pass over the counters a login looks at, from the
+// highest down (so a code valid at two counters is accepted at the higher,
+// and cannot be used twice): TOTP, the whole window around now; HOTP, the
+// look-ahead from the stored counter plus the counter accepted last. A match
+// above the replay state is accepted; a match only at or below it (a TOTP
+// step at or below last_step; HOTP, the last accepted counter) is a replay:
+// the code typed twice, the one `enroll --confirm` took, or an observed one
+// tried again. A replay is never accepted. The pass covers the same counters
+// whatever the code (its cost depends on the stored state and the clock
+// only): TOTP's whole window, which before skipped the steps already used;
+// for HOTP one counter more (counters skipped by pressing the button were
+// never used and are not looked at). One pass, not two: a second
+// find_counter would cost a MAC setup again.
+Result<OtpMatch> match_otp(const Enrollment& e, const Options& opts, std::int64_t now, std::string_view code)
 {
-    if (!is_code_syntax(code, e.digits)) return std::optional<std::uint64_t>{};
+    OtpMatch out;
+    if (!is_code_syntax(code, e.digits)) return out;
+    std::uint64_t first = 0;
+    std::uint64_t last = 0;
+    std::uint64_t lowest_new = 0;  // the lowest counter that may be accepted
     if (e.type == OtpType::totp) {
-        const auto range = totp_range(now, e.period, opts.window, e.last_step);
-        if (!range) return std::optional<std::uint64_t>{};
-        return find_counter(e.secret, e.algo, e.digits, code, range->first, range->last);
+        const auto window = totp_range(now, e.period, opts.window, std::nullopt);
+        if (!window) return out;
+        first = window->first;
+        last = window->last;
+        lowest_new = e.last_step ? *e.last_step + 1 : 0;
+        if (e.last_step && *e.last_step >= last) lowest_new = last + 1;  // nothing new in the window
+    } else {
+        // A counter so high that counter + window + 1 would wrap is exhausted: nothing matches.
+        if (e.counter > UINT64_MAX - opts.hotp_window - 1) return out;
+        lowest_new = e.counter;
+        last = e.counter + opts.hotp_window;
+        // The last accepted counter too, while the range stays within find_counter's bound.
+        first = e.counter > 0 && last - (e.counter - 1) <= 2 * kMaxWindow ? e.counter - 1 : e.counter;
     }
-    // A counter so high that counter + window + 1 would wrap is exhausted: nothing matches.
-    if (e.counter > UINT64_MAX - opts.hotp_window - 1) return std::optional<std::uint64_t>{};
-    return find_counter(e.secret, e.algo, e.digits, code, e.counter, e.counter + opts.hotp_window);
+    auto m = find_counter(e.secret, e.algo, e.digits, code, first, last);
+    if (!m) return m.error();
+    if (!*m) return out;
+    if (**m >= lowest_new)
+        out.accepted = **m;
+    else
+        out.replayed = true;
+    return out;
 }
 
 AttemptResult fail(UserRecord& rec, const LoginContext& ctx, const Options& opts)
@@ -92,11 +126,11 @@ Result<AttemptResult> attempt_code(const Store& store, const LoginContext& calle
     auto otp = match_otp(e, opts, ctx.now, code);
     if (!otp) return otp.error();
     bool accepted = false;
-    if (*otp) {
+    if (otp->accepted) {
         if (e.type == OtpType::totp)
-            e.last_step = **otp;
+            e.last_step = *otp->accepted;
         else
-            e.counter = **otp + 1;
+            e.counter = *otp->accepted + 1;
         e.confirmed = true;
         accepted = true;
     } else {
@@ -105,16 +139,25 @@ Result<AttemptResult> attempt_code(const Store& store, const LoginContext& calle
         if (*rc) {
             rec.recovery.hashes.erase(rec.recovery.hashes.begin() + static_cast<std::ptrdiff_t>(**rc));
             r.used_recovery = true;
+            // The codes were issued with this enrollment and shown only with
+            // it: using one proves the user holds what enroll gave them.
+            e.confirmed = true;
             accepted = true;
         }
     }
-    if (!accepted) return finished(*held, r);  // the failure written above is the record of this attempt
+    if (!accepted) {
+        // Still a failure, counted above: a replayed code is what the guard is
+        // for (an observed code tried again), and telling it apart changes
+        // only what the user is told and the log says.
+        r.replayed = otp->replayed;
+        return finished(*held, r);  // the failure written above is the record of this attempt
+    }
 
     rec.tally = before;
     r.outcome = Outcome::success;
     r.locked_now = false;
     r.lock = {};
-    r.failures = record_success(rec.tally);
+    r.failures = record_success(rec.tally, ctx.now, ctx.source);
     r.recovery_left = rec.recovery.hashes.size();
     if (auto st = held->commit(); !st) return st.error();
     return finished(*held, r);
@@ -172,7 +215,9 @@ Result<std::uint32_t> record_external_success(const Store& store, const LoginCon
     auto& slot = held->record();
     if (!slot) return finished(*held, std::uint32_t{0});
     if (slot->tally.failures == 0 && slot->tally.locked_until == 0) return finished(*held, std::uint32_t{0});
-    const std::uint32_t cleared = record_success(slot->tally);
+    // Another module's success: clears the count, but is not a code authctl
+    // accepted, so last_success (shown by `authctl status`) stays.
+    const std::uint32_t cleared = reset_tally(slot->tally);
     if (auto st = held->commit(); !st) return st.error();
     return finished(*held, cleared);
 }

@@ -74,10 +74,12 @@ std::optional<T> parse_decimal(std::string_view v)
 }
 
 // Every key a record may hold. Only "recovery" and "granted_group" may repeat.
-constexpr std::array<std::string_view, 18> kKeys = {
-    "authctl-user", "type",          "algorithm",     "digits",       "period",      "last_step",
-    "counter",      "secret",        "created",       "confirmed",    "recovery_kdf", "recovery",
-    "failures",     "first_failure", "last_failure",  "last_source",  "locked_until", "granted_group",
+// lock_reason and last_success exist from version 2 on, each only when set.
+constexpr std::array<std::string_view, 20> kKeys = {
+    "authctl-user", "type",          "algorithm",    "digits",        "period",
+    "last_step",    "counter",       "secret",       "created",       "confirmed",
+    "recovery_kdf", "recovery",      "failures",     "first_failure", "last_failure",
+    "last_source",  "locked_until",  "lock_reason",  "last_success",  "granted_group",
 };
 
 // kKeys index of `key`, or kKeys.size(). The search starts at `hint`: kKeys is
@@ -143,6 +145,17 @@ struct Fields {
         return *n;
     }
 };
+
+// True when sanitize_source would return `v` unchanged (printable ASCII
+// without spaces): the writer then needs no copy of it, and the parser, whose
+// line is already known printable, no allocation to check it.
+bool clean_source(std::string_view v, std::size_t max) noexcept
+{
+    if (v.size() > max) return false;
+    for (char c : v)
+        if (static_cast<unsigned char>(c) < 0x21 || static_cast<unsigned char>(c) > 0x7E) return false;
+    return true;
+}
 
 }  // namespace
 
@@ -242,14 +255,42 @@ SecretBytes serialize_record(const UserRecord& rec)
     number("failures", t.failures);
     number("first_failure", t.first_failure);
     number("last_failure", t.last_failure);
-    if (t.last_source.empty())
-        line("last_source", "-");
-    else
-        line("last_source", sanitize_source(t.last_source));
+    // "-" for none; else as sanitize_source spells it (copied only when that changes it).
+    auto source_line = [&line](std::string_view key, std::string_view v, std::size_t max) {
+        if (v.empty())
+            line(key, "-");
+        else if (clean_source(v, max))
+            line(key, v);
+        else
+            line(key, sanitize_source(v.substr(0, max)));
+    };
+    source_line("last_source", t.last_source, kMaxSourceLength);
     if (t.locked_until == kLockedForever)
         line("locked_until", "never");
     else
         number("locked_until", t.locked_until);
+    // Only when set, so that a record costs no more to read than it holds.
+    if (t.lock_reason == LockReason::admin && !t.locked_by.empty()) {
+        const std::string by = clean_source(t.locked_by, kMaxLockedByLength)
+                                   ? t.locked_by
+                                   : sanitize_source(std::string_view(t.locked_by).substr(0, kMaxLockedByLength));
+        line("lock_reason", "admin " + by);
+    } else if (t.lock_reason != LockReason::unknown) {
+        line("lock_reason", lock_reason_name(t.lock_reason));
+    }
+    if (t.last_success != 0) {
+        char digits[24];
+        const auto res = std::to_chars(digits, digits + sizeof digits, t.last_success);
+        std::string value(digits, static_cast<std::size_t>(res.ptr - digits));
+        value.push_back(' ');
+        if (t.last_success_source.empty())
+            value.push_back('-');
+        else if (clean_source(t.last_success_source, kMaxSourceLength))
+            value.append(t.last_success_source);
+        else
+            value.append(sanitize_source(t.last_success_source));
+        line("last_success", value);
+    }
     for (const auto& g : rec.granted_groups) line("granted_group", g);
     room_for(4);
     out.append("end\n");
@@ -289,6 +330,12 @@ Status validate_record(const UserRecord& rec)
     if (t.first_failure < 0 || t.first_failure > kMaxTime) return refuse("'first_failure' is out of range");
     if (t.last_failure < 0 || t.last_failure > kMaxTime) return refuse("'last_failure' is out of range");
     if (t.locked_until < 0) return refuse("'locked_until' is negative");
+    if (t.lock_reason != LockReason::unknown && t.lock_reason != LockReason::failures &&
+        t.lock_reason != LockReason::admin)
+        return refuse("'lock_reason' is not failures or admin");
+    if (t.lock_reason != LockReason::unknown && t.locked_until == 0) return refuse("'lock_reason' without a lock");
+    // locked_by is written only with an admin's lock (sanitized, as last_source), so needs no check.
+    if (t.last_success < 0 || t.last_success > kMaxTime) return refuse("'last_success' is out of range");
     if (rec.granted_groups.size() > kMaxGrantedGroups) return refuse("too many 'granted_group' lines");
     for (const auto& g : rec.granted_groups)
         if (!valid_group_name(g)) return refuse("'granted_group' is not a group name");
@@ -344,10 +391,11 @@ Result<UserRecord> parse_record(std::string_view text)
 
     auto version = f.number<int>(K("authctl-user"), 1, 1000);
     if (!version) return make_error(Errc::corrupt, "not an authctl user record");
-    if (*version != kRecordVersion)
+    if (*version < kMinRecordVersion || *version > kRecordVersion)
         return make_error(Errc::corrupt, "record version " + std::to_string(*version) +
-                                             " is not supported (this build reads " + std::to_string(kRecordVersion) +
-                                             ")");
+                                             " is not supported (this build reads " +
+                                             std::to_string(kMinRecordVersion) + " to " +
+                                             std::to_string(kRecordVersion) + ")");
     UserRecord rec;
     auto type = f.take(K("type"));
     if (!type) return type.error();
@@ -438,7 +486,7 @@ Result<UserRecord> parse_record(std::string_view text)
     t.last_failure = *last;
     auto source = f.take(K("last_source"));
     if (!source) return source.error();
-    if (source->size() > kMaxSourceLength || sanitize_source(*source) != *source)
+    if (!clean_source(*source, kMaxSourceLength))
         return f.corrupt(K("last_source"), "is longer than 128 bytes or has spaces");
     if (*source != "-") t.last_source = std::string(*source);
     auto locked = f.take(K("locked_until"));
@@ -449,6 +497,40 @@ Result<UserRecord> parse_record(std::string_view text)
         auto n = f.number<std::int64_t>(K("locked_until"), 0, kMaxTime);
         if (!n) return n.error();
         t.locked_until = *n;
+    }
+    // Version 1 has neither (its lines would be left untaken below,
+    // "unexpected key"); version 2 has each only when set.
+    if (*version >= 2 && f.has(K("lock_reason"))) {
+        auto reason = f.take(K("lock_reason"));
+        if (!reason) return reason.error();
+        constexpr std::string_view kAdminBy = "admin ";
+        if (*reason == "failures") {
+            t.lock_reason = LockReason::failures;
+        } else if (*reason == "admin") {
+            t.lock_reason = LockReason::admin;
+        } else if (reason->substr(0, kAdminBy.size()) == kAdminBy) {
+            const std::string_view by = reason->substr(kAdminBy.size());
+            if (by.empty() || !clean_source(by, kMaxLockedByLength))
+                return f.corrupt(K("lock_reason"), "names an administrator longer than 64 bytes or with spaces");
+            t.lock_reason = LockReason::admin;
+            t.locked_by = std::string(by);
+        } else {
+            return f.corrupt(K("lock_reason"), "must be 'failures', 'admin' or 'admin NAME'");
+        }
+        if (t.locked_until == 0) return f.corrupt(K("lock_reason"), "is set but 'locked_until' is 0");
+    }
+    if (*version >= 2 && f.has(K("last_success"))) {
+        auto v = f.take(K("last_success"));
+        if (!v) return v.error();
+        const auto sp = v->find(' ');
+        const auto when = parse_decimal<std::int64_t>(v->substr(0, sp));
+        if (sp == std::string_view::npos || !when || *when < 1 || *when > kMaxTime)
+            return f.corrupt(K("last_success"), "must be 'TIME SOURCE' with TIME from 1 to " + std::to_string(kMaxTime));
+        const std::string_view from = v->substr(sp + 1);
+        if (from.empty() || !clean_source(from, kMaxSourceLength))
+            return f.corrupt(K("last_success"), "has a source longer than 128 bytes or with spaces");
+        t.last_success = *when;
+        if (from != "-") t.last_success_source = std::string(from);
     }
     if (auto& groups = f.slots[K("granted_group").index]; groups.line != 0) {
         if (f.groups.size() > kMaxGrantedGroups)

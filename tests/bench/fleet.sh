@@ -104,8 +104,9 @@ for i in $(seq -w 0 31); do
   ctr[fleet,f$i]=0 ctr[file,f$i]=0
   [ -n "${fsec[fleet,f$i]}" ] && [ -n "${fsec[file,f$i]}" ] || { echo "FAIL - enrolling f$i"; exit 1; }
 done
-fleet_field() {  # fleet_field USER FIELD: from authctl status --store fleet
-  "$authctl" status -u "$1" --store fleet --fleet-conf "$fconf" --conf "$mconf" --json | jq -r ".[0].$2"
+fleet_field() {  # fleet_field USER FIELD: from authctl status --store fleet (exit 1 = the user is locked)
+  { "$authctl" status -u "$1" --store fleet --fleet-conf "$fconf" --conf "$mconf" --json || [ $? -eq 1 ]; } |
+    jq -r ".[0].$2"
 }
 # hotp_codes STORE USER COUNT: the user's next COUNT codes (and moves ctr on)
 hotp_codes() {

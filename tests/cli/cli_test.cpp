@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -91,11 +92,13 @@ protected:
         return nlohmann::json::parse(r.out);
     }
 
+    // One user's status; its exit code must say whether the user is locked (authctl(8)).
     nlohmann::json status_json(const std::string& user)
     {
         const CmdResult r = authctl({"status", "-u", user, "--json"});
-        EXPECT_EQ(r.code, 0) << r.err;
-        return nlohmann::json::parse(r.out).at(0);
+        const auto j = nlohmann::json::parse(r.out).at(0);
+        EXPECT_EQ(r.code, j.at("locked").get<bool>() ? 1 : 0) << r.err;
+        return j;
     }
 
     std::string stack()
@@ -126,7 +129,15 @@ TEST_F(Cli, EnrollThenAnOathtoolCodeVerifiesAndCannotBeReplayed)
     EXPECT_EQ(v.out, "alice: code accepted\n");
     v = authctl({"verify", "-u", "alice", code});
     EXPECT_EQ(v.code, 1);
-    EXPECT_NE(v.err.find("wrong code (1 failure)"), std::string::npos) << v.err;
+    EXPECT_NE(v.err.find("alice: code already used (1 failure); wait for the next one"), std::string::npos) << v.err;
+    const CmdResult vj = authctl({"verify", "-u", "alice", "--json", code});
+    EXPECT_EQ(vj.code, 1);
+    const auto replay = nlohmann::json::parse(vj.out);
+    EXPECT_TRUE(replay.at("replayed").get<bool>());
+    EXPECT_FALSE(replay.at("accepted").get<bool>());
+    EXPECT_EQ(replay.at("failures"), 2);
+    const CmdResult wrong = authctl({"verify", "-u", "alice", "--json", "00000a"});
+    EXPECT_FALSE(nlohmann::json::parse(wrong.out).at("replayed").get<bool>());
     EXPECT_TRUE(status_json("alice").at("confirmed").get<bool>());
 }
 
@@ -467,8 +478,10 @@ TEST_F(Cli, ConfirmWithTheAppsCodeStoresAConfirmedEnrollment)
     const auto s = status_json("alice");
     EXPECT_TRUE(s.at("enrolled").get<bool>());
     EXPECT_TRUE(s.at("confirmed").get<bool>());
-    // The code typed to confirm is consumed: it cannot then log in.
-    EXPECT_EQ(authctl({"verify", "-u", "alice", typed}).code, 1);
+    // The code typed to confirm is consumed: it cannot then log in, and says so.
+    const CmdResult again = authctl({"verify", "-u", "alice", typed});
+    EXPECT_EQ(again.code, 1);
+    EXPECT_NE(again.err.find("code already used"), std::string::npos) << again.err;
 }
 
 TEST_F(Cli, StatusResetLockAndUnlockMatchTheModule)
@@ -483,7 +496,8 @@ TEST_F(Cli, StatusResetLockAndUnlockMatchTheModule)
     EXPECT_GT(s.at("unlock_in").get<int>(), 590);
     EXPECT_EQ(s.at("from"), "192.0.2.10");
     CmdResult table = authctl({"status"});
-    EXPECT_EQ(table.code, 0);
+    EXPECT_EQ(table.code, 1) << "a locked user shown: exit 1";
+    EXPECT_NE(table.err.find("authctl: alice is locked"), std::string::npos) << table.err;
     EXPECT_NE(table.out.find("USER            ENROLLED    TYPE  FAILURES  LAST FAILURE"), std::string::npos);
     EXPECT_NE(table.out.find("alice           unconfirmed totp  3"), std::string::npos) << table.out;
     // The module refuses the right code while locked; reset lets it in.
@@ -507,6 +521,102 @@ TEST_F(Cli, StatusResetLockAndUnlockMatchTheModule)
     EXPECT_NE(lock.out.find("locked for 2 minutes"), std::string::npos) << lock.out;
     EXPECT_LE(status_json("bob").at("unlock_in").get<int>(), 120);
     EXPECT_EQ(test::pam_run(confdir, "cli-test", "bob", {}, test::Phase::account).rc, PAM_PERM_DENIED);
+}
+
+// status --json tells every lock state apart (not locked, until a time,
+// until reset, by an administrator and who), with the last success and the
+// recovery codes left; the table shows the same; the exit code says whether a
+// user shown is locked.
+TEST_F(Cli, StatusTellsEveryLockStateApartWithLastSuccessAndRecoveryLeft)
+{
+    const std::string secret = enroll_json("alice", {"--recovery-codes", "3"}).at("secret");
+    enroll_json("bob");
+    const std::string confdir = stack();
+
+    auto s = status_json("alice");
+    EXPECT_FALSE(s.at("locked").get<bool>());
+    EXPECT_TRUE(s.at("locked_until").is_null());
+    EXPECT_TRUE(s.at("lock").is_null());
+    EXPECT_TRUE(s.at("last_success").is_null());
+    EXPECT_TRUE(s.at("last_success_from").is_null());
+    EXPECT_EQ(s.at("recovery_left"), 3);
+    EXPECT_FALSE(s.at("confirmed").get<bool>());
+
+    // A login with a code: the last success, and where from.
+    const std::int64_t before = std::time(nullptr);
+    const std::string code = oathtool_totp(secret, before + 30);
+    ASSERT_EQ(test::pam_run(confdir, "cli-test", "alice", {code}).rc, PAM_SUCCESS);
+    s = status_json("alice");
+    const std::string when = s.at("last_success").get<std::string>();
+    ASSERT_EQ(when.size(), 20U) << when;  // 2026-11-30T04:00:00Z
+    EXPECT_EQ(when.back(), 'Z');
+    EXPECT_EQ(when[10], 'T');
+    EXPECT_EQ(s.at("last_success_from"), "192.0.2.10");
+
+    // Locked by failures, until a time.
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(test::pam_run(confdir, "cli-test", "bob", {"nope"}).rc, PAM_AUTH_ERR);
+    s = status_json("bob");
+    EXPECT_TRUE(s.at("locked").get<bool>());
+    const std::string until = s.at("locked_until").get<std::string>();
+    EXPECT_EQ(until.size(), 20U) << until;
+    EXPECT_EQ(s.at("lock").at("reason"), "failures");
+    EXPECT_TRUE(s.at("lock").at("by").is_null());
+    EXPECT_EQ(s.at("lock").at("until"), until);
+    EXPECT_FALSE(s.at("lock").at("until_reset").get<bool>());
+    EXPECT_GT(s.at("unlock_in").get<int>(), 590);
+
+    // Locked by hand until reset: who did it (the audit login uid's name, else the uid's).
+    std::string admin;
+    {
+        unsigned long long luid = 4294967295ULL;
+        std::ifstream in("/proc/self/loginuid");
+        if (in) in >> luid;
+        const uid_t uid = luid == 4294967295ULL ? ::getuid() : static_cast<uid_t>(luid);
+        const passwd* pw = ::getpwuid(uid);
+        admin = pw != nullptr ? std::string(pw->pw_name) : "uid:" + std::to_string(uid);
+    }
+    const CmdResult locked = authctl({"lock", "-u", "alice", "--json"});
+    ASSERT_EQ(locked.code, 0) << locked.err;
+    EXPECT_EQ(nlohmann::json::parse(locked.out).at("by"), admin);
+    s = status_json("alice");
+    EXPECT_TRUE(s.at("locked").get<bool>());
+    EXPECT_TRUE(s.at("locked_until").is_null());
+    EXPECT_TRUE(s.at("unlock_in").is_null());
+    EXPECT_EQ(s.at("lock").at("reason"), "admin");
+    EXPECT_EQ(s.at("lock").at("by"), admin);
+    EXPECT_TRUE(s.at("lock").at("until").is_null());
+    EXPECT_TRUE(s.at("lock").at("until_reset").get<bool>());
+    EXPECT_EQ(s.at("last_success"), when) << "a lock keeps the last success";
+
+    // The table says the same; both users locked: exit 1.
+    CmdResult table = authctl({"status"});
+    EXPECT_EQ(table.code, 1);
+    EXPECT_NE(table.err.find("authctl: 2 users are locked"), std::string::npos) << table.err;
+    EXPECT_NE(table.out.find("RECOVERY  LAST SUCCESS"), std::string::npos) << table.out;
+    EXPECT_NE(table.out.find("alice: locked by hand (authctl lock) by " + admin +
+                             " until an administrator resets it"),
+              std::string::npos)
+        << table.out;
+    EXPECT_NE(table.out.find("bob: locked after 3 failures until "), std::string::npos) << table.out;
+    table = authctl({"status", "-u", "alice"});
+    EXPECT_EQ(table.code, 1);
+    EXPECT_NE(table.out.find("alice: last successful login " + when.substr(0, 10) + " "), std::string::npos)
+        << table.out;
+    EXPECT_NE(table.out.find(" UTC from 192.0.2.10"), std::string::npos) << table.out;
+
+    // A reset forgets the lock and its reason, not the last success; nobody locked: exit 0.
+    ASSERT_EQ(authctl({"reset", "-u", "alice"}).code, 0);
+    ASSERT_EQ(authctl({"reset", "-u", "bob"}).code, 0);
+    s = status_json("alice");
+    EXPECT_TRUE(s.at("lock").is_null());
+    EXPECT_EQ(s.at("last_success"), when);
+    EXPECT_EQ(authctl({"status"}).code, 0);
+    // A recovery code: one fewer left, and it confirms an enrollment.
+    const std::string recovery = enroll_json("carol", {"--recovery-codes", "2"}).at("recovery_codes").at(0);
+    ASSERT_EQ(authctl({"verify", "-u", "carol", recovery}).code, 0);
+    s = status_json("carol");
+    EXPECT_EQ(s.at("recovery_left"), 1);
+    EXPECT_TRUE(s.at("confirmed").get<bool>());
 }
 
 TEST_F(Cli, ResetAllNeedsConfirmation)

@@ -103,8 +103,8 @@ next_code alice "$secret_alice"
 login_on 3 alice kbd "$otp" "" a3
 check "alice logs in on fleet3 with the one after" logged_in_on alice fleet3 a3
 check "the success cleared the failures fleet-wide" test "$(fleet_fields alice failures)" = 0/0/0
-check "fleet2's agent logged the replayed code as a wrong code, with the remote host" \
-  agent_logged 2 "user alice: wrong code (1 failure) (service=sshd source=$fleet_net.1 op=attempt)"
+check "fleet2's agent logged the replayed code as one already used, with the remote host" \
+  agent_logged 2 "user alice: code already used (1 failure) (service=sshd source=$fleet_net.1 op=attempt)"
 
 echo "# three wrong codes, one per server, lock alice on all three"
 login_on 1 alice kbd 000001 "" w1

@@ -266,6 +266,8 @@ TEST_F(AgentTest, EveryOpWorksEndToEnd)
     auto replay = call(agent::Op::attempt, "alice", right);
     ASSERT_TRUE(replay && replay->ok) << error_text(replay);
     EXPECT_EQ(replay->attempt.outcome, Outcome::wrong_code) << "a code is accepted once";
+    EXPECT_TRUE(replay->attempt.replayed) << "and told apart from a wrong code, through the protocol";
+    EXPECT_FALSE(wrong->attempt.replayed);
 
     auto ext = call(agent::Op::external_failure, "alice");
     ASSERT_TRUE(ext && ext->ok) << error_text(ext);
@@ -296,6 +298,8 @@ TEST_F(AgentTest, EveryOpWorksEndToEnd)
 
     const std::string log = agents_.back()->log();
     EXPECT_TRUE(contains(log, "user alice: wrong code (1 failure) (service=sshd source=192.0.2.7 op=attempt)")) << log;
+    EXPECT_TRUE(contains(log, "user alice: code already used (1 failure) (service=sshd source=192.0.2.7 op=attempt)"))
+        << log;
     EXPECT_TRUE(contains(log, "account locked until")) << log;
     EXPECT_FALSE(contains(log, right)) << "a code in the log";
 }

@@ -150,11 +150,13 @@ protected:
         return nlohmann::json::parse(r.out);
     }
 
+    // One user's status; it exits 1 exactly when the user is locked.
     nlohmann::json status_json(const std::string& user)
     {
         const CmdResult r = fleet({"status", "-u", user, "--json"});
-        EXPECT_EQ(r.code, 0) << r.err;
-        return nlohmann::json::parse(r.out).at(0);
+        const auto j = nlohmann::json::parse(r.out).at(0);
+        EXPECT_EQ(r.code, j.at("locked").get<bool>() ? 1 : 0) << r.err;
+        return j;
     }
 
     std::string psql(const std::string& sql)
@@ -255,9 +257,12 @@ TEST_F(CliFleet, EnrollVerifyReplayStatusAndEveryAdminCommandOnTheFleet)
     EXPECT_EQ(r.out, "alice: code accepted\n");
     r = fleet({"verify", "-u", "alice", code});
     EXPECT_EQ(r.code, 1);
-    EXPECT_TRUE(contains(r.err, "alice: wrong code (1 failure)")) << r.err;
+    EXPECT_TRUE(contains(r.err, "alice: code already used (1 failure)")) << r.err;
 
     auto s = status_json("alice");
+    EXPECT_EQ(s.at("last_success_from"), "authctl-verify") << "the record's new fields, through the sealed row";
+    EXPECT_EQ(s.at("last_success").get<std::string>().size(), 20U);
+    EXPECT_EQ(s.at("recovery_left"), 10);
     EXPECT_TRUE(s.at("enrolled").get<bool>());
     EXPECT_TRUE(s.at("confirmed").get<bool>());
     EXPECT_EQ(s.at("failures"), 1);
@@ -266,7 +271,8 @@ TEST_F(CliFleet, EnrollVerifyReplayStatusAndEveryAdminCommandOnTheFleet)
     r = fleet({"status"});
     ASSERT_EQ(r.code, 0) << r.err;
     EXPECT_EQ(r.out.substr(0, r.out.find('\n')),
-              "USER            ENROLLED    TYPE  FAILURES  LAST FAILURE         FROM              LOCKED  UNLOCKS IN")
+              "USER            ENROLLED    TYPE  FAILURES  LAST FAILURE         FROM              LOCKED  UNLOCKS IN  "
+              "          RECOVERY  LAST SUCCESS")
         << "the file store's table";
     EXPECT_TRUE(contains(r.out, "\nalice           yes         totp  1  ")) << r.out;
     r = fleet({"audit", "--group", "sudo", "--no-sudo"});
@@ -279,6 +285,10 @@ TEST_F(CliFleet, EnrollVerifyReplayStatusAndEveryAdminCommandOnTheFleet)
     s = status_json("alice");
     EXPECT_TRUE(s.at("locked").get<bool>());
     EXPECT_GT(s.at("unlock_in").get<int>(), 590);
+    EXPECT_EQ(s.at("lock").at("reason"), "admin");
+    EXPECT_FALSE(s.at("lock").at("by").is_null());
+    EXPECT_EQ(s.at("lock").at("until"), s.at("locked_until"));
+    EXPECT_EQ(fleet({"status"}).code, 1) << "a locked user shown";
     r = fleet({"verify", "-u", "alice", oathtool_totp(secret, std::time(nullptr) + 60)});
     EXPECT_EQ(r.code, 1);
     EXPECT_TRUE(contains(r.err, "account locked; the code was not checked")) << r.err;
@@ -370,8 +380,8 @@ TEST_F(CliFleet, ADumpOfTheDatabaseHoldsNoSecret)
         EXPECT_FALSE(contains(text, lower));
         EXPECT_FALSE(contains(text, s.substr(0, 16))) << "not even half of it";
     }
-    // hex of "authctl-user 1\n" and of "secret ": no record text in a bytea column.
-    EXPECT_FALSE(contains(text, "6175746863746c2d757365722031")) << "a record in clear";
+    // hex of "authctl-user " and of "secret ": no record text in a bytea column.
+    EXPECT_FALSE(contains(text, "6175746863746c2d7573657220")) << "a record in clear";
     EXPECT_FALSE(contains(text, "73656372657420")) << "a secret line in clear";
 }
 
@@ -448,7 +458,7 @@ TEST_F(CliFleet, PushRefusesADifferentEnrollmentUnlessForcedAndPullBringsEveryon
     // The replay state came along: the code alice used here is used in the fleet too.
     r = fleet({"verify", "-u", "alice", alice_code});
     EXPECT_EQ(r.code, 1);
-    EXPECT_TRUE(contains(r.err, "wrong code")) << r.err;
+    EXPECT_TRUE(contains(r.err, "code already used")) << r.err;
 
     // Again: nothing new; with --force carol's enrollment here replaces the fleet's.
     r = fleet_cmd({"push", "--json"}, dir);

@@ -38,7 +38,8 @@ bool same(const Reply& a, const Reply& b)
     const AttemptResult& y = b.attempt;
     return x.outcome == y.outcome && x.failures == y.failures && x.locked_now == y.locked_now &&
            x.lock.locked == y.lock.locked && x.lock.until == y.lock.until && x.used_recovery == y.used_recovery &&
-           x.recovery_left == y.recovery_left && x.now == y.now && a.info.lock.locked == b.info.lock.locked &&
+           x.recovery_left == y.recovery_left && x.now == y.now && x.replayed == y.replayed &&
+           a.info.lock.locked == b.info.lock.locked &&
            a.info.lock.until == b.info.lock.until && a.info.failures == b.info.failures &&
            a.info.enrolled == b.info.enrolled && a.info.now == b.info.now;
 }

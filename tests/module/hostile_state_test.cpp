@@ -167,8 +167,8 @@ std::vector<Variant> variants()
                  }});
     v.push_back({"RecordOfAnUnknownVersion",
                  FailsAt::reading,
-                 {"record version 2 is not supported"},
-                 [](const Paths& p, std::string&) { replace_record(p, "authctl-user 2\n" + p.good.substr(15)); }});
+                 {"record version 3 is not supported"},
+                 [](const Paths& p, std::string&) { replace_record(p, "authctl-user 3\n" + p.good.substr(15)); }});
     v.push_back({"RecordWithARepeatedKey", FailsAt::reading, {"'failures' repeated"}, [](const Paths& p, std::string&) {
                      replace_record(p, p.good.substr(0, p.good.size() - 4) + "failures 0\nend\n");
                  }});
@@ -614,9 +614,10 @@ TEST_F(StateOnTmpfs, DiskFullFailsClosedAndDamagesNothing)
     }
     EXPECT_EQ(snapshot_diff(before, files()), "") << "a record changed, or a temp file was left";
 
-    // The CLI: status reads (exit 0); commands that must write say why, in one line.
+    // The CLI: status reads (exit 1 only because bob is locked); commands that must write say why, in one line.
     const CmdResult status = cli("status", {"-u", "bob", "--json"}, mnt_);
-    EXPECT_EQ(status.code, 0) << status.err;
+    EXPECT_EQ(status.code, 1) << status.err;
+    EXPECT_EQ(status.err, "authctl: bob is locked\n");
     EXPECT_NE(status.out.find("\"locked\": true"), npos) << status.out;
     for (const std::vector<std::string>& c : {std::vector<std::string>{"reset", "-u", "bob"},
                                               {"verify", "-u", "alice", code(alice, 0)},
@@ -671,7 +672,9 @@ TEST_F(StateOnTmpfs, ReadOnlyStateDirectoryFailsClosedAndStatusStillReads)
 
     const CmdResult status = cli("status", {"-u", "alice"}, mnt_);
     EXPECT_EQ(status.code, 0) << status.err;
-    EXPECT_EQ(cli("status", {}, mnt_).code, 0);
+    const CmdResult all = cli("status", {}, mnt_);
+    EXPECT_EQ(all.code, 1) << "bob is locked";
+    EXPECT_EQ(all.err, "authctl: bob is locked\n") << "and nothing else is wrong";
     for (const std::vector<std::string>& c : {std::vector<std::string>{"reset", "-u", "bob"},
                                               {"verify", "-u", "alice", code(alice, 0)},
                                               {"remove", "-u", "alice"},

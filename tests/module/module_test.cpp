@@ -193,24 +193,62 @@ TEST_F(ModuleTest, WrongCodeFailsAndCounts)
     EXPECT_EQ(tally("alice").last_source, "192.0.2.10");
 }
 
-TEST_F(ModuleTest, ReplayedCodeIsRefused)
+// A code used again (as right after `authctl enroll --confirm`): refused and
+// counted like a wrong code, but the user is told to wait for the next one
+// and the log says "code already used".
+TEST_F(ModuleTest, ReplayedCodeIsRefusedCountedAndNamed)
 {
     const Enrollment e = enroll("alice");
     const std::string c = totp_now(e, 1);  // next step: valid for the whole window
     EXPECT_EQ(auth("alice", {c}).rc, PAM_SUCCESS);
-    EXPECT_EQ(auth("alice", {c}).rc, PAM_AUTH_ERR);
+    syslog_->drain();
+    const auto again = auth("alice", {c});
+    EXPECT_EQ(again.rc, PAM_AUTH_ERR);
     EXPECT_EQ(tally("alice").failures, 1U);
+    EXPECT_NE(again.conv.all_messages().find("That code was already used; wait for the next one."),
+              std::string::npos)
+        << again.conv.all_messages();
+    const auto wrong = auth("alice", {wrong_for(totp_now(e, 3))});
+    EXPECT_EQ(wrong.rc, PAM_AUTH_ERR);
+    EXPECT_EQ(wrong.conv.all_messages().find("already used"), std::string::npos) << "a wrong code is not a replay";
+    EXPECT_EQ(tally("alice").failures, 2U);
+    if (!syslog_->available()) return;  // /dev/log belongs to a real syslog here
+    const std::string log = syslog_->drain();
+    EXPECT_NE(log.find("user alice: code already used (1 failure) (service=authctl-test rhost=192.0.2.10)"),
+              std::string::npos)
+        << log;
+    EXPECT_NE(log.find("user alice: wrong code (2 failures)"), std::string::npos) << log;
+    EXPECT_EQ(log.find(c), std::string::npos) << "a code reached the log";
 }
 
-TEST_F(ModuleTest, RecoveryCodeWorksOnce)
+TEST_F(ModuleTest, RecoveryCodeWorksOnceConfirmsAndSaysHowManyAreLeft)
 {
-    enroll("alice", {}, 2);
+    enroll("alice", {}, 4);
     const auto first = auth("alice", {recovery_codes_[0]});
     EXPECT_EQ(first.rc, PAM_SUCCESS);
-    EXPECT_NE(first.conv.all_messages().find("Recovery code accepted; 1 left."), std::string::npos)
+    EXPECT_NE(first.conv.all_messages().find("Recovery code accepted; 3 left."), std::string::npos)
         << first.conv.all_messages();
+    EXPECT_EQ(first.conv.all_messages().find("Ask an administrator"), std::string::npos) << "3 left: no warning yet";
+    {
+        auto rec = UserStore::open(state_)->load("alice");
+        ASSERT_TRUE(rec && rec->has_value());
+        EXPECT_TRUE((*rec)->enrollment->confirmed) << "a recovery code confirms the enrollment";
+    }
     EXPECT_EQ(auth("alice", {recovery_codes_[0]}).rc, PAM_AUTH_ERR);
-    EXPECT_EQ(auth("alice", {recovery_codes_[1]}).rc, PAM_SUCCESS);
+    const auto second = auth("alice", {recovery_codes_[1]});
+    EXPECT_EQ(second.rc, PAM_SUCCESS);
+    EXPECT_NE(second.conv.all_messages().find(
+                  "Recovery code accepted; 2 left. Ask an administrator for new ones (authctl recovery -u alice)."),
+              std::string::npos)
+        << second.conv.all_messages();
+    EXPECT_EQ(auth("alice", {recovery_codes_[2]}).rc, PAM_SUCCESS);
+    const auto last = auth("alice", {recovery_codes_[3]});
+    EXPECT_EQ(last.rc, PAM_SUCCESS);
+    EXPECT_NE(last.conv.all_messages().find("Recovery code accepted; none left. Ask an administrator"),
+              std::string::npos)
+        << last.conv.all_messages();
+    if (!syslog_->available()) return;
+    EXPECT_NE(syslog_->drain().find("user alice: accepted a recovery code (0 left)"), std::string::npos);
 }
 
 TEST_F(ModuleTest, HotpCounterAdvancesWithLookAhead)

@@ -82,6 +82,15 @@ UserRecord arbitrary_record(Source& src)
                                    "caf\xc3\xa9"};
     r.tally.last_source = src.below(8) == 7 ? bytes(src.below(200)) : sources[src.below(7)];
     r.tally.locked_until = src.below(4) == 0 ? kLockedForever : time_value();
+    // Now and then a reason outside the enum (see enums_in_range), or one without a lock.
+    const LockReason reasons[] = {LockReason::unknown, LockReason::failures, LockReason::admin,
+                                  static_cast<LockReason>(3 + src.below(250))};
+    r.tally.lock_reason = reasons[src.below(50) == 0 ? 3 : src.below(3)];
+    const std::string admins[] = {"", "-", "bob", "uid:1000", "a b", std::string(kMaxLockedByLength, 'b'),
+                                  std::string(kMaxLockedByLength + 1, 'b'), "caf\xc3\xa9"};
+    r.tally.locked_by = src.below(3) == 0 ? admins[src.below(8)] : std::string();
+    r.tally.last_success = src.below(3) == 0 ? 0 : time_value();
+    r.tally.last_success_source = src.below(8) == 7 ? bytes(src.below(200)) : sources[src.below(7)];
     const std::string groups[] = {"wheel", "sudo-2fa", "a.b_c", "", "-x", "a b", std::string(kMaxGroupName, 'g'),
                                   std::string(kMaxGroupName + 1, 'g'), "caf\xc3\xa9"};
     const std::uint64_t n_groups = src.below(kMaxGrantedGroups + 2);
@@ -90,11 +99,13 @@ UserRecord arbitrary_record(Source& src)
     return r;
 }
 
-// False for a record whose type or algorithm is none of the enum's names:
+// False for a record whose type, algorithm or lock reason is none of the enum's names:
 // validate_record refuses it, though the parser may read the writer's text
 // (it spells an unknown algorithm SHA1).
 inline bool enums_in_range(const UserRecord& r)
 {
+    const auto reason = r.tally.lock_reason;
+    if (reason != LockReason::unknown && reason != LockReason::failures && reason != LockReason::admin) return false;
     if (!r.enrollment) return true;
     const auto t = r.enrollment->type;
     const auto a = r.enrollment->algo;

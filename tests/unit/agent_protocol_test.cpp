@@ -110,6 +110,7 @@ void expect_same(const Reply& a, const Reply& b)
     EXPECT_EQ(a.info.failures, b.info.failures);
     EXPECT_EQ(a.info.enrolled, b.info.enrolled);
     EXPECT_EQ(a.info.now, b.info.now);
+    EXPECT_EQ(a.attempt.replayed, b.attempt.replayed);
 }
 
 // Fails the test unless `r` is an Errc::invalid_argument whose detail names `what`.
@@ -178,6 +179,13 @@ std::vector<Reply> ok_replies()
     out.push_back(r);
     r = Reply{};
     r.ok = true;
+    r.attempt.outcome = Outcome::wrong_code;  // a code already used
+    r.attempt.failures = 1;
+    r.attempt.replayed = true;
+    r.attempt.now = 1700000040;
+    out.push_back(r);
+    r = Reply{};
+    r.ok = true;
     r.attempt.outcome = Outcome::not_enrolled;
     r.attempt.now = -1;
     out.push_back(r);
@@ -226,7 +234,7 @@ TEST(AgentProtocol, RequestBytesAreTheDocumentedLayout)
     ASSERT_TRUE(frame);
     const std::string expected(
         "\0\0\0\x15"
-        "ACTL\x01"
+        "ACTL\x02"
         "\x02\x01"
         "\0\x02"
         "al"
@@ -255,7 +263,7 @@ TEST(AgentProtocol, ReplyBytesAreTheDocumentedLayout)
     auto err = encode_reply(error_reply(Errc::corrupt, "bad"));
     ASSERT_TRUE(err);
     EXPECT_EQ(*err, std::string("\0\0\0\x0c"
-                                "ACTL\x01"
+                                "ACTL\x02"
                                 "\x00\x05"
                                 "\0\x03"
                                 "bad",
@@ -274,6 +282,7 @@ TEST(AgentProtocol, ReplyBytesAreTheDocumentedLayout)
     r.info.failures = 6;
     r.info.enrolled = true;
     r.info.now = 10;
+    r.attempt.replayed = true;
     const std::string payload = Raw()
                                     .header()
                                     .u8(1)
@@ -290,11 +299,12 @@ TEST(AgentProtocol, ReplyBytesAreTheDocumentedLayout)
                                     .u32(6)
                                     .u8(1)
                                     .i64(10)
+                                    .u8(1)  // replayed (version 2)
                                     .get();
-    ASSERT_EQ(payload.size(), 56U);
+    ASSERT_EQ(payload.size(), 57U);
     auto ok = encode_reply(r);
     ASSERT_TRUE(ok);
-    EXPECT_EQ(*ok, std::string("\0\0\0\x38", 4) + payload);
+    EXPECT_EQ(*ok, std::string("\0\0\0\x39", 4) + payload);
 }
 
 TEST(AgentProtocol, OkReplyIgnoresErrorFieldsAndErrorReplyIgnoresTheRest)
@@ -304,7 +314,7 @@ TEST(AgentProtocol, OkReplyIgnoresErrorFieldsAndErrorReplyIgnoresTheRest)
     ok.detail = std::string(5000, 'x');  // not encoded, so not checked
     auto frame = encode_reply(ok);
     ASSERT_TRUE(frame) << frame.error().message();
-    EXPECT_EQ(frame->size(), 4U + 56U);
+    EXPECT_EQ(frame->size(), 4U + 57U);
 
     Reply err = ok_replies()[0];
     err.ok = false;
@@ -457,7 +467,7 @@ TEST(AgentProtocol, WrongMagicOrVersionIsRefused)
             expect_defect(decode_request(bad), "magic");
             expect_defect(decode_reply(bad), "magic");
         }
-        for (const unsigned version : {0U, 2U, 255U}) {
+        for (const unsigned version : {0U, 1U, 3U, 255U}) {  // 1: the module and agent are upgraded together
             std::string bad = p;
             bad[4] = static_cast<char>(version);
             expect_defect(decode_request(bad), "version " + std::to_string(version));
@@ -489,7 +499,8 @@ TEST(AgentProtocol, EnumAndFlagValuesOutsideTheirRangeAreRefused)
                                                                                        {12, "lock.locked"},
                                                                                        {21, "used_recovery"},
                                                                                        {34, "info.lock.locked"},
-                                                                                       {47, "info.enrolled"}}) {
+                                                                                       {47, "info.enrolled"},
+                                                                                       {56, "replayed"}}) {
         bad = ok;
         bad[offset] = 2;
         expect_defect(decode_reply(bad), name);

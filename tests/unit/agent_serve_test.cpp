@@ -202,6 +202,15 @@ TEST(AgentServe, DecisionLogNamesUserOutcomeAndContextButNeverTheCode)
     EXPECT_NE(line.text.find("accepted the code, 2 failures cleared"), std::string::npos) << line.text;
     EXPECT_EQ(line.text.find("111111"), std::string::npos);
 
+    // A replayed code: counted like a wrong one, logged as what it is.
+    rep.attempt = AttemptResult{};
+    rep.attempt.outcome = Outcome::wrong_code;
+    rep.attempt.failures = 1;
+    rep.attempt.replayed = true;
+    line = decision_log(req, rep);
+    EXPECT_EQ(line.level, LogLevel::notice);
+    EXPECT_EQ(line.text, "user bob: code already used (1 failure) (service=sshd source=10.0.0.7 op=attempt)");
+
     rep.attempt.outcome = Outcome::locked;
     rep.attempt.lock = {true, kLockedForever};
     line = decision_log(req, rep);

@@ -194,12 +194,52 @@ TEST(FleetMerge, EveryParameterAndEverySecretByteMakesAnotherEnrollment)
     }
 }
 
+Tally tally_of(std::uint32_t failures, std::int64_t first, std::int64_t last, std::string source, std::int64_t until)
+{
+    Tally t;
+    t.failures = failures;
+    t.first_failure = first;
+    t.last_failure = last;
+    t.last_source = std::move(source);
+    t.locked_until = until;
+    return t;
+}
+
+TEST(FleetMerge, TheLaterLockWinsWithItsReasonAndTheLaterSuccessWins)
+{
+    UserRecord src = enrolled();
+    UserRecord dst = src.clone();
+    src.tally = tally_of(0, 0, 0, "", T0 + 600);
+    src.tally.lock_reason = LockReason::admin;
+    src.tally.locked_by = "bob";
+    src.tally.last_success = T0 - 100;
+    src.tally.last_success_source = "10.0.0.1";
+    dst.tally.last_success = T0 - 50;
+    dst.tally.last_success_source = "10.0.0.2";
+    auto d = decide_transfer(src, some(dst), false);
+    ASSERT_TRUE(d.result);
+    EXPECT_EQ(d.result->tally.locked_until, T0 + 600);
+    EXPECT_EQ(d.result->tally.lock_reason, LockReason::admin);
+    EXPECT_EQ(d.result->tally.locked_by, "bob");
+    EXPECT_EQ(d.result->tally.last_success, T0 - 50) << "the destination's success is later";
+    EXPECT_EQ(d.result->tally.last_success_source, "10.0.0.2");
+    // The source's later success wins though the destination's tally is kept.
+    src.tally = Tally{};
+    src.tally.last_success = T0;
+    src.tally.last_success_source = "10.0.0.3";
+    d = decide_transfer(src, some(dst), false);
+    ASSERT_TRUE(d.result);
+    EXPECT_EQ(d.action, TransferAction::merged);
+    EXPECT_EQ(d.result->tally.last_success, T0);
+    EXPECT_EQ(d.result->tally.last_success_source, "10.0.0.3");
+}
+
 TEST(FleetMerge, TheLaterLockWinsWholeAndNoLockIsLost)
 {
     UserRecord src = enrolled();
     UserRecord dst = src.clone();
-    src.tally = {3, T0, T0 + 5, "10.0.0.1", T0 + 600};
-    dst.tally = {1, T0, T0 + 1, "10.0.0.2", 0};
+    src.tally = tally_of(3, T0, T0 + 5, "10.0.0.1", T0 + 600);
+    dst.tally = tally_of(1, T0, T0 + 1, "10.0.0.2", 0);
     auto d = decide_transfer(src, some(dst), false);
     ASSERT_TRUE(d.result);
     EXPECT_EQ(d.action, TransferAction::merged);
@@ -213,8 +253,8 @@ TEST(FleetMerge, TheLaterLockWinsWholeAndNoLockIsLost)
     EXPECT_EQ(d.action, TransferAction::already_there);
 
     // Failures below the threshold are not summed: the destination's count stays.
-    src.tally = {2, T0, T0 + 5, "a", 0};
-    dst.tally = {1, T0, T0 + 1, "b", 0};
+    src.tally = tally_of(2, T0, T0 + 5, "a", 0);
+    dst.tally = tally_of(1, T0, T0 + 1, "b", 0);
     d = decide_transfer(src, some(dst), false);
     EXPECT_EQ(d.action, TransferAction::already_there);
 }
@@ -222,7 +262,7 @@ TEST(FleetMerge, TheLaterLockWinsWholeAndNoLockIsLost)
 TEST(FleetMerge, ATallyOnlySourceMergesItsLockIntoAnEnrolledDestination)
 {
     UserRecord src;
-    src.tally = {3, T0, T0 + 5, "x", T0 + 900};
+    src.tally = tally_of(3, T0, T0 + 5, "x", T0 + 900);
     const UserRecord dst = enrolled();
     const auto d = decide_transfer(src, some(dst), false);
     EXPECT_EQ(d.action, TransferAction::merged);

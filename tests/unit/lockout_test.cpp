@@ -130,12 +130,47 @@ TEST(Lockout, SuccessClearsCountAndLockButKeepsHistory)
     Tally t;
     record_failure(t, p, false, T, "a");
     record_failure(t, p, false, T + 5, "b");
-    EXPECT_EQ(record_success(t), 2U);
+    EXPECT_EQ(record_success(t, T + 10, "ok host"), 2U);
     EXPECT_EQ(t.failures, 0U);
     EXPECT_EQ(t.locked_until, 0);
     EXPECT_EQ(t.last_failure, T + 5);
     EXPECT_EQ(t.last_source, "b");
-    EXPECT_EQ(record_success(t), 0U);
+    EXPECT_EQ(t.last_success, T + 10);
+    EXPECT_EQ(t.last_success_source, "ok?host");
+    EXPECT_EQ(record_success(t, T + 3, "earlier"), 0U);
+    EXPECT_EQ(t.last_success, T + 10) << "never moves backwards";
+    EXPECT_EQ(t.last_success_source, "ok?host");
+    // A reset keeps the last success.
+    reset_tally(t);
+    EXPECT_EQ(t.last_success, T + 10);
+}
+
+TEST(Lockout, ALockSaysWhyAndWhoAndAResetOrSuccessForgetsIt)
+{
+    LockoutPolicy p;
+    Tally t;
+    for (int i = 0; i < 3; ++i) record_failure(t, p, false, T, "h");
+    EXPECT_EQ(t.lock_reason, LockReason::failures);
+    EXPECT_EQ(t.locked_by, "");
+    record_success(t, T + 1, "h");
+    EXPECT_EQ(t.lock_reason, LockReason::unknown);
+    lock_until(t, kLockedForever, "bob smith");
+    EXPECT_EQ(t.lock_reason, LockReason::admin);
+    EXPECT_EQ(t.locked_by, "bob?smith");
+    for (int i = 0; i < 3; ++i) record_failure(t, p, false, T + 2, "h");
+    EXPECT_EQ(t.lock_reason, LockReason::admin) << "failures do not take over an admin's lock";
+    EXPECT_EQ(t.locked_by, "bob?smith");
+    reset_tally(t);
+    EXPECT_EQ(t.lock_reason, LockReason::unknown);
+    EXPECT_EQ(t.locked_by, "");
+    lock_until(t, T + 100, std::string(100, 'x'));
+    EXPECT_EQ(t.locked_by.size(), kMaxLockedByLength);
+    lock_until(t, 0, "bob");
+    EXPECT_EQ(t.locked_until, 0);
+    EXPECT_EQ(t.lock_reason, LockReason::unknown);
+    EXPECT_EQ(lock_reason_name(LockReason::failures), std::string("failures"));
+    EXPECT_EQ(lock_reason_name(LockReason::admin), std::string("admin"));
+    EXPECT_EQ(lock_reason_name(LockReason::unknown), std::string(""));
 }
 
 TEST(Lockout, ManualLockHoldsAndIsNotShortenedByFailures)

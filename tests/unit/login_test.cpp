@@ -113,10 +113,86 @@ TEST_F(LoginTest, ReplayedCodeIsRefusedAndCounted)
 {
     enroll("alice");
     const std::string code = totp("alice", T0);
-    EXPECT_EQ(attempt("alice", code, T0).outcome, Outcome::success);
+    const auto first = attempt("alice", code, T0);
+    EXPECT_EQ(first.outcome, Outcome::success);
+    EXPECT_FALSE(first.replayed);
     const auto again = attempt("alice", code, T0 + 1);
     EXPECT_EQ(again.outcome, Outcome::wrong_code);
     EXPECT_EQ(again.failures, 1U);
+    EXPECT_TRUE(again.replayed) << "told apart from a wrong code, still counted";
+    EXPECT_EQ(tally("alice").failures, 1U);
+    EXPECT_EQ(enrollment("alice").last_step, std::optional<std::uint64_t>(totp_step(T0, 30)));
+}
+
+// The first login right after `enroll --confirm`, in the same step; an older
+// step than the last accepted; a wrong code; a step outside the window.
+TEST_F(LoginTest, AReplayIsToldApartFromAWrongCodeOnlyInsideTheWindow)
+{
+    enroll("alice");
+    opts_.lockout.deny = 0;  // count, never lock: every attempt below is evaluated
+    const std::string newer = totp("alice", T0 + 30);
+    const std::string older = totp("alice", T0 - 30);
+    ASSERT_EQ(attempt("alice", newer, T0).outcome, Outcome::success);
+    auto r = attempt("alice", older, T0);  // never used, but at or below the last accepted step
+    EXPECT_EQ(r.outcome, Outcome::wrong_code);
+    EXPECT_TRUE(r.replayed);
+    std::string wrong = totp("alice", T0);
+    // A code of no step in the window (retry until it is none of them).
+    for (char c = '0'; c <= '9'; ++c) {
+        wrong[0] = c;
+        bool any = false;
+        for (int d = -2; d <= 2; ++d) any = any || wrong == totp("alice", T0 + 30 * d);
+        if (!any) break;
+    }
+    r = attempt("alice", wrong, T0);
+    EXPECT_EQ(r.outcome, Outcome::wrong_code);
+    EXPECT_FALSE(r.replayed);
+    // Ten minutes on: the used step is outside the window, and its code is just wrong.
+    r = attempt("alice", newer, T0 + 600);
+    EXPECT_EQ(r.outcome, Outcome::wrong_code);
+    EXPECT_FALSE(r.replayed);
+    EXPECT_EQ(tally("alice").failures, 3U) << "every one counted";
+    // A malformed answer is never a replay.
+    EXPECT_FALSE(attempt("alice", newer + "0", T0).replayed);
+}
+
+TEST_F(LoginTest, AnHotpCodeOfTheLastAcceptedCounterIsAReplay)
+{
+    EnrollParams p;
+    p.type = OtpType::hotp;
+    enroll("hugo", p);
+    opts_.hotp_window = 2;
+    opts_.lockout.deny = 0;
+    ASSERT_EQ(attempt("hugo", code_at("hugo", 2), T0).outcome, Outcome::success);  // counter now 3
+    ASSERT_EQ(attempt("hugo", code_at("hugo", 5), T0).outcome, Outcome::success);  // counter now 6
+    auto r = attempt("hugo", code_at("hugo", 5), T0);
+    EXPECT_EQ(r.outcome, Outcome::wrong_code);
+    EXPECT_TRUE(r.replayed) << "the code just used, typed again";
+    r = attempt("hugo", code_at("hugo", 4), T0);
+    EXPECT_EQ(r.outcome, Outcome::wrong_code);
+    EXPECT_FALSE(r.replayed) << "skipped by the button, never used: just wrong";
+    r = attempt("hugo", code_at("hugo", 2), T0);
+    EXPECT_EQ(r.outcome, Outcome::wrong_code);
+    EXPECT_FALSE(r.replayed) << "only the last accepted counter is looked at";
+    EXPECT_EQ(enrollment("hugo").counter, 6U) << "a replay never moves the counter";
+    EXPECT_EQ(tally("hugo").failures, 3U);
+}
+
+TEST_F(LoginTest, ASuccessRecordsTheLastSuccessAndAFailureLockSaysWhy)
+{
+    enroll("sam");
+    const std::string code = totp("sam", T0);
+    ASSERT_EQ(attempt("sam", code, T0).outcome, Outcome::success);
+    EXPECT_EQ(tally("sam").last_success, T0);
+    EXPECT_EQ(tally("sam").last_success_source, "192.0.2.1");
+    for (int i = 0; i < 3; ++i) attempt("sam", code, T0 + 1);  // three replays lock
+    EXPECT_EQ(tally("sam").lock_reason, LockReason::failures);
+    EXPECT_EQ(tally("sam").last_success, T0) << "kept across failures";
+    // Another module's success clears the lock and its reason, but is not a code authctl accepted.
+    ASSERT_TRUE(record_external_success(*store_, LoginContext{"sam", false, "tty2", T0 + 700}));
+    EXPECT_EQ(tally("sam").lock_reason, LockReason::unknown);
+    EXPECT_EQ(tally("sam").locked_until, 0);
+    EXPECT_EQ(tally("sam").last_success, T0);
 }
 
 TEST_F(LoginTest, OlderStepRefusedOnceANewerOneWasAccepted)
@@ -273,6 +349,19 @@ TEST_F(LoginTest, RecoveryCodeWorksExactlyOnce)
     EXPECT_EQ(r.recovery_left, 2U);
     EXPECT_EQ(attempt("ruth", recovery_codes_[1], T0).outcome, Outcome::wrong_code);
     EXPECT_EQ(attempt("ruth", recovery_codes_[0], T0).outcome, Outcome::success);
+}
+
+// The recovery codes are issued with the enrollment and shown only with it:
+// using one proves the user holds what enroll gave them.
+TEST_F(LoginTest, ARecoveryCodeConfirmsTheEnrollment)
+{
+    enroll("ruth", {}, 2);
+    ASSERT_FALSE(enrollment("ruth").confirmed);
+    const auto r = attempt("ruth", recovery_codes_[0], T0);
+    ASSERT_EQ(r.outcome, Outcome::success);
+    EXPECT_TRUE(enrollment("ruth").confirmed);
+    EXPECT_EQ(enrollment("ruth").last_step, std::nullopt) << "no step consumed by a recovery code";
+    EXPECT_EQ(tally("ruth").last_success, T0);
 }
 
 TEST_F(LoginTest, LockAfterDenyThenRefusalWithoutEvaluation)

@@ -40,7 +40,9 @@ std::string text_of(const UserRecord& r)
     return std::string(serialize_record(r).view());
 }
 
-const char* kTotpText =
+// A record as a version-1 build wrote it (no lock reason, no last success):
+// still read, and written back as version 2.
+const char* kTotpTextV1 =
     "authctl-user 1\n"
     "type totp\n"
     "algorithm SHA256\n"
@@ -57,9 +59,111 @@ const char* kTotpText =
     "locked_until 1700000800\n"
     "end\n";
 
+const char* kTotpText =
+    "authctl-user 2\n"
+    "type totp\n"
+    "algorithm SHA256\n"
+    "digits 8\n"
+    "period 60\n"
+    "last_step 56666666\n"
+    "secret GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n"
+    "created 1700000000\n"
+    "confirmed yes\n"
+    "failures 2\n"
+    "first_failure 1700000100\n"
+    "last_failure 1700000200\n"
+    "last_source 192.0.2.7\n"
+    "locked_until 1700000800\n"
+    "end\n";
+
+void expect_corrupt(const std::string& text, const std::string& needle)
+{
+    auto p = parse_record(text);
+    ASSERT_FALSE(p) << "parsed: " << text;
+    EXPECT_EQ(p.error().code, Errc::corrupt);
+    EXPECT_NE(p.error().detail.find(needle), std::string::npos) << p.error().detail;
+}
+
+std::string replace(std::string text, const std::string& from, const std::string& to)
+{
+    const auto at = text.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    return text.replace(at, from.size(), to);
+}
+
 TEST(Record, SerializesToTheDocumentedFormat)
 {
     EXPECT_EQ(text_of(sample(OtpType::totp)), kTotpText);
+}
+
+TEST(Record, AVersion1RecordStillParsesAndIsWrittenBackAsVersion2)
+{
+    auto old = parse_record(kTotpTextV1);
+    ASSERT_TRUE(old) << old.error().message();
+    EXPECT_EQ(old->tally.locked_until, 1700000800);
+    EXPECT_EQ(old->tally.lock_reason, LockReason::unknown);
+    EXPECT_EQ(old->tally.locked_by, "");
+    EXPECT_EQ(old->tally.last_success, 0);
+    EXPECT_EQ(text_of(*old), kTotpText);
+    // Version 1 has none of the new keys; version 2 each only when set.
+    expect_corrupt(replace(kTotpTextV1, "end\n", "last_success 5 -\nend\n"), "unexpected key 'last_success'");
+    expect_corrupt(replace(kTotpTextV1, "end\n", "lock_reason failures\nend\n"), "unexpected key 'lock_reason'");
+    expect_corrupt(replace(kTotpText, "authctl-user 2", "authctl-user 3"), "version 3");
+}
+
+TEST(Record, RoundTripsLockReasonWhoAndLastSuccess)
+{
+    UserRecord r = sample(OtpType::totp);
+    r.tally.lock_reason = LockReason::admin;
+    r.tally.locked_by = "bob";
+    r.tally.last_success = 1700000050;
+    r.tally.last_success_source = "198.51.100.4";
+    const std::string text = text_of(r);
+    EXPECT_NE(text.find("locked_until 1700000800\nlock_reason admin bob\nlast_success 1700000050 198.51.100.4\nend\n"),
+              std::string::npos)
+        << text;
+    auto back = parse_record(text);
+    ASSERT_TRUE(back) << back.error().message();
+    EXPECT_EQ(back->tally.lock_reason, LockReason::admin);
+    EXPECT_EQ(back->tally.locked_by, "bob");
+    EXPECT_EQ(back->tally.last_success, 1700000050);
+    EXPECT_EQ(back->tally.last_success_source, "198.51.100.4");
+    EXPECT_EQ(text_of(*back), text);
+    r.tally.lock_reason = LockReason::failures;
+    r.tally.locked_by.clear();
+    r.tally.last_success_source.clear();
+    const std::string failures = text_of(r);
+    EXPECT_NE(failures.find("\nlock_reason failures\nlast_success 1700000050 -\n"), std::string::npos) << failures;
+    back = parse_record(failures);
+    ASSERT_TRUE(back) << back.error().message();
+    EXPECT_EQ(back->tally.lock_reason, LockReason::failures);
+    EXPECT_EQ(back->tally.last_success_source, "");
+    r.tally.lock_reason = LockReason::admin;  // by an administrator nobody knows
+    back = parse_record(text_of(r));
+    ASSERT_TRUE(back) << back.error().message();
+    EXPECT_EQ(back->tally.lock_reason, LockReason::admin);
+    EXPECT_EQ(back->tally.locked_by, "");
+
+    // Values checked, and the reason only with a lock.
+    const std::string admin = text;
+    expect_corrupt(replace(admin, "lock_reason admin bob", "lock_reason hand"), "lock_reason");
+    expect_corrupt(replace(admin, "lock_reason admin bob", "lock_reason failures bob"), "lock_reason");
+    expect_corrupt(replace(admin, "lock_reason admin bob", "lock_reason -"), "lock_reason");
+    expect_corrupt(replace(admin, "lock_reason admin bob", "lock_reason admin "), "lock_reason");
+    expect_corrupt(replace(admin, "lock_reason admin bob", "lock_reason admin b b"), "lock_reason");
+    expect_corrupt(replace(admin, "lock_reason admin bob", "lock_reason admin " + std::string(65, 'b')),
+                   "lock_reason");
+    expect_corrupt(replace(admin, "lock_reason admin bob", "lock_reason admin b\x01"), "non-printable");
+    expect_corrupt(replace(admin, "locked_until 1700000800", "locked_until 0"), "lock_reason");
+    expect_corrupt(replace(admin, "last_success 1700000050", "last_success -1"), "last_success");
+    expect_corrupt(replace(admin, "last_success 1700000050", "last_success 0"), "last_success");
+    expect_corrupt(replace(admin, "last_success 1700000050", "last_success 01700000050"), "last_success");
+    expect_corrupt(replace(admin, "last_success 1700000050", "last_success 9223372036854775807"), "last_success");
+    expect_corrupt(replace(admin, "last_success 1700000050 198.51.100.4", "last_success 1700000050"), "last_success");
+    expect_corrupt(replace(admin, "198.51.100.4", std::string(129, 'h')), "last_success");
+    expect_corrupt(replace(admin, "198.51.100.4", "a b"), "last_success");
+    expect_corrupt(replace(admin, "lock_reason admin bob\n", "lock_reason admin bob\nlock_reason admin bob\n"),
+                   "repeated");
 }
 
 TEST(Record, RoundTripsTotpHotpAndTallyOnly)
@@ -155,28 +259,13 @@ TEST(Record, EveryTruncationFailsToParse)
     EXPECT_TRUE(parse_record(full));
 }
 
-void expect_corrupt(const std::string& text, const std::string& needle)
-{
-    auto p = parse_record(text);
-    ASSERT_FALSE(p) << "parsed: " << text;
-    EXPECT_EQ(p.error().code, Errc::corrupt);
-    EXPECT_NE(p.error().detail.find(needle), std::string::npos) << p.error().detail;
-}
-
-std::string replace(std::string text, const std::string& from, const std::string& to)
-{
-    const auto at = text.find(from);
-    EXPECT_NE(at, std::string::npos) << from;
-    return text.replace(at, from.size(), to);
-}
-
 TEST(Record, RejectsHostileText)
 {
     const std::string good = kTotpText;
     expect_corrupt("", "end");
     expect_corrupt("end\n", "empty");
-    expect_corrupt(replace(good, "authctl-user 1", "authctl-user 2"), "version 2");
-    expect_corrupt(replace(good, "authctl-user 1\n", "garbage\n"), "not 'key value'");
+    expect_corrupt(replace(good, "authctl-user 2", "authctl-user 1000"), "version 1000");
+    expect_corrupt(replace(good, "authctl-user 2\n", "garbage\n"), "not 'key value'");
     expect_corrupt(replace(good, "type totp", "type sms"), "type");
     expect_corrupt(replace(good, "type totp", "type TOTP"), "type");
     expect_corrupt(replace(good, "algorithm SHA256", "algorithm MD5"), "algorithm");
@@ -209,7 +298,7 @@ TEST(Record, RejectsHostileText)
     expect_corrupt(replace(good, "locked_until 1700000800", "locked_until -0"), "locked_until");
     expect_corrupt(replace(good, "locked_until 1700000800", "locked_until -5"), "locked_until");
     expect_corrupt(replace(good, "first_failure 1700000100", "first_failure +1700000100"), "first_failure");
-    expect_corrupt(replace(good, "authctl-user 1", "authctl-user 01"), "not an authctl user record");
+    expect_corrupt(replace(good, "authctl-user 2", "authctl-user 02"), "not an authctl user record");
     expect_corrupt(replace(good, "secret GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", "secret gezdgnbvgy3tqojqgezdgnbvgy3tqojq"),
                    "canonical");
     expect_corrupt(
@@ -229,8 +318,8 @@ TEST(Record, RejectsHostileText)
     expect_corrupt(replace(good, "last_source 192.0.2.7", "last_source a b c"), "last_source");
     {
         // The version line must come first.
-        std::string moved = replace(good, "authctl-user 1\n", "");
-        moved = replace(moved, "type totp\n", "type totp\nauthctl-user 1\n");
+        std::string moved = replace(good, "authctl-user 2\n", "");
+        moved = replace(moved, "type totp\n", "type totp\nauthctl-user 2\n");
         expect_corrupt(moved, "not an authctl user record");
     }
     // Recovery lines without their kdf line, or with a bad one.

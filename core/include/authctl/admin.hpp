@@ -56,9 +56,10 @@ struct ResetResult {
 Result<ResetResult> reset_user(const Store& store, std::string_view user, bool is_root, const Options& opts,
                                std::int64_t now);
 
-// Locks by hand until `until` (kLockedForever for no end); creates a
+// Locks by hand until `until` (kLockedForever for no end), recording the
+// reason (admin) and `by`, the administrator (see lock_until); creates a
 // tally-only record for a user with none.
-Status lock_user(const Store& store, std::string_view user, std::int64_t until);
+Status lock_user(const Store& store, std::string_view user, std::int64_t until, std::string_view by = {});
 
 struct RemoveResult {
     bool existed = false;
@@ -80,6 +81,11 @@ struct StatusRow {
     std::int64_t last_failure = 0;
     std::string last_source;
     LockState lock;
+    LockReason lock_reason = LockReason::unknown;  // of the lock in force (lock.locked); else unknown
+    std::string locked_by;                         // admin locks: who; "" = unknown
+    std::int64_t last_success = 0;                 // 0 = never (or not recorded: a version-1 record)
+    std::string last_success_source;
+    std::size_t recovery_left = 0;                 // unused recovery codes
     std::string error;  // set when the record could not be read (the rest is then empty)
 };
 

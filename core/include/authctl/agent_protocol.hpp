@@ -17,7 +17,9 @@
 
 namespace authctl::agent {
 
-inline constexpr std::uint8_t kProtocolVersion = 1;
+// 2: the decision reply ends with `replayed`. A reader refuses every version
+// but its own (the module and the agent are upgraded together).
+inline constexpr std::uint8_t kProtocolVersion = 2;
 inline constexpr std::size_t kMaxFrame = 4096;  // payload bytes
 inline constexpr std::size_t kMaxUserBytes = 256;
 inline constexpr std::size_t kMaxServiceBytes = 64;

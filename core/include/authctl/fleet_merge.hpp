@@ -21,8 +21,10 @@
 //  - The tally (failures, lock): the destination's is kept, unless the
 //    source's carries a lock that ends later (a lock is never lost by a move;
 //    kLockedForever outlasts any other), in which case the source's tally is
-//    taken whole. Failures below the lock threshold are not summed: at most
-//    deny-1 failures counted on one side are forgotten, once, by a move.
+//    taken whole (with its lock's reason and who set it). Failures below the
+//    lock threshold are not summed: at most deny-1 failures counted on one
+//    side are forgotten, once, by a move.
+//  - The last success (time and source): the later of the two.
 //  - Granted groups (for `authctl remove`): the union, the destination's first,
 //    at most kMaxGrantedGroups.
 // A result equal to the destination's record is reported as already_there and

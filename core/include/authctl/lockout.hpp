@@ -32,13 +32,30 @@ inline constexpr unsigned kMaxDeny = 100;                // NIST SP 800-63B's ce
 inline constexpr std::uint32_t kMaxInterval = 31536000;  // one year
 inline constexpr std::size_t kMaxSourceLength = 128;
 
+// Why locked_until is set. A record of format version 1 does not say
+// (unknown); a lock is then shown without a reason.
+enum class LockReason {
+    unknown,   // no lock, or a lock from a version-1 record
+    failures,  // record_failure reached deny
+    admin,     // `authctl lock` (lock_until); locked_by says who
+};
+
+inline constexpr std::size_t kMaxLockedByLength = 64;
+
 struct Tally {
     std::uint32_t failures = 0;
     std::int64_t first_failure = 0;  // Unix time of the first counted failure; 0 = none
     std::int64_t last_failure = 0;   // kept after a success, for `authctl status`
     std::string last_source;         // remote host or tty of the last failure; "" = unknown
     std::int64_t locked_until = 0;   // 0 = not locked; kLockedForever = until reset
+    LockReason lock_reason = LockReason::unknown;  // set with locked_until, cleared with it
+    std::string locked_by;           // admin locks: the administrator ("" = unknown); else ""
+    std::int64_t last_success = 0;   // Unix time a code was last accepted; 0 = never (kept by reset)
+    std::string last_success_source;  // remote host or tty of that login; "" = unknown
 };
+
+// "failures", "admin", or "" for unknown.
+const char* lock_reason_name(LockReason r) noexcept;
 
 struct LockState {
     bool locked = false;
@@ -53,16 +70,20 @@ LockState lock_state(const Tally& tally, const LockoutPolicy& policy, bool is_ro
 // at most kMaxSourceLength bytes). Returns true when this failure locked the account.
 bool record_failure(Tally& tally, const LockoutPolicy& policy, bool is_root, std::int64_t now, std::string_view source);
 
-// Clears the count and any lock after a successful login; returns the number of
-// failures that were counted since the previous success.
-std::uint32_t record_success(Tally& tally) noexcept;
+// Clears the count and any lock after a successful login at `now` from
+// `source` (sanitised as for a failure), which become last_success and
+// last_success_source; returns the number of failures that were counted since
+// the previous success.
+std::uint32_t record_success(Tally& tally, std::int64_t now, std::string_view source);
 
-// An administrator's reset: clears count and lock; returns the count cleared.
+// An administrator's reset: clears count, lock and the lock's reason; returns
+// the count cleared. The last success is kept.
 std::uint32_t reset_tally(Tally& tally) noexcept;
 
-// An administrator's lock until `until` (kLockedForever for no end); a value
-// of 0 or less clears the lock.
-void lock_until(Tally& tally, std::int64_t until) noexcept;
+// An administrator's lock until `until` (kLockedForever for no end), by `by`
+// (sanitised as a source, at most kMaxLockedByLength bytes; "" = unknown);
+// a value of 0 or less clears the lock and its reason.
+void lock_until(Tally& tally, std::int64_t until, std::string_view by = {});
 
 // Printable form of a source for the tally: bytes outside 0x21..0x7E become '?'.
 std::string sanitize_source(std::string_view source);

@@ -28,7 +28,7 @@ struct LoginContext {
 
 enum class Outcome {
     success,       // the code (or a recovery code) was accepted and consumed
-    wrong_code,    // evaluated and wrong, replayed or malformed; counted
+    wrong_code,    // evaluated and wrong, replayed or malformed; counted (replayed says which)
     locked,        // refused without evaluating; not counted
     not_enrolled,  // the user has no enrollment; nothing changed
 };
@@ -38,6 +38,8 @@ struct AttemptResult {
     std::uint32_t failures = 0;  // success: failures cleared by it; wrong_code: count now; locked: count
     bool locked_now = false;     // wrong_code: this failure locked the account
     LockState lock;              // locked / locked_now: until when
+    bool replayed = false;       // wrong_code: a code already used (a step at or below the last
+                                 // accepted, or the HOTP counter accepted last); refused and counted all the same
     bool used_recovery = false;  // success through a recovery code
     std::size_t recovery_left = 0;
     std::int64_t now = 0;  // the time the decision was made by (the store's clock where it has one)
@@ -47,8 +49,12 @@ struct AttemptResult {
 // then records a failure on disk *before* evaluating (an attempt that cannot
 // be recorded is never evaluated), accepts a TOTP step at most once (never one
 // at or below the last accepted), advances the HOTP counter past the match,
-// consumes a recovery code, and on success takes the failure back and clears
-// the count -- all before the lock is released. A code that is not `digits`
+// consumes a recovery code (which confirms the enrollment, as a one-time code
+// does), and on success takes the failure back, clears the count and records
+// the time and source as the last success -- all before the lock is released.
+// A refused code that matches a TOTP step at or below the last accepted
+// (within the window) or the HOTP counter accepted last is reported as
+// `replayed` (still counted; never accepted). A code that is not `digits`
 // digits is tried as a recovery code, else counted as wrong. The result is
 // returned only once the store acknowledged every write (LockedRecord::finish). Errc::invalid_argument
 // when ctx.now <= 0 (a clock before 1970 is not trusted).

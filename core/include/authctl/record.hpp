@@ -20,7 +20,10 @@
 
 namespace authctl {
 
-inline constexpr int kRecordVersion = 1;
+// The version written; every version from kMinRecordVersion on is read (a
+// version-1 record converts to version 2 on its next write).
+inline constexpr int kRecordVersion = 2;
+inline constexpr int kMinRecordVersion = 1;
 inline constexpr std::size_t kMaxRecordBytes = 16 * 1024;
 
 struct Enrollment {
