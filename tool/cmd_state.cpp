@@ -215,7 +215,8 @@ void run_lock(const LockArgs& a)
     const SystemUser user = require_user(a.user);
     const StoreHandle store = open_store(a.common, opts, false);
     const std::int64_t until = a.seconds > 0 ? store.now() + a.seconds : kLockedForever;
-    const std::string by = admin_identity();
+    // As the record keeps it (printable, bounded): what --json prints too.
+    const std::string by = sanitize_source(std::string_view(admin_identity()).substr(0, kMaxLockedByLength));
     if (auto st = lock_user(*store, user.name, until, by); !st) fail(st.error());
     if (user.uid == 0 && !opts.lockout.even_deny_root)
         std::cerr << "authctl: warning: root is never locked unless even_deny_root is set; the lock is stored but "

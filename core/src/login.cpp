@@ -20,8 +20,8 @@ struct OtpMatch {
 // step at or below last_step; HOTP, the last accepted counter) is a replay:
 // the code typed twice, the one `enroll --confirm` took, or an observed one
 // tried again. A replay is never accepted. The pass covers the same counters
-// whatever the code (its cost depends on the stored state and the clock
-// only): TOTP's whole window, which before skipped the steps already used;
+// whatever the code, stopping at the first match from the highest down (a
+// wrong code, the common case, costs the whole pass): TOTP's whole window, which before skipped the steps already used;
 // for HOTP one counter more (counters skipped by pressing the button were
 // never used and are not looked at). One pass, not two: a second
 // find_counter would cost a MAC setup again.

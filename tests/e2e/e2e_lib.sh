@@ -273,7 +273,9 @@ code() {
   oathtool --totp -b -N "@$at" "$1"
 }
 
-# One field of `authctl status -u USER --json`.
+# One field of `authctl status -u USER --json` (which exits 1 when the user
+# is locked: that is an answer too, so a caller under `set -e -o pipefail`
+# is not stopped by it).
 status_field() {
-  "$authctl" status -u "$1" --dir "$state" --json | jq -r ".[0].$2"
+  { "$authctl" status -u "$1" --dir "$state" --json || [ $? -eq 1 ]; } | jq -r ".[0].$2"
 }

@@ -159,13 +159,14 @@ check "pam-auth-update --enable authctl adds the module to common-auth (with nul
   grep -qE '^auth\s+required\s+pam_authctl.so nullok' /etc/pam.d/common-auth
 check "...and to common-account" grep -qE '^account\s+required\s+pam_authctl.so' /etc/pam.d/common-account
 # Lines an admin put in by hand, which removal cannot take out: a sudo stack
-# naming the module, one in /etc/pam.conf by its full path; and two that are
-# harmless once it is gone (a comment, and a '-' line libpam skips quietly).
+# naming the module, one with a Latin-1 byte in its comment; one in
+# /etc/pam.conf (which libpam ignores while /etc/pam.d exists); and two that
+# are harmless once it is gone (a comment, and a '-' line libpam skips quietly).
 [ -f /etc/pam.d/sudo ] || printf '@include common-auth\n' > /etc/pam.d/sudo
 printf 'auth\trequired\tpam_authctl.so\n' >> /etc/pam.d/sudo
 sudo_line=$(wc -l < /etc/pam.d/sudo)
+printf 'auth required pam_authctl.so # caf\351\n' > /etc/pam.d/authctl-latin1
 printf 'sudo auth required %s/pam_authctl.so nullok\n' "$pamdir" >> /etc/pam.conf
-conf_line=$(wc -l < /etc/pam.conf)
 printf '# auth required pam_authctl.so\n-auth optional pam_authctl.so\nauth required pam_permit.so # not pam_authctl.so\n' \
   > /etc/pam.d/authctl-harmless
 : > "$work/systemctl.log"
@@ -175,10 +176,12 @@ sed -n '/authctl: WARNING/,/second session/p' "$work/dpkg-r.log" | sed 's/^/  /'
 warned() { grep -qxF "authctl:     $1" "$work/dpkg-r.log"; }
 check "removal warns, on stderr, naming /etc/pam.d/sudo and the line that still names the module" \
   warned "/etc/pam.d/sudo:$sudo_line:auth	required	pam_authctl.so"
-check "...and every other such line, in /etc/pam.d and /etc/pam.conf" \
+check "...and every other such line in /etc/pam.d" \
   bash -c "$(declare -f warned); work='$work'; warned '/etc/pam.d/authctl-deb:1:auth required pam_authctl.so' && \
-           warned '/etc/pam.d/authctl-deb:2:account required pam_authctl.so' && \
-           warned '/etc/pam.conf:$conf_line:sudo auth required $pamdir/pam_authctl.so nullok'"
+           warned '/etc/pam.d/authctl-deb:2:account required pam_authctl.so'"
+check "...a line with a byte that is not UTF-8 too" grep -q '^authctl:     /etc/pam.d/authctl-latin1:1:auth required pam_authctl.so' "$work/dpkg-r.log"
+check "...but not /etc/pam.conf, which libpam ignores while /etc/pam.d exists" \
+  bash -c "! grep -q '/etc/pam.conf' '$work/dpkg-r.log'"
 check "...saying what breaks and what to do" \
   bash -c "grep -q 'these services will refuse EVERY login' '$work/dpkg-r.log' && grep -q 'Take these lines out now' '$work/dpkg-r.log' && grep -q 'reinstall' '$work/dpkg-r.log'"
 check "...not about comments, '-' lines or pam-auth-update's own lines (taken out first)" \

@@ -35,6 +35,8 @@ check "the man pages" bash -c "grep -q 'man8/pam_authctl.8' '$top/files' && grep
 check "bash completion" has -rw-r--r-- /usr/share/bash-completion/completions/authctl
 check "the licence: License: Apache-2.0 and the LICENSE file" bash -c "rpm -qp --qf '%{license}' '$rpm' | grep -qx Apache-2.0 && grep -qE '/usr/share/licenses/authctl(-[0-9.]+)?/LICENSE\$' '$top/files'"
 check "no Debian pam-auth-update profile" bash -c "! grep -q pam-configs '$top/files'"
+check "an upgrade restarts a running agent (%postun try-restart), an erase stops it (%preun)" \
+  bash -c "rpm -qp --scripts '$rpm' | grep -q 'systemctl try-restart authctld.service' && rpm -qp --scripts '$rpm' | grep -q 'systemctl stop authctld.socket authctld.service'"
 check "%post warns about a bad authctl.conf (authctl config check), never failing the install" \
   bash -c "rpm -qp --scripts '$rpm' | grep -q 'authctl config check'"
 e2e_finish
