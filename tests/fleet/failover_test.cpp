@@ -86,13 +86,8 @@ TEST(Failover, StandbyPromoteCrashAndRebuildOnTheSamePortAndAStandbyIsNeverUsed)
     ASSERT_EQ(::geteuid(), 0U) << "fleet tests run as root";
     std::unique_ptr<test::PgTestServer> a, b;
     std::unique_ptr<fleet::PgStore> store;
-    const std::string err = test::start_fleet(a, store);
+    const std::string err = test::start_fleet_with_standby(a, b, store, test::PgTestServer::Sync::off);
     ASSERT_TRUE(err.empty()) << err;
-    try {
-        b = test::PgTestServer::standby_of(*a, test::PgTestServer::Sync::off);
-    } catch (const std::exception& e) {
-        FAIL() << e.what();
-    }
     EXPECT_NE(a->port(), b->port());
     std::string out;
     ASSERT_EQ(a->psql("SELECT application_name || ' ' || state FROM pg_stat_replication", &out), 0);
@@ -164,13 +159,8 @@ TEST(Failover, AHungHostFirstInTheListStillLeavesTimeForThePrimary)
     ASSERT_EQ(::geteuid(), 0U) << "fleet tests run as root";
     std::unique_ptr<test::PgTestServer> a, b;
     std::unique_ptr<fleet::PgStore> store;
-    const std::string err = test::start_fleet(a, store);
+    const std::string err = test::start_fleet_with_standby(a, b, store, test::PgTestServer::Sync::off);
     ASSERT_TRUE(err.empty()) << err;
-    try {
-        b = test::PgTestServer::standby_of(*a, test::PgTestServer::Sync::off);
-    } catch (const std::exception& e) {
-        FAIL() << e.what();
-    }
     test::TempDir tmp;
     const std::string path = tmp / "fleet.conf";
     ASSERT_TRUE(test::PgTestServer::write_fleet_conf(path, {b.get(), a.get()}));
@@ -214,13 +204,8 @@ TEST(Failover, CommitWaitingForAStoppedSynchronousStandbyIsNeverAVerdict)
     ASSERT_EQ(::geteuid(), 0U) << "fleet tests run as root";
     std::unique_ptr<test::PgTestServer> pg, standby;
     std::unique_ptr<fleet::PgStore> store;
-    const std::string err = test::start_fleet(pg, store);
+    const std::string err = test::start_fleet_with_standby(pg, standby, store, test::PgTestServer::Sync::on);
     ASSERT_TRUE(err.empty()) << err;
-    try {
-        standby = test::PgTestServer::standby_of(*pg, test::PgTestServer::Sync::on);
-    } catch (const std::exception& e) {
-        FAIL() << e.what();
-    }
     EnrollParams p;
     p.type = OtpType::hotp;
     auto pending = prepare_enrollment(p, 0, std::time(nullptr));

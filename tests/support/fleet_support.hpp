@@ -34,4 +34,17 @@ inline std::string start_fleet(std::unique_ptr<PgTestServer>& pg, std::unique_pt
     return "";
 }
 
+// start_fleet, plus a streaming standby of it (synchronous or not) in `standby`.
+inline std::string start_fleet_with_standby(std::unique_ptr<PgTestServer>& pg, std::unique_ptr<PgTestServer>& standby,
+                                            std::unique_ptr<fleet::PgStore>& store, PgTestServer::Sync sync)
+{
+    if (std::string err = start_fleet(pg, store); !err.empty()) return err;
+    try {
+        standby = PgTestServer::standby_of(*pg, sync);
+    } catch (const std::exception& e) {
+        return e.what();
+    }
+    return "";
+}
+
 }  // namespace authctl::test
