@@ -190,25 +190,28 @@ std::string human_duration(std::int64_t s)
     return unit((s + 86399) / 86400, "day");
 }
 
-std::string utc_time(std::int64_t t)
+namespace {
+
+std::string format_utc(std::int64_t t, const char* format)
 {
-    if (t <= 0) return "-";
     const std::time_t tt = static_cast<std::time_t>(t);
     std::tm tm{};
     ::gmtime_r(&tt, &tm);
     char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+    std::strftime(buf, sizeof buf, format, &tm);
     return buf;
+}
+
+}  // namespace
+
+std::string utc_time(std::int64_t t)
+{
+    return t <= 0 ? "-" : format_utc(t, "%Y-%m-%d %H:%M:%S");
 }
 
 std::string iso_utc(std::int64_t t)
 {
-    const std::time_t tt = static_cast<std::time_t>(t);
-    std::tm tm{};
-    ::gmtime_r(&tt, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
+    return format_utc(t, "%Y-%m-%dT%H:%M:%SZ");
 }
 
 std::string admin_identity()
