@@ -118,14 +118,22 @@ Result<ProgramRun> run_program(const std::string& path, const std::vector<std::s
     return run;
 }
 
-std::string one_line(const std::string& text)
+std::vector<std::string> output_lines(const std::string& text)
 {
-    std::string joined;
+    std::vector<std::string> lines;
     std::size_t pos = 0;
     while (pos < text.size()) {
         const auto nl = text.find('\n', pos);
-        std::string line = text.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+        lines.push_back(text.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos));
         pos = nl == std::string::npos ? text.size() : nl + 1;
+    }
+    return lines;
+}
+
+std::string one_line(const std::string& text)
+{
+    std::string joined;
+    for (std::string line : output_lines(text)) {
         while (!line.empty() && (line.back() == ' ' || line.back() == '\t' || line.back() == '\r')) line.pop_back();
         const auto start = line.find_first_not_of(" \t");
         if (start == std::string::npos) continue;

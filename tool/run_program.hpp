@@ -27,6 +27,10 @@ struct ProgramRun {
 Result<ProgramRun> run_program(const std::string& path, const std::vector<std::string>& argv, int timeout_ms,
                                std::size_t max_bytes = 16 * 1024);
 
+// The lines of a program's output, without their '\n' (a last line without
+// one included; no empty line after a final '\n').
+std::vector<std::string> output_lines(const std::string& text);
+
 // A program's output as one line for an error message: its non-empty lines
 // trimmed and joined with "; ", control bytes escaped, cut to 300 bytes.
 std::string one_line(const std::string& text);

@@ -14,11 +14,7 @@ SudoVerdict parse_sudo_list(const std::string& user, const ProgramRun& run)
         // following commands on HOST:" (indented rules).
         bool in_rules = false, in_defaults = false;
         SudoVerdict may_run{SudoAnswer::may_run, {}};
-        std::size_t pos = 0;
-        while (pos < run.out.size()) {
-            const auto nl = run.out.find('\n', pos);
-            const std::string line = run.out.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
-            pos = nl == std::string::npos ? run.out.size() : nl + 1;
+        for (const std::string& line : output_lines(run.out)) {
             const bool indented = !line.empty() && (line[0] == ' ' || line[0] == '\t');
             if (!indented) {
                 in_defaults = line.rfind("Matching Defaults entries for ", 0) == 0;
