@@ -5,6 +5,7 @@
 #include <security/pam_modutil.h>
 #include <syslog.h>
 
+#include <cstdio>
 #include <cstring>
 #include <pwd.h>
 
@@ -76,16 +77,39 @@ int Session::get_account(Account& out)
     if (user == nullptr || *user == '\0') return PAM_USER_UNKNOWN;
     const struct passwd* pw = pam_modutil_getpwnam(pamh_, user);
     out.exists = pw != nullptr && pw->pw_name != nullptr && *pw->pw_name != '\0';
+    out.in_user_db = out.exists;
     out.name = out.exists ? pw->pw_name : user;
     out.is_root = out.exists && pw->pw_uid == 0;
+    // faillock's admin_group: its members are handled as root is.
+    if (out.exists && !out.is_root && !opts_.admin_group.empty())
+        out.is_root = pam_modutil_user_in_group_nam_nam(pamh_, out.name.c_str(), opts_.admin_group.c_str()) != 0;
     return PAM_SUCCESS;
+}
+
+bool is_local_user(const std::string& user)
+{
+    FILE* f = std::fopen("/etc/passwd", "re");
+    if (f == nullptr) return false;
+    bool found = false;
+    struct passwd pw {};
+    struct passwd* entry = nullptr;
+    char buf[16384];
+    // fgetpwent_r stops at the end or at a line too long for buf (ERANGE):
+    // a user not found then is not local, the fail-safe answer for tracking.
+    while (!found && fgetpwent_r(f, &pw, buf, sizeof buf, &entry) == 0 && entry != nullptr)
+        found = entry->pw_name != nullptr && user == entry->pw_name;
+    std::fclose(f);
+    return found;
 }
 
 std::string Session::source() const
 {
-    std::string s = item_string(pamh_, PAM_RHOST);
-    if (s.empty()) s = item_string(pamh_, PAM_TTY);
-    return s;
+    return source_key(item_string(pamh_, PAM_RHOST), item_string(pamh_, PAM_TTY), service());
+}
+
+std::string Session::log_name(const Account& acct) const
+{
+    return acct.in_user_db || opts_.audit ? acct.name : std::string("(unknown)");
 }
 
 std::string Session::service() const
@@ -113,6 +137,7 @@ void Session::tell(const std::string& text, bool error)
 
 void Session::log(int priority, const std::string& user, const std::string& text) const
 {
+    if (opts_.no_log_info && (priority == LOG_INFO || priority == LOG_NOTICE)) return;
     const std::string rhost = sanitize_source(item_string(pamh_, PAM_RHOST));
     pam_syslog(pamh_, priority, "user %s: %s (service=%s rhost=%s)", sanitize_source(user).c_str(), text.c_str(),
                sanitize_source(service()).c_str(), rhost.empty() ? "-" : rhost.c_str());
@@ -135,6 +160,27 @@ std::string lock_message(std::uint32_t failures, std::int64_t until, std::int64_
     if (until == kLockedForever) return msg + "it stays locked until an administrator unlocks it.";
     const std::int64_t minutes = until > now ? (until - now + 59) / 60 : 1;
     return msg + "try again in " + std::to_string(minutes) + " minute" + (minutes == 1 ? "" : "s") + ".";
+}
+
+std::string lock_message(const LockState& lock, std::int64_t now, std::string_view source)
+{
+    if (lock.scope == LockScope::user) return lock_message(lock.failures, lock.until, now);
+    const char* where = source.rfind("tty:", 0) == 0       ? "this terminal"
+                        : source.rfind("service:", 0) == 0 ? "this service"
+                                                           : "this address";
+    std::string msg = std::string("Logins from ") + where + " are locked after " + std::to_string(lock.failures) +
+                      " failed attempt" + (lock.failures == 1 ? "" : "s") + "; ";
+    if (lock.until == kLockedForever) return msg + "they stay locked until an administrator unlocks them.";
+    const std::int64_t minutes = lock.until > now ? (lock.until - now + 59) / 60 : 1;
+    return msg + "try again in " + std::to_string(minutes) + " minute" + (minutes == 1 ? "" : "s") + ".";
+}
+
+std::string failures_since_message(std::uint32_t failures, std::uint32_t sources)
+{
+    std::string text = "There " + std::string(failures == 1 ? "was " : "were ") + std::to_string(failures) +
+                       " failed attempt" + (failures == 1 ? "" : "s");
+    if (sources > 0) text += " from " + std::to_string(sources) + " source" + (sources == 1 ? "" : "s");
+    return text + " since your last successful login.";
 }
 
 }  // namespace authctl::pam

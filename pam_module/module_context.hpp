@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "authctl/lockout.hpp"
 #include "authctl/options.hpp"
 #include "authctl/result.hpp"
 
@@ -31,10 +32,15 @@ struct ModuleConfig {
 Result<ModuleConfig> read_config(int argc, const char** argv);
 
 struct Account {
-    std::string name;      // the account's own name (pw_name) when it exists, else as PAM gave it
-    bool exists = false;   // in the user database
-    bool is_root = false;  // uid 0
+    std::string name;        // the account's own name (pw_name) when it exists, else as PAM gave it
+    bool exists = false;     // in the user database (and a name the store can hold)
+    bool in_user_db = false; // in the user database (whether or not the store can hold the name)
+    bool is_root = false;    // uid 0, or a member of admin_group (faillock's meaning: root's rules apply)
 };
+
+// True when `user` has a line in /etc/passwd itself (not only through a name
+// service): what local_users_only asks, as pam_faillock reads it.
+bool is_local_user(const std::string& user);
 
 class Session {
 public:
@@ -46,7 +52,8 @@ public:
     // is returned as is (PAM_CONV_ERR, PAM_INCOMPLETE, ...) when there is no user name.
     int get_account(Account& out);
 
-    // Remote host, else tty, else "" (for the tally and the log).
+    // The login's source key (source_key(): the remote address, its /64, a
+    // host name, else "tty:TTY" or "service:NAME"), for the tally and the log.
     std::string source() const;
     std::string service() const;
 
@@ -58,8 +65,13 @@ public:
     void tell(const std::string& text, bool error = false);
 
     // A line to syslog (authpriv) prefixed with user, service and remote host
-    // context; the user name is sanitised to printable ASCII.
+    // context; the user name is sanitised to printable ASCII. With
+    // no_log_info, LOG_INFO and LOG_NOTICE lines are not written.
     void log(int priority, const std::string& user, const std::string& text) const;
+    // The name to log for `acct`: its name, unless it is not in the user
+    // database and `audit` is off (a name typed into the user prompt may be a
+    // password): then "(unknown)", as pam_faillock does.
+    std::string log_name(const Account& acct) const;
     void debug(const std::string& user, const std::string& text) const;
 
     void arm_fail_delay();
@@ -73,6 +85,16 @@ private:
 // "Account locked after N failed attempts; try again in M minutes." (or "...
 // until an administrator unlocks it.")
 std::string lock_message(std::uint32_t failures, std::int64_t until, std::int64_t now);
+
+// The message for `lock`: lock_message for the user's lock; for one source's,
+// "Logins from this address are locked after N failed attempts; ..." (this
+// terminal, this service for the local source keys), saying nothing of
+// whether the last code was right.
+std::string lock_message(const LockState& lock, std::int64_t now, std::string_view source);
+
+// After a success: "There were N failed attempts since your last successful
+// login." (with "from M sources" when the sources were counted).
+std::string failures_since_message(std::uint32_t failures, std::uint32_t sources);
 
 // What a user is told when the fleet could not decide (PAM_AUTHINFO_UNAVAIL):
 // no reason (that is in the log), nothing about the account.

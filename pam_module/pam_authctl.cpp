@@ -63,12 +63,6 @@ private:
     LoginService* service_ = nullptr;
 };
 
-std::string failures_since(std::uint32_t n)
-{
-    return "There " + std::string(n == 1 ? "was " : "were ") + std::to_string(n) + " failed attempt" +
-           (n == 1 ? "" : "s") + " since your last successful login.";
-}
-
 // What the auth phase returns for a locked user (refused without asking, or
 // locked by this very failure): PAM_MAXTRIES, "do not try again". sshd then
 // stops offering keyboard-interactive and password on this connection, so the
@@ -76,6 +70,21 @@ std::string failures_since(std::uint32_t n)
 // times. sudo takes it as a failed attempt; login and su end their retry
 // loops at once (a locked user's retries would be refused anyway).
 constexpr int kLockedResult = PAM_MAXTRIES;
+
+// For the log: "account locked (N failures)" or "locked from this source (N failures)".
+std::string lock_text(const LockState& lock)
+{
+    return std::string(lock.scope == LockScope::source ? "locked from this source (" : "account locked (") +
+           failures_text(lock.failures) + ")";
+}
+
+// For the log when a failure locks: the account, or one source.
+std::string locked_now_text(const LockState& lock, const std::string& source)
+{
+    if (lock.scope == LockScope::source)
+        return "source " + (source.empty() ? std::string("-") : source) + " locked after " + failures_text(lock.failures);
+    return "account locked after " + failures_text(lock.failures);
+}
 
 // A code that matched a step or counter already used (the confirmation of
 // `authctl enroll --confirm`, a code typed twice, or someone else's replay).
@@ -107,7 +116,7 @@ int authenticate_code(Session& s, const Options& opts, const Account& acct)
         const int rc = s.ask_code(answer);
         wipe_string(answer);
         if (rc != PAM_SUCCESS) return conversation_error(rc);
-        s.log(LOG_NOTICE, acct.name, "refused: unknown user");
+        s.log(LOG_NOTICE, s.log_name(acct), "refused: unknown user");
         return PAM_USER_UNKNOWN;
     }
     Logins logins;
@@ -119,9 +128,8 @@ int authenticate_code(Session& s, const Options& opts, const Account& acct)
     auto info = logins->lock_info(ctx);
     if (!info) return fail_closed(s, opts, acct.name, info.error());
     if (info->lock.locked) {
-        s.tell(lock_message(info->failures, info->lock.until, info->now), true);
-        s.log(LOG_NOTICE, acct.name,
-              "refused without asking: account locked (" + failures_text(info->failures) + ")");
+        s.tell(lock_message(info->lock, info->now, source), true);
+        s.log(LOG_NOTICE, acct.name, "refused without asking: " + lock_text(info->lock));
         return kLockedResult;
     }
     if (!info->enrolled && opts.nullok) {
@@ -147,14 +155,16 @@ int authenticate_code(Session& s, const Options& opts, const Account& acct)
 
     switch (result->outcome) {
         case Outcome::success:
-            if (result->failures > 0) s.tell(failures_since(result->failures));
+            if (result->failures > 0)
+                s.tell(failures_since_message(result->failures, opts.lockout.per_source ? result->sources : 0));
             if (result->used_recovery) s.tell(recovery_left_message(result->recovery_left, acct.name));
             s.log(LOG_INFO, acct.name,
                   std::string("accepted ") +
                       (result->used_recovery
                            ? "a recovery code (" + std::to_string(result->recovery_left) + " left)"
                            : "a one-time code") +
-                      (result->failures > 0 ? " after " + failures_text(result->failures) : ""));
+                      (result->failures > 0 ? " after " + failures_text(result->failures) : "") +
+                      (result->sources > 0 ? " from " + std::to_string(result->sources) + " source(s)" : ""));
             return PAM_SUCCESS;
         case Outcome::wrong_code:
             // A replay is refused and counted like a wrong code; only the words differ.
@@ -162,14 +172,14 @@ int authenticate_code(Session& s, const Options& opts, const Account& acct)
                   (result->replayed ? "code already used (" : "wrong code (") + failures_text(result->failures) + ")");
             if (result->replayed) s.tell(kCodeAlreadyUsedMessage);
             if (result->locked_now) {
-                s.log(LOG_WARNING, acct.name, "account locked after " + failures_text(result->failures));
-                s.tell(lock_message(result->failures, result->lock.until, result->now), true);
+                s.log(LOG_WARNING, acct.name, locked_now_text(result->lock, source));
+                s.tell(lock_message(result->lock, result->now, source), true);
                 return kLockedResult;
             }
             return PAM_AUTH_ERR;
         case Outcome::locked:
-            s.tell(lock_message(result->failures, result->lock.until, result->now), true);
-            s.log(LOG_NOTICE, acct.name, "refused: account locked (" + failures_text(result->failures) + ")");
+            s.tell(lock_message(result->lock, result->now, source), true);
+            s.log(LOG_NOTICE, acct.name, "refused: " + lock_text(result->lock));
             return kLockedResult;
         case Outcome::not_enrolled:
             if (opts.nullok) {
@@ -195,9 +205,8 @@ int preauth(Session& s, const Options& opts, const Account& acct)
     if (!info) return fail_closed(s, opts, acct.name, info.error());
     if (!info->lock.locked) return PAM_SUCCESS;
     s.arm_fail_delay();
-    s.tell(lock_message(info->failures, info->lock.until, info->now), true);
-    s.log(LOG_NOTICE, acct.name,
-          "refused in preauth: account locked (" + failures_text(info->failures) + ")");
+    s.tell(lock_message(info->lock, info->now, source), true);
+    s.log(LOG_NOTICE, acct.name, "refused in preauth: " + lock_text(info->lock));
     return kLockedResult;
 }
 
@@ -206,7 +215,7 @@ int authfail(Session& s, const Options& opts, const Account& acct)
 {
     s.arm_fail_delay();
     if (!acct.exists) {
-        s.log(LOG_NOTICE, acct.name, "failure of an unknown user (not recorded)");
+        s.log(LOG_NOTICE, s.log_name(acct), "failure of an unknown user (not recorded)");
         return PAM_AUTH_ERR;
     }
     Logins logins;
@@ -217,13 +226,13 @@ int authfail(Session& s, const Options& opts, const Account& acct)
     auto result = logins->external_failure(ctx);
     if (!result) return fail_closed(s, opts, acct.name, result.error());
     if (result->outcome == Outcome::locked) {
-        s.log(LOG_NOTICE, acct.name, "failure while locked (not counted)");
+        s.log(LOG_NOTICE, acct.name, "failure while locked (not counted): " + lock_text(result->lock));
         return kLockedResult;
     }
     s.log(LOG_NOTICE, acct.name, "authentication failure (" + failures_text(result->failures) + ")");
     if (result->locked_now) {
-        s.log(LOG_WARNING, acct.name, "account locked after " + failures_text(result->failures));
-        s.tell(lock_message(result->failures, result->lock.until, result->now), true);
+        s.log(LOG_WARNING, acct.name, locked_now_text(result->lock, source));
+        s.tell(lock_message(result->lock, result->now, source), true);
         return kLockedResult;
     }
     return PAM_AUTH_ERR;
@@ -237,11 +246,18 @@ int authsucc(Session& s, const Options& opts, const Account& acct)
     if (auto st = logins.open(opts); !st) return fail_closed(s, opts, acct.name, st.error());
     const std::string source = s.source();
     const std::string service = s.service();
-    auto cleared = logins->external_success(LoginContext{acct.name, acct.is_root, source, std::time(nullptr), service});
-    if (!cleared) return fail_closed(s, opts, acct.name, cleared.error());
-    if (*cleared > 0) {
-        s.tell(failures_since(*cleared));
-        s.log(LOG_INFO, acct.name, "success after " + failures_text(*cleared));
+    auto result = logins->external_success(LoginContext{acct.name, acct.is_root, source, std::time(nullptr), service});
+    if (!result) return fail_closed(s, opts, acct.name, result.error());
+    if (result->outcome == Outcome::locked) {
+        // A lock in force is not lifted by another module's success.
+        s.arm_fail_delay();
+        s.tell(lock_message(result->lock, result->now, source), true);
+        s.log(LOG_NOTICE, acct.name, "success of another module refused: " + lock_text(result->lock));
+        return kLockedResult;
+    }
+    if (result->failures > 0) {
+        s.tell(failures_since_message(result->failures, opts.lockout.per_source ? result->sources : 0));
+        s.log(LOG_INFO, acct.name, "success after " + failures_text(result->failures));
     }
     return PAM_SUCCESS;
 }
@@ -253,13 +269,14 @@ int account(Session& s, const Options& opts, const Account& acct)
     if (!acct.exists) return PAM_IGNORE;
     Logins logins;
     if (auto st = logins.open(opts); !st) return fail_closed(s, opts, acct.name, st.error());
+    const std::string source = s.source();
     const std::string service = s.service();
-    const LoginContext ctx{acct.name, acct.is_root, "", std::time(nullptr), service};
+    const LoginContext ctx{acct.name, acct.is_root, source, std::time(nullptr), service};
     auto info = logins->lock_info(ctx);
     if (!info) return fail_closed(s, opts, acct.name, info.error());
     if (!info->lock.locked) return PAM_SUCCESS;
-    s.tell(lock_message(info->failures, info->lock.until, info->now), true);
-    s.log(LOG_NOTICE, acct.name, "account denied: locked (" + failures_text(info->failures) + ")");
+    s.tell(lock_message(info->lock, info->now, source), true);
+    s.log(LOG_NOTICE, acct.name, "account denied: " + lock_text(info->lock));
     return PAM_PERM_DENIED;
 }
 
@@ -306,6 +323,13 @@ int run(pam_handle_t* pamh, int flags, int argc, const char** argv, Phase phase)
         acct.exists = false;
     }
     s.debug(acct.name, std::string("mode ") + (phase == Phase::account ? "account" : "auth"));
+    // faillock's local_users_only: the tally modes leave users of a network
+    // directory alone. Never the code itself: a second factor is not waived.
+    if (cfg->opts.local_users_only && (phase == Phase::account || cfg->mode != Mode::code) && acct.exists &&
+        !is_local_user(acct.name)) {
+        s.debug(acct.name, "not in /etc/passwd: ignored (local_users_only)");
+        return PAM_IGNORE;
+    }
     if (phase == Phase::account) return account(s, cfg->opts, acct);
     switch (cfg->mode) {
         case Mode::code: return authenticate_code(s, cfg->opts, acct);

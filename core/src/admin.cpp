@@ -97,10 +97,43 @@ Result<ResetResult> reset_user(const Store& store, std::string_view user, bool i
     if (!slot) return r;
     r.had_record = true;
     r.was_locked = lock_state(slot->tally, opts.lockout, is_root, now).locked || slot->tally.locked_until != 0;
-    if (slot->tally.failures == 0 && slot->tally.locked_until == 0) return r;
+    for (const SourceTally& s : slot->tally.sources) r.was_locked = r.was_locked || s.locked_until != 0;
+    if (slot->tally.failures == 0 && slot->tally.locked_until == 0 && slot->tally.sources.empty()) return r;
     r.cleared = reset_tally(slot->tally);
     if (auto st = store_changes(*held); !st) return st.error();
     return r;
+}
+
+Result<ResetResult> reset_user_source(const Store& store, std::string_view user, std::string_view source,
+                                      bool is_root, const Options& opts, std::int64_t now)
+{
+    auto held = store.lock(user);
+    if (!held) return held.error();
+    auto& slot = held->record();
+    ResetResult r;
+    if (!slot) return r;
+    const SourceTally* s = find_source(slot->tally, source);
+    if (s == nullptr) return r;
+    r.had_record = true;
+    (void)is_root;
+    (void)opts;
+    r.was_locked = s->locked_until == kLockedForever || now < s->locked_until;
+    r.cleared = reset_source(slot->tally, source).value_or(0);
+    if (auto st = store_changes(*held); !st) return st.error();
+    return r;
+}
+
+Status lock_user_source(const Store& store, std::string_view user, std::string_view source, std::int64_t until,
+                        std::string_view by, std::int64_t now)
+{
+    if (until <= 0) return make_error(Errc::invalid_argument, "lock end must be in the future");
+    if (source.empty()) return make_error(Errc::invalid_argument, "no source given");
+    auto held = store.lock(user);
+    if (!held) return held.error();
+    auto& slot = held->record();
+    if (!slot) slot.emplace();
+    lock_source_until(slot->tally, source, until, by, now);
+    return store_changes(*held);
 }
 
 Status lock_user(const Store& store, std::string_view user, std::int64_t until, std::string_view by)
@@ -176,6 +209,18 @@ StatusRow status_row(std::string_view user, const Result<std::optional<UserRecor
     row.last_success = r.tally.last_success;
     row.last_success_source = r.tally.last_success_source;
     row.recovery_left = r.recovery.hashes.size();
+    row.failures_since_success = r.tally.failures_since_success;
+    row.sources_since_success = r.tally.sources_since_success;
+    const bool root_asked = !r.tally.sources.empty() && is_root();
+    for (const SourceTally& s : r.tally.sources) {
+        StatusRow::Source out{s, lock_state(r.tally, opts.lockout, root_asked, now, s.source)};
+        // lock_state answers for a login from that source: the user's own lock
+        // is shown on the row, not repeated on every source.
+        if (out.lock.scope != LockScope::source) out.lock = {};
+        row.sources.push_back(std::move(out));
+    }
+    std::stable_sort(row.sources.begin(), row.sources.end(),
+                     [](const StatusRow::Source& a, const StatusRow::Source& b) { return a.lock.locked > b.lock.locked; });
     return row;
 }
 

@@ -310,11 +310,11 @@ Result<AttemptResult> AgentLogins::external_failure(const LoginContext& ctx)
     return reply->attempt;
 }
 
-Result<std::uint32_t> AgentLogins::external_success(const LoginContext& ctx)
+Result<AttemptResult> AgentLogins::external_success(const LoginContext& ctx)
 {
     auto reply = call(agent::Op::external_success, ctx, {});
     if (!reply) return reply.error();
-    return reply->attempt.failures;
+    return reply->attempt;
 }
 
 }  // namespace authctl

@@ -21,7 +21,8 @@ constexpr std::size_t kHeaderBytes = 5;  // magic, version
 constexpr std::size_t kMaxRequestPayload =
     kHeaderBytes + 2 + (2 + kMaxUserBytes) + (2 + kMaxServiceBytes) + (2 + kMaxSourceBytes) + (2 + kMaxCodeBytes);
 constexpr std::size_t kErrorReplyPayload = kHeaderBytes + 1 + 1 + 2;  // + detail
-constexpr std::size_t kOkReplyPayload = kHeaderBytes + 1 + (1 + 4 + 1 + 1 + 8 + 1 + 4 + 8) + (1 + 8 + 4 + 1 + 8) + 1;
+constexpr std::size_t kOkReplyPayload =
+    kHeaderBytes + 1 + (1 + 4 + 1 + 1 + 8 + 1 + 4 + 8) + (1 + 8 + 4 + 1 + 8) + 1 + (4 + 1 + 4 + 1 + 4);
 static_assert(kMaxRequestPayload <= kMaxFrame);
 static_assert(kErrorReplyPayload + kMaxDetailBytes <= kMaxFrame);
 static_assert(kMaxUserBytes <= 0xFFFF && kMaxSourceBytes <= 0xFFFF && kMaxDetailBytes <= 0xFFFF);  // u16 lengths
@@ -254,6 +255,9 @@ Result<std::string> encode_reply(const Reply& rep)
     }
     const auto outcome = static_cast<unsigned>(rep.attempt.outcome);
     if (outcome > kLastOutcome) return defect("reply", "outcome " + std::to_string(outcome) + " is not an Outcome");
+    for (const LockScope sc : {rep.attempt.lock.scope, rep.info.lock.scope})
+        if (static_cast<unsigned>(sc) > static_cast<unsigned>(LockScope::source))
+            return defect("reply", "lock scope " + std::to_string(static_cast<unsigned>(sc)) + " is not a LockScope");
     if (rep.attempt.recovery_left > std::numeric_limits<std::uint32_t>::max())
         return defect("reply", "recovery_left " + std::to_string(rep.attempt.recovery_left) + " is over 2^32-1");
     out.reserve(4 + kOkReplyPayload);
@@ -277,6 +281,11 @@ Result<std::string> encode_reply(const Reply& rep)
     w.boolean(i.enrolled);
     w.i64(i.now);
     w.boolean(a.replayed);  // version 2
+    w.u32(a.sources);       // version 3
+    w.u8(static_cast<std::uint8_t>(a.lock.scope));
+    w.u32(a.lock.failures);
+    w.u8(static_cast<std::uint8_t>(i.lock.scope));
+    w.u32(i.lock.failures);
     return out;
 }
 
@@ -333,6 +342,17 @@ Result<Reply> decode_reply(std::string_view payload)
     i.enrolled = r.boolean("info.enrolled");
     i.now = r.i64("info.now");
     a.replayed = r.boolean("replayed");
+    a.sources = r.u32("sources");
+    auto scope = [&r](const char* field) {
+        const std::uint8_t v = r.u8(field);
+        if (!r.failed() && v > static_cast<std::uint8_t>(LockScope::source))
+            r.fail(defect("reply", std::string(field) + " " + std::to_string(v) + " is not a lock scope"));
+        return static_cast<LockScope>(v);
+    };
+    a.lock.scope = scope("lock.scope");
+    a.lock.failures = r.u32("lock.failures");
+    i.lock.scope = scope("info.lock.scope");
+    i.lock.failures = r.u32("info.lock.failures");
     if (auto st = r.finish(); !st) return st.error();
     return rep;
 }

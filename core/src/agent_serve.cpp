@@ -56,9 +56,7 @@ Reply run(LoginService& logins, const Request& req, std::int64_t now)
         case Op::external_success: {
             auto r = logins.external_success(ctx);
             if (!r) return error_reply(r.error());
-            rep.attempt.outcome = Outcome::success;
-            rep.attempt.failures = *r;
-            rep.attempt.now = now;
+            rep.attempt = *r;
             return rep;
         }
     }
@@ -199,8 +197,11 @@ LogLine decision_log(const Request& req, const Reply& rep)
             case Op::attempt: line = attempt_line(rep.attempt); break;
             case Op::external_failure: line = external_failure_line(rep.attempt); break;
             case Op::external_success:
-                line = {LogLevel::info,
-                        "success of another module recorded (" + failures_text(rep.attempt.failures) + " cleared)"};
+                line = rep.attempt.outcome == Outcome::locked
+                           ? LogLine{LogLevel::notice, "success of another module refused: locked (" +
+                                                           failures_text(rep.attempt.failures) + ")"}
+                           : LogLine{LogLevel::info, "success of another module recorded (" +
+                                                         failures_text(rep.attempt.failures) + " cleared)"};
                 break;
         }
     }

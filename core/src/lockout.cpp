@@ -1,6 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "authctl/lockout.hpp"
 
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cstring>
+
 namespace authctl {
 namespace {
 
@@ -9,50 +14,151 @@ bool lock_applies(const LockoutPolicy& policy, bool is_root) noexcept
     return !is_root || policy.even_deny_root || policy.root_unlock_time_set;
 }
 
+bool lock_in_force(std::int64_t locked_until, std::int64_t now) noexcept
+{
+    return locked_until != 0 && (locked_until == kLockedForever || now < locked_until);
+}
+
+// faillock's counting rule, on one count: a failure within fail_interval of
+// the previous one continues the count, a longer quiet spell restarts it. A
+// `now` earlier than the last failure is normal under concurrency (the clock
+// was read before waiting for the lock) or a clock step: it continues the
+// count, never restarts it, and last_failure never moves backwards.
+void count_failure(std::uint32_t& failures, std::int64_t& first, std::int64_t& last, const LockoutPolicy& policy,
+                   std::int64_t now) noexcept
+{
+    const bool continues =
+        failures > 0 && (now <= last || now - last <= static_cast<std::int64_t>(policy.fail_interval));
+    if (!continues) {
+        failures = 0;
+        first = now;
+    }
+    if (failures < UINT32_MAX) ++failures;
+    if (now > last) last = now;
+}
+
+// The end of a lock that starts at `from`.
+std::int64_t lock_end(const LockoutPolicy& policy, bool is_root, std::int64_t from) noexcept
+{
+    const std::uint32_t seconds =
+        (is_root && policy.root_unlock_time_set) ? policy.root_unlock_time : policy.unlock_time;
+    return (seconds == 0 || from > kLockedForever - 1 - seconds) ? kLockedForever : from + seconds;
+}
+
+SourceTally* find_entry(Tally& tally, std::string_view source) noexcept
+{
+    for (auto& s : tally.sources)
+        if (s.source == source) return &s;
+    return nullptr;
+}
+
+// The entry for `key` (already sanitised), created when missing; a full table
+// first gives up the least useful entry: one not locked at `now` with the
+// oldest failure, else the lock that ends first.
+SourceTally& entry_for(Tally& tally, const std::string& key, std::int64_t now)
+{
+    if (SourceTally* s = find_entry(tally, key)) return *s;
+    if (tally.sources.size() >= kMaxSources) {
+        auto victim = tally.sources.begin();
+        auto worse = [now](const SourceTally& a, const SourceTally& b) {
+            const bool la = lock_in_force(a.locked_until, now);
+            const bool lb = lock_in_force(b.locked_until, now);
+            if (la != lb) return !la;  // an unlocked entry goes first
+            if (la && a.locked_until != b.locked_until) return a.locked_until < b.locked_until;
+            return a.last_failure < b.last_failure;
+        };
+        for (auto it = tally.sources.begin(); it != tally.sources.end(); ++it)
+            if (worse(*it, *victim)) victim = it;
+        tally.sources.erase(victim);
+    }
+    tally.sources.push_back(SourceTally{});
+    tally.sources.back().source = key;
+    return tally.sources.back();
+}
+
 }  // namespace
+
+unsigned user_deny(const LockoutPolicy& policy) noexcept
+{
+    if (!policy.per_source) return policy.deny;
+    if (policy.deny == 0) return 0;
+    if (policy.deny_user_set) return policy.deny_user;
+    return std::min<unsigned>(10 * policy.deny, kMaxDeny);
+}
 
 LockState lock_state(const Tally& tally, const LockoutPolicy& policy, bool is_root, std::int64_t now) noexcept
 {
-    if (!lock_applies(policy, is_root) || tally.locked_until == 0) return {};
-    if (tally.locked_until == kLockedForever || now < tally.locked_until) return {true, tally.locked_until};
-    return {};
+    if (!lock_applies(policy, is_root) || !lock_in_force(tally.locked_until, now)) return {};
+    return {true, tally.locked_until, LockScope::user, tally.failures};
+}
+
+LockState lock_state(const Tally& tally, const LockoutPolicy& policy, bool is_root, std::int64_t now,
+                     std::string_view source) noexcept
+{
+    if (const LockState user = lock_state(tally, policy, is_root, now); user.locked) return user;
+    if (!lock_applies(policy, is_root)) return {};
+    const SourceTally* s = find_source(tally, sanitize_source(source));
+    if (s == nullptr || !lock_in_force(s->locked_until, now)) return {};
+    // An administrator's lock of a source holds in every mode; a lock by
+    // failures only while per_source is on (turning it off returns to the
+    // user-wide rule alone).
+    if (!policy.per_source && s->lock_reason != LockReason::admin) return {};
+    return {true, s->locked_until, LockScope::source, s->failures};
 }
 
 bool record_failure(Tally& tally, const LockoutPolicy& policy, bool is_root, std::int64_t now, std::string_view source)
 {
-    // A `now` earlier than the last failure is normal under concurrency (the
-    // clock was read before waiting for the lock) or a clock step: it continues
-    // the count, never restarts it, and last_failure never moves backwards.
-    const bool continues =
-        tally.failures > 0 &&
-        (now <= tally.last_failure || now - tally.last_failure <= static_cast<std::int64_t>(policy.fail_interval));
-    if (!continues) {
-        tally.failures = 0;
-        tally.first_failure = now;
-    }
-    if (tally.failures < UINT32_MAX) ++tally.failures;
-    if (now > tally.last_failure) tally.last_failure = now;
-    tally.last_source = sanitize_source(source);
+    const std::string key = sanitize_source(source);
+    count_failure(tally.failures, tally.first_failure, tally.last_failure, policy, now);
+    tally.last_source = key;
+    if (tally.failures_since_success < UINT32_MAX) ++tally.failures_since_success;
 
-    if (policy.deny == 0 || tally.failures < policy.deny || !lock_applies(policy, is_root)) return false;
-    if (lock_state(tally, policy, is_root, now).locked) return false;  // already locked by hand
-    const std::uint32_t seconds =
-        (is_root && policy.root_unlock_time_set) ? policy.root_unlock_time : policy.unlock_time;
-    const std::int64_t from = tally.last_failure;
-    tally.locked_until = (seconds == 0 || from > kLockedForever - 1 - seconds) ? kLockedForever : from + seconds;
+    bool locked_now = false;
+    const bool applies = lock_applies(policy, is_root);
+    if (policy.per_source) {
+        SourceTally* existing = find_entry(tally, key);
+        // A source counts once since the last success: an entry older than it
+        // (or new) is a source not counted yet.
+        if (existing == nullptr || existing->last_failure < tally.last_success || existing->failures == 0)
+            if (tally.sources_since_success < UINT32_MAX) ++tally.sources_since_success;
+        SourceTally& s = entry_for(tally, key, now);
+        count_failure(s.failures, s.first_failure, s.last_failure, policy, now);
+        if (applies && policy.deny != 0 && s.failures >= policy.deny && !lock_in_force(s.locked_until, now)) {
+            s.locked_until = lock_end(policy, is_root, s.last_failure);
+            s.lock_reason = LockReason::failures;
+            s.locked_by.clear();
+            locked_now = true;
+        }
+    }
+    const unsigned threshold = user_deny(policy);
+    if (!applies || threshold == 0 || tally.failures < threshold) return locked_now;
+    if (lock_state(tally, policy, is_root, now).locked) return locked_now;  // already locked (by hand)
+    tally.locked_until = lock_end(policy, is_root, tally.last_failure);
     tally.lock_reason = LockReason::failures;
     tally.locked_by.clear();
     return true;
 }
 
-std::uint32_t record_success(Tally& tally, std::int64_t now, std::string_view source)
+SinceSuccess record_success(Tally& tally, std::int64_t now, std::string_view source, bool code_accepted)
 {
+    const std::string key = sanitize_source(source);
     // Never moves backwards (a clock step, or a login that waited for the lock).
-    if (now > tally.last_success) {
+    if (code_accepted && now > tally.last_success) {
         tally.last_success = now;
-        tally.last_success_source = sanitize_source(source);
+        tally.last_success_source = key;
     }
-    return reset_tally(tally);
+    const SinceSuccess since{tally.failures_since_success, tally.sources_since_success};
+    tally.failures_since_success = 0;
+    tally.sources_since_success = 0;
+    tally.failures = 0;
+    tally.first_failure = 0;
+    tally.locked_until = 0;
+    tally.lock_reason = LockReason::unknown;
+    tally.locked_by.clear();
+    // This source's own count goes; other sources keep theirs (and their
+    // locks): the owner's login from one place does not unlock a guesser's.
+    std::erase_if(tally.sources, [&key](const SourceTally& s) { return s.source == key; });
+    return since;
 }
 
 const char* lock_reason_name(LockReason r) noexcept
@@ -73,7 +179,43 @@ std::uint32_t reset_tally(Tally& tally) noexcept
     tally.locked_until = 0;
     tally.lock_reason = LockReason::unknown;
     tally.locked_by.clear();
+    tally.sources.clear();
     return before;
+}
+
+std::optional<std::uint32_t> reset_source(Tally& tally, std::string_view source) noexcept
+{
+    for (auto it = tally.sources.begin(); it != tally.sources.end(); ++it) {
+        if (it->source != source) continue;
+        const std::uint32_t n = it->failures;
+        tally.sources.erase(it);
+        return n;
+    }
+    return std::nullopt;
+}
+
+void lock_source_until(Tally& tally, std::string_view source, std::int64_t until, std::string_view by, std::int64_t now)
+{
+    const std::string key = sanitize_source(source);
+    if (until <= 0) {
+        if (SourceTally* s = find_entry(tally, key)) {
+            s->locked_until = 0;
+            s->lock_reason = LockReason::unknown;
+            s->locked_by.clear();
+        }
+        return;
+    }
+    SourceTally& s = entry_for(tally, key, now);
+    s.locked_until = until;
+    s.lock_reason = LockReason::admin;
+    s.locked_by = sanitize_source(by.substr(0, kMaxLockedByLength));
+}
+
+const SourceTally* find_source(const Tally& tally, std::string_view source) noexcept
+{
+    for (const auto& s : tally.sources)
+        if (s.source == source) return &s;
+    return nullptr;
 }
 
 void lock_until(Tally& tally, std::int64_t until, std::string_view by)
@@ -99,6 +241,70 @@ std::string sanitize_source(std::string_view source)
         out.push_back(c >= 0x21 && c <= 0x7E ? static_cast<char>(c) : '?');
     }
     return out;
+}
+
+namespace {
+
+// An IP address in `text` as its key, or "" when it is none.
+std::string ip_key(std::string_view text)
+{
+    if (text.size() >= 2 && text.front() == '[' && text.back() == ']') text = text.substr(1, text.size() - 2);
+    if (const auto pct = text.find('%'); pct != std::string_view::npos) text = text.substr(0, pct);
+    if (text.empty() || text.size() >= INET6_ADDRSTRLEN) return {};
+    char buf[INET6_ADDRSTRLEN] = {};
+    std::memcpy(buf, text.data(), text.size());
+    unsigned char addr[16] = {};
+    char out[INET6_ADDRSTRLEN] = {};
+    if (inet_pton(AF_INET, buf, addr) == 1) {
+        if (inet_ntop(AF_INET, addr, out, sizeof out) == nullptr) return {};
+        return out;
+    }
+    if (inet_pton(AF_INET6, buf, addr) != 1) return {};
+    static constexpr unsigned char kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (std::memcmp(addr, kMapped, sizeof kMapped) == 0) {
+        if (inet_ntop(AF_INET, addr + 12, out, sizeof out) == nullptr) return {};
+        return out;
+    }
+    std::memset(addr + 8, 0, 8);  // the /64
+    if (inet_ntop(AF_INET6, addr, out, sizeof out) == nullptr) return {};
+    return std::string(out) + "/64";
+}
+
+std::string clip(std::string s)
+{
+    if (s.size() > kMaxSourceLength) s.resize(kMaxSourceLength);
+    return s;
+}
+
+}  // namespace
+
+std::string source_key(std::string_view rhost, std::string_view tty, std::string_view service)
+{
+    if (!rhost.empty()) {
+        if (std::string ip = ip_key(rhost); !ip.empty()) return ip;
+        std::string host;
+        const std::size_t n = std::min(rhost.size(), kMaxSourceLength);
+        host.reserve(n);
+        for (std::size_t i = 0; i < n; ++i) {
+            char c = rhost[i];
+            if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+            const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_';
+            host.push_back(ok ? c : '?');
+        }
+        return host;
+    }
+    if (!tty.empty()) {
+        if (tty.rfind("/dev/", 0) == 0) tty.remove_prefix(5);
+        return clip(sanitize_source("tty:" + std::string(tty.substr(0, kMaxSourceLength))));
+    }
+    if (!service.empty()) return clip(sanitize_source("service:" + std::string(service.substr(0, kMaxSourceLength))));
+    return {};
+}
+
+std::string source_key_from_text(std::string_view text)
+{
+    if (text.rfind("tty:", 0) == 0 || text.rfind("service:", 0) == 0) return sanitize_source(text);
+    return source_key(text, {}, {});
 }
 
 }  // namespace authctl

@@ -62,8 +62,8 @@ AttemptResult fail(UserRecord& rec, const LoginContext& ctx, const Options& opts
     AttemptResult r;
     r.outcome = Outcome::wrong_code;
     r.locked_now = record_failure(rec.tally, opts.lockout, ctx.is_root, ctx.now, ctx.source);
-    r.failures = rec.tally.failures;
-    r.lock = lock_state(rec.tally, opts.lockout, ctx.is_root, ctx.now);
+    r.lock = lock_state(rec.tally, opts.lockout, ctx.is_root, ctx.now, ctx.source);
+    r.failures = r.lock.locked ? r.lock.failures : rec.tally.failures;
     r.now = ctx.now;
     return r;
 }
@@ -99,10 +99,10 @@ Result<AttemptResult> attempt_code(const Store& store, const LoginContext& calle
     AttemptResult r;
     r.now = ctx.now;
     if (slot) {
-        const LockState ls = lock_state(slot->tally, opts.lockout, ctx.is_root, ctx.now);
+        const LockState ls = lock_state(slot->tally, opts.lockout, ctx.is_root, ctx.now, ctx.source);
         if (ls.locked) {
             r.outcome = Outcome::locked;
-            r.failures = slot->tally.failures;
+            r.failures = ls.failures;
             r.lock = ls;
             return finished(*held, r);
         }
@@ -157,7 +157,9 @@ Result<AttemptResult> attempt_code(const Store& store, const LoginContext& calle
     r.outcome = Outcome::success;
     r.locked_now = false;
     r.lock = {};
-    r.failures = record_success(rec.tally, ctx.now, ctx.source);
+    const SinceSuccess since = record_success(rec.tally, ctx.now, ctx.source);
+    r.failures = since.failures;
+    r.sources = since.sources;
     r.recovery_left = rec.recovery.hashes.size();
     if (auto st = held->commit(); !st) return st.error();
     return finished(*held, r);
@@ -176,8 +178,8 @@ Result<LockInfo> lock_info(const Store& store, const LoginContext& ctx, const Op
     info.now = snap->clock.value_or(ctx.now);
     if (!snap->record) return info;
     const UserRecord& r = *snap->record;
-    info.lock = lock_state(r.tally, opts.lockout, ctx.is_root, info.now);
-    info.failures = r.tally.failures;
+    info.lock = lock_state(r.tally, opts.lockout, ctx.is_root, info.now, ctx.source);
+    info.failures = info.lock.locked ? info.lock.failures : r.tally.failures;
     info.enrolled = r.enrollment.has_value();
     return info;
 }
@@ -194,10 +196,10 @@ Result<AttemptResult> record_external_failure(const Store& store, const LoginCon
     if (!slot) slot.emplace();
     AttemptResult r;
     r.now = ctx.now;
-    const LockState ls = lock_state(slot->tally, opts.lockout, ctx.is_root, ctx.now);
+    const LockState ls = lock_state(slot->tally, opts.lockout, ctx.is_root, ctx.now, ctx.source);
     if (ls.locked) {
         r.outcome = Outcome::locked;
-        r.failures = slot->tally.failures;
+        r.failures = ls.failures;
         r.lock = ls;
         return finished(*held, r);
     }
@@ -206,20 +208,39 @@ Result<AttemptResult> record_external_failure(const Store& store, const LoginCon
     return finished(*held, r);
 }
 
-Result<std::uint32_t> record_external_success(const Store& store, const LoginContext& caller)
+Result<AttemptResult> record_external_success(const Store& store, const LoginContext& caller, const Options& opts)
 {
     if (auto st = check_clock(caller.now); !st) return st.error();
     auto held = store.lock(caller.user);
     if (!held) return held.error();
-    if (auto st = check_clock(held->now(caller.now)); !st) return st.error();
+    LoginContext ctx = caller;
+    ctx.now = held->now(caller.now);
+    if (auto st = check_clock(ctx.now); !st) return st.error();
     auto& slot = held->record();
-    if (!slot) return finished(*held, std::uint32_t{0});
-    if (slot->tally.failures == 0 && slot->tally.locked_until == 0) return finished(*held, std::uint32_t{0});
-    // Another module's success: clears the count, but is not a code authctl
-    // accepted, so last_success (shown by `authctl status`) stays.
-    const std::uint32_t cleared = reset_tally(slot->tally);
+    AttemptResult r;
+    r.now = ctx.now;
+    r.outcome = Outcome::success;
+    if (!slot) return finished(*held, r);
+    Tally& t = slot->tally;
+    // A lock in force stands: another module's success (a right password) is
+    // not the second factor, and lifting the lock with it would let a
+    // password guesser past it (faillock's authsucc checks the lock too).
+    if (const LockState ls = lock_state(t, opts.lockout, ctx.is_root, ctx.now, ctx.source); ls.locked) {
+        r.outcome = Outcome::locked;
+        r.failures = ls.failures;
+        r.lock = ls;
+        return finished(*held, r);
+    }
+    const std::string key = sanitize_source(ctx.source);
+    if (t.failures == 0 && t.locked_until == 0 && t.failures_since_success == 0 && t.sources_since_success == 0 &&
+        find_source(t, key) == nullptr)
+        return finished(*held, r);
+    // Not a code authctl accepted, so last_success (shown by `authctl status`) stays.
+    const SinceSuccess since = record_success(t, ctx.now, key, false);
+    r.failures = since.failures;
+    r.sources = since.sources;
     if (auto st = held->commit(); !st) return st.error();
-    return finished(*held, cleared);
+    return finished(*held, r);
 }
 
 }  // namespace authctl

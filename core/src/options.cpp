@@ -68,6 +68,13 @@ Status apply_option(Options& opts, std::string_view key, const std::string_view*
         }
         return Ok{};
     }
+    if (key == "admin_group") {
+        if (value == nullptr || value->empty() || value->size() > 64 || has_control(*value) ||
+            value->find_first_of(" \t,:") != std::string_view::npos)
+            return bad_key(key, "must be a group name");
+        opts.admin_group = std::string(*value);
+        return Ok{};
+    }
     if (key == "prompt") {
         if (value == nullptr || value->empty() || value->size() > 256 || has_control(*value) || !valid_utf8(*value))
             return bad_key(key, "must be 1 to 256 printable characters");
@@ -89,6 +96,10 @@ Status apply_option(Options& opts, std::string_view key, const std::string_view*
         opts.lockout.root_unlock_time = *n;
         opts.lockout.root_unlock_time_set = true;
         opts.lockout.even_deny_root = true;
+    } else if (key == "deny_user") {
+        if (!(n = number(key, value, 1, kMaxDeny, false))) return n.error();
+        opts.lockout.deny_user = *n;
+        opts.lockout.deny_user_set = true;
     } else if (key == "window") {
         if (!(n = number(key, value, 0, kMaxWindow, false))) return n.error();
         opts.window = *n;
@@ -108,6 +119,14 @@ Status apply_option(Options& opts, std::string_view key, const std::string_view*
         return flag(key, value, opts.debug);
     } else if (key == "nodelay") {
         return flag(key, value, opts.nodelay);
+    } else if (key == "per_source") {
+        return flag(key, value, opts.lockout.per_source);
+    } else if (key == "audit") {
+        return flag(key, value, opts.audit);
+    } else if (key == "no_log_info") {
+        return flag(key, value, opts.no_log_info);
+    } else if (key == "local_users_only") {
+        return flag(key, value, opts.local_users_only);
     } else {
         // Named only when it looks like a key: a file that is no config file
         // at all (conf= pointing at /etc/shadow) is not echoed line by line.
@@ -122,7 +141,8 @@ Status apply_option(Options& opts, std::string_view key, const std::string_view*
 bool is_policy_option(std::string_view key) noexcept
 {
     for (const std::string_view k :
-         {"deny", "fail_interval", "unlock_time", "root_unlock_time", "even_deny_root", "window", "hotp_window", "dir"})
+         {"deny", "fail_interval", "unlock_time", "root_unlock_time", "even_deny_root", "per_source", "deny_user",
+          "window", "hotp_window", "dir"})
         if (key == k) return true;
     return false;
 }

@@ -73,13 +73,15 @@ std::optional<T> parse_decimal(std::string_view v)
     return n;
 }
 
-// Every key a record may hold. Only "recovery" and "granted_group" may repeat.
-// lock_reason and last_success exist from version 2 on, each only when set.
-constexpr std::array<std::string_view, 20> kKeys = {
+// Every key a record may hold. Only "recovery", "source" and "granted_group"
+// may repeat. lock_reason and last_success exist from version 2 on, each only
+// when set; since_success and source from version 3 on, likewise.
+constexpr std::array<std::string_view, 22> kKeys = {
     "authctl-user", "type",          "algorithm",    "digits",        "period",
     "last_step",    "counter",       "secret",       "created",       "confirmed",
     "recovery_kdf", "recovery",      "failures",     "first_failure", "last_failure",
-    "last_source",  "locked_until",  "lock_reason",  "last_success",  "granted_group",
+    "last_source",  "locked_until",  "lock_reason",  "last_success",  "since_success",
+    "source",       "granted_group",
 };
 
 // kKeys index of `key`, or kKeys.size(). The search starts at `hint`: kKeys is
@@ -116,6 +118,7 @@ struct Fields {
     std::array<Slot, kKeys.size()> slots{};
     std::vector<std::string_view> recovery;  // every "recovery" value, in order
     std::vector<std::string_view> groups;    // every "granted_group" value, in order
+    std::vector<std::string_view> sources;   // every "source" value, in order
 
     bool has(Key k) const noexcept { return slots[k.index].line != 0; }
 
@@ -291,6 +294,26 @@ SecretBytes serialize_record(const UserRecord& rec)
             value.append(sanitize_source(t.last_success_source));
         line("last_success", value);
     }
+    if (t.failures_since_success != 0 || t.sources_since_success != 0)
+        line("since_success", std::to_string(t.failures_since_success) + " " + std::to_string(t.sources_since_success));
+    for (const SourceTally& s : t.sources) {
+        // source KEY FAILURES FIRST LAST LOCKED_UNTIL REASON BY
+        std::string v = s.source.empty() ? std::string("-")
+                        : clean_source(s.source, kMaxSourceLength) ? s.source
+                                                                   : sanitize_source(s.source);
+        v += " " + std::to_string(s.failures) + " " + std::to_string(s.first_failure) + " " +
+             std::to_string(s.last_failure) + " " +
+             (s.locked_until == kLockedForever ? std::string("never") : std::to_string(s.locked_until)) + " ";
+        v += s.lock_reason == LockReason::unknown ? "-" : lock_reason_name(s.lock_reason);
+        v += " ";
+        if (s.lock_reason == LockReason::admin && !s.locked_by.empty())
+            v += clean_source(s.locked_by, kMaxLockedByLength)
+                     ? s.locked_by
+                     : sanitize_source(std::string_view(s.locked_by).substr(0, kMaxLockedByLength));
+        else
+            v += "-";
+        line("source", v);
+    }
     for (const auto& g : rec.granted_groups) line("granted_group", g);
     room_for(4);
     out.append("end\n");
@@ -336,6 +359,17 @@ Status validate_record(const UserRecord& rec)
     if (t.lock_reason != LockReason::unknown && t.locked_until == 0) return refuse("'lock_reason' without a lock");
     // locked_by is written only with an admin's lock (sanitized, as last_source), so needs no check.
     if (t.last_success < 0 || t.last_success > kMaxTime) return refuse("'last_success' is out of range");
+    if (t.sources.size() > kMaxSources) return refuse("too many 'source' lines");
+    for (const SourceTally& s : t.sources) {
+        if (s.first_failure < 0 || s.first_failure > kMaxTime || s.last_failure < 0 || s.last_failure > kMaxTime)
+            return refuse("a 'source' failure time is out of range");
+        if (s.locked_until < 0) return refuse("a 'source' lock is negative");
+        if (s.lock_reason != LockReason::unknown && s.lock_reason != LockReason::failures &&
+            s.lock_reason != LockReason::admin)
+            return refuse("a 'source' lock reason is not failures or admin");
+        if ((s.lock_reason != LockReason::unknown) != (s.locked_until != 0))
+            return refuse("a 'source' lock without its reason, or a reason without a lock");
+    }
     if (rec.granted_groups.size() > kMaxGrantedGroups) return refuse("too many 'granted_group' lines");
     for (const auto& g : rec.granted_groups)
         if (!valid_group_name(g)) return refuse("'granted_group' is not a group name");
@@ -373,7 +407,7 @@ Result<UserRecord> parse_record(std::string_view text)
         if (k == kKeys.size())
             return make_error(Errc::corrupt,
                               "line " + std::to_string(line_no) + ": unexpected key '" + std::string(key) + "'");
-        const bool repeats = k == K("recovery").index || k == K("granted_group").index;
+        const bool repeats = k == K("recovery").index || k == K("granted_group").index || k == K("source").index;
         auto& slot = f.slots[k];
         if (slot.line != 0 && !repeats)
             return make_error(Errc::corrupt,
@@ -385,6 +419,12 @@ Result<UserRecord> parse_record(std::string_view text)
         hint = k + 1;
         if (k == K("recovery").index) f.recovery.push_back(value);
         if (k == K("granted_group").index) f.groups.push_back(value);
+        if (k == K("source").index) {
+            if (f.sources.size() >= kMaxSources)
+                return make_error(Errc::corrupt, "line " + std::to_string(line_no) + ": 'source' lines exceed " +
+                                                     std::to_string(kMaxSources));
+            f.sources.push_back(value);
+        }
     }
     if (!ended) return make_error(Errc::corrupt, "no 'end' line (truncated?)");
     if (line_no == 1) return make_error(Errc::corrupt, "empty record");
@@ -531,6 +571,73 @@ Result<UserRecord> parse_record(std::string_view text)
             return f.corrupt(K("last_success"), "has a source longer than 128 bytes or with spaces");
         t.last_success = *when;
         if (from != "-") t.last_success_source = std::string(from);
+    }
+    if (*version >= 3 && f.has(K("since_success"))) {
+        auto v = f.take(K("since_success"));
+        if (!v) return v.error();
+        const auto sp = v->find(' ');
+        const auto n = parse_decimal<std::uint32_t>(v->substr(0, sp));
+        const auto m = sp == std::string_view::npos ? std::nullopt : parse_decimal<std::uint32_t>(v->substr(sp + 1));
+        if (!n || !m || (*n == 0 && *m == 0))
+            return f.corrupt(K("since_success"), "must be 'FAILURES SOURCES', not both 0");
+        t.failures_since_success = *n;
+        t.sources_since_success = *m;
+    }
+    if (auto& lines = f.slots[K("source").index]; *version >= 3 && lines.line != 0) {
+        for (const std::string_view v : f.sources) {
+            // KEY FAILURES FIRST LAST LOCKED_UNTIL REASON BY: exactly seven
+            // non-empty fields, one space between each.
+            std::array<std::string_view, 7> part{};
+            std::size_t n = 0;
+            std::size_t from = 0;
+            bool well_formed = true;
+            while (well_formed && from <= v.size()) {
+                const auto sp = v.find(' ', from);
+                const std::size_t end = sp == std::string_view::npos ? v.size() : sp;
+                if (end == from || n == part.size()) well_formed = false;
+                else part[n++] = v.substr(from, end - from);
+                from = end + 1;
+            }
+            auto bad = [&f](const std::string& why) { return f.corrupt(K("source"), why); };
+            if (!well_formed || n != part.size())
+                return bad("must be 'KEY FAILURES FIRST LAST LOCKED_UNTIL REASON BY'");
+            SourceTally s;
+            if (part[0].empty() || !clean_source(part[0], kMaxSourceLength))
+                return bad("has a key longer than 128 bytes");
+            if (part[0] != "-") s.source = std::string(part[0]);
+            const auto fails = parse_decimal<std::uint32_t>(part[1]);
+            const auto first_at = parse_decimal<std::int64_t>(part[2]);
+            const auto last_at = parse_decimal<std::int64_t>(part[3]);
+            if (!fails || !first_at || !last_at || *first_at > kMaxTime || *last_at > kMaxTime)
+                return bad("has a bad failure count or time");
+            s.failures = *fails;
+            s.first_failure = *first_at;
+            s.last_failure = *last_at;
+            if (part[4] == "never") {
+                s.locked_until = kLockedForever;
+            } else {
+                const auto until = parse_decimal<std::int64_t>(part[4]);
+                if (!until || *until > kMaxTime) return bad("has a bad lock end");
+                s.locked_until = *until;
+            }
+            if (part[5] == "failures")
+                s.lock_reason = LockReason::failures;
+            else if (part[5] == "admin")
+                s.lock_reason = LockReason::admin;
+            else if (part[5] != "-")
+                return bad("has a lock reason that is not -, failures or admin");
+            if ((s.lock_reason != LockReason::unknown) != (s.locked_until != 0))
+                return bad("has a lock without its reason, or a reason without a lock");
+            if (part[6] != "-") {
+                if (s.lock_reason != LockReason::admin || !clean_source(part[6], kMaxLockedByLength))
+                    return bad("names an administrator without an admin lock, or longer than 64 bytes");
+                s.locked_by = std::string(part[6]);
+            }
+            for (const auto& other : t.sources)
+                if (other.source == s.source) return bad("names a source twice");
+            t.sources.push_back(std::move(s));
+        }
+        lines.taken = true;
     }
     if (auto& groups = f.slots[K("granted_group").index]; groups.line != 0) {
         if (f.groups.size() > kMaxGrantedGroups)

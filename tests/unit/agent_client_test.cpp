@@ -292,7 +292,7 @@ TEST_F(AgentClientTest, AgentLoginsSendsEachOpAndMapsItsReply)
 
     auto success = logins.external_success(ctx);
     ASSERT_TRUE(success) << success.error().message();
-    EXPECT_EQ(*success, 6U);
+    EXPECT_EQ(success->failures, 6U);
 
     const auto received = agent.received();
     ASSERT_EQ(received.size(), 4U);

@@ -39,11 +39,14 @@ public:
         if (fail) return *fail;
         return attempt;
     }
-    Result<std::uint32_t> external_success(const LoginContext& ctx) override
+    Result<AttemptResult> external_success(const LoginContext& ctx) override
     {
         seen("external_success", ctx, {});
         if (fail) return *fail;
-        return cleared;
+        AttemptResult r;
+        r.outcome = Outcome::success;
+        r.failures = cleared;
+        return r;
     }
 
     std::string call, user, source, service, code;

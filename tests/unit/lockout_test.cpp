@@ -130,14 +130,14 @@ TEST(Lockout, SuccessClearsCountAndLockButKeepsHistory)
     Tally t;
     record_failure(t, p, false, T, "a");
     record_failure(t, p, false, T + 5, "b");
-    EXPECT_EQ(record_success(t, T + 10, "ok host"), 2U);
+    EXPECT_EQ(record_success(t, T + 10, "ok host").failures, 2U);
     EXPECT_EQ(t.failures, 0U);
     EXPECT_EQ(t.locked_until, 0);
     EXPECT_EQ(t.last_failure, T + 5);
     EXPECT_EQ(t.last_source, "b");
     EXPECT_EQ(t.last_success, T + 10);
     EXPECT_EQ(t.last_success_source, "ok?host");
-    EXPECT_EQ(record_success(t, T + 3, "earlier"), 0U);
+    EXPECT_EQ(record_success(t, T + 3, "earlier").failures, 0U);
     EXPECT_EQ(t.last_success, T + 10) << "never moves backwards";
     EXPECT_EQ(t.last_success_source, "ok?host");
     // A reset keeps the last success.

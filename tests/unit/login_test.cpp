@@ -188,8 +188,13 @@ TEST_F(LoginTest, ASuccessRecordsTheLastSuccessAndAFailureLockSaysWhy)
     for (int i = 0; i < 3; ++i) attempt("sam", code, T0 + 1);  // three replays lock
     EXPECT_EQ(tally("sam").lock_reason, LockReason::failures);
     EXPECT_EQ(tally("sam").last_success, T0) << "kept across failures";
-    // Another module's success clears the lock and its reason, but is not a code authctl accepted.
-    ASSERT_TRUE(record_external_success(*store_, LoginContext{"sam", false, "tty2", T0 + 700}));
+    // Another module's success does not lift a lock in force (as faillock's authsucc)...
+    auto refused = record_external_success(*store_, LoginContext{"sam", false, "tty2", T0 + 2}, opts_);
+    ASSERT_TRUE(refused);
+    EXPECT_EQ(refused->outcome, Outcome::locked);
+    EXPECT_EQ(tally("sam").lock_reason, LockReason::failures);
+    // ...once the lock has run out it clears the count and the lock's reason, but is not a code authctl accepted.
+    ASSERT_TRUE(record_external_success(*store_, LoginContext{"sam", false, "tty2", T0 + 700}, opts_));
     EXPECT_EQ(tally("sam").lock_reason, LockReason::unknown);
     EXPECT_EQ(tally("sam").locked_until, 0);
     EXPECT_EQ(tally("sam").last_success, T0);
@@ -272,7 +277,7 @@ TEST_F(LoginTest, ClockBefore1970IsRefused)
     EXPECT_EQ(r.error().code, Errc::invalid_argument);
     ctx.now = -1;
     EXPECT_FALSE(record_external_failure(*store_, ctx, opts_));
-    EXPECT_FALSE(record_external_success(*store_, ctx));
+    EXPECT_FALSE(record_external_success(*store_, ctx, opts_));
     EXPECT_TRUE(store_->load("tom"));  // still readable
 }
 
@@ -470,13 +475,20 @@ TEST_F(LoginTest, ExternalFailuresAndSuccessShareTheTally)
     EXPECT_EQ(locked->outcome, Outcome::locked);
     EXPECT_EQ(tally("pam-user").failures, 3U);  // refusals while locked are not counted
     EXPECT_FALSE((*store_->load("pam-user"))->enrollment);
-    auto cleared = record_external_success(*store_, ctx);
+    // Locked: another module's success is refused and changes nothing.
+    auto refused = record_external_success(*store_, ctx, opts_);
+    ASSERT_TRUE(refused);
+    EXPECT_EQ(refused->outcome, Outcome::locked);
+    EXPECT_EQ(tally("pam-user").failures, 3U);
+    ctx.now += 3600;  // the lock has run out
+    auto cleared = record_external_success(*store_, ctx, opts_);
     ASSERT_TRUE(cleared);
-    EXPECT_EQ(*cleared, 3U);
+    EXPECT_EQ(cleared->outcome, Outcome::success);
+    EXPECT_EQ(cleared->failures, 3U);
     EXPECT_FALSE(lock_info(*store_, ctx, opts_)->lock.locked);
     EXPECT_FALSE(lock_info(*store_, ctx, opts_)->enrolled);
     // A success for a user with no record creates nothing.
-    ASSERT_TRUE(record_external_success(*store_, LoginContext{"ghost", false, "", T0}));
+    ASSERT_TRUE(record_external_success(*store_, LoginContext{"ghost", false, "", T0}, opts_));
     EXPECT_FALSE(store_->load("ghost")->has_value());
 }
 

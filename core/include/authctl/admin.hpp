@@ -52,9 +52,22 @@ struct ResetResult {
     std::uint32_t cleared = 0;  // failures cleared
     bool was_locked = false;    // the lock in force before the reset
 };
-// Clears the failures and any lock. Nothing is created for a user with no record.
+// Clears the failures and any lock, the user's and every source's. Nothing is
+// created for a user with no record.
 Result<ResetResult> reset_user(const Store& store, std::string_view user, bool is_root, const Options& opts,
                                std::int64_t now);
+
+// Clears one source's failures and lock (`source` a source key); the user's
+// own count and lock stay. had_record is false when the record has no entry
+// for that source.
+Result<ResetResult> reset_user_source(const Store& store, std::string_view user, std::string_view source,
+                                      bool is_root, const Options& opts, std::int64_t now);
+
+// Locks one source (a source key) by hand until `until`, recording `by`;
+// creates a tally-only record for a user with none. Logins from other sources
+// are not affected; it holds with or without per_source.
+Status lock_user_source(const Store& store, std::string_view user, std::string_view source, std::int64_t until,
+                        std::string_view by, std::int64_t now);
 
 // Locks by hand until `until` (kLockedForever for no end), recording the
 // reason (admin) and `by`, the administrator (see lock_until); creates a
@@ -86,6 +99,13 @@ struct StatusRow {
     std::int64_t last_success = 0;                 // 0 = never (or not recorded: a version-1 record)
     std::string last_success_source;
     std::size_t recovery_left = 0;                 // unused recovery codes
+    std::uint32_t failures_since_success = 0;      // since the last success, from every source
+    std::uint32_t sources_since_success = 0;       // distinct sources of those (per_source)
+    struct Source {
+        SourceTally tally;
+        LockState lock;  // in force at `now`
+    };
+    std::vector<Source> sources;  // every per-source entry of the record, locked ones first
     std::string error;  // set when the record could not be read (the rest is then empty)
 };
 

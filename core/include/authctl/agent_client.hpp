@@ -36,7 +36,7 @@ public:
     Result<LockInfo> lock_info(const LoginContext& ctx) override;
     Result<AttemptResult> attempt_code(const LoginContext& ctx, std::string_view code) override;
     Result<AttemptResult> external_failure(const LoginContext& ctx) override;
-    Result<std::uint32_t> external_success(const LoginContext& ctx) override;
+    Result<AttemptResult> external_success(const LoginContext& ctx) override;
 
 private:
     Result<agent::Reply> call(agent::Op op, const LoginContext& ctx, std::string_view code);

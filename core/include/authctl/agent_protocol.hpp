@@ -17,9 +17,11 @@
 
 namespace authctl::agent {
 
-// 2: the decision reply ends with `replayed`. A reader refuses every version
-// but its own (the module and the agent are upgraded together).
-inline constexpr std::uint8_t kProtocolVersion = 2;
+// 2: the decision reply ends with `replayed`; 3: then the sources of the
+// failures since the last success, and each lock's scope and count. A reader
+// refuses every version but its own (the module and the agent are upgraded
+// together).
+inline constexpr std::uint8_t kProtocolVersion = 3;
 inline constexpr std::size_t kMaxFrame = 4096;  // payload bytes
 inline constexpr std::size_t kMaxUserBytes = 256;
 inline constexpr std::size_t kMaxServiceBytes = 64;
@@ -53,7 +55,7 @@ struct Request {
 // One reply shape for every op. ok == false carries the agent's error
 // (errc, detail: no secret in it); ok == true the decision's fields: attempt
 // and external_failure fill `attempt`, lock_info fills `info`,
-// external_success puts the failures cleared in attempt.failures.
+// external_success fills `attempt` too (outcome success or locked).
 struct Reply {
     bool ok = false;
     Errc errc = Errc::io;

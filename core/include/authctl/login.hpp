@@ -20,8 +20,8 @@ namespace authctl {
 // with a clock of its own (the fleet database) decides by its clock instead.
 struct LoginContext {
     std::string_view user;
-    bool is_root = false;
-    std::string_view source;  // remote host or tty, for the tally
+    bool is_root = false;      // uid 0, or a member of admin_group (faillock's meaning)
+    std::string_view source;   // the source key (source_key()), for the tally
     std::int64_t now = 0;
     std::string_view service = {};  // the PAM service, for the agent's log lines
 };
@@ -35,7 +35,11 @@ enum class Outcome {
 
 struct AttemptResult {
     Outcome outcome = Outcome::wrong_code;
-    std::uint32_t failures = 0;  // success: failures cleared by it; wrong_code: count now; locked: count
+    // success: failed attempts since the previous success; wrong_code: the
+    // user's count now (the locking scope's when locked_now); locked: the
+    // locking scope's count (lock.scope says whose)
+    std::uint32_t failures = 0;
+    std::uint32_t sources = 0;   // success: from how many sources those failures came (per_source)
     bool locked_now = false;     // wrong_code: this failure locked the account
     LockState lock;              // locked / locked_now: until when
     bool replayed = false;       // wrong_code: a code already used (a step at or below the last
@@ -66,14 +70,14 @@ Result<AttemptResult> attempt_code(const Store& store, const LoginContext& ctx, 
 bool is_empty_answer(std::string_view answer) noexcept;
 
 struct LockInfo {
-    LockState lock;
-    std::uint32_t failures = 0;
+    LockState lock;              // for ctx.source: the user's lock, else that source's
+    std::uint32_t failures = 0;  // the locking scope's count when locked, else the user's
     bool enrolled = false;  // the record holds an enrollment
     std::int64_t now = 0;   // the time the state was judged at
 };
 
-// The lock state, failure count and enrollment of ctx.user from one consistent
-// read, without the lock (for the prompt decision, preauth, the account phase
+// The lock state (for a login from ctx.source), failure count and enrollment
+// of ctx.user from one consistent read, without the lock (for the prompt decision, preauth, the account phase
 // and status). A user with no record is unlocked and not enrolled.
 Result<LockInfo> lock_info(const Store& store, const LoginContext& ctx, const Options& opts);
 
@@ -81,9 +85,12 @@ Result<LockInfo> lock_info(const Store& store, const LoginContext& ctx, const Op
 // is already locked. Creates a tally-only record for a user with none.
 Result<AttemptResult> record_external_failure(const Store& store, const LoginContext& ctx, const Options& opts);
 
-// Records a success of another module (faillock's authsucc): clears failures
-// and lock. Returns the failures cleared. No record is created.
-Result<std::uint32_t> record_external_success(const Store& store, const LoginContext& ctx);
+// Records a success of another module (faillock's authsucc): clears the
+// user's failures and this source's, unless the user or this source is locked
+// (outcome locked, nothing changed: as faillock, a lock in force is not lifted
+// by a password). Outcome success with what was counted since the previous
+// success. No record is created.
+Result<AttemptResult> record_external_success(const Store& store, const LoginContext& ctx, const Options& opts);
 
 // The four decisions a PAM phase asks for, wherever the store is: over a
 // Store in this process (LocalLogins), or through the fleet agent
@@ -94,7 +101,7 @@ public:
     virtual Result<LockInfo> lock_info(const LoginContext& ctx) = 0;
     virtual Result<AttemptResult> attempt_code(const LoginContext& ctx, std::string_view code) = 0;
     virtual Result<AttemptResult> external_failure(const LoginContext& ctx) = 0;
-    virtual Result<std::uint32_t> external_success(const LoginContext& ctx) = 0;
+    virtual Result<AttemptResult> external_success(const LoginContext& ctx) = 0;
 };
 
 class LocalLogins final : public LoginService {
@@ -109,9 +116,9 @@ public:
     {
         return record_external_failure(store_, ctx, opts_);
     }
-    Result<std::uint32_t> external_success(const LoginContext& ctx) override
+    Result<AttemptResult> external_success(const LoginContext& ctx) override
     {
-        return record_external_success(store_, ctx);
+        return record_external_success(store_, ctx, opts_);
     }
 
 private:

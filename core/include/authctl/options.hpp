@@ -40,6 +40,11 @@ struct Options {
     bool debug = false;                  // extra log lines
     bool nodelay = false;                // no failure delay
     std::string prompt = "Verification code: ";
+    // pam_faillock's options with its meanings, so that a faillock.conf carries over:
+    std::string admin_group;        // members are treated as root (even_deny_root, root_unlock_time)
+    bool audit = false;             // log the name a login gave for a user that does not exist
+    bool no_log_info = false;       // no informational (LOG_INFO, LOG_NOTICE) lines in the log
+    bool local_users_only = false;  // preauth/authfail/authsucc/account ignore users not in /etc/passwd
 };
 
 // Applies one option. `value` is absent for a bare word. Keys:
@@ -47,12 +52,13 @@ struct Options {
 //   root_unlock_time=0..31536000|never (implies even_deny_root)  even_deny_root
 //   window=0..10  hotp_window=0..20  nullok  silent  debug  nodelay  prompt=TEXT
 //   store=file|agent  agent_socket=PATH  agent_timeout=1..60
+//   per_source  deny_user=1..100  admin_group=GROUP  audit  no_log_info  local_users_only
 // Errc::invalid_argument with a message naming the key otherwise.
 Status apply_option(Options& opts, std::string_view key, const std::string_view* value);
 
 // True for the options that shape a decision made where the records are
 // (deny, fail_interval, unlock_time, root_unlock_time, even_deny_root,
-// window, hotp_window, dir). With store=agent those decisions are the agent's,
+// per_source, deny_user, window, hotp_window, dir). With store=agent those decisions are the agent's,
 // made with the policy authctld reads from authctl.conf: as PAM module
 // arguments they would have no effect, so the module refuses them there.
 bool is_policy_option(std::string_view key) noexcept;

@@ -20,9 +20,10 @@
 
 namespace authctl {
 
-// The version written; every version from kMinRecordVersion on is read (a
-// version-1 record converts to version 2 on its next write).
-inline constexpr int kRecordVersion = 2;
+// The version written; every version from kMinRecordVersion on is read (an
+// older record converts to the current version on its next write). 3: the
+// per-source table and the failures since the last success.
+inline constexpr int kRecordVersion = 3;
 inline constexpr int kMinRecordVersion = 1;
 inline constexpr std::size_t kMaxRecordBytes = 16 * 1024;
 
