@@ -41,6 +41,29 @@ void merge_groups(std::vector<std::string>& into, const std::vector<std::string>
     }
 }
 
+// Source locks are never lost by a move either: each source's entry with the
+// later lock (on a tie, the one already in `into`), the union of the rest,
+// and when that is more than the table holds, the least useful entries go as
+// they would at a login (unlocked and oldest first, then the lock ending first).
+void merge_sources(std::vector<SourceTally>& into, const std::vector<SourceTally>& other)
+{
+    for (const SourceTally& o : other) {
+        auto it = std::find_if(into.begin(), into.end(), [&o](const SourceTally& s) { return s.source == o.source; });
+        if (it == into.end())
+            into.push_back(o);
+        else if (o.locked_until > it->locked_until)
+            *it = o;
+    }
+    while (into.size() > kMaxSources) {
+        auto victim = std::min_element(into.begin(), into.end(), [](const SourceTally& a, const SourceTally& b) {
+            if ((a.locked_until == 0) != (b.locked_until == 0)) return a.locked_until == 0;
+            if (a.locked_until != b.locked_until) return a.locked_until < b.locked_until;
+            return a.last_failure < b.last_failure;
+        });
+        into.erase(victim);
+    }
+}
+
 bool same_record(const UserRecord& a, const UserRecord& b)
 {
     const SecretBytes ta = serialize_record(a);
@@ -98,6 +121,9 @@ TransferDecision decide_transfer(const UserRecord& source, const std::optional<U
         d.action = TransferAction::replaced;
     }
     // The later lock wins whole (0 = none, kLockedForever the latest); on a tie the destination's stays.
+    // The per-source entries of both sides are merged whichever tally wins.
+    std::vector<SourceTally> sources = out.tally.sources;
+    merge_sources(sources, source.tally.sources);
     if (source.tally.locked_until > out.tally.locked_until) {
         const std::int64_t success = out.tally.last_success;
         std::string success_source = out.tally.last_success_source;
@@ -105,6 +131,7 @@ TransferDecision decide_transfer(const UserRecord& source, const std::optional<U
         out.tally.last_success = success;
         out.tally.last_success_source = std::move(success_source);
     }
+    out.tally.sources = std::move(sources);
     // The later success wins (with its source), whichever tally was kept.
     if (source.tally.last_success > out.tally.last_success) {
         out.tally.last_success = source.tally.last_success;

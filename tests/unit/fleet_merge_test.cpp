@@ -234,6 +234,55 @@ TEST(FleetMerge, TheLaterLockWinsWithItsReasonAndTheLaterSuccessWins)
     EXPECT_EQ(d.result->tally.last_success_source, "10.0.0.3");
 }
 
+SourceTally source_entry(std::string key, std::uint32_t failures, std::int64_t last, std::int64_t until)
+{
+    SourceTally s;
+    s.source = std::move(key);
+    s.failures = failures;
+    s.first_failure = last;
+    s.last_failure = last;
+    s.locked_until = until;
+    if (until != 0) s.lock_reason = LockReason::failures;
+    return s;
+}
+
+TEST(FleetMerge, NoSourceLockIsLostWhicheverTallyWins)
+{
+    UserRecord src = enrolled();
+    UserRecord dst = src.clone();
+    // The source's user-wide lock wins whole, yet the destination's locked source stays.
+    src.tally = tally_of(10, T0, T0 + 5, "10.0.0.1", T0 + 600);
+    src.tally.sources = {source_entry("10.0.0.1", 3, T0 + 5, T0 + 605), source_entry("10.0.0.9", 1, T0, 0)};
+    dst.tally.sources = {source_entry("10.0.0.2", 3, T0 + 1, T0 + 601), source_entry("10.0.0.9", 3, T0 + 2, T0 + 700)};
+    auto d = decide_transfer(src, some(dst), false);
+    ASSERT_TRUE(d.result);
+    const auto& got = d.result->tally.sources;
+    ASSERT_EQ(got.size(), 3U);
+    auto until = [&got](const std::string& key) {
+        for (const auto& s : got)
+            if (s.source == key) return s.locked_until;
+        return std::int64_t{-1};
+    };
+    EXPECT_EQ(until("10.0.0.1"), T0 + 605);
+    EXPECT_EQ(until("10.0.0.2"), T0 + 601);
+    EXPECT_EQ(until("10.0.0.9"), T0 + 700) << "the later lock of one source wins";
+
+    // More than the table holds: unlocked entries go first, every lock stays.
+    src.tally = Tally{};
+    dst.tally = Tally{};
+    for (std::size_t i = 0; i < kMaxSources; ++i) {
+        src.tally.sources.push_back(source_entry("192.0.2." + std::to_string(i), 1, T0 + static_cast<std::int64_t>(i), 0));
+        dst.tally.sources.push_back(
+            source_entry("198.51.100." + std::to_string(i), 3, T0, i % 2 == 0 ? T0 + 600 : 0));
+    }
+    d = decide_transfer(src, some(dst), false);
+    ASSERT_TRUE(d.result);
+    EXPECT_EQ(d.result->tally.sources.size(), kMaxSources);
+    std::size_t locked = 0;
+    for (const auto& s : d.result->tally.sources) locked += s.locked_until != 0 ? 1U : 0U;
+    EXPECT_EQ(locked, kMaxSources / 2);
+}
+
 TEST(FleetMerge, TheLaterLockWinsWholeAndNoLockIsLost)
 {
     UserRecord src = enrolled();

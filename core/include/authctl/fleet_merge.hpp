@@ -23,7 +23,9 @@
 //    kLockedForever outlasts any other), in which case the source's tally is
 //    taken whole (with its lock's reason and who set it). Failures below the
 //    lock threshold are not summed: at most deny-1 failures counted on one
-//    side are forgotten, once, by a move.
+//    side are forgotten, once, by a move. Per-source entries (per_source) are
+//    merged whichever tally wins: each source's later lock, the union of the
+//    rest, at most kMaxSources (unlocked and oldest go first).
 //  - The last success (time and source): the later of the two.
 //  - Granted groups (for `authctl remove`): the union, the destination's first,
 //    at most kMaxGrantedGroups.
