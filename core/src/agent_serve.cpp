@@ -63,6 +63,12 @@ Reply run(LoginService& logins, const Request& req, std::int64_t now)
     return error_reply(make_error(Errc::invalid_argument, "unknown op"));
 }
 
+// "account locked" or "source locked", as the lock's scope says.
+std::string locked_word(const LockState& lock)
+{
+    return lock.scope == LockScope::source ? "source locked " : "account locked ";
+}
+
 std::string context_tail(const Request& req)
 {
     return " (service=" + log_text(req.service, 64) + " source=" + log_text(req.source) + " op=" + op_name(req.op) +
@@ -77,18 +83,19 @@ LogLine attempt_line(const AttemptResult& a)
                                    ? "accepted a recovery code (" + std::to_string(a.recovery_left) + " left)"
                                    : std::string("accepted the code");
             if (a.failures > 0) text += ", " + failures_text(a.failures) + " cleared";
+            if (a.sources > 0) text += " (from " + std::to_string(a.sources) + " source" + (a.sources == 1 ? ")" : "s)");
             return {LogLevel::info, text};
         }
         case Outcome::wrong_code: {
             const std::string what = a.replayed ? "code already used" : "wrong code";
             if (a.locked_now)
                 return {LogLevel::warning,
-                        what + " (" + failures_text(a.failures) + "): account locked " + until_text(a.lock.until)};
+                        what + " (" + failures_text(a.failures) + "): " + locked_word(a.lock) + until_text(a.lock.until)};
             return {LogLevel::notice, what + " (" + failures_text(a.failures) + ")"};
         }
         case Outcome::locked:
-            return {LogLevel::notice, "refused without evaluating: account locked " + until_text(a.lock.until) + " (" +
-                                          failures_text(a.failures) + ")"};
+            return {LogLevel::notice, "refused without evaluating: " + locked_word(a.lock) + until_text(a.lock.until) +
+                                          " (" + failures_text(a.failures) + ")"};
         case Outcome::not_enrolled: return {LogLevel::info, "no enrollment"};
     }
     return {LogLevel::error, "unknown outcome"};
@@ -101,7 +108,7 @@ LogLine external_failure_line(const AttemptResult& a)
                 "failure of another module while locked (not counted, " + failures_text(a.failures) + ")"};
     if (a.locked_now)
         return {LogLevel::warning, "failure of another module recorded (" + failures_text(a.failures) +
-                                       "): account locked " + until_text(a.lock.until)};
+                                       "): " + locked_word(a.lock) + until_text(a.lock.until)};
     return {LogLevel::notice, "failure of another module recorded (" + failures_text(a.failures) + ")"};
 }
 
@@ -109,7 +116,8 @@ LogLine lock_info_line(const LockInfo& i)
 {
     const std::string enrolled = i.enrolled ? "enrolled" : "not enrolled";
     if (i.lock.locked)
-        return {LogLevel::notice, "lock state: locked " + until_text(i.lock.until) + " (" + failures_text(i.failures) +
+        return {LogLevel::notice, std::string("lock state: ") + (i.lock.scope == LockScope::source ? "source " : "") +
+                                      "locked " + until_text(i.lock.until) + " (" + failures_text(i.failures) +
                                       ", " + enrolled + ")"};
     return {LogLevel::info, "lock state: not locked (" + failures_text(i.failures) + ", " + enrolled + ")"};
 }

@@ -218,6 +218,19 @@ TEST(AgentServe, DecisionLogNamesUserOutcomeAndContextButNeverTheCode)
     rep.attempt.lock = {true, kLockedForever};
     line = decision_log(req, rep);
     EXPECT_NE(line.text.find("account locked until reset"), std::string::npos) << line.text;
+    // A source's lock (per_source) is named as such, never as the account's.
+    rep.attempt.lock = {true, kLockedForever, LockScope::source, 3};
+    line = decision_log(req, rep);
+    EXPECT_NE(line.text.find("refused without evaluating: source locked until reset"), std::string::npos) << line.text;
+    rep.info.lock = {true, kLockedForever, LockScope::source, 3};
+    line = decision_log(request(Op::lock_info, "bob"), rep);
+    EXPECT_NE(line.text.find("lock state: source locked until reset"), std::string::npos) << line.text;
+    rep.attempt = AttemptResult{};
+    rep.attempt.outcome = Outcome::success;
+    rep.attempt.failures = 5;
+    rep.attempt.sources = 2;
+    line = decision_log(req, rep);
+    EXPECT_NE(line.text.find("accepted the code, 5 failures cleared (from 2 sources)"), std::string::npos) << line.text;
 
     Reply err = error_reply(make_error(Errc::io, "fleet database did not answer in time"));
     line = decision_log(request(Op::lock_info, "carol"), err);
