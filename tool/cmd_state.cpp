@@ -228,6 +228,7 @@ struct ResetArgs {
     Common common;
     std::string user;
     std::string source;  // --source ADDR: only that source's entry
+    bool by_source = false;  // --source given (even empty: a usage error)
     bool all = false;
     bool yes = false;
 };
@@ -278,9 +279,9 @@ std::string reset_line(const std::string& user, const ResetResult& r)
 void run_reset(const ResetArgs& a)
 {
     if (a.all == !a.user.empty()) fail(kExitUsage, "give either -u USER or --all");
-    if (a.all && !a.source.empty()) fail(kExitUsage, "--source needs -u USER, not --all");
+    if (a.all && a.by_source) fail(kExitUsage, "--source needs -u USER, not --all");
     const Options opts = load_options(a.common);
-    if (!a.source.empty()) return run_reset_source(a, opts);
+    if (a.by_source) return run_reset_source(a, opts);
     const StoreHandle store = open_store(a.common, opts, false);
     std::vector<std::string> users;
     if (a.all) {
@@ -314,6 +315,7 @@ struct LockArgs {
     Common common;
     std::string user;
     std::string source;  // --source ADDR: only logins from there
+    bool by_source = false;
     std::int64_t seconds = 0;
     bool never = false;
 };
@@ -323,7 +325,7 @@ void run_lock(const LockArgs& a)
     if (a.seconds < 0) fail(kExitUsage, "--for: must be a positive number of seconds");
     const Options opts = load_options(a.common);
     const SystemUser user = require_user(a.user);
-    const std::string key = a.source.empty() ? std::string() : source_arg(a.source);
+    const std::string key = a.by_source ? source_arg(a.source) : std::string();
     const StoreHandle store = open_store(a.common, opts, false);
     const std::int64_t t = store.now();
     const std::int64_t until = a.seconds > 0 ? t + a.seconds : kLockedForever;
@@ -404,23 +406,29 @@ void register_state(CLI::App& app)
         add_common(*reset, ra->common, true);
         reset->add_option("-u,--user", ra->user, "User");
         reset->add_flag("--all", ra->all, "Every user in the store");
-        reset->add_option("--source", ra->source,
-                          "Only this source's failures and lock (address, host name, tty:TTY or service:NAME)");
+        auto* source = reset->add_option(
+            "--source", ra->source, "Only this source's failures and lock (address, host name, tty:TTY or service:NAME)");
         reset->add_flag("-y,--yes", ra->yes, "Do not ask before --all");
-        reset->callback([ra] { run_reset(*ra); });
+        reset->callback([ra, source] {
+            ra->by_source = source->count() > 0;
+            run_reset(*ra);
+        });
     }
 
     auto la = std::make_shared<LockArgs>();
     auto* lock = app.add_subcommand("lock", "Lock a user by hand");
     add_common(*lock, la->common, true);
     lock->add_option("-u,--user", la->user, "User")->required();
-    lock->add_option("--source", la->source,
-                     "Only logins from this source (address, host name, tty:TTY or service:NAME)");
+    auto* source = lock->add_option("--source", la->source,
+                                    "Only logins from this source (address, host name, tty:TTY or service:NAME)");
     auto* for_opt = lock->add_option("--for", la->seconds, "Seconds (default: until an administrator unlocks)")
                         ->check(CLI::Range(static_cast<std::int64_t>(1), static_cast<std::int64_t>(kMaxInterval) * 10));
     auto* never = lock->add_flag("--never", la->never, "Until an administrator unlocks (the default)");
     for_opt->excludes(never);
-    lock->callback([la] { run_lock(*la); });
+    lock->callback([la, source] {
+        la->by_source = source->count() > 0;
+        run_lock(*la);
+    });
 
     auto rm = std::make_shared<RemoveArgs>();
     auto* remove = app.add_subcommand("remove", "Delete a user's enrollment and undo its --grant-group");

@@ -383,7 +383,7 @@ Result<Carry> carry_faillock(const FaillockLine& l, const std::string& where)
         return c;
     }
     if (l.key == "dir") {
-        c.note = "faillock's tally directory, not authctl's state directory (authctl's dir is left as it is)";
+        c.note = "faillock's tally directory, not authctl's state directory; authctl's dir is left as it is";
         return c;
     }
     if (l.key == "uid_based_files") {
@@ -429,7 +429,7 @@ Result<Carry> carry_faillock(const FaillockLine& l, const std::string& where)
         c.value = l.value;
         return c;
     }
-    c.note = "not a faillock option (faillock ignores it too)";
+    c.note = "not a faillock option; faillock ignores it too";
     return c;
 }
 
@@ -497,7 +497,7 @@ Result<FaillockImport> import_faillock(std::string_view faillock_text, std::stri
         for (std::size_t j = i + 1; j < lines->size(); ++j)
             if ((*lines)[j].key == l.key) later = (*lines)[j].line;
         if (later != 0) {
-            s.note = "set again on line " + std::to_string(later) + " (faillock uses the last)";
+            s.note = "set again on line " + std::to_string(later) + "; faillock uses the last";
         } else if (!carry->carried) {
             s.note = carry->note;
         } else {

@@ -827,7 +827,7 @@ TEST_F(Cli, ImportFaillockCarriesEveryOptionAndKeepsTheRest)
         from + ":10: unlock_time = never: would be carried over\n",
         from + ":12: root_unlock_time = 60: would be carried over\n",
         from + ":13: admin_group = wheel: would be carried over\n",
-        from + ":14: frobnicate = 1: not carried (not a faillock option (faillock ignores it too))\n",
+        from + ":14: frobnicate = 1: not carried (not a faillock option; faillock ignores it too)\n",
     };
     for (const auto& line : said) EXPECT_NE(r.out.find(line), std::string::npos) << line << "\n---\n" << r.out;
     EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 13 + 1 + 16) << "one line per faillock setting";
@@ -865,7 +865,7 @@ TEST_F(Cli, ImportFaillockFollowsFaillocksReading)
     ::unlink(conf_.c_str());
     CmdResult r = import_faillock(from);
     ASSERT_EQ(r.code, 0) << r.err;
-    EXPECT_NE(r.out.find(from + ":1: deny = 4: not carried (set again on line 3 (faillock uses the last))\n"),
+    EXPECT_NE(r.out.find(from + ":1: deny = 4: not carried (set again on line 3; faillock uses the last)\n"),
               std::string::npos)
         << r.out;
     EXPECT_NE(r.out.find(from + ":2: audit = no: carried over (faillock ignores the value 'no' and turns audit on)\n"),
