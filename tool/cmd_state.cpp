@@ -78,8 +78,9 @@ std::string source_text(const StatusRow::Source& s)
 {
     std::string text = "from " + quoted_name(s.tally.source) + ": ";
     if (!s.lock.locked)
-        return text + failures_text(s.tally.failures) + ", the last " + utc_time(s.tally.last_failure) +
-               " UTC, not locked";
+        return text + failures_text(s.tally.failures) +
+               (s.tally.last_failure > 0 ? ", the last " + utc_time(s.tally.last_failure) + " UTC" : std::string()) +
+               ", not locked";
     switch (s.tally.lock_reason) {
         case LockReason::admin:
             text += "locked by hand (authctl lock --source) by " +
