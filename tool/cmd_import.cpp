@@ -244,7 +244,8 @@ void run_faillock(const FaillockArgs& a)
 
 void register_import(CLI::App& app)
 {
-    auto* import = app.add_subcommand("import", "Import existing enrollments (users keep their phones) or faillock.conf");
+    auto* import =
+        app.add_subcommand("import", "Import existing enrollments (users keep their phones) or faillock.conf");
     import->require_subcommand(1);
 
     auto ga = std::make_shared<GaArgs>();

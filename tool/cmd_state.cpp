@@ -83,8 +83,9 @@ std::string source_text(const StatusRow::Source& s)
                ", not locked";
     switch (s.tally.lock_reason) {
         case LockReason::admin:
-            text += "locked by hand (authctl lock --source) by " +
-                    (s.tally.locked_by.empty() ? std::string("an unknown administrator") : quoted_name(s.tally.locked_by));
+            text +=
+                "locked by hand (authctl lock --source) by " +
+                (s.tally.locked_by.empty() ? std::string("an unknown administrator") : quoted_name(s.tally.locked_by));
             break;
         case LockReason::failures: text += "locked after " + failures_text(s.tally.failures); break;
         case LockReason::unknown: text += "locked (reason not recorded)"; break;
@@ -178,9 +179,12 @@ void run_status(const StatusArgs& a)
             std::cout << std::setw(12) << (r.enrolled ? (r.confirmed ? "yes" : "unconfirmed") : "no") << std::setw(6)
                       << (r.enrolled ? otp_type_name(r.type) : "-") << std::setw(10) << r.failures << std::setw(21)
                       << utc_time(r.last_failure) << std::setw(18) << (r.last_source.empty() ? "-" : r.last_source)
-                      << std::setw(8) << (r.lock.locked ? "yes" : locked_sources(r) > 0 ? "source" : "no")
-                      << std::setw(22) << unlocks
-                      << std::setw(10) << r.recovery_left << utc_time(r.last_success) << "\n";
+                      << std::setw(8)
+                      << (r.lock.locked           ? "yes"
+                          : locked_sources(r) > 0 ? "source"
+                                                  : "no")
+                      << std::setw(22) << unlocks << std::setw(10) << r.recovery_left << utc_time(r.last_success)
+                      << "\n";
         }
         // What the table has no room for: why each lock, and (one user) where the last success came from.
         for (const auto& r : rows) {
@@ -192,10 +196,9 @@ void run_status(const StatusArgs& a)
                     std::cout << quoted_name(r.user) << ": " << source_text(src) << "\n";
             if (!a.user.empty() && r.failures_since_success > 0)
                 std::cout << quoted_name(r.user) << ": " << failures_text(r.failures_since_success)
-                          << (r.sources_since_success > 0
-                                  ? " from " + std::to_string(r.sources_since_success) +
-                                        (r.sources_since_success == 1 ? " source" : " sources")
-                                  : std::string())
+                          << (r.sources_since_success > 0 ? " from " + std::to_string(r.sources_since_success) +
+                                                                (r.sources_since_success == 1 ? " source" : " sources")
+                                                          : std::string())
                           << " since the last successful login\n";
             if (!a.user.empty() && r.last_success > 0)
                 std::cout << quoted_name(r.user) << ": last successful login " << utc_time(r.last_success) << " UTC"
@@ -228,7 +231,7 @@ void run_status(const StatusArgs& a)
 struct ResetArgs {
     Common common;
     std::string user;
-    std::string source;  // --source ADDR: only that source's entry
+    std::string source;      // --source ADDR: only that source's entry
     bool by_source = false;  // --source given (even empty: a usage error)
     bool all = false;
     bool yes = false;
@@ -254,10 +257,10 @@ void run_reset_source(const ResetArgs& a, const Options& opts)
     if (!r) fail(r.error());
     if (a.common.json) {
         std::cout << nlohmann::json::array({{{"user", u},
-                                              {"source", key},
-                                              {"had_entry", r->had_record},
-                                              {"failures_cleared", r->cleared},
-                                              {"was_locked", r->was_locked}}})
+                                             {"source", key},
+                                             {"had_entry", r->had_record},
+                                             {"failures_cleared", r->cleared},
+                                             {"was_locked", r->was_locked}}})
                          .dump(2)
                   << "\n";
         return;
@@ -349,7 +352,8 @@ void run_lock(const LockArgs& a)
         std::cout << j.dump(2) << "\n";
         return;
     }
-    const std::string who = key.empty() ? user.name + ": locked" : user.name + ": logins from " + quoted_name(key) + " locked";
+    const std::string who =
+        key.empty() ? user.name + ": locked" : user.name + ": logins from " + quoted_name(key) + " locked";
     const std::string reset = "authctl reset -u " + user.name + (key.empty() ? "" : " --source " + key);
     if (a.seconds > 0)
         std::cout << who << " for " << human_duration(a.seconds) << " (until " << utc_time(until) << " UTC)\n";
@@ -407,8 +411,9 @@ void register_state(CLI::App& app)
         add_common(*reset, ra->common, true);
         reset->add_option("-u,--user", ra->user, "User");
         reset->add_flag("--all", ra->all, "Every user in the store");
-        auto* source = reset->add_option(
-            "--source", ra->source, "Only this source's failures and lock (address, host name, tty:TTY or service:NAME)");
+        auto* source =
+            reset->add_option("--source", ra->source,
+                              "Only this source's failures and lock (address, host name, tty:TTY or service:NAME)");
         reset->add_flag("-y,--yes", ra->yes, "Do not ask before --all");
         reset->callback([ra, source] {
             ra->by_source = source->count() > 0;

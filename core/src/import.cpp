@@ -396,8 +396,7 @@ Result<Carry> carry_faillock(const FaillockLine& l, const std::string& where)
         const std::uint64_t n = digits_value(l.value);
         c.carried = true;
         c.value = std::to_string(std::min<std::uint64_t>(n, kMaxDeny));
-        if (n > kMaxDeny)
-            c.note = "carried as deny = " + c.value + ", authctl's ceiling (NIST SP 800-63B)";
+        if (n > kMaxDeny) c.note = "carried as deny = " + c.value + ", authctl's ceiling (NIST SP 800-63B)";
         return c;
     }
     if (l.key == "fail_interval" || l.key == "unlock_time" || l.key == "root_unlock_time") {
@@ -413,8 +412,9 @@ Result<Carry> carry_faillock(const FaillockLine& l, const std::string& where)
                        " (faillock ignores it and keeps its default)");
         const std::uint64_t n = digits_value(l.value);
         if (l.key == "fail_interval" && n == 0) {
-            c.note = "with 0 faillock counts no failure, so nothing locks; authctl's fail_interval is at least 1 "
-                     "(set deny = 0 for no lockout)";
+            c.note =
+                "with 0 faillock counts no failure, so nothing locks; authctl's fail_interval is at least 1 "
+                "(set deny = 0 for no lockout)";
             return c;
         }
         c.carried = true;
@@ -543,8 +543,8 @@ Result<FaillockImport> import_faillock(std::string_view faillock_text, std::stri
                                                       std::to_string(kMaxConfigBytes) + " bytes");
     const ConfigCheck check = check_config_text(text, authctl_origin);
     if (!check.problems.empty())
-        return make_error(Errc::invalid_argument, check.problems.front().message + " (fix " +
-                                                      std::string(authctl_origin) + " first)");
+        return make_error(Errc::invalid_argument,
+                          check.problems.front().message + " (fix " + std::string(authctl_origin) + " first)");
     out.changed = text != authctl_text;
     out.config = std::move(text);
     return out;

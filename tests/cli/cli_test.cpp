@@ -648,14 +648,13 @@ TEST_F(Cli, StatusResetAndLockPerSource)
     const std::string secret = enroll_json("alice").at("secret");
     const std::string confdir = stack();
     for (int i = 0; i < 3; ++i)  // the third locks 192.0.2.7, not alice
-        EXPECT_EQ(test::pam_run(confdir, "cli-test", "alice", {"nope"}, test::Phase::authenticate, 0, false,
-                                "192.0.2.7")
-                      .rc,
-                  i < 2 ? PAM_AUTH_ERR : PAM_MAXTRIES);
-    EXPECT_EQ(test::pam_run(confdir, "cli-test", "alice", {"nope"}, test::Phase::authenticate, 0, false,
-                            "2001:db8:1:2::5")
-                  .rc,
-              PAM_AUTH_ERR);
+        EXPECT_EQ(
+            test::pam_run(confdir, "cli-test", "alice", {"nope"}, test::Phase::authenticate, 0, false, "192.0.2.7").rc,
+            i < 2 ? PAM_AUTH_ERR : PAM_MAXTRIES);
+    EXPECT_EQ(
+        test::pam_run(confdir, "cli-test", "alice", {"nope"}, test::Phase::authenticate, 0, false, "2001:db8:1:2::5")
+            .rc,
+        PAM_AUTH_ERR);
     EXPECT_EQ(test::pam_run(confdir, "cli-test", "alice", {"nope"}, test::Phase::authenticate, 0, false, nullptr,
                             "/dev/pts/1")
                   .rc,
@@ -688,8 +687,7 @@ TEST_F(Cli, StatusResetAndLockPerSource)
     CmdResult table = authctl({"status"});
     EXPECT_EQ(table.code, 1);
     EXPECT_NE(table.err.find("authctl: alice is locked from 1 source"), std::string::npos) << table.err;
-    EXPECT_NE(table.out.find("alice: from 192.0.2.7: locked after 3 failures until "), std::string::npos)
-        << table.out;
+    EXPECT_NE(table.out.find("alice: from 192.0.2.7: locked after 3 failures until "), std::string::npos) << table.out;
     EXPECT_EQ(table.out.find("2001:db8:1:2::/64"), std::string::npos) << "an unlocked source is not listed";
     EXPECT_NE(table.out.find("source  "), std::string::npos) << "LOCKED column: " << table.out;
     // One user: every source, and what the owner will be told.
@@ -763,8 +761,8 @@ TEST_F(Cli, StatusResetAndLockPerSource)
 
     // Usage errors: --source with --all, an empty source.
     for (const std::vector<std::string>& bad : {std::vector<std::string>{"reset", "--all", "--source", "192.0.2.7"},
-                                               std::vector<std::string>{"lock", "-u", "alice", "--source", ""},
-                                               std::vector<std::string>{"reset", "-u", "alice", "--source", ""}}) {
+                                                std::vector<std::string>{"lock", "-u", "alice", "--source", ""},
+                                                std::vector<std::string>{"reset", "-u", "alice", "--source", ""}}) {
         r = authctl(bad);
         EXPECT_EQ(r.code, 2) << bad[0] << ": " << r.err;
         EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
@@ -800,22 +798,25 @@ TEST_F(Cli, ImportFaillockCarriesEveryOptionAndKeepsTheRest)
     CmdResult r = import_faillock(from, {"--dry-run"});
     ASSERT_EQ(r.code, 0) << r.err;
     EXPECT_EQ(test::read_file(conf_), before) << "a dry run writes nothing";
-    const std::string expected = "# site settings\n"
-                                 "window = 2\n"
-                                 "deny = 5\n"
-                                 "nodelay\n"
-                                 "prompt = Code: \n"
-                                 "\n"
-                                 "# Carried over from " + from + " by authctl import faillock\n"
-                                 "audit\n"
-                                 "silent\n"
-                                 "no_log_info\n"
-                                 "local_users_only\n"
-                                 "fail_interval = 600\n"
-                                 "unlock_time = never\n"
-                                 "even_deny_root\n"
-                                 "root_unlock_time = 60\n"
-                                 "admin_group = wheel\n";
+    const std::string expected =
+        "# site settings\n"
+        "window = 2\n"
+        "deny = 5\n"
+        "nodelay\n"
+        "prompt = Code: \n"
+        "\n"
+        "# Carried over from " +
+        from +
+        " by authctl import faillock\n"
+        "audit\n"
+        "silent\n"
+        "no_log_info\n"
+        "local_users_only\n"
+        "fail_interval = 600\n"
+        "unlock_time = never\n"
+        "even_deny_root\n"
+        "root_unlock_time = 60\n"
+        "admin_group = wheel\n";
     const std::string dry_head = "dry run, nothing written; " + conf_ + " would read:\n";
     ASSERT_NE(r.out.find(dry_head), std::string::npos) << r.out;
     EXPECT_EQ(r.out.substr(r.out.find(dry_head) + dry_head.size()), expected);
@@ -904,7 +905,8 @@ TEST_F(Cli, ImportFaillockRefusesBadInputAndWritesNothing)
     for (const auto& [text, why] : bad) {
         test::write_file(from, text, 0644);
         for (const bool dry : {false, true}) {
-            const CmdResult r = import_faillock(from, dry ? std::vector<std::string>{"--dry-run"} : std::vector<std::string>{});
+            const CmdResult r =
+                import_faillock(from, dry ? std::vector<std::string>{"--dry-run"} : std::vector<std::string>{});
             EXPECT_EQ(r.code, 1) << why;
             EXPECT_EQ(r.err.rfind("authctl: " + from + why, 0), 0U) << r.err;
             EXPECT_NE(r.err.find("; nothing written\n"), std::string::npos) << r.err;
