@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
-// authctl import google-authenticator | oath: keep users' existing phones working.
+// authctl import google-authenticator | oath: keep users' existing phones working;
+// authctl import faillock: carry pam_faillock's settings over.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -174,11 +177,75 @@ void run_oath(const OathArgs& a)
     if (!problems.empty()) fail(kExitFailed, std::to_string(problems.size()) + " line(s) not imported (see above)");
 }
 
+struct FaillockArgs {
+    std::string from = "/etc/security/faillock.conf";
+    std::string conf;  // empty: /etc/security/authctl.conf
+    bool dry_run = false;
+};
+
+// authctl import faillock: carries faillock.conf's settings into
+// authctl.conf (core's import_faillock decides), says what became of each,
+// and replaces authctl.conf atomically (root, 0644), never through a symlink.
+void run_faillock(const FaillockArgs& a)
+{
+    if (::geteuid() != 0) fail(kExitFailed, "this command needs root: it writes authctl.conf");
+    const std::string path = a.conf.empty() ? kDefaultConfigFile : a.conf;
+    auto faillock = read_trusted_file(AT_FDCWD, a.from, kMaxConfigBytes, FileTrust::root_not_writable);
+    if (!faillock) fail(faillock.error());
+    std::string existing;
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) == 0) {
+        if (S_ISLNK(st.st_mode)) fail(kExitFailed, "'" + path + "' is a symlink; not written through it");
+        auto text = read_trusted_file(AT_FDCWD, path, kMaxConfigBytes, FileTrust::root_not_writable);
+        if (!text) fail(text.error());
+        existing.assign(text->view());
+    } else if (errno != ENOENT) {
+        fail(kExitFailed, "cannot read '" + path + "': " + std::strerror(errno));
+    }
+    auto merged = import_faillock(faillock->view(), a.from, existing, path);
+    if (!merged) fail(kExitFailed, merged.error().detail + "; nothing written");
+    std::size_t carried = 0;
+    for (const auto& s : merged->settings) {
+        std::cout << a.from << ":" << s.line << ": " << s.text << ": ";
+        switch (s.outcome) {
+            case CarryOutcome::carried:
+                ++carried;
+                std::cout << (a.dry_run ? "would be carried over" : "carried over");
+                break;
+            case CarryOutcome::same: std::cout << "already the same"; break;
+            case CarryOutcome::not_carried: std::cout << "not carried"; break;
+        }
+        std::cout << (s.note.empty() ? "" : " (" + s.note + ")") << "\n";
+    }
+    if (a.dry_run) {
+        std::cout << "dry run, nothing written; " << path << " would read:\n" << merged->config;
+        if (!merged->config.empty() && merged->config.back() != '\n') std::cout << "\n";
+        return;
+    }
+    if (!merged->changed) {
+        std::cout << path << ": unchanged\n";
+        return;
+    }
+    const auto slash = path.rfind('/');
+    const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+    const std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+    UniqueFd dirfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dirfd.valid()) fail(kExitFailed, "cannot open '" + dir + "': " + std::strerror(errno));
+    // The file may have become a symlink since it was read: refuse it still.
+    if (::fstatat(dirfd.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+        fail(kExitFailed, "'" + path + "' is a symlink; not written through it");
+    if (auto w = replace_file(dirfd.get(), name, "." + name + ".authctl-import", merged->config, 0644); !w)
+        fail(w.error());
+    std::cout << path << ": written (" << carried << (carried == 1 ? " setting" : " settings")
+              << " carried over); check it with 'authctl config check'\n";
+}
+
 }  // namespace
 
 void register_import(CLI::App& app)
 {
-    auto* import = app.add_subcommand("import", "Import existing enrollments so users keep their phones");
+    auto* import =
+        app.add_subcommand("import", "Import existing enrollments (users keep their phones) or faillock.conf");
     import->require_subcommand(1);
 
     auto ga = std::make_shared<GaArgs>();
@@ -197,6 +264,13 @@ void register_import(CLI::App& app)
     o->add_option("file", oa->file, "The usersfile")->required();
     o->add_flag("--force", oa->force, "Replace existing enrollments");
     o->callback([oa] { run_oath(*oa); });
+
+    auto fa = std::make_shared<FaillockArgs>();
+    auto* f = import->add_subcommand("faillock", "Carry pam_faillock's faillock.conf over to authctl.conf");
+    f->add_option("--from", fa->from, "faillock's configuration (default: /etc/security/faillock.conf)");
+    f->add_option("--conf", fa->conf, "authctl.conf to write (default: /etc/security/authctl.conf)");
+    f->add_flag("--dry-run", fa->dry_run, "Say what would be carried over and print the result; write nothing");
+    f->callback([fa] { run_faillock(*fa); });
 }
 
 }  // namespace authctl::cli

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // authctl status | reset | unlock | lock | remove
+#include <algorithm>
 #include <iomanip>
 #include <iostream>
 #include <memory>
@@ -49,6 +50,54 @@ std::string lock_text(const StatusRow& r)
     }
     return text + (r.lock.until == kLockedForever ? std::string(" until an administrator resets it")
                                                   : " until " + utc_time(r.lock.until) + " UTC");
+}
+
+// One per-source entry as JSON: its failures, the last one (Unix time, as
+// the user's last_failure), and its lock (locked_until ISO 8601 UTC, or null
+// with until_reset true; reason and by as in lock_json).
+nlohmann::json source_json(const StatusRow::Source& s)
+{
+    const bool locked = s.lock.locked;
+    const bool forever = locked && s.lock.until == kLockedForever;
+    const char* reason = lock_reason_name(s.tally.lock_reason);
+    return {{"source", s.tally.source},
+            {"failures", s.tally.failures},
+            {"last_failure", s.tally.last_failure > 0 ? nlohmann::json(s.tally.last_failure) : nlohmann::json(nullptr)},
+            {"locked", locked},
+            {"locked_until", locked && !forever ? nlohmann::json(iso_utc(s.lock.until)) : nlohmann::json(nullptr)},
+            {"until_reset", forever},
+            {"reason", locked && *reason != '\0' ? nlohmann::json(reason) : nlohmann::json(nullptr)},
+            {"by", locked && s.tally.lock_reason == LockReason::admin && !s.tally.locked_by.empty()
+                       ? nlohmann::json(s.tally.locked_by)
+                       : nlohmann::json(nullptr)}};
+}
+
+// "from 192.0.2.7: locked after 3 failures until 2026-11-30 06:00:00 UTC",
+// "from tty:pts/1: 2 failures, the last 2026-11-30 05:50:00 UTC, not locked".
+std::string source_text(const StatusRow::Source& s)
+{
+    std::string text = "from " + quoted_name(s.tally.source) + ": ";
+    if (!s.lock.locked)
+        return text + failures_text(s.tally.failures) +
+               (s.tally.last_failure > 0 ? ", the last " + utc_time(s.tally.last_failure) + " UTC" : std::string()) +
+               ", not locked";
+    switch (s.tally.lock_reason) {
+        case LockReason::admin:
+            text +=
+                "locked by hand (authctl lock --source) by " +
+                (s.tally.locked_by.empty() ? std::string("an unknown administrator") : quoted_name(s.tally.locked_by));
+            break;
+        case LockReason::failures: text += "locked after " + failures_text(s.tally.failures); break;
+        case LockReason::unknown: text += "locked (reason not recorded)"; break;
+    }
+    return text + (s.lock.until == kLockedForever ? std::string(" until an administrator resets it")
+                                                  : " until " + utc_time(s.lock.until) + " UTC");
+}
+
+std::size_t locked_sources(const StatusRow& r)
+{
+    return static_cast<std::size_t>(
+        std::count_if(r.sources.begin(), r.sources.end(), [](const StatusRow::Source& s) { return s.lock.locked; }));
 }
 
 struct StatusArgs {
@@ -104,6 +153,11 @@ void run_status(const StatusArgs& a)
                 j["last_success_from"] =
                     r.last_success_source.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.last_success_source);
                 j["recovery_left"] = r.recovery_left;
+                j["failures_since_success"] = r.failures_since_success;
+                j["sources_since_success"] = r.sources_since_success;
+                nlohmann::json sources = nlohmann::json::array();
+                for (const auto& src : r.sources) sources.push_back(source_json(src));
+                j["sources"] = std::move(sources);
             }
             out.push_back(j);
         }
@@ -125,13 +179,27 @@ void run_status(const StatusArgs& a)
             std::cout << std::setw(12) << (r.enrolled ? (r.confirmed ? "yes" : "unconfirmed") : "no") << std::setw(6)
                       << (r.enrolled ? otp_type_name(r.type) : "-") << std::setw(10) << r.failures << std::setw(21)
                       << utc_time(r.last_failure) << std::setw(18) << (r.last_source.empty() ? "-" : r.last_source)
-                      << std::setw(8) << (r.lock.locked ? "yes" : "no") << std::setw(22) << unlocks
-                      << std::setw(10) << r.recovery_left << utc_time(r.last_success) << "\n";
+                      << std::setw(8)
+                      << (r.lock.locked           ? "yes"
+                          : locked_sources(r) > 0 ? "source"
+                                                  : "no")
+                      << std::setw(22) << unlocks << std::setw(10) << r.recovery_left << utc_time(r.last_success)
+                      << "\n";
         }
         // What the table has no room for: why each lock, and (one user) where the last success came from.
         for (const auto& r : rows) {
             if (!r.error.empty()) continue;
             if (r.lock.locked) std::cout << quoted_name(r.user) << ": " << lock_text(r) << "\n";
+            // Each locked source; for one user, every source the record keeps.
+            for (const auto& src : r.sources)
+                if (src.lock.locked || !a.user.empty())
+                    std::cout << quoted_name(r.user) << ": " << source_text(src) << "\n";
+            if (!a.user.empty() && r.failures_since_success > 0)
+                std::cout << quoted_name(r.user) << ": " << failures_text(r.failures_since_success)
+                          << (r.sources_since_success > 0 ? " from " + std::to_string(r.sources_since_success) +
+                                                                (r.sources_since_success == 1 ? " source" : " sources")
+                                                          : std::string())
+                          << " since the last successful login\n";
             if (!a.user.empty() && r.last_success > 0)
                 std::cout << quoted_name(r.user) << ": last successful login " << utc_time(r.last_success) << " UTC"
                           << (r.last_success_source.empty() ? "" : " from " + r.last_success_source) << "\n";
@@ -145,20 +213,64 @@ void run_status(const StatusArgs& a)
         if (!r.error.empty()) errors.push_back(r.error);
     if (errors.size() == 1) fail(kExitFailed, errors.front());
     if (!errors.empty()) fail(kExitFailed, std::to_string(errors.size()) + " records could not be read (see above)");
-    // For monitoring (authctl(8), EXIT STATUS): 1 when a user shown is locked.
+    // For monitoring (authctl(8), EXIT STATUS): 1 when a user shown is
+    // locked, from everywhere or from one of its sources.
     std::vector<std::string> locked;
-    for (const auto& r : rows)
-        if (r.lock.locked) locked.push_back(quoted_name(r.user));
-    if (locked.size() == 1) fail(kExitFailed, locked.front() + " is locked");
+    for (const auto& r : rows) {
+        const std::size_t n = locked_sources(r);
+        if (r.lock.locked)
+            locked.push_back(quoted_name(r.user) + " is locked");
+        else if (n > 0)
+            locked.push_back(quoted_name(r.user) + " is locked from " + std::to_string(n) +
+                             (n == 1 ? " source" : " sources"));
+    }
+    if (locked.size() == 1) fail(kExitFailed, locked.front());
     if (!locked.empty()) fail(kExitFailed, std::to_string(locked.size()) + " users are locked");
 }
 
 struct ResetArgs {
     Common common;
     std::string user;
+    std::string source;      // --source ADDR: only that source's entry
+    bool by_source = false;  // --source given (even empty: a usage error)
     bool all = false;
     bool yes = false;
 };
+
+// An administrator's --source ADDR as the key the record keeps (an IPv6
+// address becomes its /64, "tty:pts/1" stays); a usage error when nothing is left.
+std::string source_arg(const std::string& text)
+{
+    std::string key = source_key_from_text(text);
+    if (key.empty()) fail(kExitUsage, "--source: give an address, host name, tty:TTY or service:NAME");
+    return key;
+}
+
+// reset -u USER --source ADDR: that source's entry only, as faillock --reset
+// would: nothing recorded is not an error, it is said.
+void run_reset_source(const ResetArgs& a, const Options& opts)
+{
+    const std::string key = source_arg(a.source);
+    const std::string u = require_user(a.user).name;
+    const StoreHandle store = open_store(a.common, opts, false);
+    auto r = reset_user_source(*store, u, key, user_is_root(u), opts, store.now());
+    if (!r) fail(r.error());
+    if (a.common.json) {
+        std::cout << nlohmann::json::array({{{"user", u},
+                                             {"source", key},
+                                             {"had_entry", r->had_record},
+                                             {"failures_cleared", r->cleared},
+                                             {"was_locked", r->was_locked}}})
+                         .dump(2)
+                  << "\n";
+        return;
+    }
+    if (!r->had_record)
+        std::cout << u << ": no failures recorded from " << quoted_name(key) << "\n";
+    else
+        std::cout << u << ": " << failures_text(r->cleared) << " from " << quoted_name(key) << " cleared"
+                  << (r->was_locked ? ", source unlocked" : ", was not locked") << "\n";
+}
 
 std::string reset_line(const std::string& user, const ResetResult& r)
 {
@@ -171,7 +283,9 @@ std::string reset_line(const std::string& user, const ResetResult& r)
 void run_reset(const ResetArgs& a)
 {
     if (a.all == !a.user.empty()) fail(kExitUsage, "give either -u USER or --all");
+    if (a.all && a.by_source) fail(kExitUsage, "--source needs -u USER, not --all");
     const Options opts = load_options(a.common);
+    if (a.by_source) return run_reset_source(a, opts);
     const StoreHandle store = open_store(a.common, opts, false);
     std::vector<std::string> users;
     if (a.all) {
@@ -204,6 +318,8 @@ void run_reset(const ResetArgs& a)
 struct LockArgs {
     Common common;
     std::string user;
+    std::string source;  // --source ADDR: only logins from there
+    bool by_source = false;
     std::int64_t seconds = 0;
     bool never = false;
 };
@@ -213,29 +329,36 @@ void run_lock(const LockArgs& a)
     if (a.seconds < 0) fail(kExitUsage, "--for: must be a positive number of seconds");
     const Options opts = load_options(a.common);
     const SystemUser user = require_user(a.user);
+    const std::string key = a.by_source ? source_arg(a.source) : std::string();
     const StoreHandle store = open_store(a.common, opts, false);
-    const std::int64_t until = a.seconds > 0 ? store.now() + a.seconds : kLockedForever;
+    const std::int64_t t = store.now();
+    const std::int64_t until = a.seconds > 0 ? t + a.seconds : kLockedForever;
     // As the record keeps it (printable, bounded): what --json prints too.
     const std::string by = sanitize_source(std::string_view(admin_identity()).substr(0, kMaxLockedByLength));
-    if (auto st = lock_user(*store, user.name, until, by); !st) fail(st.error());
+    if (key.empty()) {
+        if (auto st = lock_user(*store, user.name, until, by); !st) fail(st.error());
+    } else if (auto st = lock_user_source(*store, user.name, key, until, by, t); !st) {
+        fail(st.error());
+    }
     if (user.uid == 0 && !opts.lockout.even_deny_root)
         std::cerr << "authctl: warning: root is never locked unless even_deny_root is set; the lock is stored but "
                      "has no effect\n";
     if (a.common.json) {
-        std::cout << nlohmann::json(
-                         {{"user", user.name},
-                          {"locked", true},
-                          {"by", by},
-                          {"unlock_in", a.seconds > 0 ? nlohmann::json(a.seconds) : nlohmann::json(nullptr)}})
-                         .dump(2)
-                  << "\n";
+        nlohmann::json j = {{"user", user.name},
+                            {"locked", true},
+                            {"by", by},
+                            {"unlock_in", a.seconds > 0 ? nlohmann::json(a.seconds) : nlohmann::json(nullptr)}};
+        if (!key.empty()) j["source"] = key;
+        std::cout << j.dump(2) << "\n";
         return;
     }
+    const std::string who =
+        key.empty() ? user.name + ": locked" : user.name + ": logins from " + quoted_name(key) + " locked";
+    const std::string reset = "authctl reset -u " + user.name + (key.empty() ? "" : " --source " + key);
     if (a.seconds > 0)
-        std::cout << user.name << ": locked for " << human_duration(a.seconds) << " (until " << utc_time(until)
-                  << " UTC)\n";
+        std::cout << who << " for " << human_duration(a.seconds) << " (until " << utc_time(until) << " UTC)\n";
     else
-        std::cout << user.name << ": locked until an administrator unlocks it (authctl reset -u " << user.name << ")\n";
+        std::cout << who << " until an administrator unlocks it (" << reset << ")\n";
 }
 
 struct RemoveArgs {
@@ -288,19 +411,30 @@ void register_state(CLI::App& app)
         add_common(*reset, ra->common, true);
         reset->add_option("-u,--user", ra->user, "User");
         reset->add_flag("--all", ra->all, "Every user in the store");
+        auto* source =
+            reset->add_option("--source", ra->source,
+                              "Only this source's failures and lock (address, host name, tty:TTY or service:NAME)");
         reset->add_flag("-y,--yes", ra->yes, "Do not ask before --all");
-        reset->callback([ra] { run_reset(*ra); });
+        reset->callback([ra, source] {
+            ra->by_source = source->count() > 0;
+            run_reset(*ra);
+        });
     }
 
     auto la = std::make_shared<LockArgs>();
     auto* lock = app.add_subcommand("lock", "Lock a user by hand");
     add_common(*lock, la->common, true);
     lock->add_option("-u,--user", la->user, "User")->required();
+    auto* source = lock->add_option("--source", la->source,
+                                    "Only logins from this source (address, host name, tty:TTY or service:NAME)");
     auto* for_opt = lock->add_option("--for", la->seconds, "Seconds (default: until an administrator unlocks)")
                         ->check(CLI::Range(static_cast<std::int64_t>(1), static_cast<std::int64_t>(kMaxInterval) * 10));
     auto* never = lock->add_flag("--never", la->never, "Until an administrator unlocks (the default)");
     for_opt->excludes(never);
-    lock->callback([la] { run_lock(*la); });
+    lock->callback([la, source] {
+        la->by_source = source->count() > 0;
+        run_lock(*la);
+    });
 
     auto rm = std::make_shared<RemoveArgs>();
     auto* remove = app.add_subcommand("remove", "Delete a user's enrollment and undo its --grant-group");

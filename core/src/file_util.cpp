@@ -81,7 +81,8 @@ Result<SecretBytes> read_trusted_file(int dirfd, const std::string& name, std::s
     return out;
 }
 
-Status replace_file(int dirfd, const std::string& name, const std::string& tmp_name, std::string_view contents)
+Status replace_file(int dirfd, const std::string& name, const std::string& tmp_name, std::string_view contents,
+                    unsigned mode)
 {
     // A temp file left by a crash is stale: the caller holds the lock that
     // guards every writer of `name`.
@@ -89,6 +90,12 @@ Status replace_file(int dirfd, const std::string& name, const std::string& tmp_n
         return sys_error("cannot remove stale", tmp_name, errno);
     UniqueFd fd(::openat(dirfd, tmp_name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!fd.valid()) return sys_error("cannot create", tmp_name, errno);
+    // Set on the fd, whatever the umask: a config file others must read (0644).
+    if (mode != 0600 && ::fchmod(fd.get(), static_cast<mode_t>(mode)) != 0) {
+        const int err = errno;
+        ::unlinkat(dirfd, tmp_name.c_str(), 0);
+        return sys_error("cannot set the mode of", tmp_name, err);
+    }
     std::size_t done = 0;
     while (done < contents.size()) {
         const ssize_t n = ::write(fd.get(), contents.data() + done, contents.size() - done);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "authctl/import.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 #include "authctl/base32.hpp"
@@ -274,6 +275,278 @@ Result<OathFile> parse_oath_usersfile(std::string_view text, std::int64_t now)
         entry.pending.enrollment = std::move(e);
         out.entries.push_back(std::move(entry));
     }
+    return out;
+}
+
+}  // namespace authctl
+
+namespace authctl {
+namespace {
+
+bool faillock_space(char c) noexcept
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
+
+std::string_view faillock_trim(std::string_view s) noexcept
+{
+    while (!s.empty() && faillock_space(s.front())) s.remove_prefix(1);
+    while (!s.empty() && faillock_space(s.back())) s.remove_suffix(1);
+    return s;
+}
+
+struct FaillockLine {
+    std::size_t line = 0;
+    std::string key;
+    std::string value;  // "" for a bare key
+};
+
+// faillock.conf's lines as pam_faillock's read_config_file splits them.
+Result<std::vector<FaillockLine>> faillock_lines(std::string_view text, std::string_view origin)
+{
+    std::vector<FaillockLine> out;
+    std::size_t number = 0;
+    while (!text.empty()) {
+        ++number;
+        const auto nl = text.find('\n');
+        std::string_view line = text.substr(0, nl);
+        text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+        const std::string where = std::string(origin) + ":" + std::to_string(number) + ": ";
+        if (line.size() > kFaillockMaxLine)
+            return make_error(Errc::invalid_argument,
+                              where + "line longer than " + std::to_string(kFaillockMaxLine) + " bytes");
+        if (const auto hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
+        line = faillock_trim(line);
+        for (const char c : line)
+            if ((static_cast<unsigned char>(c) < 0x20 && !faillock_space(c)) || c == 0x7f)
+                return make_error(Errc::invalid_argument, where + "control character in line");
+        if (line.empty()) continue;
+        FaillockLine l;
+        l.line = number;
+        std::size_t i = 0;
+        while (i < line.size() && !faillock_space(line[i]) && line[i] != '=') ++i;
+        l.key = std::string(line.substr(0, i));
+        bool eq = i < line.size() && line[i] == '=';
+        if (i < line.size()) ++i;
+        // The value: blanks and (when the key did not end with it) one '=' skipped.
+        while (i < line.size()) {
+            if (line[i] == '=' && !eq)
+                eq = true;
+            else if (!faillock_space(line[i]))
+                break;
+            ++i;
+        }
+        l.value = std::string(line.substr(i));
+        out.push_back(std::move(l));
+    }
+    return out;
+}
+
+bool all_digits(std::string_view s) noexcept
+{
+    return !s.empty() && s.size() <= 10 && s.find_first_not_of("0123456789") == std::string_view::npos;
+}
+
+std::uint64_t digits_value(std::string_view s) noexcept
+{
+    std::uint64_t v = 0;
+    for (const char c : s) v = v * 10 + static_cast<unsigned>(c - '0');
+    return v;
+}
+
+// The value of a number or `never` setting, for comparing two spellings;
+// nullopt when it is neither.
+std::optional<std::uint64_t> number_or_never(std::string_view v)
+{
+    if (v == "never") return 0;
+    if (!all_digits(v)) return std::nullopt;
+    return digits_value(v);
+}
+
+// What a faillock setting becomes in authctl.conf.
+struct Carry {
+    bool carried = false;
+    std::string value;  // "" for a flag
+    std::string note;
+};
+
+Result<Carry> carry_faillock(const FaillockLine& l, const std::string& where)
+{
+    const auto bad = [&where, &l](const std::string& why) {
+        return make_error(Errc::invalid_argument, where + l.key + ": " + why);
+    };
+    Carry c;
+    for (const char* flag : {"audit", "silent", "no_log_info", "local_users_only", "nodelay", "even_deny_root"}) {
+        if (l.key != flag) continue;
+        c.carried = true;
+        if (!l.value.empty()) c.note = "faillock ignores the value '" + l.value + "' and turns " + l.key + " on";
+        return c;
+    }
+    if (l.key == "dir") {
+        c.note = "faillock's tally directory, not authctl's state directory; authctl's dir is left as it is";
+        return c;
+    }
+    if (l.key == "uid_based_files") {
+        c.note = "how faillock names its tally files; authctl keeps its own records";
+        return c;
+    }
+    if (l.key == "deny") {
+        if (!all_digits(l.value) || digits_value(l.value) > 65535)
+            return bad("'" + l.value + "' is not a number of failures (faillock ignores it too)");
+        const std::uint64_t n = digits_value(l.value);
+        c.carried = true;
+        c.value = std::to_string(std::min<std::uint64_t>(n, kMaxDeny));
+        if (n > kMaxDeny) c.note = "carried as deny = " + c.value + ", authctl's ceiling (NIST SP 800-63B)";
+        return c;
+    }
+    if (l.key == "fail_interval" || l.key == "unlock_time" || l.key == "root_unlock_time") {
+        const bool never_ok = l.key != "fail_interval";
+        if (never_ok && l.value == "never") {
+            c.carried = true;
+            c.value = "never";
+            return c;
+        }
+        if (!all_digits(l.value) || digits_value(l.value) > kFaillockMaxInterval)
+            return bad("'" + l.value + "' is not a number of seconds from 0 to " +
+                       std::to_string(kFaillockMaxInterval) + (never_ok ? " or 'never'" : "") +
+                       " (faillock ignores it and keeps its default)");
+        const std::uint64_t n = digits_value(l.value);
+        if (l.key == "fail_interval" && n == 0) {
+            c.note =
+                "with 0 faillock counts no failure, so nothing locks; authctl's fail_interval is at least 1 "
+                "(set deny = 0 for no lockout)";
+            return c;
+        }
+        c.carried = true;
+        c.value = std::to_string(n);
+        return c;
+    }
+    if (l.key == "admin_group") {
+        Options scratch;
+        const std::string_view v = l.value;
+        if (auto st = apply_option(scratch, l.key, &v); !st) return bad("'" + l.value + "' is not a group name");
+        c.carried = true;
+        c.value = l.value;
+        return c;
+    }
+    c.note = "not a faillock option; faillock ignores it too";
+    return c;
+}
+
+// One line of authctl.conf as its parser reads it: the key ("" for none) and value.
+struct ConfLine {
+    std::string text;  // the physical line, without its newline
+    std::string key;
+    std::optional<std::string> value;
+};
+
+ConfLine conf_line(std::string_view physical)
+{
+    ConfLine c{std::string(physical), {}, std::nullopt};
+    std::string_view line = physical;
+    if (const auto hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    line = trim(line);
+    if (line.empty()) return c;
+    if (const auto eq = line.find('='); eq == std::string_view::npos) {
+        c.key = std::string(line);
+    } else {
+        c.key = std::string(trim(line.substr(0, eq)));
+        c.value = std::string(trim(line.substr(eq + 1)));
+    }
+    return c;
+}
+
+bool same_setting(const ConfLine& existing, const std::string& key, const std::string& value)
+{
+    if (value.empty()) return !existing.value.has_value();
+    if (!existing.value) return false;
+    if (key == "admin_group") return *existing.value == value;
+    const auto a = number_or_never(*existing.value), b = number_or_never(value);
+    return a && b && *a == *b;
+}
+
+}  // namespace
+
+Result<FaillockImport> import_faillock(std::string_view faillock_text, std::string_view faillock_origin,
+                                       std::string_view authctl_text, std::string_view authctl_origin)
+{
+    auto lines = faillock_lines(faillock_text, faillock_origin);
+    if (!lines) return lines.error();
+
+    std::vector<ConfLine> conf;
+    const bool ends_with_newline = authctl_text.empty() || authctl_text.back() == '\n';
+    for (std::string_view rest = authctl_text; !rest.empty();) {
+        const auto nl = rest.find('\n');
+        conf.push_back(conf_line(rest.substr(0, nl)));
+        rest = nl == std::string_view::npos ? std::string_view{} : rest.substr(nl + 1);
+    }
+
+    FaillockImport out;
+    std::vector<std::string> appended;
+    for (std::size_t i = 0; i < lines->size(); ++i) {
+        const FaillockLine& l = (*lines)[i];
+        const std::string where = std::string(faillock_origin) + ":" + std::to_string(l.line) + ": ";
+        FaillockSetting s;
+        s.line = l.line;
+        s.text = l.value.empty() ? l.key : l.key + " = " + l.value;
+        auto carry = carry_faillock(l, where);
+        if (!carry) return carry.error();
+        // faillock applies its lines in order: a key set again later is the one in force.
+        std::size_t later = 0;
+        for (std::size_t j = i + 1; j < lines->size(); ++j)
+            if ((*lines)[j].key == l.key) later = (*lines)[j].line;
+        if (later != 0) {
+            s.note = "set again on line " + std::to_string(later) + "; faillock uses the last";
+        } else if (!carry->carried) {
+            s.note = carry->note;
+        } else {
+            const std::string written = carry->value.empty() ? l.key : l.key + " = " + carry->value;
+            s.note = carry->note;
+            ConfLine* existing = nullptr;
+            std::size_t existing_line = 0;
+            for (std::size_t j = 0; j < conf.size(); ++j)
+                if (conf[j].key == l.key) {
+                    existing = &conf[j];
+                    existing_line = j + 1;
+                }
+            const std::string at = std::string(authctl_origin) + " line " + std::to_string(existing_line);
+            if (existing != nullptr && same_setting(*existing, l.key, carry->value)) {
+                s.outcome = CarryOutcome::same;
+                s.note = at;
+            } else if (existing != nullptr) {
+                s.outcome = CarryOutcome::carried;
+                s.note = (s.note.empty() ? "" : s.note + "; ") + "replaces " + at + " '" +
+                         std::string(trim(existing->text)) + "'";
+                *existing = conf_line(written);
+            } else {
+                s.outcome = CarryOutcome::carried;
+                appended.push_back(written);
+            }
+        }
+        out.settings.push_back(std::move(s));
+    }
+
+    std::string text;
+    for (std::size_t j = 0; j < conf.size(); ++j) {
+        text += conf[j].text;
+        if (j + 1 < conf.size() || ends_with_newline) text += '\n';
+    }
+    if (!appended.empty()) {
+        if (!text.empty() && text.back() != '\n') text += '\n';
+        if (!text.empty()) text += '\n';
+        text += "# Carried over from " + sanitize_source(faillock_origin) + " by authctl import faillock\n";
+        for (const auto& a : appended) text += a + "\n";
+    }
+    if (text.size() > kMaxConfigBytes)
+        return make_error(Errc::invalid_argument, std::string(authctl_origin) + ": would grow over " +
+                                                      std::to_string(kMaxConfigBytes) + " bytes");
+    const ConfigCheck check = check_config_text(text, authctl_origin);
+    if (!check.problems.empty())
+        return make_error(Errc::invalid_argument,
+                          check.problems.front().message + " (fix " + std::string(authctl_origin) + " first)");
+    out.changed = text != authctl_text;
+    out.config = std::move(text);
     return out;
 }
 

@@ -202,8 +202,14 @@ ConfigCheck check_config_file(const std::string& path, bool missing_ok)
         check.problems.push_back({0, text.error().message()});
         return check;
     }
+    return check_config_text(text->view(), path);
+}
+
+ConfigCheck check_config_text(std::string_view text, std::string_view origin)
+{
+    ConfigCheck check;
     check.present = true;
-    ConfigLines lines(text->view(), path);
+    ConfigLines lines(text, origin);
     while (lines.next()) {
         if (auto st = apply_config_line(check.opts, lines.line(), lines.where()); !st)
             check.problems.push_back({lines.number(), st.error().detail});

@@ -92,13 +92,32 @@ protected:
         return nlohmann::json::parse(r.out);
     }
 
-    // One user's status; its exit code must say whether the user is locked (authctl(8)).
+    // One user's status; its exit code must say whether the user is locked,
+    // from everywhere or from one of its sources (authctl(8)).
     nlohmann::json status_json(const std::string& user)
     {
         const CmdResult r = authctl({"status", "-u", user, "--json"});
         const auto j = nlohmann::json::parse(r.out).at(0);
-        EXPECT_EQ(r.code, j.at("locked").get<bool>() ? 1 : 0) << r.err;
+        bool locked = j.at("locked").get<bool>();
+        for (const auto& s : j.at("sources")) locked = locked || s.at("locked").get<bool>();
+        EXPECT_EQ(r.code, locked ? 1 : 0) << r.err;
         return j;
+    }
+
+    // The per-source entry of a status row, or null.
+    static nlohmann::json source_entry(const nlohmann::json& row, const std::string& key)
+    {
+        for (const auto& s : row.at("sources"))
+            if (s.at("source") == key) return s;
+        return nullptr;
+    }
+
+    // authctl import faillock, with its own --from and --conf (no --dir).
+    CmdResult import_faillock(const std::string& from, std::vector<std::string> extra = {})
+    {
+        std::vector<std::string> args = {AUTHCTL_CLI, "import", "faillock", "--from", from, "--conf", conf_};
+        args.insert(args.end(), extra.begin(), extra.end());
+        return run_cmd(args);
     }
 
     std::string stack()
@@ -618,6 +637,309 @@ TEST_F(Cli, StatusTellsEveryLockStateApartWithLastSuccessAndRecoveryLeft)
     s = status_json("carol");
     EXPECT_EQ(s.at("recovery_left"), 1);
     EXPECT_TRUE(s.at("confirmed").get<bool>());
+}
+
+// With per_source, status shows each locked source (text and JSON), the
+// failures and sources since the last success, and exits 1 for a user locked
+// from one source only; reset and lock --source act on one source's entry.
+TEST_F(Cli, StatusResetAndLockPerSource)
+{
+    test::write_file(conf_, "per_source\n", 0644);
+    const std::string secret = enroll_json("alice").at("secret");
+    const std::string confdir = stack();
+    for (int i = 0; i < 3; ++i)  // the third locks 192.0.2.7, not alice
+        EXPECT_EQ(
+            test::pam_run(confdir, "cli-test", "alice", {"nope"}, test::Phase::authenticate, 0, false, "192.0.2.7").rc,
+            i < 2 ? PAM_AUTH_ERR : PAM_MAXTRIES);
+    EXPECT_EQ(
+        test::pam_run(confdir, "cli-test", "alice", {"nope"}, test::Phase::authenticate, 0, false, "2001:db8:1:2::5")
+            .rc,
+        PAM_AUTH_ERR);
+    EXPECT_EQ(test::pam_run(confdir, "cli-test", "alice", {"nope"}, test::Phase::authenticate, 0, false, nullptr,
+                            "/dev/pts/1")
+                  .rc,
+              PAM_AUTH_ERR);
+
+    auto s = status_json("alice");
+    EXPECT_FALSE(s.at("locked").get<bool>()) << "the user is not locked, one source is";
+    EXPECT_EQ(s.at("failures"), 5);
+    EXPECT_EQ(s.at("failures_since_success"), 5);
+    EXPECT_EQ(s.at("sources_since_success"), 3);
+    ASSERT_EQ(s.at("sources").size(), 3U) << s.dump();
+    const auto a = s.at("sources").at(0);
+    EXPECT_EQ(a.at("source"), "192.0.2.7") << "locked sources first";
+    EXPECT_EQ(a.at("failures"), 3);
+    EXPECT_GT(a.at("last_failure").get<std::int64_t>(), std::time(nullptr) - 60);
+    EXPECT_TRUE(a.at("locked").get<bool>());
+    EXPECT_EQ(a.at("locked_until").get<std::string>().size(), 20U);
+    EXPECT_FALSE(a.at("until_reset").get<bool>());
+    EXPECT_EQ(a.at("reason"), "failures");
+    EXPECT_TRUE(a.at("by").is_null());
+    const auto v6 = source_entry(s, "2001:db8:1:2::/64");
+    ASSERT_FALSE(v6.is_null()) << s.dump();
+    EXPECT_EQ(v6.at("failures"), 1);
+    EXPECT_FALSE(v6.at("locked").get<bool>());
+    EXPECT_TRUE(v6.at("locked_until").is_null());
+    EXPECT_TRUE(v6.at("reason").is_null());
+    EXPECT_FALSE(source_entry(s, "tty:pts/1").is_null()) << s.dump();
+
+    // The listing: the locked source only; exit 1 naming it.
+    CmdResult table = authctl({"status"});
+    EXPECT_EQ(table.code, 1);
+    EXPECT_NE(table.err.find("authctl: alice is locked from 1 source"), std::string::npos) << table.err;
+    EXPECT_NE(table.out.find("alice: from 192.0.2.7: locked after 3 failures until "), std::string::npos) << table.out;
+    EXPECT_EQ(table.out.find("2001:db8:1:2::/64"), std::string::npos) << "an unlocked source is not listed";
+    EXPECT_NE(table.out.find("source  "), std::string::npos) << "LOCKED column: " << table.out;
+    // One user: every source, and what the owner will be told.
+    table = authctl({"status", "-u", "alice"});
+    EXPECT_EQ(table.code, 1);
+    EXPECT_NE(table.out.find("alice: from 2001:db8:1:2::/64: 1 failure, the last "), std::string::npos) << table.out;
+    EXPECT_NE(table.out.find("alice: from tty:pts/1: 1 failure, the last "), std::string::npos) << table.out;
+    EXPECT_NE(table.out.find("alice: 5 failures from 3 sources since the last successful login"), std::string::npos)
+        << table.out;
+
+    // The owner from elsewhere logs in; 192.0.2.7 stays locked.
+    const std::string code = oathtool_totp(secret, std::time(nullptr) + 30);
+    EXPECT_EQ(test::pam_run(confdir, "cli-test", "alice", {code}, test::Phase::authenticate, 0, false, "192.0.2.20").rc,
+              PAM_SUCCESS);
+    s = status_json("alice");
+    EXPECT_EQ(s.at("failures_since_success"), 0);
+    EXPECT_TRUE(source_entry(s, "192.0.2.7").at("locked").get<bool>());
+
+    // reset --source: the address becomes its key (an IPv6 address its /64).
+    CmdResult r = authctl({"reset", "-u", "alice", "--source", "2001:db8:1:2::1"});
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.out, "alice: 1 failure from 2001:db8:1:2::/64 cleared, was not locked\n");
+    r = authctl({"reset", "-u", "alice", "--source", "192.0.2.99"});
+    EXPECT_EQ(r.code, 0) << "nothing to reset is not an error";
+    EXPECT_EQ(r.out, "alice: no failures recorded from 192.0.2.99\n");
+    r = authctl({"reset", "-u", "alice", "--source", "192.0.2.7", "--json"});
+    EXPECT_EQ(r.code, 0) << r.err;
+    const auto rj = nlohmann::json::parse(r.out).at(0);
+    EXPECT_EQ(rj.at("source"), "192.0.2.7");
+    EXPECT_EQ(rj.at("failures_cleared"), 3);
+    EXPECT_TRUE(rj.at("was_locked").get<bool>());
+    s = status_json("alice");  // exit 0 now
+    EXPECT_TRUE(source_entry(s, "192.0.2.7").is_null());
+    EXPECT_FALSE(source_entry(s, "tty:pts/1").is_null()) << "other sources stay";
+    EXPECT_EQ(test::pam_run(confdir, "cli-test", "alice", {}, test::Phase::account, 0, false, "192.0.2.7").rc,
+              PAM_SUCCESS);
+
+    // lock --source: that source only, by whom, until when.
+    r = authctl({"lock", "-u", "alice", "--source", "198.51.100.4", "--for", "120"});
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find("alice: logins from 198.51.100.4 locked for 2 minutes (until "), std::string::npos) << r.out;
+    EXPECT_EQ(test::pam_run(confdir, "cli-test", "alice", {}, test::Phase::account, 0, false, "198.51.100.4").rc,
+              PAM_PERM_DENIED);
+    EXPECT_EQ(test::pam_run(confdir, "cli-test", "alice", {}, test::Phase::account, 0, false, "192.0.2.20").rc,
+              PAM_SUCCESS);
+    r = authctl({"lock", "-u", "alice", "--source", "tty:pts/1", "--json"});
+    EXPECT_EQ(r.code, 0) << r.err;
+    const std::string admin = nlohmann::json::parse(r.out).at("by");
+    EXPECT_EQ(nlohmann::json::parse(r.out).at("source"), "tty:pts/1");
+    r = authctl({"lock", "-u", "alice", "--source", "[2001:db8:9:9::7]", "--json"});
+    EXPECT_EQ(nlohmann::json::parse(r.out).at("source"), "2001:db8:9:9::/64") << r.out << r.err;
+    s = status_json("alice");
+    EXPECT_FALSE(s.at("locked").get<bool>());
+    const auto by_hand = source_entry(s, "198.51.100.4");
+    EXPECT_EQ(by_hand.at("reason"), "admin");
+    EXPECT_EQ(by_hand.at("by"), admin);
+    EXPECT_EQ(by_hand.at("failures"), 0);
+    EXPECT_FALSE(by_hand.at("until_reset").get<bool>());
+    const auto tty = source_entry(s, "tty:pts/1");
+    EXPECT_TRUE(tty.at("until_reset").get<bool>());
+    EXPECT_TRUE(tty.at("locked_until").is_null());
+    table = authctl({"status"});
+    EXPECT_NE(table.err.find("authctl: alice is locked from 3 sources"), std::string::npos) << table.err;
+    EXPECT_NE(table.out.find("alice: from tty:pts/1: locked by hand (authctl lock --source) by " + admin +
+                             " until an administrator resets it"),
+              std::string::npos)
+        << table.out;
+    // A user-wide reset clears every source.
+    EXPECT_EQ(authctl({"reset", "-u", "alice"}).code, 0);
+    EXPECT_TRUE(status_json("alice").at("sources").empty());
+
+    // Usage errors: --source with --all, an empty source.
+    for (const std::vector<std::string>& bad : {std::vector<std::string>{"reset", "--all", "--source", "192.0.2.7"},
+                                                std::vector<std::string>{"lock", "-u", "alice", "--source", ""},
+                                                std::vector<std::string>{"reset", "-u", "alice", "--source", ""}}) {
+        r = authctl(bad);
+        EXPECT_EQ(r.code, 2) << bad[0] << ": " << r.err;
+        EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    }
+}
+
+// A faillock.conf with every faillock option (and dir, and a key faillock
+// does not know) carried into an authctl.conf whose own lines stay: what
+// each setting became, the dry run first, then the file, which passes
+// `authctl config check`; a second run finds everything already the same.
+TEST_F(Cli, ImportFaillockCarriesEveryOptionAndKeepsTheRest)
+{
+    const std::string from = tmp_ / "faillock.conf";
+    test::write_file(from,
+                     "# Configuration for locking the user after multiple failed\n"
+                     "dir = /var/run/faillock\n"
+                     "audit\n"
+                     "silent\n"
+                     "no_log_info\n"
+                     "local_users_only\n"
+                     "nodelay\n"
+                     "deny = 5\n"
+                     "fail_interval=600\n"
+                     "unlock_time never\n"
+                     "even_deny_root\n"
+                     "   root_unlock_time = 60   # root gets a minute\n"
+                     "admin_group = wheel\n"
+                     "frobnicate = 1\n",
+                     0644);
+    const std::string before = "# site settings\nwindow = 2\ndeny = 3   # old\nnodelay\nprompt = Code: \n";
+    test::write_file(conf_, before, 0644);
+
+    CmdResult r = import_faillock(from, {"--dry-run"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(test::read_file(conf_), before) << "a dry run writes nothing";
+    const std::string expected =
+        "# site settings\n"
+        "window = 2\n"
+        "deny = 5\n"
+        "nodelay\n"
+        "prompt = Code: \n"
+        "\n"
+        "# Carried over from " +
+        from +
+        " by authctl import faillock\n"
+        "audit\n"
+        "silent\n"
+        "no_log_info\n"
+        "local_users_only\n"
+        "fail_interval = 600\n"
+        "unlock_time = never\n"
+        "even_deny_root\n"
+        "root_unlock_time = 60\n"
+        "admin_group = wheel\n";
+    const std::string dry_head = "dry run, nothing written; " + conf_ + " would read:\n";
+    ASSERT_NE(r.out.find(dry_head), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.substr(r.out.find(dry_head) + dry_head.size()), expected);
+    const std::vector<std::string> said = {
+        from + ":2: dir = /var/run/faillock: not carried (faillock's tally directory, not authctl's state directory",
+        from + ":3: audit: would be carried over\n",
+        from + ":7: nodelay: already the same (" + conf_ + " line 4)\n",
+        from + ":8: deny = 5: would be carried over (replaces " + conf_ + " line 3 'deny = 3   # old')\n",
+        from + ":10: unlock_time = never: would be carried over\n",
+        from + ":12: root_unlock_time = 60: would be carried over\n",
+        from + ":13: admin_group = wheel: would be carried over\n",
+        from + ":14: frobnicate = 1: not carried (not a faillock option; faillock ignores it too)\n",
+    };
+    for (const auto& line : said) EXPECT_NE(r.out.find(line), std::string::npos) << line << "\n---\n" << r.out;
+    EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 13 + 1 + 16) << "one line per faillock setting";
+
+    r = import_faillock(from);
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find(from + ":3: audit: carried over\n"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find(conf_ + ": written (10 settings carried over)"), std::string::npos) << r.out;
+    EXPECT_EQ(test::read_file(conf_), expected);
+    struct stat st {};
+    ASSERT_EQ(::lstat(conf_.c_str(), &st), 0);
+    EXPECT_TRUE(S_ISREG(st.st_mode));
+    EXPECT_EQ(st.st_mode & 07777, 0644U);
+    EXPECT_EQ(st.st_uid, 0U);
+    const CmdResult check = run_cmd({AUTHCTL_CLI, "config", "check", "--conf", conf_});
+    EXPECT_EQ(check.code, 0) << check.out << check.err;
+    EXPECT_EQ(check.out, conf_ + ": ok (13 settings)\n");
+
+    // Again: nothing left to carry.
+    r = import_faillock(from);
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.out.find("carried over ("), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find(from + ":10: unlock_time = never: already the same"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find(conf_ + ": unchanged\n"), std::string::npos) << r.out;
+    EXPECT_EQ(test::read_file(conf_), expected);
+}
+
+// What faillock itself reads differently: a key set twice (the last counts),
+// a flag with a value (faillock ignores the value), deny over authctl's
+// ceiling, fail_interval 0; and a missing authctl.conf is created (0644).
+TEST_F(Cli, ImportFaillockFollowsFaillocksReading)
+{
+    const std::string from = tmp_ / "faillock.conf";
+    test::write_file(from, "deny=4\naudit = no\ndeny 500\nfail_interval = 0\n", 0644);
+    ::unlink(conf_.c_str());
+    CmdResult r = import_faillock(from);
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find(from + ":1: deny = 4: not carried (set again on line 3; faillock uses the last)\n"),
+              std::string::npos)
+        << r.out;
+    EXPECT_NE(r.out.find(from + ":2: audit = no: carried over (faillock ignores the value 'no' and turns audit on)\n"),
+              std::string::npos)
+        << r.out;
+    EXPECT_NE(r.out.find(from + ":3: deny = 500: carried over (carried as deny = 100, authctl's ceiling"),
+              std::string::npos)
+        << r.out;
+    EXPECT_NE(r.out.find(from + ":4: fail_interval = 0: not carried (with 0 faillock counts no failure"),
+              std::string::npos)
+        << r.out;
+    EXPECT_EQ(test::read_file(conf_),
+              "# Carried over from " + from + " by authctl import faillock\naudit\ndeny = 100\n");
+    struct stat st {};
+    ASSERT_EQ(::lstat(conf_.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0644U);
+    EXPECT_EQ(run_cmd({AUTHCTL_CLI, "config", "check", "--conf", conf_}).code, 0);
+}
+
+// A line faillock would refuse (or authctl cannot hold), an authctl.conf
+// that is already wrong, or one that is a symlink: one line naming the file
+// and line, nothing written.
+TEST_F(Cli, ImportFaillockRefusesBadInputAndWritesNothing)
+{
+    const std::string from = tmp_ / "faillock.conf";
+    const std::string before = "# mine\nwindow = 2\n";
+    test::write_file(conf_, before, 0644);
+    const std::vector<std::pair<std::string, std::string>> bad = {
+        {"audit\ndeny = many\n", ":2: deny: 'many' is not a number of failures"},
+        {"unlock_time = 604801\n", ":1: unlock_time: '604801' is not a number of seconds from 0 to 604800"},
+        {"deny\n", ":1: deny: '' is not a number"},
+        {"# x\n\nadmin_group = wheel admins\n", ":3: admin_group: 'wheel admins' is not a group name"},
+        {"silent\nnodelay\x01\n", ":2: control character in line"},
+        {"deny = 3\n" + std::string(1100, 'x') + "\n", ":2: line longer than 1023 bytes"},
+    };
+    for (const auto& [text, why] : bad) {
+        test::write_file(from, text, 0644);
+        for (const bool dry : {false, true}) {
+            const CmdResult r =
+                import_faillock(from, dry ? std::vector<std::string>{"--dry-run"} : std::vector<std::string>{});
+            EXPECT_EQ(r.code, 1) << why;
+            EXPECT_EQ(r.err.rfind("authctl: " + from + why, 0), 0U) << r.err;
+            EXPECT_NE(r.err.find("; nothing written\n"), std::string::npos) << r.err;
+            EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+            EXPECT_TRUE(r.out.empty()) << r.out;
+            EXPECT_EQ(test::read_file(conf_), before);
+        }
+    }
+    // An authctl.conf that is already wrong is named, not made worse.
+    test::write_file(from, "deny = 5\n", 0644);
+    test::write_file(conf_, "window = 2\nbogus_option\n", 0644);
+    CmdResult r = import_faillock(from);
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.err.find(conf_ + ":2: unknown option 'bogus_option'"), std::string::npos) << r.err;
+    EXPECT_EQ(test::read_file(conf_), "window = 2\nbogus_option\n");
+    // A symlink is not written through.
+    const std::string target = tmp_ / "elsewhere.conf";
+    test::write_file(target, before, 0644);
+    ::unlink(conf_.c_str());
+    ASSERT_EQ(::symlink(target.c_str(), conf_.c_str()), 0);
+    r = import_faillock(from);
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.err.find("is a symlink"), std::string::npos) << r.err;
+    EXPECT_EQ(test::read_file(target), before);
+    // A missing faillock.conf, a writable one.
+    EXPECT_EQ(import_faillock(tmp_ / "absent.conf").code, 1);
+    ::unlink(conf_.c_str());
+    test::write_file(conf_, before, 0644);
+    test::write_file(from, "deny = 5\n", 0666);
+    ::chmod(from.c_str(), 0666);
+    r = import_faillock(from);
+    EXPECT_EQ(r.code, 1) << r.out;
+    EXPECT_EQ(test::read_file(conf_), before);
 }
 
 TEST_F(Cli, ResetAllNeedsConfirmation)

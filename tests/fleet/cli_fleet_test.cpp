@@ -150,12 +150,14 @@ protected:
         return nlohmann::json::parse(r.out);
     }
 
-    // One user's status; it exits 1 exactly when the user is locked.
+    // One user's status; it exits 1 exactly when the user is locked (or one of its sources).
     nlohmann::json status_json(const std::string& user)
     {
         const CmdResult r = fleet({"status", "-u", user, "--json"});
         const auto j = nlohmann::json::parse(r.out).at(0);
-        EXPECT_EQ(r.code, j.at("locked").get<bool>() ? 1 : 0) << r.err;
+        bool locked = j.at("locked").get<bool>();
+        for (const auto& src : j.at("sources")) locked = locked || src.at("locked").get<bool>();
+        EXPECT_EQ(r.code, locked ? 1 : 0) << r.err;
         return j;
     }
 
@@ -297,6 +299,23 @@ TEST_F(CliFleet, EnrollVerifyReplayStatusAndEveryAdminCommandOnTheFleet)
     EXPECT_EQ(r.out, "alice: 1 failure cleared, account unlocked\n");
     r = fleet({"unlock", "-u", "alice"});
     EXPECT_EQ(r.out, "alice: no failures recorded, not locked\n");
+
+    // lock and reset --source: one source's entry, kept in the sealed row (an IPv6 address stands for its /64).
+    r = fleet({"lock", "-u", "alice", "--source", "2001:db8:7:7::1", "--for", "600"});
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_TRUE(contains(r.out, "alice: logins from 2001:db8:7:7::/64 locked for 10 minutes")) << r.out;
+    r = fleet({"status", "-u", "alice", "--json"});
+    EXPECT_EQ(r.code, 1) << "locked from one source: " << r.err;
+    s = nlohmann::json::parse(r.out).at(0);
+    EXPECT_FALSE(s.at("locked").get<bool>());
+    ASSERT_EQ(s.at("sources").size(), 1U) << s.dump();
+    EXPECT_EQ(s.at("sources").at(0).at("source"), "2001:db8:7:7::/64");
+    EXPECT_EQ(s.at("sources").at(0).at("reason"), "admin");
+    EXPECT_TRUE(s.at("sources").at(0).at("locked").get<bool>());
+    r = fleet({"reset", "-u", "alice", "--source", "2001:db8:7:7::2"});
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.out, "alice: 0 failures from 2001:db8:7:7::/64 cleared, source unlocked\n");
+    EXPECT_TRUE(status_json("alice").at("sources").empty());
 
     // recovery: new codes, one of them logs in once.
     r = fleet({"recovery", "-u", "alice", "--count", "2", "--json"});

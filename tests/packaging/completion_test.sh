@@ -19,7 +19,12 @@ check "every subcommand of authctl --help is offered" \
 check "a prefix completes to its subcommand" test "$(complete_words authctl enr)" = "enroll "
 check "options come from the subcommand's --help" offers --recovery-codes authctl enroll --
 check "...after a global option too" offers --grant-group authctl --dir /tmp enroll --
-check "nested subcommands (import)" test "$(complete_words authctl import '')" = "google-authenticator oath "
+check "nested subcommands (import)" test "$(complete_words authctl import '')" = "faillock google-authenticator oath "
+check "import faillock options" offers --from authctl import faillock --
+check "...and its --dry-run" offers --dry-run authctl import faillock --
+check "--from completes file names" offers /etc authctl import faillock --from /et
+check "--source on reset and lock" offers --source authctl reset --
+check "...and lock" offers --source authctl lock --
 check "nested subcommands (config)" test "$(complete_words authctl config '')" = "check "
 check "nested subcommands (fleet)" test "$(complete_words authctl fleet '')" = "init keygen pull push rekey status "
 check "fleet push options" offers --dry-run authctl fleet push --

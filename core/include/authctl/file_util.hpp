@@ -60,8 +60,10 @@ Status check_fd(int fd, std::string_view name, unsigned type, FileTrust trust, s
 Result<SecretBytes> read_trusted_file(int dirfd, const std::string& name, std::size_t max_bytes, FileTrust trust);
 
 // Replaces `name` in `dirfd` atomically: writes `tmp_name` (created fresh,
-// mode 0600), fsyncs it, renames it over `name` and fsyncs the directory.
-// A crash at any instant leaves either the old or the new file under `name`.
-Status replace_file(int dirfd, const std::string& name, const std::string& tmp_name, std::string_view contents);
+// mode `mode`, 0600 unless told), fsyncs it, renames it over `name` and fsyncs
+// the directory. A crash at any instant leaves either the old or the new file
+// under `name`.
+Status replace_file(int dirfd, const std::string& name, const std::string& tmp_name, std::string_view contents,
+                    unsigned mode = 0600);
 
 }  // namespace authctl

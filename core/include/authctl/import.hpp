@@ -79,4 +79,49 @@ struct OathFile {
 // skipped (authctl has no PINs), as are unknown types; the reason is kept.
 Result<OathFile> parse_oath_usersfile(std::string_view text, std::int64_t now);
 
+// pam_faillock's configuration, carried over to authctl.conf
+// (`authctl import faillock`). faillock.conf is read as pam_faillock reads it:
+// '#' starts a comment, a line is a key ended by blanks or '=', then its value
+// (one '=' and the blanks around it skipped) -- "deny = 3", "deny=3",
+// "deny 3" -- or a bare key for a flag. faillock's keys keep their meaning in
+// authctl (deny, fail_interval, unlock_time incl. never, even_deny_root,
+// root_unlock_time, admin_group, audit, silent, no_log_info,
+// local_users_only, nodelay), except dir (faillock's tally directory: never
+// carried) and uid_based_files (how faillock names its tally files).
+
+inline constexpr std::uint32_t kFaillockMaxInterval = 604800;  // faillock ignores longer times
+inline constexpr std::size_t kFaillockMaxLine = 1023;          // faillock's line buffer
+
+enum class CarryOutcome {
+    carried,      // written to authctl.conf (a line replaced or appended)
+    same,         // authctl.conf already sets it to the same value
+    not_carried,  // note says why
+};
+
+struct FaillockSetting {
+    std::size_t line = 0;  // in faillock.conf, 1-based
+    std::string text;      // the setting as faillock reads it: "deny = 5", "audit"
+    CarryOutcome outcome = CarryOutcome::not_carried;
+    std::string note;  // why not carried; for a carried one, how when the line differs ("" otherwise)
+};
+
+struct FaillockImport {
+    std::vector<FaillockSetting> settings;  // one per setting of faillock.conf, in its order
+    std::string config;                     // authctl.conf with the settings carried over
+    bool changed = false;                   // config differs from the text given
+};
+
+// Merges faillock.conf (`faillock_text`) into authctl.conf (`authctl_text`,
+// "" when absent): a carried setting replaces the last authctl.conf line for
+// the same key (the one in force), else it is appended after a comment naming
+// `faillock_origin`; every other line and comment stays as it was. A value
+// faillock itself would refuse (not a number, a time over
+// kFaillockMaxInterval, a control character, a line over kFaillockMaxLine
+// bytes) or that authctl cannot hold (admin_group not a group name) is an
+// error naming "FAILLOCK_ORIGIN:LINE:". The result must pass
+// check_config_text (so an authctl.conf that is already wrong is an error
+// naming its line): nothing is half done.
+Result<FaillockImport> import_faillock(std::string_view faillock_text, std::string_view faillock_origin,
+                                       std::string_view authctl_text, std::string_view authctl_origin);
+
 }  // namespace authctl

@@ -90,6 +90,10 @@ struct ConfigCheck {
 };
 ConfigCheck check_config_file(const std::string& path, bool missing_ok);
 
+// The same check on a text not read from disk yet (what `authctl import
+// faillock` is about to write); `origin` prefixes the messages. present is true.
+ConfigCheck check_config_text(std::string_view text, std::string_view origin);
+
 // What the PAM module does when its configuration cannot be read (a bad line
 // in authctl.conf, a bad module argument). It fails closed -- every service
 // that asks for a code or enforces a lock refuses -- except where refusing
