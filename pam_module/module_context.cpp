@@ -148,6 +148,14 @@ void Session::debug(const std::string& user, const std::string& text) const
     if (opts_.debug) log(LOG_DEBUG, user, text);
 }
 
+void Session::audit(const std::string& user, const AuditRecord& record) const
+{
+    const std::string rhost = item_string(pamh_, PAM_RHOST);
+    const std::string tty = item_string(pamh_, PAM_TTY);
+    if (const int err = write_audit(record, AuditSubject{user, rhost, tty}); err != 0)
+        log(LOG_WARNING, user, std::string("cannot write an audit record: ") + std::strerror(err));
+}
+
 void Session::arm_fail_delay()
 {
     if (!opts_.nodelay) pam_fail_delay(pamh_, 2000000);

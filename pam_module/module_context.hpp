@@ -12,6 +12,7 @@
 #include "authctl/lockout.hpp"
 #include "authctl/options.hpp"
 #include "authctl/result.hpp"
+#include "audit.hpp"
 
 namespace authctl::pam {
 
@@ -73,6 +74,10 @@ public:
     // password): then "(unknown)", as pam_faillock does.
     std::string log_name(const Account& acct) const;
     void debug(const std::string& user, const std::string& text) const;
+    // The Linux audit record(s) of `record` for `user`, from this login's
+    // remote host and tty (audit.hpp). A failure to write is logged at
+    // LOG_WARNING and never changes the login's result.
+    void audit(const std::string& user, const AuditRecord& record) const;
 
     void arm_fail_delay();
 

@@ -130,6 +130,7 @@ int authenticate_code(Session& s, const Options& opts, const Account& acct)
     if (info->lock.locked) {
         s.tell(lock_message(info->lock, info->now, source), true);
         s.log(LOG_NOTICE, acct.name, "refused without asking: " + lock_text(info->lock));
+        s.audit(acct.name, {AuditEvent::refused, info->lock.scope});
         return kLockedResult;
     }
     if (!info->enrolled && opts.nullok) {
@@ -171,8 +172,10 @@ int authenticate_code(Session& s, const Options& opts, const Account& acct)
             s.log(LOG_NOTICE, acct.name,
                   (result->replayed ? "code already used (" : "wrong code (") + failures_text(result->failures) + ")");
             if (result->replayed) s.tell(kCodeAlreadyUsedMessage);
+            s.audit(acct.name, {AuditEvent::failure});
             if (result->locked_now) {
                 s.log(LOG_WARNING, acct.name, locked_now_text(result->lock, source));
+                s.audit(acct.name, {AuditEvent::lock, result->lock.scope});
                 s.tell(lock_message(result->lock, result->now, source), true);
                 return kLockedResult;
             }
@@ -180,6 +183,7 @@ int authenticate_code(Session& s, const Options& opts, const Account& acct)
         case Outcome::locked:
             s.tell(lock_message(result->lock, result->now, source), true);
             s.log(LOG_NOTICE, acct.name, "refused: " + lock_text(result->lock));
+            s.audit(acct.name, {AuditEvent::refused, result->lock.scope});
             return kLockedResult;
         case Outcome::not_enrolled:
             if (opts.nullok) {
@@ -207,6 +211,7 @@ int preauth(Session& s, const Options& opts, const Account& acct)
     s.arm_fail_delay();
     s.tell(lock_message(info->lock, info->now, source), true);
     s.log(LOG_NOTICE, acct.name, "refused in preauth: " + lock_text(info->lock));
+    s.audit(acct.name, {AuditEvent::refused, info->lock.scope});
     return kLockedResult;
 }
 
@@ -227,11 +232,14 @@ int authfail(Session& s, const Options& opts, const Account& acct)
     if (!result) return fail_closed(s, opts, acct.name, result.error());
     if (result->outcome == Outcome::locked) {
         s.log(LOG_NOTICE, acct.name, "failure while locked (not counted): " + lock_text(result->lock));
+        s.audit(acct.name, {AuditEvent::refused, result->lock.scope});
         return kLockedResult;
     }
     s.log(LOG_NOTICE, acct.name, "authentication failure (" + failures_text(result->failures) + ")");
+    s.audit(acct.name, {AuditEvent::failure});
     if (result->locked_now) {
         s.log(LOG_WARNING, acct.name, locked_now_text(result->lock, source));
+        s.audit(acct.name, {AuditEvent::lock, result->lock.scope});
         s.tell(lock_message(result->lock, result->now, source), true);
         return kLockedResult;
     }
@@ -253,6 +261,7 @@ int authsucc(Session& s, const Options& opts, const Account& acct)
         s.arm_fail_delay();
         s.tell(lock_message(result->lock, result->now, source), true);
         s.log(LOG_NOTICE, acct.name, "success of another module refused: " + lock_text(result->lock));
+        s.audit(acct.name, {AuditEvent::refused, result->lock.scope});
         return kLockedResult;
     }
     if (result->failures > 0) {
@@ -277,6 +286,7 @@ int account(Session& s, const Options& opts, const Account& acct)
     if (!info->lock.locked) return PAM_SUCCESS;
     s.tell(lock_message(info->lock, info->now, source), true);
     s.log(LOG_NOTICE, acct.name, "account denied: " + lock_text(info->lock));
+    s.audit(acct.name, {AuditEvent::refused, info->lock.scope, true});
     return PAM_PERM_DENIED;
 }
 
