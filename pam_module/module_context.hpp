@@ -40,8 +40,9 @@ struct Account {
 };
 
 // True when `user` has a line in /etc/passwd itself (not only through a name
-// service): what local_users_only asks, as pam_faillock reads it.
-bool is_local_user(const std::string& user);
+// service): what local_users_only asks, read as pam_faillock reads it
+// (pam_modutil_check_user_in_passwd).
+bool is_local_user(pam_handle_t* pamh, const std::string& user);
 
 class Session {
 public:

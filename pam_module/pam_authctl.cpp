@@ -307,9 +307,12 @@ int configuration_error(pam_handle_t* pamh, Phase phase, const std::string& why)
     const ConfigErrorContext at{service, tty, rhost, pw != nullptr && pw->pw_uid == 0, phase == Phase::account};
     const bool aside = on_config_error(at) == ConfigErrorAction::step_aside;
     const auto shown = [](const std::string& s) { return s.empty() ? std::string("-") : sanitize_source(s); };
+    // A name the user database does not know may be a password typed at the
+    // user prompt: "(unknown)", as without `audit` (which cannot be read here).
+    const std::string who = !user.empty() && pw == nullptr ? std::string("(unknown)") : shown(user);
     pam_syslog(pamh, LOG_CRIT, "configuration error, %s (service=%s tty=%s rhost=%s user=%s): %s",
                aside ? "stepping aside" : "failing closed", shown(service).c_str(), shown(tty).c_str(),
-               shown(rhost).c_str(), shown(user).c_str(), why.c_str());
+               shown(rhost).c_str(), who.c_str(), why.c_str());
     return aside ? PAM_IGNORE : PAM_SERVICE_ERR;
 }
 
@@ -332,11 +335,11 @@ int run(pam_handle_t* pamh, int flags, int argc, const char** argv, Phase phase)
         if (acct.exists) s.log(LOG_NOTICE, acct.name, "treated as an unknown user: " + stem.error().message());
         acct.exists = false;
     }
-    s.debug(acct.name, std::string("mode ") + (phase == Phase::account ? "account" : "auth"));
+    s.debug(s.log_name(acct), std::string("mode ") + (phase == Phase::account ? "account" : "auth"));
     // faillock's local_users_only: the tally modes leave users of a network
     // directory alone. Never the code itself: a second factor is not waived.
     if (cfg->opts.local_users_only && (phase == Phase::account || cfg->mode != Mode::code) && acct.exists &&
-        !is_local_user(acct.name)) {
+        !is_local_user(pamh, acct.name)) {
         s.debug(acct.name, "not in /etc/passwd: ignored (local_users_only)");
         return PAM_IGNORE;
     }

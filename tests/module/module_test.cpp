@@ -881,7 +881,15 @@ TEST_F(ModuleTest, AuditLogsTheNameOfAnUnknownUserOnlyWhenAsked)
     const std::string typed = "Hunter2-typed-as-a-name";
     EXPECT_EQ(auth(typed, {"123456"}).rc, PAM_USER_UNKNOWN);
     EXPECT_EQ(pam_run(confdir_, stack("authfail"), typed, {}).rc, PAM_AUTH_ERR);
+    EXPECT_EQ(auth(typed, {"123456"}, "debug").rc, PAM_USER_UNKNOWN);  // debug lines too
+    // A configuration error (where `audit` cannot be read) names no unknown user either.
+    const auto bad = pam_run(confdir_, stack("deny=x"), typed, {"123456"});
+    EXPECT_EQ(bad.rc, PAM_SERVICE_ERR);
     std::string log = syslog_->drain();
+    EXPECT_NE(log.find("configuration error, failing closed (service=authctl-test tty=- rhost=192.0.2.10 "
+                       "user=(unknown))"),
+              std::string::npos)
+        << log;
     EXPECT_NE(log.find("user (unknown): refused: unknown user"), std::string::npos) << log;
     EXPECT_NE(log.find("user (unknown): failure of an unknown user (not recorded)"), std::string::npos) << log;
     EXPECT_EQ(log.find(typed), std::string::npos) << log;
@@ -935,11 +943,16 @@ TEST_F(ModuleTest, LocalUsersOnlyIgnoresDirectoryUsersInTheTallyModesButStillAsk
 {
     // A private /etc/passwd in a private mount namespace (this thread only):
     // root and bob are local; alice is known through the name service only
-    // (nss_wrapper here; LDAP or SSSD on a real machine).
+    // (nss_wrapper here; LDAP or SSSD on a real machine). A line longer than
+    // any line buffer comes before bob's, and one that starts like alice's.
     if (::unshare(CLONE_NEWNS) != 0) GTEST_SKIP() << "cannot create a mount namespace here: " << std::strerror(errno);
     ASSERT_EQ(::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr), 0) << std::strerror(errno);
     const std::string passwd = tmp_ / "passwd";
-    test::write_file(passwd, "root:x:0:0:root:/root:/bin/sh\nbob:x:1001:1001:Bob:/home/bob:/bin/sh\n", 0644);
+    test::write_file(passwd,
+                     "root:x:0:0:root:/root:/bin/sh\nlong:x:2000:2000:" + std::string(40000, 'g') +
+                         ":/nonexistent:/bin/sh\nalice2:x:2001:2001::/nonexistent:/bin/sh\n"
+                         "bob:x:1001:1001:Bob:/home/bob:/bin/sh\n",
+                     0644);
     ASSERT_EQ(::mount(passwd.c_str(), "/etc/passwd", nullptr, MS_BIND, nullptr), 0) << std::strerror(errno);
     struct Unmount {
         ~Unmount() { ::umount2("/etc/passwd", MNT_DETACH); }
