@@ -64,13 +64,16 @@ public:
     }
 
     // Every record received until none came for `quiet` (the kernel's
-    // kauditd thread delivers them after the write returns).
-    std::vector<AuditLine> drain(std::chrono::milliseconds quiet = std::chrono::milliseconds(500))
+    // kauditd thread delivers them after the write returns), or `limit` has
+    // passed (other processes keep writing records on a busy machine).
+    std::vector<AuditLine> drain(std::chrono::milliseconds quiet = std::chrono::milliseconds(500),
+                                 std::chrono::milliseconds limit = std::chrono::milliseconds(5000))
     {
         std::vector<AuditLine> out;
         if (read_fd_ < 0) return out;
         std::vector<char> buf(1 << 16);
-        for (;;) {
+        const auto end = std::chrono::steady_clock::now() + limit;
+        while (std::chrono::steady_clock::now() < end) {
             pollfd p{read_fd_, POLLIN, 0};
             const int n = ::poll(&p, 1, static_cast<int>(quiet.count()));
             if (n < 0 && errno == EINTR) continue;
