@@ -5,7 +5,6 @@
 #include <security/pam_modutil.h>
 #include <syslog.h>
 
-#include <cstdio>
 #include <cstring>
 #include <pwd.h>
 
@@ -86,20 +85,11 @@ int Session::get_account(Account& out)
     return PAM_SUCCESS;
 }
 
-bool is_local_user(const std::string& user)
+bool is_local_user(pam_handle_t* pamh, const std::string& user)
 {
-    FILE* f = std::fopen("/etc/passwd", "re");
-    if (f == nullptr) return false;
-    bool found = false;
-    struct passwd pw {};
-    struct passwd* entry = nullptr;
-    char buf[16384];
-    // fgetpwent_r stops at the end or at a line too long for buf (ERANGE):
-    // a user not found then is not local, the fail-safe answer for tracking.
-    while (!found && fgetpwent_r(f, &pw, buf, sizeof buf, &entry) == 0 && entry != nullptr)
-        found = entry->pw_name != nullptr && user == entry->pw_name;
-    std::fclose(f);
-    return found;
+    // libpam's own reader, the one pam_faillock uses: exact name before the
+    // first ':', lines of any length. Not found, or no file: not local.
+    return pam_modutil_check_user_in_passwd(pamh, user.c_str(), nullptr) == PAM_SUCCESS;
 }
 
 std::string Session::source() const
@@ -146,6 +136,14 @@ void Session::log(int priority, const std::string& user, const std::string& text
 void Session::debug(const std::string& user, const std::string& text) const
 {
     if (opts_.debug) log(LOG_DEBUG, user, text);
+}
+
+void Session::audit(const std::string& user, const AuditRecord& record) const
+{
+    const std::string rhost = item_string(pamh_, PAM_RHOST);
+    const std::string tty = item_string(pamh_, PAM_TTY);
+    if (const int err = write_audit(record, AuditSubject{user, rhost, tty}); err != 0)
+        log(LOG_WARNING, user, std::string("cannot write an audit record: ") + std::strerror(err));
 }
 
 void Session::arm_fail_delay()

@@ -12,6 +12,7 @@
 #include "authctl/lockout.hpp"
 #include "authctl/options.hpp"
 #include "authctl/result.hpp"
+#include "audit.hpp"
 
 namespace authctl::pam {
 
@@ -39,8 +40,9 @@ struct Account {
 };
 
 // True when `user` has a line in /etc/passwd itself (not only through a name
-// service): what local_users_only asks, as pam_faillock reads it.
-bool is_local_user(const std::string& user);
+// service): what local_users_only asks, read as pam_faillock reads it
+// (pam_modutil_check_user_in_passwd).
+bool is_local_user(pam_handle_t* pamh, const std::string& user);
 
 class Session {
 public:
@@ -73,6 +75,10 @@ public:
     // password): then "(unknown)", as pam_faillock does.
     std::string log_name(const Account& acct) const;
     void debug(const std::string& user, const std::string& text) const;
+    // The Linux audit record(s) of `record` for `user`, from this login's
+    // remote host and tty (audit.hpp). A failure to write is logged at
+    // LOG_WARNING and never changes the login's result.
+    void audit(const std::string& user, const AuditRecord& record) const;
 
     void arm_fail_delay();
 

@@ -130,6 +130,7 @@ int authenticate_code(Session& s, const Options& opts, const Account& acct)
     if (info->lock.locked) {
         s.tell(lock_message(info->lock, info->now, source), true);
         s.log(LOG_NOTICE, acct.name, "refused without asking: " + lock_text(info->lock));
+        s.audit(acct.name, {AuditEvent::refused, info->lock.scope});
         return kLockedResult;
     }
     if (!info->enrolled && opts.nullok) {
@@ -171,8 +172,10 @@ int authenticate_code(Session& s, const Options& opts, const Account& acct)
             s.log(LOG_NOTICE, acct.name,
                   (result->replayed ? "code already used (" : "wrong code (") + failures_text(result->failures) + ")");
             if (result->replayed) s.tell(kCodeAlreadyUsedMessage);
+            s.audit(acct.name, {AuditEvent::failure});
             if (result->locked_now) {
                 s.log(LOG_WARNING, acct.name, locked_now_text(result->lock, source));
+                s.audit(acct.name, {AuditEvent::lock, result->lock.scope});
                 s.tell(lock_message(result->lock, result->now, source), true);
                 return kLockedResult;
             }
@@ -180,6 +183,7 @@ int authenticate_code(Session& s, const Options& opts, const Account& acct)
         case Outcome::locked:
             s.tell(lock_message(result->lock, result->now, source), true);
             s.log(LOG_NOTICE, acct.name, "refused: " + lock_text(result->lock));
+            s.audit(acct.name, {AuditEvent::refused, result->lock.scope});
             return kLockedResult;
         case Outcome::not_enrolled:
             if (opts.nullok) {
@@ -207,6 +211,7 @@ int preauth(Session& s, const Options& opts, const Account& acct)
     s.arm_fail_delay();
     s.tell(lock_message(info->lock, info->now, source), true);
     s.log(LOG_NOTICE, acct.name, "refused in preauth: " + lock_text(info->lock));
+    s.audit(acct.name, {AuditEvent::refused, info->lock.scope});
     return kLockedResult;
 }
 
@@ -227,11 +232,14 @@ int authfail(Session& s, const Options& opts, const Account& acct)
     if (!result) return fail_closed(s, opts, acct.name, result.error());
     if (result->outcome == Outcome::locked) {
         s.log(LOG_NOTICE, acct.name, "failure while locked (not counted): " + lock_text(result->lock));
+        s.audit(acct.name, {AuditEvent::refused, result->lock.scope});
         return kLockedResult;
     }
     s.log(LOG_NOTICE, acct.name, "authentication failure (" + failures_text(result->failures) + ")");
+    s.audit(acct.name, {AuditEvent::failure});
     if (result->locked_now) {
         s.log(LOG_WARNING, acct.name, locked_now_text(result->lock, source));
+        s.audit(acct.name, {AuditEvent::lock, result->lock.scope});
         s.tell(lock_message(result->lock, result->now, source), true);
         return kLockedResult;
     }
@@ -253,6 +261,7 @@ int authsucc(Session& s, const Options& opts, const Account& acct)
         s.arm_fail_delay();
         s.tell(lock_message(result->lock, result->now, source), true);
         s.log(LOG_NOTICE, acct.name, "success of another module refused: " + lock_text(result->lock));
+        s.audit(acct.name, {AuditEvent::refused, result->lock.scope});
         return kLockedResult;
     }
     if (result->failures > 0) {
@@ -277,6 +286,7 @@ int account(Session& s, const Options& opts, const Account& acct)
     if (!info->lock.locked) return PAM_SUCCESS;
     s.tell(lock_message(info->lock, info->now, source), true);
     s.log(LOG_NOTICE, acct.name, "account denied: " + lock_text(info->lock));
+    s.audit(acct.name, {AuditEvent::refused, info->lock.scope, true});
     return PAM_PERM_DENIED;
 }
 
@@ -297,9 +307,12 @@ int configuration_error(pam_handle_t* pamh, Phase phase, const std::string& why)
     const ConfigErrorContext at{service, tty, rhost, pw != nullptr && pw->pw_uid == 0, phase == Phase::account};
     const bool aside = on_config_error(at) == ConfigErrorAction::step_aside;
     const auto shown = [](const std::string& s) { return s.empty() ? std::string("-") : sanitize_source(s); };
+    // A name the user database does not know may be a password typed at the
+    // user prompt: "(unknown)", as without `audit` (which cannot be read here).
+    const std::string who = !user.empty() && pw == nullptr ? std::string("(unknown)") : shown(user);
     pam_syslog(pamh, LOG_CRIT, "configuration error, %s (service=%s tty=%s rhost=%s user=%s): %s",
                aside ? "stepping aside" : "failing closed", shown(service).c_str(), shown(tty).c_str(),
-               shown(rhost).c_str(), shown(user).c_str(), why.c_str());
+               shown(rhost).c_str(), who.c_str(), why.c_str());
     return aside ? PAM_IGNORE : PAM_SERVICE_ERR;
 }
 
@@ -322,11 +335,11 @@ int run(pam_handle_t* pamh, int flags, int argc, const char** argv, Phase phase)
         if (acct.exists) s.log(LOG_NOTICE, acct.name, "treated as an unknown user: " + stem.error().message());
         acct.exists = false;
     }
-    s.debug(acct.name, std::string("mode ") + (phase == Phase::account ? "account" : "auth"));
+    s.debug(s.log_name(acct), std::string("mode ") + (phase == Phase::account ? "account" : "auth"));
     // faillock's local_users_only: the tally modes leave users of a network
     // directory alone. Never the code itself: a second factor is not waived.
     if (cfg->opts.local_users_only && (phase == Phase::account || cfg->mode != Mode::code) && acct.exists &&
-        !is_local_user(acct.name)) {
+        !is_local_user(pamh, acct.name)) {
         s.debug(acct.name, "not in /etc/passwd: ignored (local_users_only)");
         return PAM_IGNORE;
     }

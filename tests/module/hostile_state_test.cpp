@@ -20,6 +20,8 @@
 #include <sched.h>
 #include <stdexcept>
 
+#include <nlohmann/json.hpp>
+
 #include "authctl/login.hpp"
 #include "hostile_fixture.hpp"
 
@@ -491,6 +493,92 @@ TEST_F(HostileModule, PathLikeNamesFromTheUserDatabaseStayInsideTheStateDirector
         ASSERT_TRUE(rec && rec->has_value()) << name;
         EXPECT_EQ((*rec)->tally.failures, 0U) << name;
         EXPECT_TRUE((*rec)->enrollment->confirmed) << name;
+    }
+}
+
+// ---- Hostile PAM_RHOST values (issue 16) -----------------------------------
+
+// Whatever a client puts in PAM_RHOST -- control characters, a newline and a
+// forged log line, terminal escapes, 10 000 bytes, nothing at all -- with
+// per_source it becomes a printable source key of at most 128 bytes: nothing
+// crashes, each is counted as one source, the record still parses and the CLI
+// shows it, the owner still gets in, and no control byte reaches the log.
+TEST_F(HostileModule, HostileRemoteHostsAreCountedAsPrintableSourcesAndLoggedSafely)
+{
+    const Enrollment e = enroll("alice", state_);
+    const std::vector<std::string> hosts = {
+        "198.51.100.1\nJan  1 00:00:00 host sshd[1]: forged Accepted publickey for root",
+        "evil\r\x1b[2K\x1b[31mred\x07",
+        "tab\there space",
+        std::string(10000, 'h'),
+        std::string(10000, '\x01'),
+        "",
+        "\x7f\xff\xfe",
+        "%s%s%n%x",
+        "[::1",
+        "tty:pts/0",
+        "2001:db8::1\n",
+    };
+    const std::string args = "per_source";
+    // Linux-PAM itself answers PAM_SYSTEM_ERR, whatever the modules said, when
+    // its own audit record of the call cannot be written, which happens for a
+    // PAM_RHOST of about 9 000 bytes or more (libaudit's message limit; with
+    // pam_permit alone too). That the module ran and counted is checked on
+    // the record below.
+    const auto expect_rc = [](int rc, int module_rc, const std::string& host) {
+        if (host.size() >= 8192 && rc == PAM_SYSTEM_ERR) return;
+        EXPECT_EQ(rc, module_rc) << "PAM_RHOST of " << host.size() << " bytes";
+    };
+    for (const auto& host : hosts) {
+        const test::HangGuard guard(20);
+        const auto r = pam_run(confdir_, service(state_, args), "alice", {wrong_for(code(e, 0))},
+                               test::Phase::authenticate, 0, false, host.c_str());
+        expect_rc(r.rc, PAM_AUTH_ERR, host);
+        const auto f = pam_run(confdir_, service(state_, args + " authfail"), "alice", {}, test::Phase::authenticate,
+                               0, false, host.c_str());
+        expect_rc(f.rc, PAM_AUTH_ERR, host);
+        const auto a =
+            pam_run(confdir_, service(state_, args), "alice", {}, test::Phase::account, 0, false, host.c_str());
+        expect_rc(a.rc, PAM_SUCCESS, host);
+    }
+    auto rec = UserStore::open(state_)->load("alice");
+    ASSERT_TRUE(rec && rec->has_value()) << "the record no longer parses";
+    const Tally& t = (*rec)->tally;
+    EXPECT_EQ(t.failures, 2 * hosts.size());
+    EXPECT_EQ(t.sources.size(), hosts.size()) << "each host one source";
+    for (const auto& src : t.sources) {
+        EXPECT_EQ(src.failures, 2U) << src.source;
+        EXPECT_LE(src.source.size(), kMaxSourceLength);
+        EXPECT_FALSE(src.source.empty());
+        for (const char c : src.source) EXPECT_TRUE(c > 0x20 && c < 0x7f) << "byte " << int(c) << " in " << src.source;
+    }
+    EXPECT_NE(find_source(t, "service:hostile"), nullptr) << "an empty PAM_RHOST is no remote host";
+    EXPECT_EQ(find_source(t, "tty:pts/0"), nullptr) << "a remote host never passes for a terminal";
+    const CmdResult status = cli("status", {"-u", "alice"}, state_);
+    EXPECT_EQ(status.code, 0) << status.err;
+    for (const char c : status.out) EXPECT_TRUE(c == '\n' || (c >= 0x20 && c < 0x7f)) << "byte " << int(c);
+    const CmdResult json = cli("status", {"-u", "alice", "--json"}, state_);
+    EXPECT_EQ(json.code, 0) << json.err;
+    EXPECT_TRUE(nlohmann::json::accept(json.out)) << json.out;
+    // The owner, from a hostile host too, gets in and is told of it all.
+    const auto owner = pam_run(confdir_, service(state_, args), "alice", {code(e, 0)}, test::Phase::authenticate, 0,
+                               false, "\x1b]0;owner\x07");
+    EXPECT_EQ(owner.rc, PAM_SUCCESS);
+    EXPECT_NE(owner.conv.all_messages().find("There were 22 failed attempts from 11 sources"), npos)
+        << owner.conv.all_messages();
+    if (log_visible()) {
+        const std::string raw = log_raw();
+        EXPECT_NE(line_with(ours(raw), {"user alice: wrong code (1 failure)"}), "") << raw;
+        std::istringstream in(raw);
+        for (std::string line; std::getline(in, line);) {
+            for (const char c : line)
+                EXPECT_TRUE(static_cast<unsigned char>(c) >= 0x20 && c != 0x7f)
+                    << "control byte " << int(c) << " in a log line: " << line;
+            if (line.find("forged") != npos) {
+                EXPECT_NE(line.find("pam_authctl(hostile:"), npos) << "a host started a log line of its own: " << line;
+            }
+            EXPECT_EQ(line.find(std::string(kMaxSourceLength + 1, 'h')), npos) << "a 10 000-byte host logged whole";
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 // machine's user database is never touched.
 #include <gtest/gtest.h>
 
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,9 +13,11 @@
 #include <algorithm>
 #include <sstream>
 #include <pwd.h>
+#include <sched.h>
 #include <thread>
 
 #include "authctl/enrollment.hpp"
+#include "audit_reader.hpp"
 #include "authctl/login.hpp"
 #include "pam_harness.hpp"
 
@@ -67,6 +70,22 @@ protected:
     {
         return pam_run(confdir_, stack(args), user, {}, Phase::account);
     }
+    // A login from `rhost` (nullptr: none; then `tty`, else the service, is the source).
+    test::PamRun auth_from(const char* rhost, const std::string& user, std::deque<std::string> answers,
+                           const std::string& args, const char* tty = nullptr)
+    {
+        return pam_run(confdir_, stack(args), user, std::move(answers), Phase::authenticate, 0, false, rhost, tty);
+    }
+    test::PamRun account_from(const char* rhost, const std::string& user, const std::string& args)
+    {
+        return pam_run(confdir_, stack(args), user, {}, Phase::account, 0, false, rhost);
+    }
+    const SourceTally* source_entry(const Tally& t, const std::string& key)
+    {
+        const SourceTally* entry = find_source(t, key);
+        EXPECT_NE(entry, nullptr) << "no entry for " << key;
+        return entry;
+    }
 
     Enrollment enroll(const std::string& user, EnrollParams params = {}, std::size_t recovery = 0)
     {
@@ -115,6 +134,59 @@ protected:
         return rec && rec->has_value() ? (*rec)->tally : Tally{};
     }
 
+    // The audit records of this process's logins: 3 failures from A (the
+    // third locks A), a refusal at A in each phase, a user-wide lock of bob,
+    // and a failure from a remote host that tries to add fields.
+    void check_audit_records(test::AuditReader& reader)
+    {
+        reader.drain(std::chrono::milliseconds(100));
+        const Enrollment e = enroll("alice");
+        enroll("bob");
+        const std::string args = "per_source";
+        for (int i = 0; i < 3; ++i) auth_from("198.51.100.1", "alice", {"bad"}, args, "pts/7");
+        EXPECT_EQ(auth_from("198.51.100.1", "alice", {totp_now(e)}, args, "pts/7").rc, PAM_MAXTRIES);
+        EXPECT_EQ(account_from("198.51.100.1", "alice", args).rc, PAM_PERM_DENIED);
+        EXPECT_EQ(account_from("203.0.113.7", "alice", args).rc, PAM_SUCCESS);
+        for (int i = 0; i < 3; ++i) auth_from("2001:db8::7", "bob", {"bad"}, "");
+        EXPECT_EQ(auth_from("evil host' res=success", "alice", {"bad"}, args).rc, PAM_AUTH_ERR);
+
+        const std::string pid = " pid=" + std::to_string(::getpid()) + " ";
+        std::vector<test::AuditLine> ours;
+        for (auto& l : reader.drain())
+            if (l.text.find(pid) != std::string::npos && l.text.find("op=authctl-") != std::string::npos)
+                ours.push_back(std::move(l));
+        std::string all;
+        for (const auto& l : ours) all += std::to_string(l.type) + " " + l.text + "\n";
+        const auto count = [&](int type, const std::vector<std::string>& parts) {
+            int n = 0;
+            for (const auto& l : ours) {
+                bool match = l.type == type;
+                for (const auto& p : parts) match = match && l.text.find(p) != std::string::npos;
+                n += match ? 1 : 0;
+            }
+            return n;
+        };
+        const std::string from_a = "hostname=198.51.100.1 addr=198.51.100.1 terminal=pts/7 ";
+        EXPECT_EQ(count(test::kAuditUserAuth, {"op=authctl-failure acct=\"alice\"", from_a, "res=failed'"}), 3) << all;
+        EXPECT_EQ(count(test::kAuditAnomLoginFailures, {"op=authctl-lock scope=source acct=\"alice\"", from_a, "res=success'"}), 1) << all;
+        EXPECT_EQ(count(test::kAuditRespAcctLock, {"op=authctl-lock scope=source acct=\"alice\"", from_a, "res=success'"}), 1) << all;
+        EXPECT_EQ(count(test::kAuditUserAuth, {"op=authctl-locked scope=source acct=\"alice\"", from_a, "res=failed'"}), 1) << all;
+        EXPECT_EQ(count(test::kAuditUserAcct, {"op=authctl-locked scope=source acct=\"alice\"",
+                                          "hostname=198.51.100.1 addr=198.51.100.1 ", "res=failed'"}),
+                  1)
+            << all;
+        EXPECT_EQ(count(test::kAuditUserAcct, {"acct=\"alice\"", "hostname=203.0.113.7"}), 0) << "only refusals are recorded";
+        EXPECT_EQ(count(test::kAuditUserAuth, {"op=authctl-failure acct=\"bob\"", "hostname=2001:db8::7 addr=2001:db8::7 terminal=? "}), 3) << all;
+        EXPECT_EQ(count(test::kAuditAnomLoginFailures, {"op=authctl-lock scope=user acct=\"bob\""}), 1) << all;
+        EXPECT_EQ(count(test::kAuditRespAcctLock, {"op=authctl-lock scope=user acct=\"bob\""}), 1) << all;
+        // The hostile host is written in one field, without a space or a quote.
+        EXPECT_EQ(count(test::kAuditUserAuth, {"op=authctl-failure acct=\"alice\"", "hostname=evil?host??res?success addr=? ", "res=failed'"}), 1) << all;
+        for (const auto& l : ours) {
+            const std::string msg = l.text.substr(l.text.find("msg='"));
+            EXPECT_EQ(msg.find("res="), msg.rfind("res=")) << "a field was added: " << l.text;
+        }
+    }
+
     test::TempDir tmp_;
     std::string confdir_, state_, conf_;
     std::vector<std::string> recovery_codes_;
@@ -140,7 +212,9 @@ TEST(ModuleSymbols, DlopenFindsEveryEntryPointAndNothingElseIsExported)
     EXPECT_EQ(defined, "pam_sm_acct_mgmt\npam_sm_authenticate\npam_sm_setcred\n");
 }
 
-TEST(ModuleSymbols, NeedsOnlyLibpamLibcryptoAndLibcAndStaysLoaded)
+// libaudit (the audit records) is one that Debian's libpam links itself, so
+// it is loaded in every PAM client already.
+TEST(ModuleSymbols, NeedsOnlyLibpamLibauditLibcryptoAndLibcAndStaysLoaded)
 {
     int status = 0;
     const std::string dynamic = test::run({"readelf", "-d", "-W", kModule}, "", status);
@@ -156,7 +230,7 @@ TEST(ModuleSymbols, NeedsOnlyLibpamLibcryptoAndLibcAndStaysLoaded)
     // NODELETE: libpam's dlclose at pam_end leaves it loaded (no relocation at the next pam_start).
     EXPECT_NE(dynamic.find("NODELETE"), std::string::npos) << dynamic;
 #if AUTHCTL_MODULE_STATIC_LIBSTDCXX
-    std::vector<std::string> expected = {"libpam.so.0", "libcrypto.so.3", "libc.so.6"};
+    std::vector<std::string> expected = {"libpam.so.0", "libaudit.so.1", "libcrypto.so.3", "libc.so.6"};
     std::sort(needed.begin(), needed.end());
     std::sort(expected.begin(), expected.end());
     EXPECT_EQ(needed, expected) << dynamic;
@@ -600,6 +674,348 @@ TEST_F(ModuleTest, FailureAndLockAreLoggedToAuthprivWithoutTheCode)
     EXPECT_NE(log.find("<8"), std::string::npos) << "authpriv (facility 10) lines start with <8x>: " << log;
 }
 
+// ---- Per-source tallies under a user-wide cap (issue 16) -------------------
+
+constexpr const char* kAddressA = "198.51.100.1";
+constexpr const char* kAddressB = "203.0.113.7";
+constexpr const char* kSourceLocked =
+    "Logins from this address are locked after 3 failed attempts; try again in 10 minutes.";
+
+// A guesser at A locks A only; the owner at B logs in at once and is told of
+// the failures; a success from B does not unlock A (docs/authctl.md).
+TEST_F(ModuleTest, PerSourceWrongCodesLockOnlyThatSourceAndTheOwnerLogsInFromAnother)
+{
+    const Enrollment e = enroll("alice");
+    const std::string args = "per_source";
+    for (int i = 0; i < 3; ++i) {
+        const auto r = auth_from(kAddressA, "alice", {wrong_for(totp_now(e))}, args);
+        EXPECT_EQ(r.rc, i < 2 ? PAM_AUTH_ERR : PAM_MAXTRIES) << i;
+        if (i == 2) {
+            ASSERT_EQ(r.conv.errors.size(), 1U);
+            EXPECT_EQ(r.conv.errors[0], kSourceLocked);
+        }
+    }
+    // A: refused without a prompt, whatever it sends, and told only that it is locked.
+    const auto at_a = auth_from(kAddressA, "alice", {totp_now(e)}, args);
+    EXPECT_EQ(at_a.rc, PAM_MAXTRIES);
+    EXPECT_TRUE(at_a.conv.prompts.empty());
+    ASSERT_EQ(at_a.conv.errors.size(), 1U);
+    EXPECT_EQ(at_a.conv.errors[0], kSourceLocked);
+    EXPECT_EQ(account_from(kAddressA, "alice", args).rc, PAM_PERM_DENIED);
+
+    // B: at once, with the count of what happened meanwhile.
+    EXPECT_EQ(account_from(kAddressB, "alice", args).rc, PAM_SUCCESS) << "A's lock refuses only A";
+    const auto at_b = auth_from(kAddressB, "alice", {totp_now(e)}, args);
+    EXPECT_EQ(at_b.rc, PAM_SUCCESS);
+    EXPECT_EQ(at_b.conv.prompts.size(), 1U);
+    EXPECT_NE(at_b.conv.all_messages().find(
+                  "There were 3 failed attempts from 1 source since your last successful login."),
+              std::string::npos)
+        << at_b.conv.all_messages();
+    EXPECT_TRUE(at_b.conv.errors.empty());
+
+    // A is still locked: B's success cleared the user's count, not A's lock.
+    const Tally t = tally("alice");
+    EXPECT_EQ(t.failures, 0U);
+    const SourceTally* a = source_entry(t, kAddressA);
+    ASSERT_NE(a, nullptr);
+    EXPECT_EQ(a->failures, 3U);
+    EXPECT_GT(a->locked_until, std::time(nullptr));
+    EXPECT_EQ(auth_from(kAddressA, "alice", {totp_now(e, 1)}, args).rc, PAM_MAXTRIES);
+    EXPECT_EQ(account_from(kAddressA, "alice", args).rc, PAM_PERM_DENIED);
+    if (!syslog_->available()) return;
+    const std::string log = syslog_->drain();
+    EXPECT_NE(log.find("user alice: source 198.51.100.1 locked after 3 failures"), std::string::npos) << log;
+    EXPECT_NE(log.find("user alice: refused without asking: locked from this source (3 failures)"),
+              std::string::npos)
+        << log;
+}
+
+// Without per_source nothing changes: deny counts every source together.
+TEST_F(ModuleTest, WithoutPerSourceTheFailuresOfEverySourceLockTheUser)
+{
+    const Enrollment e = enroll("alice");
+    EXPECT_EQ(auth_from(kAddressA, "alice", {"bad"}, "").rc, PAM_AUTH_ERR);
+    EXPECT_EQ(auth_from("198.51.100.2", "alice", {"bad"}, "").rc, PAM_AUTH_ERR);
+    EXPECT_EQ(auth_from("198.51.100.3", "alice", {"bad"}, "").rc, PAM_MAXTRIES);
+    const auto r = auth_from(kAddressB, "alice", {totp_now(e)}, "");
+    EXPECT_EQ(r.rc, PAM_MAXTRIES);
+    EXPECT_NE(r.conv.all_messages().find("Account locked after 3 failed attempts"), std::string::npos);
+    EXPECT_TRUE(tally("alice").sources.empty());
+}
+
+// However many addresses a guesser holds, deny_user failures in all lock the
+// user from everywhere, the owner's address and public-key logins included.
+TEST_F(ModuleTest, DenyUserReachedFromManySourcesLocksEverySource)
+{
+    const Enrollment e = enroll("alice");
+    const std::string args = "per_source deny_user=5";
+    const char* guessers[] = {"198.51.100.1", "198.51.100.2", "198.51.100.3"};
+    int rc = PAM_AUTH_ERR;
+    for (int i = 0; i < 5; ++i) {  // 2 + 2 + 1: no source reaches deny=3
+        const auto r = auth_from(guessers[i / 2], "alice", {wrong_for(totp_now(e))}, args);
+        rc = r.rc;
+        if (i < 4) {
+            EXPECT_EQ(r.rc, PAM_AUTH_ERR) << i;
+        } else {
+            EXPECT_NE(r.conv.all_messages().find("Account locked after 5 failed attempts"), std::string::npos)
+                << r.conv.all_messages();
+        }
+    }
+    EXPECT_EQ(rc, PAM_MAXTRIES);
+    const auto owner = auth_from(kAddressB, "alice", {totp_now(e)}, args);
+    EXPECT_EQ(owner.rc, PAM_MAXTRIES);
+    EXPECT_TRUE(owner.conv.prompts.empty());
+    ASSERT_EQ(owner.conv.errors.size(), 1U);
+    EXPECT_EQ(owner.conv.errors[0], "Account locked after 5 failed attempts; try again in 10 minutes.");
+    const auto key_login = account_from(kAddressB, "alice", args);
+    EXPECT_EQ(key_login.rc, PAM_PERM_DENIED);
+    EXPECT_NE(key_login.conv.all_messages().find("Account locked after 5 failed attempts"), std::string::npos);
+    EXPECT_EQ(tally("alice").failures, 5U);
+    // The default cap is 10 x deny: 4 failures from 2 sources lock nobody.
+    enroll("bob");
+    for (int i = 0; i < 4; ++i) EXPECT_EQ(auth_from(guessers[i / 2], "bob", {"bad"}, "per_source").rc, PAM_AUTH_ERR);
+    EXPECT_EQ(account_from(kAddressB, "bob", "per_source").rc, PAM_SUCCESS);
+}
+
+// One attacker holds a whole /64: its addresses share a tally; another /64 does not.
+TEST_F(ModuleTest, PerSourceIpv6AddressesOfOneSlash64ShareATally)
+{
+    const Enrollment e = enroll("alice");
+    const std::string args = "per_source";
+    EXPECT_EQ(auth_from("2001:db8:1:2::1", "alice", {"bad"}, args).rc, PAM_AUTH_ERR);
+    EXPECT_EQ(auth_from("2001:db8:1:2:aaaa:bbbb:cccc:dddd", "alice", {"bad"}, args).rc, PAM_AUTH_ERR);
+    const auto third = auth_from("[2001:db8:1:2::3%eth0]", "alice", {"bad"}, args);
+    EXPECT_EQ(third.rc, PAM_MAXTRIES);
+    ASSERT_EQ(third.conv.errors.size(), 1U);
+    EXPECT_EQ(third.conv.errors[0], kSourceLocked);
+    const auto same = auth_from("2001:db8:1:2:ffff::9", "alice", {totp_now(e)}, args);
+    EXPECT_EQ(same.rc, PAM_MAXTRIES) << "another address of the locked /64";
+    EXPECT_TRUE(same.conv.prompts.empty());
+    EXPECT_EQ(account_from("2001:db8:1:2::42", "alice", args).rc, PAM_PERM_DENIED);
+    EXPECT_EQ(account_from("2001:db8:1:3::1", "alice", args).rc, PAM_SUCCESS) << "the next /64 is not locked";
+    EXPECT_EQ(auth_from("2001:db8:1:3::1", "alice", {totp_now(e)}, args).rc, PAM_SUCCESS);
+    const Tally t = tally("alice");
+    const SourceTally* net = source_entry(t, "2001:db8:1:2::/64");
+    ASSERT_NE(net, nullptr);
+    EXPECT_EQ(net->failures, 3U);
+    // An IPv4-mapped address is the IPv4 address.
+    enroll("bob");
+    EXPECT_EQ(auth_from("::ffff:198.51.100.9", "bob", {"bad"}, args).rc, PAM_AUTH_ERR);
+    EXPECT_EQ(auth_from("198.51.100.9", "bob", {"bad"}, args).rc, PAM_AUTH_ERR);
+    const SourceTally* v4 = source_entry(tally("bob"), "198.51.100.9");
+    ASSERT_NE(v4, nullptr);
+    EXPECT_EQ(v4->failures, 2U);
+}
+
+// Local logins: the terminal, else the service, is the source.
+TEST_F(ModuleTest, PerSourceLocalLoginsAreKeyedByTerminalElseService)
+{
+    const Enrollment e = enroll("alice");
+    const std::string args = "per_source";
+    for (int i = 0; i < 3; ++i) auth_from(nullptr, "alice", {"bad"}, args, "/dev/tty3");
+    const auto tty3 = auth_from(nullptr, "alice", {totp_now(e)}, args, "tty3");
+    EXPECT_EQ(tty3.rc, PAM_MAXTRIES);
+    ASSERT_EQ(tty3.conv.errors.size(), 1U);
+    EXPECT_EQ(tty3.conv.errors[0],
+              "Logins from this terminal are locked after 3 failed attempts; try again in 10 minutes.");
+    for (int i = 0; i < 3; ++i) auth_from(nullptr, "alice", {"bad"}, args);
+    const auto service = auth_from(nullptr, "alice", {totp_now(e)}, args);
+    EXPECT_EQ(service.rc, PAM_MAXTRIES);
+    ASSERT_EQ(service.conv.errors.size(), 1U);
+    EXPECT_EQ(service.conv.errors[0],
+              "Logins from this service are locked after 3 failed attempts; try again in 10 minutes.");
+    // An empty PAM_RHOST is no remote host: the terminal counts.
+    EXPECT_EQ(auth_from("", "alice", {totp_now(e)}, args, "tty3").rc, PAM_MAXTRIES);
+    const auto tty4 = auth_from(nullptr, "alice", {totp_now(e)}, args, "tty4");
+    EXPECT_EQ(tty4.rc, PAM_SUCCESS);
+    EXPECT_NE(tty4.conv.all_messages().find("There were 6 failed attempts from 2 sources"), std::string::npos)
+        << tty4.conv.all_messages();
+    const Tally t = tally("alice");
+    ASSERT_NE(source_entry(t, "tty:tty3"), nullptr);
+    ASSERT_NE(source_entry(t, "service:authctl-test"), nullptr);
+    EXPECT_EQ(source_entry(t, "tty:tty3")->failures, 3U);
+    EXPECT_EQ(source_entry(t, "service:authctl-test")->failures, 3U);
+}
+
+// ---- pam_faillock's options (issue 16) ---------------------------------------
+
+// admin_group: its members are handled as root -- not locked unless
+// even_deny_root, or root_unlock_time (which then says for how long).
+TEST_F(ModuleTest, AdminGroupMembersAreHandledAsRoot)
+{
+    const Enrollment e = enroll("alice");  // in group sudo (tests/module/data/group)
+    const std::string group = "admin_group=sudo";
+    for (int i = 0; i < 5; ++i) EXPECT_EQ(auth("alice", {"bad"}, group).rc, PAM_AUTH_ERR) << i;
+    EXPECT_EQ(account("alice", group).rc, PAM_SUCCESS);
+    EXPECT_EQ(auth("alice", {totp_now(e)}, group).rc, PAM_SUCCESS);
+    for (int i = 0; i < 3; ++i) auth("alice", {"bad"}, group + " even_deny_root");
+    EXPECT_EQ(auth("alice", {totp_now(e, 1)}, group + " even_deny_root").rc, PAM_MAXTRIES);
+    EXPECT_EQ(account("alice", group + " even_deny_root").rc, PAM_PERM_DENIED);
+    {
+        auto store = UserStore::open(state_);
+        auto held = store->lock("alice");
+        reset_tally(held->record()->tally);
+        ASSERT_TRUE(held->commit());
+    }
+    for (int i = 0; i < 3; ++i) auth("alice", {"bad"}, group + " root_unlock_time=60");
+    const auto r = auth("alice", {totp_now(e, 1)}, group + " root_unlock_time=60");
+    EXPECT_EQ(r.rc, PAM_MAXTRIES);
+    ASSERT_EQ(r.conv.errors.size(), 1U);
+    EXPECT_EQ(r.conv.errors[0], "Account locked after 3 failed attempts; try again in 1 minute.");
+    // bob is not a member: locked by deny as usual.
+    enroll("bob");
+    for (int i = 0; i < 3; ++i) auth("bob", {"bad"}, group);
+    EXPECT_EQ(account("bob", group).rc, PAM_PERM_DENIED);
+    // A group without members exempts nobody.
+    enroll("dave");
+    for (int i = 0; i < 3; ++i) auth("dave", {"bad"}, "admin_group=nogroup");
+    EXPECT_EQ(account("dave", "admin_group=nogroup").rc, PAM_PERM_DENIED);
+}
+
+// audit: the name given for a user who does not exist (which may be a
+// password typed at the user prompt) is logged only with it.
+TEST_F(ModuleTest, AuditLogsTheNameOfAnUnknownUserOnlyWhenAsked)
+{
+    if (!syslog_->available()) GTEST_SKIP() << "/dev/log belongs to a real syslog here; cannot capture";
+    const std::string typed = "Hunter2-typed-as-a-name";
+    EXPECT_EQ(auth(typed, {"123456"}).rc, PAM_USER_UNKNOWN);
+    EXPECT_EQ(pam_run(confdir_, stack("authfail"), typed, {}).rc, PAM_AUTH_ERR);
+    EXPECT_EQ(auth(typed, {"123456"}, "debug").rc, PAM_USER_UNKNOWN);  // debug lines too
+    // A configuration error (where `audit` cannot be read) names no unknown user either.
+    const auto bad = pam_run(confdir_, stack("deny=x"), typed, {"123456"});
+    EXPECT_EQ(bad.rc, PAM_SERVICE_ERR);
+    std::string log = syslog_->drain();
+    EXPECT_NE(log.find("configuration error, failing closed (service=authctl-test tty=- rhost=192.0.2.10 "
+                       "user=(unknown))"),
+              std::string::npos)
+        << log;
+    EXPECT_NE(log.find("user (unknown): refused: unknown user"), std::string::npos) << log;
+    EXPECT_NE(log.find("user (unknown): failure of an unknown user (not recorded)"), std::string::npos) << log;
+    EXPECT_EQ(log.find(typed), std::string::npos) << log;
+    EXPECT_EQ(auth(typed, {"123456"}, "audit").rc, PAM_USER_UNKNOWN);
+    EXPECT_EQ(pam_run(confdir_, stack("audit authfail"), typed, {}).rc, PAM_AUTH_ERR);
+    log = syslog_->drain();
+    EXPECT_NE(log.find("user " + typed + ": refused: unknown user"), std::string::npos) << log;
+    EXPECT_NE(log.find("user " + typed + ": failure of an unknown user (not recorded)"), std::string::npos) << log;
+    // A known user's name is logged either way.
+    enroll("alice");
+    EXPECT_EQ(auth("alice", {"bad"}).rc, PAM_AUTH_ERR);
+    EXPECT_NE(syslog_->drain().find("user alice: wrong code (1 failure)"), std::string::npos);
+}
+
+// no_log_info: no LOG_INFO or LOG_NOTICE line; warnings (a lock) and errors stay.
+TEST_F(ModuleTest, NoLogInfoLeavesOnlyWarningsAndErrorsInTheLog)
+{
+    if (!syslog_->available()) GTEST_SKIP() << "/dev/log belongs to a real syslog here; cannot capture";
+    const Enrollment e = enroll("alice");
+    const std::string quiet = "no_log_info unlock_time=1";
+    for (int i = 0; i < 3; ++i) auth("alice", {"bad"}, quiet);
+    EXPECT_EQ(auth("alice", {totp_now(e)}, quiet).rc, PAM_MAXTRIES);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+    EXPECT_EQ(auth("alice", {totp_now(e)}, quiet).rc, PAM_SUCCESS);
+    test::write_file(state_ + "/bob.rec", "authctl-user 1\ngarbage\n");
+    EXPECT_EQ(auth("bob", {"123456"}, quiet).rc, PAM_SERVICE_ERR);
+    const std::string log = syslog_->drain();
+    std::istringstream in(log);
+    bool warning = false, error = false;
+    for (std::string line; std::getline(in, line);) {
+        if (line.find("pam_authctl(authctl-test:") == std::string::npos) continue;
+        // authpriv (10 << 3): <84> warning, <83> error, <85> notice, <86> info.
+        EXPECT_NE(line.rfind("<85>", 0), 0U) << "a notice line under no_log_info: " << line;
+        EXPECT_NE(line.rfind("<86>", 0), 0U) << "an info line under no_log_info: " << line;
+        warning = warning || (line.rfind("<84>", 0) == 0 && line.find("account locked after 3 failures") != std::string::npos);
+        error = error || (line.rfind("<83>", 0) == 0 && line.find("user bob: refused: corrupt record") != std::string::npos);
+    }
+    EXPECT_TRUE(warning) << log;
+    EXPECT_TRUE(error) << log;
+    // Without it, the same logins write their notices and infos.
+    enroll("carol");
+    EXPECT_EQ(auth("carol", {"bad"}, "unlock_time=1").rc, PAM_AUTH_ERR);
+    EXPECT_NE(syslog_->drain().find("<85>"), std::string::npos);
+}
+
+// local_users_only: preauth, authfail, authsucc and the account phase return
+// PAM_IGNORE for a user the name service knows but /etc/passwd does not (as
+// pam_faillock); the code itself is still asked for and counted -- a second
+// factor is never waived.
+TEST_F(ModuleTest, LocalUsersOnlyIgnoresDirectoryUsersInTheTallyModesButStillAsksForTheCode)
+{
+    // A private /etc/passwd in a private mount namespace (this thread only):
+    // root and bob are local; alice is known through the name service only
+    // (nss_wrapper here; LDAP or SSSD on a real machine). A line longer than
+    // any line buffer comes before bob's, and one that starts like alice's.
+    if (::unshare(CLONE_NEWNS) != 0) GTEST_SKIP() << "cannot create a mount namespace here: " << std::strerror(errno);
+    ASSERT_EQ(::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr), 0) << std::strerror(errno);
+    const std::string passwd = tmp_ / "passwd";
+    test::write_file(passwd,
+                     "root:x:0:0:root:/root:/bin/sh\nlong:x:2000:2000:" + std::string(40000, 'g') +
+                         ":/nonexistent:/bin/sh\nalice2:x:2001:2001::/nonexistent:/bin/sh\n"
+                         "bob:x:1001:1001:Bob:/home/bob:/bin/sh\n",
+                     0644);
+    ASSERT_EQ(::mount(passwd.c_str(), "/etc/passwd", nullptr, MS_BIND, nullptr), 0) << std::strerror(errno);
+    struct Unmount {
+        ~Unmount() { ::umount2("/etc/passwd", MNT_DETACH); }
+    } unmount;
+    ASSERT_NE(::getpwnam("alice"), nullptr);
+
+    // Each mode, then pam_permit: PAM_IGNORE lets pam_permit decide (PAM_SUCCESS).
+    const auto service = [&](const std::string& name, const std::string& args) {
+        const std::string line = std::string(kModule) + " " + base_args() + " " + args + "\n";
+        test::write_file(confdir_ + "/" + name,
+                         "auth required " + line + "auth required pam_permit.so\n" +
+                             "account required " + std::string(kModule) + " " + base_args() + " local_users_only\n" +
+                             "account required pam_permit.so\n",
+                         0644);
+        return name;
+    };
+    const std::string lo = "local_users_only";
+    const Enrollment ea = enroll("alice");
+    enroll("bob");
+    for (int i = 0; i < 3; ++i) {
+        const auto r = auth("alice", {"bad"}, lo);
+        EXPECT_EQ(r.rc, i < 2 ? PAM_AUTH_ERR : PAM_MAXTRIES) << "the code mode counts alice's failures";
+        EXPECT_EQ(r.conv.prompts.size(), 1U);
+    }
+    EXPECT_EQ(auth("alice", {totp_now(ea)}, lo).rc, PAM_MAXTRIES) << "and her lock holds where the code is asked";
+    EXPECT_EQ(pam_run(confdir_, service("pre", lo + " preauth"), "alice", {}).rc, PAM_SUCCESS);
+    EXPECT_EQ(pam_run(confdir_, service("fail", lo + " authfail"), "alice", {}).rc, PAM_SUCCESS);
+    EXPECT_EQ(pam_run(confdir_, service("succ", lo + " authsucc"), "alice", {}).rc, PAM_SUCCESS);
+    EXPECT_EQ(pam_run(confdir_, service("pre", lo + " preauth"), "alice", {}, Phase::account).rc, PAM_SUCCESS);
+    EXPECT_EQ(tally("alice").failures, 3U) << "authfail did not count, authsucc did not clear";
+    // Without the option she is tracked like anyone.
+    EXPECT_EQ(pam_run(confdir_, service("pre-all", "preauth"), "alice", {}).rc, PAM_MAXTRIES);
+    // bob is in /etc/passwd: tracked.
+    for (int i = 0; i < 3; ++i)
+        EXPECT_EQ(pam_run(confdir_, service("fail", lo + " authfail"), "bob", {}).rc,
+                  i < 2 ? PAM_AUTH_ERR : PAM_MAXTRIES);
+    EXPECT_EQ(tally("bob").failures, 3U);
+    EXPECT_EQ(pam_run(confdir_, service("pre", lo + " preauth"), "bob", {}).rc, PAM_MAXTRIES);
+    EXPECT_EQ(pam_run(confdir_, service("succ", lo + " authsucc"), "bob", {}).rc, PAM_MAXTRIES);
+    EXPECT_EQ(pam_run(confdir_, service("pre", lo + " preauth"), "bob", {}, Phase::account).rc, PAM_PERM_DENIED);
+}
+
+// Linux audit records, as pam_faillock writes them (libaudit): a counted
+// failure, a lock (with its scope) and a refusal while locked, in the auth
+// and the account phase, each with the user, the remote host and the terminal.
+TEST_F(ModuleTest, AuditRecordsForAFailureALockAndARefusal)
+{
+    const int before = test::AuditReader::kernel_enabled();
+    std::string skipped;
+    {
+        test::AuditReader reader;
+        if (!reader.available()) {
+            skipped = "audit records cannot be read here, so they are not checked: " + reader.why();
+        } else {
+            if (reader.enabled_by_us())
+                std::cout << "[   NOTE   ] the kernel's audit was disabled: enabled for this test, then restored\n";
+            check_audit_records(reader);
+        }
+    }
+    EXPECT_EQ(test::AuditReader::kernel_enabled(), before) << "the kernel's audit setting was not put back";
+    if (!skipped.empty()) GTEST_SKIP() << skipped;
+}
+
 // The faillock-style stack for password + code: password failures from another
 // module (pam_matrix, a real password module from the pam_wrapper package)
 // count toward the same lock as wrong codes.
@@ -685,6 +1101,74 @@ TEST_F(PasswordStack, AuthsuccClearsTheTallyInAPasswordOnlyStack)
     EXPECT_EQ(tally("bob").failures, 0U);
     for (int i = 0; i < 3; ++i) pam_run(confdir_, "password-only", "bob", {"nope"});
     EXPECT_EQ(pam_run(confdir_, "password-only", "bob", {"bob-pw"}).rc, PAM_MAXTRIES) << "locked by password failures";
+}
+
+// faillock's modes per source: password failures from A lock A (authfail);
+// preauth refuses A before the password prompt; authsucc refuses while A is
+// locked (PAM_MAXTRIES) and clears nothing; the owner at B gets in and is told.
+TEST_F(PasswordStack, PerSourcePreauthAuthfailAuthsuccAndAccount)
+{
+    const std::string m = std::string(kModule) + " " + base_args() + " per_source";
+    test::write_file(confdir_ + "/password-per-source",
+                     "auth requisite " + m + " preauth\n" + "auth [success=1 default=ignore] " AUTHCTL_PAM_MATRIX +
+                         " passdb=" + passdb_ + "\n" + "auth [default=die] " + m + " authfail\n" + "auth sufficient " +
+                         m + " authsucc\n" + "auth required pam_deny.so\n" + "account required " + m + "\n",
+                     0644);
+    // No preauth: authsucc itself meets the lock.
+    const auto authsucc_stack = [&](const std::string& module) {
+        test::write_file(confdir_ + "/authsucc-only",
+                         std::string("auth [success=1 default=ignore] ") + AUTHCTL_PAM_MATRIX + " passdb=" + passdb_ +
+                             "\n" + "auth [default=die] " + module + " authfail\n" + "auth required " + module +
+                             " authsucc\n",
+                         0644);
+        return "authsucc-only";
+    };
+    const auto from = [&](const std::string& service, const char* rhost, const std::string& pw) {
+        return pam_run(confdir_, service, "bob", {pw}, Phase::authenticate, 0, false, rhost);
+    };
+    for (int i = 0; i < 3; ++i)
+        EXPECT_EQ(from("password-per-source", kAddressA, "nope").rc, i < 2 ? PAM_AUTH_ERR : PAM_MAXTRIES) << i;
+    const auto pre = from("password-per-source", kAddressA, "bob-pw");
+    EXPECT_EQ(pre.rc, PAM_MAXTRIES);
+    EXPECT_TRUE(pre.conv.prompts.empty()) << "preauth refuses before the password prompt";
+    ASSERT_EQ(pre.conv.errors.size(), 1U);
+    EXPECT_EQ(pre.conv.errors[0], kSourceLocked);
+    const auto succ = from(authsucc_stack(m), kAddressA, "bob-pw");
+    EXPECT_EQ(succ.rc, PAM_MAXTRIES) << "a right password does not lift A's lock";
+    ASSERT_EQ(succ.conv.errors.size(), 1U);
+    EXPECT_EQ(succ.conv.errors[0], kSourceLocked);
+    {
+        const Tally t = tally("bob");
+        EXPECT_EQ(t.failures, 3U) << "authsucc refused: nothing cleared";
+        const SourceTally* a = find_source(t, kAddressA);
+        ASSERT_NE(a, nullptr);
+        EXPECT_EQ(a->failures, 3U);
+    }
+    EXPECT_EQ(pam_run(confdir_, "password-per-source", "bob", {}, Phase::account, 0, false, kAddressA).rc,
+              PAM_PERM_DENIED);
+    EXPECT_EQ(pam_run(confdir_, "password-per-source", "bob", {}, Phase::account, 0, false, kAddressB).rc,
+              PAM_SUCCESS);
+    const auto owner = from("password-per-source", kAddressB, "bob-pw");
+    EXPECT_EQ(owner.rc, PAM_SUCCESS);
+    EXPECT_NE(owner.conv.all_messages().find(
+                  "There were 3 failed attempts from 1 source since your last successful login."),
+              std::string::npos)
+        << owner.conv.all_messages();
+    EXPECT_EQ(from("password-per-source", kAddressA, "bob-pw").rc, PAM_MAXTRIES) << "A is still locked";
+    // The user's own lock (no per_source): authsucc refuses it too.
+    const std::string plain = std::string(kModule) + " " + base_args();
+    for (int i = 0; i < 3; ++i) pam_run(confdir_, authsucc_stack(plain), "alice", {"nope"});
+    const auto user_locked = pam_run(confdir_, authsucc_stack(plain), "alice", {"secret-pw"});
+    EXPECT_EQ(user_locked.rc, PAM_MAXTRIES);
+    EXPECT_NE(user_locked.conv.all_messages().find("Account locked after 3 failed attempts"), std::string::npos);
+    EXPECT_EQ(tally("alice").failures, 3U);
+    if (!syslog_->available()) return;
+    const std::string log = syslog_->drain();
+    EXPECT_NE(log.find("user bob: success of another module refused: locked from this source (3 failures)"),
+              std::string::npos)
+        << log;
+    EXPECT_NE(log.find("user bob: refused in preauth: locked from this source (3 failures)"), std::string::npos)
+        << log;
 }
 
 }  // namespace
