@@ -383,7 +383,8 @@ TEST_F(PamLoad, PerSourceThirtyTwoParallelWrongCodesFromEightSourcesEvaluateExac
         full += src.failures == 3 ? 1 : 0;
     }
     EXPECT_EQ(sum, 10U) << "the sources' counts add up to the user's";
-    EXPECT_EQ(t.sources.size(), 8U);
+    EXPECT_LE(t.sources.size(), 8U);
+    EXPECT_GE(t.sources.size(), 4U) << "10 failures, at most 3 from each source";
     // The conversations agree: every evaluation that locked nothing is a
     // quiet PAM_AUTH_ERR; the locking ones are each source's third failure
     // and the user's tenth (one evaluation when they coincide).
@@ -399,6 +400,8 @@ TEST_F(PamLoad, PerSourceThirtyTwoParallelWrongCodesFromEightSourcesEvaluateExac
         const std::string log = module_lines(syslog.drain());
         EXPECT_EQ(count_occurrences(log, "user bob: wrong code ("), 10U) << "evaluated attempts\n" << log;
         EXPECT_EQ(count_occurrences(log, "user bob: account locked after 10 failures"), 1U) << log;
+    } else {
+        std::printf("[ info ] /dev/log belongs to a real syslog: evaluated attempts counted from the record only\n");
     }
     const auto st = status("bob");
     EXPECT_EQ(st.at("failures"), 10) << st.dump();
