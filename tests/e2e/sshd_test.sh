@@ -92,7 +92,7 @@ check "a publickey-only login of a locked user is refused by the account phase" 
 check "sshd logs the refused key login" grep -q 'Failed publickey for e2elock' "$work/sshd.log"
 check "the module logged the lock to authpriv, with the remote host" \
   logged 'pam_authctl(sshd:auth): user e2elock: account locked after 3 failures (service=sshd rhost=127.0.0.1)'
-check "...and the account phase's refusal" logged 'pam_authctl(sshd:account): user e2elock: account denied: locked (3 failures)'
+check "...and the account phase's refusal" logged 'pam_authctl(sshd:account): user e2elock: account denied: account locked (3 failures)'
 check "status still shows 3 failures (the account phase never counts)" test "$(status_field e2elock failures)" = 3
 check "authctl reset says what it did" bash -c "'$authctl' reset -u e2elock --dir '$state' | grep -q 'e2elock: 3 failures cleared, account unlocked'"
 login e2elock kbd "$(code "$secret_e2elock")"
