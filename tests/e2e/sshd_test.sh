@@ -127,6 +127,7 @@ check "the user is locked" test "$(status_field e2eburst locked)" = true
 check "no parallel wrong code logged in" bash -c "! grep -l 'logged in' '$work'/out.burst* 2>/dev/null | grep -q ."
 
 echo "# per_source: the attacker's address is locked, the owner's is not"
+src_t0=$SECONDS
 # Two client addresses on the loopback: the attacker at 127.0.0.2, the owner
 # at 127.0.0.3 (ssh -b); sshd gives each to PAM as PAM_RHOST.
 echo "${code_stack//"$opts"/"$opts per_source"}" > /etc/pam.d/sshd
@@ -158,6 +159,7 @@ check "...and told of the failures" \
   told 'There were 3 failed attempts from 1 source since your last successful login' src_owner
 bind=127.0.0.2 login e2esrc key "" "" src_key3
 check "the owner's login does not unlock 127.0.0.2" refused e2esrc src_key3
+echo "  per_source section: $((SECONDS - src_t0)) s"
 
 echo "# password (pam_unix) + code, faillock-style"
 echo "$password_stack" > /etc/pam.d/sshd
