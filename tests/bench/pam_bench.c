@@ -3,7 +3,7 @@
  * sshd does once per connection: pam_start, pam_authenticate, pam_end, with a
  * no-op fail-delay callback, N times; or P processes at once.
  *
- *   pam_bench [-p PROCS] [-b] [-c] [-r FILE] [-a SPREAD] [-l FILE] SERVICE USER ANSWERS N
+ *   pam_bench [-p PROCS] [-b] [-c] [-r FILE] [-a SPREAD] [-l FILE] [-s] SERVICE USER ANSWERS N
  *
  * USER may contain one %d, replaced by the process number (0..PROCS-1), so
  * each process logs in as its own user. SERVICE may contain one %d too,
@@ -21,6 +21,9 @@
  * and again. Only with one process.
  * -l FILE appends each attempt's wall time in microseconds (one line each,
  * written when the process ends, outside what is timed per attempt).
+ * -s gives each attempt its own PAM_RHOST (attempt i of process k, line
+ * k*N+i: 198.18.0.0 + that line, in the benchmarking range 198.18.0.0/15);
+ * without it every attempt comes from 192.0.2.1.
  * Prints one line: attempts=A success=S seconds=T per_second=R refused=F
  * (F: attempts answered PAM_AUTH_ERR or PAM_MAXTRIES (locked); A - S - F ended otherwise, e.g.
  * PAM_AUTHINFO_UNAVAIL).
@@ -74,7 +77,8 @@ static void no_delay(int status, unsigned usec, void* data)
 }
 
 /* One login; callgrind collects inside this function only. */
-__attribute__((noinline)) int bench_attempt(const char* service, const char* user, const char* answer)
+__attribute__((noinline)) int bench_attempt(const char* service, const char* user, const char* answer,
+                                            const char* rhost)
 {
     struct answer a = {answer};
     const struct pam_conv conv = {converse, &a};
@@ -82,7 +86,7 @@ __attribute__((noinline)) int bench_attempt(const char* service, const char* use
     int rc = pam_start(service, user, &conv, &pamh);
     if (rc != PAM_SUCCESS) return rc;
     pam_set_item(pamh, PAM_FAIL_DELAY, (const void*)no_delay);
-    pam_set_item(pamh, PAM_RHOST, "192.0.2.1");
+    pam_set_item(pamh, PAM_RHOST, rhost);
     rc = pam_authenticate(pamh, 0);
     pam_end(pamh, rc);
     return rc;
@@ -175,8 +179,9 @@ static void restore(void)
     }
 }
 
-/* -a, -l */
+/* -a, -l, -s */
 static int spread = 1;
+static int own_rhost;
 static const char* latency_path;
 
 struct tally {
@@ -210,9 +215,12 @@ static struct tally run(int k, const char* service_fmt, const char* user_fmt, ch
     for (long i = 0; i < n; ++i) {
         const long line = (long)k * n + i;
         const char* answer = answers == NULL ? "" : answers[line < n_answers ? line : n_answers - 1];
+        char rhost[32] = "192.0.2.1";
+        if (own_rhost)
+            snprintf(rhost, sizeof rhost, "198.%ld.%ld.%ld", 18 + ((line >> 16) & 1), (line >> 8) & 255, line & 255);
         if (restore_path != NULL) restore();
         const double t0 = us != NULL ? now() : 0;
-        const int rc = bench_attempt(service, user, answer);
+        const int rc = bench_attempt(service, user, answer, rhost);
         if (us != NULL) us[i] = (now() - t0) * 1e6;
         if (rc == PAM_SUCCESS) ++t.ok;
         else if (rc == PAM_AUTH_ERR || rc == PAM_MAXTRIES) ++t.refused;
@@ -253,11 +261,12 @@ static int init_libcrypto(void)
 int main(int argc, char** argv)
 {
     int procs = 1, barrier = 0, opt;
-    while ((opt = getopt(argc, argv, "p:bcr:a:l:")) != -1) {
+    while ((opt = getopt(argc, argv, "p:bcr:a:l:s")) != -1) {
         if (opt == 'p') procs = atoi(optarg);
         else if (opt == 'a') spread = atoi(optarg);
         else if (opt == 'l') latency_path = optarg;
         else if (opt == 'b') barrier = 1;
+        else if (opt == 's') own_rhost = 1;
         else if (opt == 'r') {
             if (load_restore(optarg) != 0) return 2;
         }
@@ -267,7 +276,7 @@ int main(int argc, char** argv)
     }
     if (argc - optind != 4 || procs < 1 || procs > 256 || spread < 1 || spread > 256 ||
         (restore_path != NULL && (procs != 1 || barrier))) {
-        fprintf(stderr, "usage: pam_bench [-p PROCS] [-b] [-c] [-r FILE] [-a SPREAD] [-l FILE] SERVICE USER ANSWERS N\n");
+        fprintf(stderr, "usage: pam_bench [-p PROCS] [-b] [-c] [-r FILE] [-a SPREAD] [-l FILE] [-s] SERVICE USER ANSWERS N\n");
         return 2;
     }
     const char* service = argv[optind];

@@ -191,9 +191,11 @@ add_ssh_key() {
 # stdout, stderr and the prompts shown go to $work/out.TAG, err.TAG,
 # prompts.TAG, its exit status to rc.TAG. METHOD: kbd (keyboard-interactive
 # only), key+kbd, key. The client tries keyboard-interactive once, or
-# $password_prompts times (ssh's default is 3).
+# $password_prompts times (ssh's default is 3). With $bind set, the client
+# connects from that local address (ssh -b; e.g. 127.0.0.2 on the loopback).
 login() {
-  local user=$1 method=$2 answer=${3:-} password=${4:-} tag=${5:-last} auth
+  local user=$1 method=$2 answer=${3:-} password=${4:-} tag=${5:-last} auth from=()
+  [ -n "${bind:-}" ] && from=(-b "$bind")
   case $method in
     kbd) auth=(-o PreferredAuthentications=keyboard-interactive -o PubkeyAuthentication=no) ;;
     key+kbd) auth=(-o PreferredAuthentications=publickey,keyboard-interactive -i "$work/id_$user") ;;
@@ -206,7 +208,7 @@ login() {
   SSH_ASKPASS=$work/askpass SSH_ASKPASS_REQUIRE=force \
     setsid -w ssh -n -F /dev/null -p "$port" -o UserKnownHostsFile=/dev/null -o GlobalKnownHostsFile=/dev/null \
       -o StrictHostKeyChecking=no -o NumberOfPasswordPrompts="${password_prompts:-1}" -o IdentitiesOnly=yes \
-      -o ConnectTimeout=20 "${auth[@]}" "$user@${host:-127.0.0.1}" "${remote_command:-echo \"logged in as \$(id -un)\"}" \
+      -o ConnectTimeout=20 "${from[@]}" "${auth[@]}" "$user@${host:-127.0.0.1}" "${remote_command:-echo \"logged in as \$(id -un)\"}" \
       > "$work/out.$tag" 2> "$work/err.$tag"
   echo $? > "$work/rc.$tag"
 }

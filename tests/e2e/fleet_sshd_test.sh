@@ -125,7 +125,7 @@ for n in 1 2 3; do
   check "fleet$n refuses her public-key login (account phase)" refused alice key$n
 done
 check "the module logged the account phase's refusal" \
-  logged 'pam_authctl(sshd:account): user alice: account denied: locked (3 failures)'
+  logged 'pam_authctl(sshd:account): user alice: account denied: account locked (3 failures)'
 check "the failures are still 3 (refusals of a locked user are not counted)" test "$(fleet_field 3 alice failures)" = 3
 on 2 "$authctl" reset -u alice > "$work/reset.out"
 check "authctl reset on fleet2 says what it did" grep -q 'alice: 3 failures cleared, account unlocked' "$work/reset.out"

@@ -45,6 +45,8 @@ printf '@include common-auth\n@include common-account\n@include common-session-n
 pam-auth-update --package --enable authctl
 check "pam-auth-update put the module into common-auth" grep -q 'pam_authctl.so' /etc/pam.d/common-auth
 check "...and into common-account" grep -q 'pam_authctl.so' /etc/pam.d/common-account
+check "per_source is on in both (issue 16)" \
+  bash -c "grep -qE '^auth\s+required\s+pam_authctl.so nullok per_source\$' /etc/pam.d/common-auth && grep -qE '^account\s+required\s+pam_authctl.so per_source\$' /etc/pam.d/common-account"
 
 add_user e2econs "" pw-cons
 # root's password, in the namespace's copy of /etc/shadow only.

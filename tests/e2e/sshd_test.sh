@@ -27,17 +27,21 @@ account  required                     pam_unix.so
 session  required                     pam_permit.so"
 echo "$code_stack" > /etc/pam.d/sshd
 
+# e2esrc (per_source below): key and code from 127.0.0.3 (the owner), a key
+# alone from anywhere else (so that the account phase is what refuses it).
 e2e_sshd "Match User e2ekey
+  AuthenticationMethods publickey,keyboard-interactive
+Match User e2esrc Address 127.0.0.3
   AuthenticationMethods publickey,keyboard-interactive" || exit 1
 echo "sshd pid $sshd_pid on 127.0.0.1:$port ($(/usr/sbin/sshd -V 2>&1 | head -1))"
 # Refused: ssh gave up (255) without running the command.
 refused() { ! logged_in "$1" "${2:-last}" && [ "$(cat "$work/rc.${2:-last}")" = 255 ]; }
 
-for u in e2ecode e2ekey e2elock e2ereplay e2epass e2eload e2eburst; do
+for u in e2ecode e2ekey e2elock e2ereplay e2epass e2eload e2eburst e2esrc; do
   add_user "$u" "" "pw-$u"
   add_ssh_key "$u"
 done
-for u in e2ecode e2ekey e2elock e2ereplay e2epass e2eload e2eburst; do
+for u in e2ecode e2ekey e2elock e2ereplay e2epass e2eload e2eburst e2esrc; do
   declare "secret_$u=$(enroll "$u")"
 done
 
@@ -88,7 +92,7 @@ check "a publickey-only login of a locked user is refused by the account phase" 
 check "sshd logs the refused key login" grep -q 'Failed publickey for e2elock' "$work/sshd.log"
 check "the module logged the lock to authpriv, with the remote host" \
   logged 'pam_authctl(sshd:auth): user e2elock: account locked after 3 failures (service=sshd rhost=127.0.0.1)'
-check "...and the account phase's refusal" logged 'pam_authctl(sshd:account): user e2elock: account denied: locked (3 failures)'
+check "...and the account phase's refusal" logged 'pam_authctl(sshd:account): user e2elock: account denied: account locked (3 failures)'
 check "status still shows 3 failures (the account phase never counts)" test "$(status_field e2elock failures)" = 3
 check "authctl reset says what it did" bash -c "'$authctl' reset -u e2elock --dir '$state' | grep -q 'e2elock: 3 failures cleared, account unlocked'"
 login e2elock kbd "$(code "$secret_e2elock")"
@@ -121,6 +125,41 @@ echo "  failures $(status_field e2eburst failures), locked $(status_field e2ebur
 check "exactly 3 of 32 parallel wrong codes were evaluated and counted" test "$(status_field e2eburst failures)" = 3
 check "the user is locked" test "$(status_field e2eburst locked)" = true
 check "no parallel wrong code logged in" bash -c "! grep -l 'logged in' '$work'/out.burst* 2>/dev/null | grep -q ."
+
+echo "# per_source: the attacker's address is locked, the owner's is not"
+src_t0=$SECONDS
+# Two client addresses on the loopback: the attacker at 127.0.0.2, the owner
+# at 127.0.0.3 (ssh -b); sshd gives each to PAM as PAM_RHOST.
+echo "${code_stack//"$opts"/"$opts per_source"}" > /etc/pam.d/sshd
+check "the stack has per_source (auth and account)" test "$(grep -c "$module .*per_source" /etc/pam.d/sshd)" = 2
+bind=127.0.0.2 login e2esrc key "" "" src_key1
+check "before: a key-only login from 127.0.0.2 logs in" logged_in e2esrc src_key1
+for i in 1 2; do bind=127.0.0.2 login e2esrc kbd 22222$i "" "src_wrong$i"; done
+bind=127.0.0.2 password_prompts=3 login e2esrc kbd 222223 "" src_wrong3
+check "the attacker's third wrong code locks its address, and it is told so" \
+  told 'Logins from this address are locked after 3 failed attempts' src_wrong3
+check "...not the account" bash -c "! grep -q 'Account locked' '$work/err.src_wrong3'"
+bind=127.0.0.2 login e2esrc kbd "$(code "$secret_e2esrc")" "" src_right
+check "from 127.0.0.2 even the right code is refused, without asking" \
+  bash -c "[ \"\$(cat '$work/rc.src_right')\" = 255 ] && ! grep -q . '$work/prompts.src_right'"
+bind=127.0.0.2 login e2esrc key "" "" src_key2
+check "a key-only login from 127.0.0.2 is refused by the account phase" refused e2esrc src_key2
+check "...logged as locked from that source" \
+  logged 'pam_authctl(sshd:account): user e2esrc: account denied: locked from this source (3 failures) (service=sshd rhost=127.0.0.2)'
+check "the module logged the source's lock" logged 'user e2esrc: source 127.0.0.2 locked after 3 failures'
+check "authctl status: the user is not locked, 3 failures" \
+  test "$(status_field e2esrc locked)/$(status_field e2esrc failures)" = false/3
+{ "$authctl" status -u e2esrc --dir "$state" --json || [ $? -eq 1 ]; } > "$work/status.src" 2>&1
+check "authctl status --json shows the source 127.0.0.2 locked" \
+  jq -e '.[0].sources | map(select(.source == "127.0.0.2" and .locked)) | length == 1' "$work/status.src"
+bind=127.0.0.3 login e2esrc key+kbd "$(code "$secret_e2esrc")" "" src_owner
+check "the owner's key and code from 127.0.0.3 log in" logged_in e2esrc src_owner
+check "...asked for the code there (key and code)" prompted src_owner
+check "...and told of the failures" \
+  told 'There were 3 failed attempts from 1 source since your last successful login' src_owner
+bind=127.0.0.2 login e2esrc key "" "" src_key3
+check "the owner's login does not unlock 127.0.0.2" refused e2esrc src_key3
+echo "  per_source section: $((SECONDS - src_t0)) s"
 
 echo "# password (pam_unix) + code, faillock-style"
 echo "$password_stack" > /etc/pam.d/sshd

@@ -144,9 +144,9 @@ protected:
     static std::string service(int i) { return "fleet" + std::to_string(i); }
 
     test::PamRun login(int agent, const std::string& user, const std::string& answer,
-                       test::Phase phase = test::Phase::authenticate)
+                       test::Phase phase = test::Phase::authenticate, const char* rhost = "192.0.2.10")
     {
-        return test::pam_run(confdir_, service(agent), user, {answer}, phase);
+        return test::pam_run(confdir_, service(agent), user, {answer}, phase, 0, false, rhost);
     }
 
     // A TOTP (or HOTP) enrollment stored in the fleet through core, as
@@ -248,6 +248,76 @@ TEST_F(FleetLoad, ThirtyTwoWrongCodesOverFourAgentsWithDeny3EvaluateExactlyThree
         EXPECT_EQ(acct.rc, PAM_PERM_DENIED) << "agent " << a;
     }
     EXPECT_EQ(record("bob").tally.failures, 3U);
+}
+
+// per_source and deny_user come from the agents' authctl.conf (the module
+// lines carry no policy): a source locked through one agent is locked on
+// every other, for that source only; the owner from another address logs in
+// through another agent and is told.
+TEST_F(FleetLoad, PerSourceLockOnOneServerHoldsOnTheOthersForThatSourceOnly)
+{
+    start_agents("per_source\ndeny = 3\ndeny_user = 10\nunlock_time = 600\n");
+    const SecretBytes key = enroll("bob");
+    const std::uint64_t step = step_now();
+    const std::string wrong = wrong_code(key, step - 3, step + 3);
+    const char* attacker = "192.0.2.1";
+    const char* owner = "192.0.2.2";
+    EXPECT_EQ(login(0, "bob", wrong, test::Phase::authenticate, attacker).rc, PAM_AUTH_ERR);
+    EXPECT_EQ(login(0, "bob", wrong, test::Phase::authenticate, attacker).rc, PAM_AUTH_ERR);
+    const auto third = login(0, "bob", wrong, test::Phase::authenticate, attacker);
+    EXPECT_EQ(third.rc, PAM_MAXTRIES);
+    EXPECT_NE(third.conv.all_messages().find("Logins from this address are locked after 3 failed attempts"),
+              std::string::npos)
+        << third.conv.all_messages();
+    // Server 2 (agent 1): the attacker's address is refused, auth and account ...
+    const std::string right = code_at(key, step_now() + 1);
+    const auto refused = login(1, "bob", right, test::Phase::authenticate, attacker);
+    EXPECT_EQ(refused.rc, PAM_MAXTRIES);
+    EXPECT_TRUE(refused.conv.prompts.empty());
+    EXPECT_EQ(login(1, "bob", "", test::Phase::account, attacker).rc, PAM_PERM_DENIED);
+    // ... the owner's is not: key login (account) and code.
+    EXPECT_EQ(login(1, "bob", "", test::Phase::account, owner).rc, PAM_SUCCESS);
+    const auto ok = login(1, "bob", right, test::Phase::authenticate, owner);
+    EXPECT_EQ(ok.rc, PAM_SUCCESS) << ok.conv.all_messages();
+    EXPECT_NE(ok.conv.all_messages().find("There were 3 failed attempts from 1 source since your last successful login."),
+              std::string::npos)
+        << ok.conv.all_messages();
+    // The owner's success leaves the attacker locked, on a third server too.
+    EXPECT_EQ(login(2, "bob", "", test::Phase::account, attacker).rc, PAM_PERM_DENIED);
+    const UserRecord r = record("bob");
+    EXPECT_EQ(r.tally.failures, 0U);
+    ASSERT_EQ(r.tally.sources.size(), 1U);
+    EXPECT_EQ(r.tally.sources[0].source, attacker);
+    EXPECT_GT(r.tally.sources[0].locked_until, std::time(nullptr));
+}
+
+// 32 wrong codes from 8 addresses over the 4 agents at once: exactly
+// deny_user (10, from the agents' authctl.conf; its default would be 30)
+// evaluated fleet-wide, no address more than deny (3).
+TEST_F(FleetLoad, PerSourceThirtyTwoWrongCodesFromEightSourcesOverFourAgentsEvaluateExactlyDenyUser)
+{
+    start_agents("per_source\ndeny = 3\ndeny_user = 10\nunlock_time = 600\n");
+    const SecretBytes key = enroll("carol");
+    const std::uint64_t step = step_now();
+    const std::string wrong = wrong_code(key, step - 3, step + 3);
+    const auto seen = test::race(children_, 32, 1, [&](int i, int) {
+        const std::string host = "192.0.2." + std::to_string(i % 8 + 1);
+        return login(i % kAgents, "carol", wrong, test::Phase::authenticate, host.c_str());
+    });
+    EXPECT_EQ(count_rc(seen, PAM_AUTH_ERR) + count_rc(seen, PAM_MAXTRIES), 32U);
+    for (const auto& s : seen) EXPECT_EQ(s.rc, s.lock_messages == 0 ? PAM_AUTH_ERR : PAM_MAXTRIES);
+    const UserRecord r = record("carol");
+    EXPECT_EQ(r.tally.failures, 10U) << "exactly deny_user evaluated and counted fleet-wide";
+    EXPECT_NE(r.tally.locked_until, 0) << "deny_user reached: locked from everywhere";
+    std::uint32_t sum = 0;
+    for (const auto& src : r.tally.sources) {
+        EXPECT_LE(src.failures, 3U) << src.source;
+        sum += src.failures;
+    }
+    EXPECT_EQ(sum, 10U);
+    std::printf("[ info ] 32 wrong codes from 8 sources over 4 agents, deny=3 deny_user=10: %zu quiet, %zu "
+                "refused or locking; %u failures in %zu source entries\n",
+                count_rc(seen, PAM_AUTH_ERR), count_rc(seen, PAM_MAXTRIES), r.tally.failures, r.tally.sources.size());
 }
 
 TEST_F(FleetLoad, EnrolledOnceLogsInThroughEveryAgentAndACodeUsedOnOneIsRefusedOnTheOthers)

@@ -180,7 +180,7 @@ inline SecretBytes decode(const std::string& b32)
 struct Seen {
     int rc = -1;
     int prompts = 0;
-    int lock_messages = 0;   // "Account locked after ..." (PAM_ERROR_MSG)
+    int lock_messages = 0;   // "Account locked after ...", "Logins from this address are locked ..." (PAM_ERROR_MSG)
     int other_messages = 0;  // anything else the module said
     int child = -1;          // which child (i) ...
     int attempt = -1;        // ... and which of its attempts (k)
@@ -191,7 +191,9 @@ inline Seen seen_of(const PamRun& r)
     Seen s;
     s.rc = r.rc;
     s.prompts = static_cast<int>(r.conv.prompts.size());
-    for (const auto& m : r.conv.errors) (m.rfind("Account locked after ", 0) == 0 ? s.lock_messages : s.other_messages)++;
+    for (const auto& m : r.conv.errors)
+        (m.rfind("Account locked after ", 0) == 0 || m.rfind("Logins from ", 0) == 0 ? s.lock_messages
+                                                                                    : s.other_messages)++;
     s.other_messages += static_cast<int>(r.conv.infos.size());
     return s;
 }
