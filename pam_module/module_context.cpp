@@ -35,6 +35,7 @@ Result<ModuleConfig> read_config(int argc, const char** argv)
     }
     if (auto st = apply_config_file(cfg.opts, conf, !conf_given); !st) return st.error();
     const StoreKind file_store = cfg.opts.store;
+    const bool file_per_source = cfg.opts.lockout.per_source;
     bool nullok_argument = false;
     for (int i = 0; i < argc; ++i) {
         const std::string_view arg = argv[i] != nullptr ? argv[i] : "";
@@ -58,6 +59,16 @@ Result<ModuleConfig> read_config(int argc, const char** argv)
         for (int i = 0; i < argc; ++i) {
             const std::string_view arg = argv[i] != nullptr ? argv[i] : "";
             const std::string_view key = arg.substr(0, arg.find('='));
+            // per_source is what the pam-auth-update profile's lines carry:
+            // on a fleet server those lines must not stop every login. The
+            // agent's authctl.conf decides; the argument is only noted.
+            if (key == "per_source") {
+                if (!file_per_source)
+                    cfg.notes.push_back(
+                        "argument 'per_source' has no effect with store=agent: the fleet's policy is authctld's "
+                        "(set per_source in authctl.conf)");
+                continue;
+            }
             if (is_policy_option(key))
                 return make_error(Errc::invalid_argument,
                                   "option '" + std::string(key) +

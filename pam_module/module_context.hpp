@@ -8,6 +8,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "authctl/lockout.hpp"
 #include "authctl/options.hpp"
@@ -25,6 +26,7 @@ enum class Mode { code, preauth, authfail, authsucc };
 struct ModuleConfig {
     Mode mode = Mode::code;
     Options opts;
+    std::vector<std::string> notes;  // lines for the log (an argument without effect)
 };
 
 // Reads `conf=` (default /etc/security/authctl.conf, which may be absent) and

@@ -157,7 +157,7 @@ int authenticate_code(Session& s, const Options& opts, const Account& acct)
     switch (result->outcome) {
         case Outcome::success:
             if (result->failures > 0)
-                s.tell(failures_since_message(result->failures, opts.lockout.per_source ? result->sources : 0));
+                s.tell(failures_since_message(result->failures, result->sources));
             if (result->used_recovery) s.tell(recovery_left_message(result->recovery_left, acct.name));
             s.log(LOG_INFO, acct.name,
                   std::string("accepted ") +
@@ -265,7 +265,7 @@ int authsucc(Session& s, const Options& opts, const Account& acct)
         return kLockedResult;
     }
     if (result->failures > 0) {
-        s.tell(failures_since_message(result->failures, opts.lockout.per_source ? result->sources : 0));
+        s.tell(failures_since_message(result->failures, result->sources));
         s.log(LOG_INFO, acct.name, "success after " + failures_text(result->failures));
     }
     return PAM_SUCCESS;
@@ -323,6 +323,7 @@ int run(pam_handle_t* pamh, int flags, int argc, const char** argv, Phase phase)
     if (phase == Phase::account && cfg->mode != Mode::code)
         return configuration_error(pamh, phase, "preauth/authfail/authsucc are auth-only");
     Session s(pamh, flags, cfg->opts);
+    for (const auto& note : cfg->notes) pam_syslog(pamh, LOG_NOTICE, "%s", note.c_str());
     Account acct;
     if (const int rc = s.get_account(acct); rc != PAM_SUCCESS) {
         pam_syslog(pamh, LOG_NOTICE, "cannot determine the user: %s", pam_strerror(pamh, rc));

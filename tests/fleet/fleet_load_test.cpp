@@ -537,6 +537,15 @@ TEST_F(FleetLoad, ModuleFailsClosedWithAuthinfoUnavailWhenTheFleetCannotDecide)
     const auto bad = test::pam_run(confdir_, "bad", "alice", {"000000"});
     EXPECT_EQ(bad.rc, PAM_SERVICE_ERR) << "a configuration error";
     EXPECT_TRUE(bad.conv.prompts.empty());
+    // Except per_source, which the pam-auth-update profile's lines carry: a
+    // fleet server with the profile enabled keeps working (the agent's
+    // authctl.conf decides; the argument is only noted in the log).
+    test::write_file(confdir_ + "/profile", "auth required " + std::string(kModule) + " store=agent agent_socket=" +
+                                                agents_[0]->socket() + " conf=" + conf_ + " nodelay per_source\n",
+                     0644);
+    const auto profile = test::pam_run(confdir_, "profile", "alice", {"000000"});
+    EXPECT_EQ(profile.rc, PAM_AUTH_ERR) << "asked and refused as a wrong code, not a configuration error";
+    EXPECT_EQ(profile.conv.prompts.size(), 1U);
 }
 
 }  // namespace
