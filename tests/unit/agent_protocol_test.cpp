@@ -234,7 +234,7 @@ TEST(AgentProtocol, RequestBytesAreTheDocumentedLayout)
     ASSERT_TRUE(frame);
     const std::string expected(
         "\0\0\0\x15"
-        "ACTL\x02"
+        "ACTL\x03"
         "\x02\x01"
         "\0\x02"
         "al"
@@ -263,7 +263,7 @@ TEST(AgentProtocol, ReplyBytesAreTheDocumentedLayout)
     auto err = encode_reply(error_reply(Errc::corrupt, "bad"));
     ASSERT_TRUE(err);
     EXPECT_EQ(*err, std::string("\0\0\0\x0c"
-                                "ACTL\x02"
+                                "ACTL\x03"
                                 "\x00\x05"
                                 "\0\x03"
                                 "bad",
@@ -283,6 +283,11 @@ TEST(AgentProtocol, ReplyBytesAreTheDocumentedLayout)
     r.info.enrolled = true;
     r.info.now = 10;
     r.attempt.replayed = true;
+    r.attempt.sources = 0x0A0B0C0D;
+    r.attempt.lock.scope = LockScope::source;
+    r.attempt.lock.failures = 0x05060708;
+    r.info.lock.scope = LockScope::user;
+    r.info.lock.failures = 0x11;
     const std::string payload = Raw()
                                     .header()
                                     .u8(1)
@@ -300,11 +305,16 @@ TEST(AgentProtocol, ReplyBytesAreTheDocumentedLayout)
                                     .u8(1)
                                     .i64(10)
                                     .u8(1)  // replayed (version 2)
+                                    .u32(0x0A0B0C0D)  // sources (version 3)
+                                    .u8(1)            // lock.scope: source
+                                    .u32(0x05060708)  // lock.failures
+                                    .u8(0)            // info.lock.scope: user
+                                    .u32(0x11)        // info.lock.failures
                                     .get();
-    ASSERT_EQ(payload.size(), 57U);
+    ASSERT_EQ(payload.size(), 71U);
     auto ok = encode_reply(r);
     ASSERT_TRUE(ok);
-    EXPECT_EQ(*ok, std::string("\0\0\0\x39", 4) + payload);
+    EXPECT_EQ(*ok, std::string("\0\0\0\x47", 4) + payload);
 }
 
 TEST(AgentProtocol, OkReplyIgnoresErrorFieldsAndErrorReplyIgnoresTheRest)
@@ -314,7 +324,7 @@ TEST(AgentProtocol, OkReplyIgnoresErrorFieldsAndErrorReplyIgnoresTheRest)
     ok.detail = std::string(5000, 'x');  // not encoded, so not checked
     auto frame = encode_reply(ok);
     ASSERT_TRUE(frame) << frame.error().message();
-    EXPECT_EQ(frame->size(), 4U + 57U);
+    EXPECT_EQ(frame->size(), 4U + 71U);
 
     Reply err = ok_replies()[0];
     err.ok = false;
@@ -467,7 +477,7 @@ TEST(AgentProtocol, WrongMagicOrVersionIsRefused)
             expect_defect(decode_request(bad), "magic");
             expect_defect(decode_reply(bad), "magic");
         }
-        for (const unsigned version : {0U, 1U, 3U, 255U}) {  // 1: the module and agent are upgraded together
+        for (const unsigned version : {0U, 1U, 2U, 4U, 255U}) {  // 2: the module and agent are upgraded together
             std::string bad = p;
             bad[4] = static_cast<char>(version);
             expect_defect(decode_request(bad), "version " + std::to_string(version));

@@ -41,7 +41,7 @@ std::string text_of(const UserRecord& r)
 }
 
 const char* kTotpText =
-    "authctl-user 2\n"
+    "authctl-user 3\n"
     "type totp\n"
     "algorithm SHA256\n"
     "digits 8\n"
@@ -77,22 +77,40 @@ TEST(Record, SerializesToTheDocumentedFormat)
     EXPECT_EQ(text_of(sample(OtpType::totp)), kTotpText);
 }
 
-TEST(Record, AVersion1RecordStillParsesAndIsWrittenBackAsVersion2)
+TEST(Record, Versions1And2StillParseAndAreWrittenBackAsVersion3)
 {
-    // A record as a version-1 build wrote it: the same lines under header 1
-    // (version 2 adds only lines written when set, and none is set here).
-    const std::string v1 = replace(kTotpText, "authctl-user 2\n", "authctl-user 1\n");
-    auto old = parse_record(v1);
+    // Records as version-1 and version-2 builds wrote them: the same lines
+    // under their header (each later version adds only lines written when
+    // set, and none is set here).
+    for (const char* header : {"authctl-user 1\n", "authctl-user 2\n"}) {
+        SCOPED_TRACE(header);
+        const std::string old_text = replace(kTotpText, "authctl-user 3\n", header);
+        auto old = parse_record(old_text);
+        ASSERT_TRUE(old) << old.error().message();
+        EXPECT_EQ(old->tally.locked_until, 1700000800);
+        EXPECT_EQ(old->tally.lock_reason, LockReason::unknown);
+        EXPECT_EQ(old->tally.locked_by, "");
+        EXPECT_EQ(old->tally.last_success, 0);
+        EXPECT_EQ(old->tally.failures_since_success, 0U);
+        EXPECT_TRUE(old->tally.sources.empty());
+        EXPECT_EQ(text_of(*old), kTotpText);
+        // Neither has version 3's keys.
+        expect_corrupt(replace(old_text, "end\n", "since_success 1 1\nend\n"), "unexpected key 'since_success'");
+        expect_corrupt(replace(old_text, "end\n", "source 192.0.2.7 1 5 5 0 - - no\nend\n"),
+                       "unexpected key 'source'");
+    }
+    // A version-2 record with version 2's keys set is written back as version 3 with them.
+    const std::string v2 = replace(replace(kTotpText, "authctl-user 3\n", "authctl-user 2\n"), "end\n",
+                                   "lock_reason admin bob\nlast_success 1700000050 198.51.100.4\nend\n");
+    auto old = parse_record(v2);
     ASSERT_TRUE(old) << old.error().message();
-    EXPECT_EQ(old->tally.locked_until, 1700000800);
-    EXPECT_EQ(old->tally.lock_reason, LockReason::unknown);
-    EXPECT_EQ(old->tally.locked_by, "");
-    EXPECT_EQ(old->tally.last_success, 0);
-    EXPECT_EQ(text_of(*old), kTotpText);
-    // Version 1 has none of the new keys; version 2 each only when set.
+    EXPECT_EQ(old->tally.locked_by, "bob");
+    EXPECT_EQ(text_of(*old), replace(v2, "authctl-user 2\n", "authctl-user 3\n"));
+    // Version 1 has none of version 2's keys; version 2 each only when set.
+    const std::string v1 = replace(kTotpText, "authctl-user 3\n", "authctl-user 1\n");
     expect_corrupt(replace(v1, "end\n", "last_success 5 -\nend\n"), "unexpected key 'last_success'");
     expect_corrupt(replace(v1, "end\n", "lock_reason failures\nend\n"), "unexpected key 'lock_reason'");
-    expect_corrupt(replace(kTotpText, "authctl-user 2", "authctl-user 3"), "version 3");
+    expect_corrupt(replace(kTotpText, "authctl-user 3", "authctl-user 4"), "version 4");
 }
 
 TEST(Record, RoundTripsLockReasonWhoAndLastSuccess)
@@ -248,8 +266,8 @@ TEST(Record, RejectsHostileText)
     const std::string good = kTotpText;
     expect_corrupt("", "end");
     expect_corrupt("end\n", "empty");
-    expect_corrupt(replace(good, "authctl-user 2", "authctl-user 1000"), "version 1000");
-    expect_corrupt(replace(good, "authctl-user 2\n", "garbage\n"), "not 'key value'");
+    expect_corrupt(replace(good, "authctl-user 3", "authctl-user 1000"), "version 1000");
+    expect_corrupt(replace(good, "authctl-user 3\n", "garbage\n"), "not 'key value'");
     expect_corrupt(replace(good, "type totp", "type sms"), "type");
     expect_corrupt(replace(good, "type totp", "type TOTP"), "type");
     expect_corrupt(replace(good, "algorithm SHA256", "algorithm MD5"), "algorithm");
@@ -282,7 +300,7 @@ TEST(Record, RejectsHostileText)
     expect_corrupt(replace(good, "locked_until 1700000800", "locked_until -0"), "locked_until");
     expect_corrupt(replace(good, "locked_until 1700000800", "locked_until -5"), "locked_until");
     expect_corrupt(replace(good, "first_failure 1700000100", "first_failure +1700000100"), "first_failure");
-    expect_corrupt(replace(good, "authctl-user 2", "authctl-user 02"), "not an authctl user record");
+    expect_corrupt(replace(good, "authctl-user 3", "authctl-user 02"), "not an authctl user record");
     expect_corrupt(replace(good, "secret GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", "secret gezdgnbvgy3tqojqgezdgnbvgy3tqojq"),
                    "canonical");
     expect_corrupt(
@@ -302,8 +320,8 @@ TEST(Record, RejectsHostileText)
     expect_corrupt(replace(good, "last_source 192.0.2.7", "last_source a b c"), "last_source");
     {
         // The version line must come first.
-        std::string moved = replace(good, "authctl-user 2\n", "");
-        moved = replace(moved, "type totp\n", "type totp\nauthctl-user 2\n");
+        std::string moved = replace(good, "authctl-user 3\n", "");
+        moved = replace(moved, "type totp\n", "type totp\nauthctl-user 3\n");
         expect_corrupt(moved, "not an authctl user record");
     }
     // Recovery lines without their kdf line, or with a bad one.
