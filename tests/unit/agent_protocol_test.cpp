@@ -111,6 +111,11 @@ void expect_same(const Reply& a, const Reply& b)
     EXPECT_EQ(a.info.enrolled, b.info.enrolled);
     EXPECT_EQ(a.info.now, b.info.now);
     EXPECT_EQ(a.attempt.replayed, b.attempt.replayed);
+    EXPECT_EQ(a.attempt.sources, b.attempt.sources);
+    EXPECT_EQ(a.attempt.lock.scope, b.attempt.lock.scope);
+    EXPECT_EQ(a.attempt.lock.failures, b.attempt.lock.failures);
+    EXPECT_EQ(a.info.lock.scope, b.info.lock.scope);
+    EXPECT_EQ(a.info.lock.failures, b.info.lock.failures);
 }
 
 // Fails the test unless `r` is an Errc::invalid_argument whose detail names `what`.
@@ -157,6 +162,7 @@ std::vector<Reply> ok_replies()
     r.ok = true;
     r.attempt.outcome = Outcome::success;  // attempt: a recovery code
     r.attempt.failures = 2;
+    r.attempt.sources = 2;  // the failures since the last success came from two sources
     r.attempt.used_recovery = true;
     r.attempt.recovery_left = 9;
     r.attempt.now = 1700000010;
@@ -166,14 +172,22 @@ std::vector<Reply> ok_replies()
     r.attempt.outcome = Outcome::wrong_code;  // attempt / external_failure that locked
     r.attempt.failures = std::numeric_limits<std::uint32_t>::max();
     r.attempt.locked_now = true;
-    r.attempt.lock = {true, 1700000610};
+    r.attempt.lock = {true, 1700000610, LockScope::user, std::numeric_limits<std::uint32_t>::max()};
     r.attempt.now = std::numeric_limits<std::int64_t>::max();
+    out.push_back(r);
+    r = Reply{};
+    r.ok = true;
+    r.attempt.outcome = Outcome::wrong_code;  // a failure that locked its source only
+    r.attempt.failures = 3;
+    r.attempt.locked_now = true;
+    r.attempt.lock = {true, 1700000610, LockScope::source, 3};
+    r.attempt.now = 1700000010;
     out.push_back(r);
     r = Reply{};
     r.ok = true;
     r.attempt.outcome = Outcome::locked;  // locked for good
     r.attempt.failures = 3;
-    r.attempt.lock = {true, std::numeric_limits<std::int64_t>::max()};
+    r.attempt.lock = {true, std::numeric_limits<std::int64_t>::max(), LockScope::user, 3};
     r.attempt.recovery_left = std::numeric_limits<std::uint32_t>::max();
     r.attempt.now = std::numeric_limits<std::int64_t>::min();
     out.push_back(r);
@@ -191,14 +205,27 @@ std::vector<Reply> ok_replies()
     out.push_back(r);
     r = Reply{};
     r.ok = true;  // lock_info
-    r.info.lock = {true, -5};
+    r.info.lock = {true, -5, LockScope::user, 7};
     r.info.failures = 7;
     r.info.enrolled = true;
     r.info.now = 1700000000;
     out.push_back(r);
     r = Reply{};
-    r.ok = true;  // external_success: the failures cleared
+    r.ok = true;  // lock_info: this source locked by an administrator
+    r.info.lock = {true, std::numeric_limits<std::int64_t>::max(), LockScope::source, 0};
+    r.info.failures = 0;
+    r.info.now = 1700000000;
+    out.push_back(r);
+    r = Reply{};
+    r.ok = true;  // external_success: what was counted since the last success
     r.attempt.failures = 4;
+    r.attempt.sources = std::numeric_limits<std::uint32_t>::max();
+    out.push_back(r);
+    r = Reply{};
+    r.ok = true;  // external_success refused: the source is locked
+    r.attempt.outcome = Outcome::locked;
+    r.attempt.failures = std::numeric_limits<std::uint32_t>::max();
+    r.attempt.lock = {true, 1700000610, LockScope::source, std::numeric_limits<std::uint32_t>::max()};
     out.push_back(r);
     return out;
 }
@@ -515,6 +542,21 @@ TEST(AgentProtocol, EnumAndFlagValuesOutsideTheirRangeAreRefused)
         bad[offset] = 2;
         expect_defect(decode_reply(bad), name);
     }
+    // Each lock scope (version 3), at its offset, set past LockScope::source.
+    ASSERT_EQ(ok.size(), 71U);
+    for (const auto& [offset, name] :
+         std::vector<std::pair<std::size_t, std::string>>{{61, "lock.scope"}, {66, "info.lock.scope"}}) {
+        for (const unsigned v : {0U, 1U}) {
+            bad = ok;
+            bad[offset] = static_cast<char>(v);
+            EXPECT_TRUE(decode_reply(bad)) << name << " " << v;
+        }
+        for (const unsigned v : {2U, 255U}) {
+            bad = ok;
+            bad[offset] = static_cast<char>(v);
+            expect_defect(decode_reply(bad), name + " " + std::to_string(v) + " is not a lock scope");
+        }
+    }
 
     Request r = make_request(Op::lock_info, "alice");
     r.op = static_cast<Op>(9);
@@ -524,6 +566,12 @@ TEST(AgentProtocol, EnumAndFlagValuesOutsideTheirRangeAreRefused)
     Reply o = ok_replies()[0];
     o.attempt.outcome = static_cast<Outcome>(4);
     expect_defect(encode_reply(o), "outcome 4");
+    o = ok_replies()[0];
+    o.attempt.lock.scope = static_cast<LockScope>(2);
+    expect_defect(encode_reply(o), "lock scope 2");
+    o = ok_replies()[0];
+    o.info.lock.scope = static_cast<LockScope>(200);
+    expect_defect(encode_reply(o), "lock scope 200");
 }
 
 TEST(AgentProtocol, TrailingBytesAreRefused)
