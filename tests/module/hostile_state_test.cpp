@@ -167,8 +167,8 @@ std::vector<Variant> variants()
                  }});
     v.push_back({"RecordOfAnUnknownVersion",
                  FailsAt::reading,
-                 {"record version 3 is not supported"},
-                 [](const Paths& p, std::string&) { replace_record(p, "authctl-user 3\n" + p.good.substr(15)); }});
+                 {"record version 4 is not supported"},
+                 [](const Paths& p, std::string&) { replace_record(p, "authctl-user 4\n" + p.good.substr(15)); }});
     v.push_back({"RecordWithARepeatedKey", FailsAt::reading, {"'failures' repeated"}, [](const Paths& p, std::string&) {
                      replace_record(p, p.good.substr(0, p.good.size() - 4) + "failures 0\nend\n");
                  }});
