@@ -211,12 +211,17 @@ StatusRow status_row(std::string_view user, const Result<std::optional<UserRecor
     row.recovery_left = r.recovery.hashes.size();
     row.failures_since_success = r.tally.failures_since_success;
     row.sources_since_success = r.tally.sources_since_success;
-    const bool root_asked = !r.tally.sources.empty() && is_root();
+    // Asked only when a source carries a lock, as for the user's.
+    const bool root_asked = std::any_of(r.tally.sources.begin(), r.tally.sources.end(),
+                                        [](const SourceTally& s) { return s.locked_until != 0; }) &&
+                            is_root();
     for (const SourceTally& s : r.tally.sources) {
-        StatusRow::Source out{s, lock_state(r.tally, opts.lockout, root_asked, now, s.source)};
-        // lock_state answers for a login from that source: the user's own lock
-        // is shown on the row, not repeated on every source.
-        if (out.lock.scope != LockScope::source) out.lock = {};
+        // The source's own lock, whether or not the user's is in force too
+        // (lock_state over the whole tally would answer with the user's, and
+        // hide the source's): the user's lock is shown on the row.
+        Tally own;
+        own.sources.push_back(s);
+        StatusRow::Source out{s, lock_state(own, opts.lockout, root_asked, now, s.source)};
         row.sources.push_back(std::move(out));
     }
     std::stable_sort(row.sources.begin(), row.sources.end(),

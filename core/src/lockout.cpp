@@ -116,12 +116,13 @@ bool record_failure(Tally& tally, const LockoutPolicy& policy, bool is_root, std
     bool locked_now = false;
     const bool applies = lock_applies(policy, is_root);
     if (policy.per_source) {
-        SourceTally* existing = find_entry(tally, key);
-        // A source counts once since the last success: an entry older than it
-        // (or new) is a source not counted yet.
-        if (existing == nullptr || existing->last_failure < tally.last_success || existing->failures == 0)
-            if (tally.sources_since_success < UINT32_MAX) ++tally.sources_since_success;
         SourceTally& s = entry_for(tally, key, now);
+        // A source counts once since the last success (which clears every
+        // entry's mark); a new entry has none.
+        if (!s.since_success) {
+            s.since_success = true;
+            if (tally.sources_since_success < UINT32_MAX) ++tally.sources_since_success;
+        }
         count_failure(s.failures, s.first_failure, s.last_failure, policy, now);
         if (applies && policy.deny != 0 && s.failures >= policy.deny && !lock_in_force(s.locked_until, now)) {
             s.locked_until = lock_end(policy, is_root, s.last_failure);
@@ -157,7 +158,9 @@ SinceSuccess record_success(Tally& tally, std::int64_t now, std::string_view sou
     tally.locked_by.clear();
     // This source's own count goes; other sources keep theirs (and their
     // locks): the owner's login from one place does not unlock a guesser's.
+    // Their failures were told now: the next one counts its source again.
     std::erase_if(tally.sources, [&key](const SourceTally& s) { return s.source == key; });
+    for (SourceTally& s : tally.sources) s.since_success = false;
     return since;
 }
 
@@ -240,6 +243,7 @@ std::string sanitize_source(std::string_view source)
         const auto c = static_cast<unsigned char>(source[i]);
         out.push_back(c >= 0x21 && c <= 0x7E ? static_cast<char>(c) : '?');
     }
+    if (out == "-") out = "?";  // "-" is the record's "none": a source so named would read back as none
     return out;
 }
 
@@ -291,6 +295,7 @@ std::string source_key(std::string_view rhost, std::string_view tty, std::string
             const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_';
             host.push_back(ok ? c : '?');
         }
+        if (host == "-") host = "?";  // as sanitize_source: "-" is the record's "none"
         return host;
     }
     if (!tty.empty()) {
@@ -303,7 +308,19 @@ std::string source_key(std::string_view rhost, std::string_view tty, std::string
 
 std::string source_key_from_text(std::string_view text)
 {
+    // "tty:/dev/pts/3" is the key of /dev/pts/3, as the module spells it.
+    if (text.rfind("tty:", 0) == 0 && text.size() > 4) return source_key({}, text.substr(4), {});
+    if (text.rfind("service:", 0) == 0 && text.size() > 8) return source_key({}, {}, text.substr(8));
     if (text.rfind("tty:", 0) == 0 || text.rfind("service:", 0) == 0) return sanitize_source(text);
+    // An IPv6 key as `authctl status` shows it ("2001:db8:1:2::/64"): the
+    // same /64 (the address part alone is an address in it).
+    constexpr std::string_view kSlash64 = "/64";
+    if (text.size() > kSlash64.size() && text.substr(text.size() - kSlash64.size()) == kSlash64) {
+        const std::string_view addr = text.substr(0, text.size() - kSlash64.size());
+        if (addr.find(':') != std::string_view::npos) {
+            if (std::string ip = ip_key(addr); ip.size() > kSlash64.size() && ip.ends_with(kSlash64)) return ip;
+        }
+    }
     return source_key(text, {}, {});
 }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "authctl/record.hpp"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <vector>
@@ -160,6 +161,15 @@ bool clean_source(std::string_view v, std::size_t max) noexcept
     return true;
 }
 
+// A source entry's key as the writer spells it: "-" for none, else as
+// sanitize_source spells it (copied only when that changes it).
+std::string written_source_key(const SourceTally& s)
+{
+    if (s.source.empty()) return "-";
+    if (clean_source(s.source, kMaxSourceLength)) return s.source;
+    return sanitize_source(s.source);
+}
+
 }  // namespace
 
 Enrollment Enrollment::clone() const
@@ -297,10 +307,8 @@ SecretBytes serialize_record(const UserRecord& rec)
     if (t.failures_since_success != 0 || t.sources_since_success != 0)
         line("since_success", std::to_string(t.failures_since_success) + " " + std::to_string(t.sources_since_success));
     for (const SourceTally& s : t.sources) {
-        // source KEY FAILURES FIRST LAST LOCKED_UNTIL REASON BY
-        std::string v = s.source.empty() ? std::string("-")
-                        : clean_source(s.source, kMaxSourceLength) ? s.source
-                                                                   : sanitize_source(s.source);
+        // source KEY FAILURES FIRST LAST LOCKED_UNTIL REASON BY SINCE
+        std::string v = written_source_key(s);
         v += " " + std::to_string(s.failures) + " " + std::to_string(s.first_failure) + " " +
              std::to_string(s.last_failure) + " " +
              (s.locked_until == kLockedForever ? std::string("never") : std::to_string(s.locked_until)) + " ";
@@ -312,6 +320,7 @@ SecretBytes serialize_record(const UserRecord& rec)
                      : sanitize_source(std::string_view(s.locked_by).substr(0, kMaxLockedByLength));
         else
             v += "-";
+        v += s.since_success ? " yes" : " no";
         line("source", v);
     }
     for (const auto& g : rec.granted_groups) line("granted_group", g);
@@ -369,6 +378,16 @@ Status validate_record(const UserRecord& rec)
             return refuse("a 'source' lock reason is not failures or admin");
         if ((s.lock_reason != LockReason::unknown) != (s.locked_until != 0))
             return refuse("a 'source' lock without its reason, or a reason without a lock");
+    }
+    // Keys distinct as written (two may spell the same: "a b" and "a?b", or
+    // two that differ only after kMaxSourceLength bytes).
+    if (t.sources.size() > 1) {
+        std::vector<std::string> keys;
+        keys.reserve(t.sources.size());
+        for (const SourceTally& s : t.sources) keys.push_back(written_source_key(s));
+        std::sort(keys.begin(), keys.end());
+        if (std::adjacent_find(keys.begin(), keys.end()) != keys.end())
+            return refuse("a 'source' key is written twice");
     }
     if (rec.granted_groups.size() > kMaxGrantedGroups) return refuse("too many 'granted_group' lines");
     for (const auto& g : rec.granted_groups)
@@ -585,9 +604,9 @@ Result<UserRecord> parse_record(std::string_view text)
     }
     if (auto& lines = f.slots[K("source").index]; *version >= 3 && lines.line != 0) {
         for (const std::string_view v : f.sources) {
-            // KEY FAILURES FIRST LAST LOCKED_UNTIL REASON BY: exactly seven
-            // non-empty fields, one space between each.
-            std::array<std::string_view, 7> part{};
+            // KEY FAILURES FIRST LAST LOCKED_UNTIL REASON BY SINCE: exactly
+            // eight non-empty fields, one space between each.
+            std::array<std::string_view, 8> part{};
             std::size_t n = 0;
             std::size_t from = 0;
             bool well_formed = true;
@@ -600,7 +619,7 @@ Result<UserRecord> parse_record(std::string_view text)
             }
             auto bad = [&f](const std::string& why) { return f.corrupt(K("source"), why); };
             if (!well_formed || n != part.size())
-                return bad("must be 'KEY FAILURES FIRST LAST LOCKED_UNTIL REASON BY'");
+                return bad("must be 'KEY FAILURES FIRST LAST LOCKED_UNTIL REASON BY SINCE'");
             SourceTally s;
             if (part[0].empty() || !clean_source(part[0], kMaxSourceLength))
                 return bad("has a key longer than 128 bytes");
@@ -633,6 +652,8 @@ Result<UserRecord> parse_record(std::string_view text)
                     return bad("names an administrator without an admin lock, or longer than 64 bytes");
                 s.locked_by = std::string(part[6]);
             }
+            if (part[7] != "yes" && part[7] != "no") return bad("has a SINCE that is not yes or no");
+            s.since_success = part[7] == "yes";
             for (const auto& other : t.sources)
                 if (other.source == s.source) return bad("names a source twice");
             t.sources.push_back(std::move(s));

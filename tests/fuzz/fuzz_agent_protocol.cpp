@@ -41,7 +41,9 @@ bool same(const Reply& a, const Reply& b)
            x.recovery_left == y.recovery_left && x.now == y.now && x.replayed == y.replayed &&
            a.info.lock.locked == b.info.lock.locked &&
            a.info.lock.until == b.info.lock.until && a.info.failures == b.info.failures &&
-           a.info.enrolled == b.info.enrolled && a.info.now == b.info.now;
+           a.info.enrolled == b.info.enrolled && a.info.now == b.info.now && x.sources == y.sources &&
+           x.lock.scope == y.lock.scope && x.lock.failures == y.lock.failures &&
+           a.info.lock.scope == b.info.lock.scope && a.info.lock.failures == b.info.lock.failures;
 }
 
 // The payload of an encoded frame, after checking that its prefix announces it.

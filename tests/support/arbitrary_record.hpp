@@ -91,6 +91,53 @@ UserRecord arbitrary_record(Source& src)
     r.tally.locked_by = src.below(3) == 0 ? admins[src.below(8)] : std::string();
     r.tally.last_success = src.below(3) == 0 ? 0 : time_value();
     r.tally.last_success_source = src.below(8) == 7 ? bytes(src.below(200)) : sources[src.below(7)];
+    // Version 3: the failures since the last success and the source table,
+    // its keys now and then alike as written ("a b" and "a?b", "" and "-",
+    // two that differ only after kMaxSourceLength bytes).
+    if (src.below(2) == 0) {
+        r.tally.failures_since_success = pick_u32({0, 1, std::numeric_limits<std::uint32_t>::max()});
+        r.tally.sources_since_success = pick_u32({0, 1, 32});
+    }
+    const std::string keys[] = {"",
+                                "-",
+                                "a b",
+                                "a?b",
+                                "192.0.2.7",
+                                "2001:db8:1:2::/64",
+                                "tty:pts/3",
+                                std::string(kMaxSourceLength, 'k'),
+                                std::string(kMaxSourceLength, 'k') + "x",
+                                "caf\xc3\xa9"};
+    const std::size_t table_sizes[] = {0, 1, 2, 3, kMaxSources, kMaxSources + 1};
+    const std::size_t n_sources = src.below(3) == 0 ? table_sizes[src.below(6)] : 0;
+    // A table is refused if any entry is: entries are mostly in range, so
+    // that whole tables pass often enough to be tested.
+    auto entry_time = [&src, &time_value]() -> std::int64_t {
+        return src.below(8) == 0 ? time_value() : 1700000000 + static_cast<std::int64_t>(src.below(1000000));
+    };
+    for (std::size_t i = 0; i < n_sources; ++i) {
+        SourceTally s;
+        // Mostly distinct keys; now and then one from the list (which may collide).
+        s.source = src.below(16) == 0 ? keys[src.below(10)]
+                   : src.below(16) == 0 ? bytes(src.below(200))
+                                         : "h" + std::to_string(i);
+        s.failures = pick_u32({0, 1, 3, std::numeric_limits<std::uint32_t>::max()});
+        s.first_failure = src.below(4) == 0 ? 0 : entry_time();
+        s.last_failure = entry_time();
+        s.locked_until = src.below(2) == 0 ? 0 : src.below(4) == 0 ? kLockedForever : entry_time();
+        const LockReason source_reasons[] = {LockReason::unknown, LockReason::failures, LockReason::admin,
+                                             static_cast<LockReason>(3 + src.below(250))};
+        // Mostly the reason that goes with the lock; now and then any.
+        if (src.below(16) == 0)
+            s.lock_reason = source_reasons[src.below(100) == 0 ? 3 : src.below(3)];
+        else
+            s.lock_reason = s.locked_until == 0 ? LockReason::unknown
+                            : src.below(2) == 0 ? LockReason::failures
+                                                : LockReason::admin;
+        s.locked_by = src.below(3) == 0 ? admins[src.below(8)] : std::string();
+        s.since_success = src.below(2) == 0;
+        r.tally.sources.push_back(std::move(s));
+    }
     const std::string groups[] = {"wheel", "sudo-2fa", "a.b_c", "", "-x", "a b", std::string(kMaxGroupName, 'g'),
                                   std::string(kMaxGroupName + 1, 'g'), "caf\xc3\xa9"};
     const std::uint64_t n_groups = src.below(kMaxGrantedGroups + 2);
@@ -99,13 +146,18 @@ UserRecord arbitrary_record(Source& src)
     return r;
 }
 
-// False for a record whose type, algorithm or lock reason is none of the enum's names:
+// False for a record whose type, algorithm or lock reason (the user's or a
+// source's) is none of the enum's names:
 // validate_record refuses it, though the parser may read the writer's text
 // (it spells an unknown algorithm SHA1).
 inline bool enums_in_range(const UserRecord& r)
 {
-    const auto reason = r.tally.lock_reason;
-    if (reason != LockReason::unknown && reason != LockReason::failures && reason != LockReason::admin) return false;
+    auto in_enum = [](LockReason reason) {
+        return reason == LockReason::unknown || reason == LockReason::failures || reason == LockReason::admin;
+    };
+    if (!in_enum(r.tally.lock_reason)) return false;
+    for (const SourceTally& s : r.tally.sources)
+        if (!in_enum(s.lock_reason)) return false;
     if (!r.enrollment) return true;
     const auto t = r.enrollment->type;
     const auto a = r.enrollment->algo;

@@ -492,14 +492,14 @@ TEST_F(AgentClientTest, GarbageReplyIsInvalidArgument)
 {
     auto wrong_version = agent::encode_reply(ok_reply());
     ASSERT_TRUE(wrong_version);
-    (*wrong_version)[8] = 1;  // a version-1 agent's reply
+    (*wrong_version)[8] = 2;  // a version-2 agent's reply
     const std::vector<std::pair<std::string, std::string>> cases = {
         {std::string("\0\0\0\x08garbage!", 12), "magic"},
         {std::string("\0\0\0\0", 4), "length 0"},
         {std::string("\0\x01\0\0", 4), "length 65536"},
-        {*wrong_version, "version 1 (this reads 2)"},
+        {*wrong_version, "version 2 (this reads 3)"},
         {std::string("\0\0\0\x06"
-                     "ACTL\x02\x01",
+                     "ACTL\x03\x01",
                      10),
          "truncated in outcome"},
     };

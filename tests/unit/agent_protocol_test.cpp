@@ -111,6 +111,11 @@ void expect_same(const Reply& a, const Reply& b)
     EXPECT_EQ(a.info.enrolled, b.info.enrolled);
     EXPECT_EQ(a.info.now, b.info.now);
     EXPECT_EQ(a.attempt.replayed, b.attempt.replayed);
+    EXPECT_EQ(a.attempt.sources, b.attempt.sources);
+    EXPECT_EQ(a.attempt.lock.scope, b.attempt.lock.scope);
+    EXPECT_EQ(a.attempt.lock.failures, b.attempt.lock.failures);
+    EXPECT_EQ(a.info.lock.scope, b.info.lock.scope);
+    EXPECT_EQ(a.info.lock.failures, b.info.lock.failures);
 }
 
 // Fails the test unless `r` is an Errc::invalid_argument whose detail names `what`.
@@ -157,6 +162,7 @@ std::vector<Reply> ok_replies()
     r.ok = true;
     r.attempt.outcome = Outcome::success;  // attempt: a recovery code
     r.attempt.failures = 2;
+    r.attempt.sources = 2;  // the failures since the last success came from two sources
     r.attempt.used_recovery = true;
     r.attempt.recovery_left = 9;
     r.attempt.now = 1700000010;
@@ -166,14 +172,22 @@ std::vector<Reply> ok_replies()
     r.attempt.outcome = Outcome::wrong_code;  // attempt / external_failure that locked
     r.attempt.failures = std::numeric_limits<std::uint32_t>::max();
     r.attempt.locked_now = true;
-    r.attempt.lock = {true, 1700000610};
+    r.attempt.lock = {true, 1700000610, LockScope::user, std::numeric_limits<std::uint32_t>::max()};
     r.attempt.now = std::numeric_limits<std::int64_t>::max();
+    out.push_back(r);
+    r = Reply{};
+    r.ok = true;
+    r.attempt.outcome = Outcome::wrong_code;  // a failure that locked its source only
+    r.attempt.failures = 3;
+    r.attempt.locked_now = true;
+    r.attempt.lock = {true, 1700000610, LockScope::source, 3};
+    r.attempt.now = 1700000010;
     out.push_back(r);
     r = Reply{};
     r.ok = true;
     r.attempt.outcome = Outcome::locked;  // locked for good
     r.attempt.failures = 3;
-    r.attempt.lock = {true, std::numeric_limits<std::int64_t>::max()};
+    r.attempt.lock = {true, std::numeric_limits<std::int64_t>::max(), LockScope::user, 3};
     r.attempt.recovery_left = std::numeric_limits<std::uint32_t>::max();
     r.attempt.now = std::numeric_limits<std::int64_t>::min();
     out.push_back(r);
@@ -191,14 +205,27 @@ std::vector<Reply> ok_replies()
     out.push_back(r);
     r = Reply{};
     r.ok = true;  // lock_info
-    r.info.lock = {true, -5};
+    r.info.lock = {true, -5, LockScope::user, 7};
     r.info.failures = 7;
     r.info.enrolled = true;
     r.info.now = 1700000000;
     out.push_back(r);
     r = Reply{};
-    r.ok = true;  // external_success: the failures cleared
+    r.ok = true;  // lock_info: this source locked by an administrator
+    r.info.lock = {true, std::numeric_limits<std::int64_t>::max(), LockScope::source, 0};
+    r.info.failures = 0;
+    r.info.now = 1700000000;
+    out.push_back(r);
+    r = Reply{};
+    r.ok = true;  // external_success: what was counted since the last success
     r.attempt.failures = 4;
+    r.attempt.sources = std::numeric_limits<std::uint32_t>::max();
+    out.push_back(r);
+    r = Reply{};
+    r.ok = true;  // external_success refused: the source is locked
+    r.attempt.outcome = Outcome::locked;
+    r.attempt.failures = std::numeric_limits<std::uint32_t>::max();
+    r.attempt.lock = {true, 1700000610, LockScope::source, std::numeric_limits<std::uint32_t>::max()};
     out.push_back(r);
     return out;
 }
@@ -234,7 +261,7 @@ TEST(AgentProtocol, RequestBytesAreTheDocumentedLayout)
     ASSERT_TRUE(frame);
     const std::string expected(
         "\0\0\0\x15"
-        "ACTL\x02"
+        "ACTL\x03"
         "\x02\x01"
         "\0\x02"
         "al"
@@ -263,7 +290,7 @@ TEST(AgentProtocol, ReplyBytesAreTheDocumentedLayout)
     auto err = encode_reply(error_reply(Errc::corrupt, "bad"));
     ASSERT_TRUE(err);
     EXPECT_EQ(*err, std::string("\0\0\0\x0c"
-                                "ACTL\x02"
+                                "ACTL\x03"
                                 "\x00\x05"
                                 "\0\x03"
                                 "bad",
@@ -283,6 +310,11 @@ TEST(AgentProtocol, ReplyBytesAreTheDocumentedLayout)
     r.info.enrolled = true;
     r.info.now = 10;
     r.attempt.replayed = true;
+    r.attempt.sources = 0x0A0B0C0D;
+    r.attempt.lock.scope = LockScope::source;
+    r.attempt.lock.failures = 0x05060708;
+    r.info.lock.scope = LockScope::user;
+    r.info.lock.failures = 0x11;
     const std::string payload = Raw()
                                     .header()
                                     .u8(1)
@@ -300,11 +332,16 @@ TEST(AgentProtocol, ReplyBytesAreTheDocumentedLayout)
                                     .u8(1)
                                     .i64(10)
                                     .u8(1)  // replayed (version 2)
+                                    .u32(0x0A0B0C0D)  // sources (version 3)
+                                    .u8(1)            // lock.scope: source
+                                    .u32(0x05060708)  // lock.failures
+                                    .u8(0)            // info.lock.scope: user
+                                    .u32(0x11)        // info.lock.failures
                                     .get();
-    ASSERT_EQ(payload.size(), 57U);
+    ASSERT_EQ(payload.size(), 71U);
     auto ok = encode_reply(r);
     ASSERT_TRUE(ok);
-    EXPECT_EQ(*ok, std::string("\0\0\0\x39", 4) + payload);
+    EXPECT_EQ(*ok, std::string("\0\0\0\x47", 4) + payload);
 }
 
 TEST(AgentProtocol, OkReplyIgnoresErrorFieldsAndErrorReplyIgnoresTheRest)
@@ -314,7 +351,7 @@ TEST(AgentProtocol, OkReplyIgnoresErrorFieldsAndErrorReplyIgnoresTheRest)
     ok.detail = std::string(5000, 'x');  // not encoded, so not checked
     auto frame = encode_reply(ok);
     ASSERT_TRUE(frame) << frame.error().message();
-    EXPECT_EQ(frame->size(), 4U + 57U);
+    EXPECT_EQ(frame->size(), 4U + 71U);
 
     Reply err = ok_replies()[0];
     err.ok = false;
@@ -467,7 +504,7 @@ TEST(AgentProtocol, WrongMagicOrVersionIsRefused)
             expect_defect(decode_request(bad), "magic");
             expect_defect(decode_reply(bad), "magic");
         }
-        for (const unsigned version : {0U, 1U, 3U, 255U}) {  // 1: the module and agent are upgraded together
+        for (const unsigned version : {0U, 1U, 2U, 4U, 255U}) {  // 2: the module and agent are upgraded together
             std::string bad = p;
             bad[4] = static_cast<char>(version);
             expect_defect(decode_request(bad), "version " + std::to_string(version));
@@ -505,6 +542,21 @@ TEST(AgentProtocol, EnumAndFlagValuesOutsideTheirRangeAreRefused)
         bad[offset] = 2;
         expect_defect(decode_reply(bad), name);
     }
+    // Each lock scope (version 3), at its offset, set past LockScope::source.
+    ASSERT_EQ(ok.size(), 71U);
+    for (const auto& [offset, name] :
+         std::vector<std::pair<std::size_t, std::string>>{{61, "lock.scope"}, {66, "info.lock.scope"}}) {
+        for (const unsigned v : {0U, 1U}) {
+            bad = ok;
+            bad[offset] = static_cast<char>(v);
+            EXPECT_TRUE(decode_reply(bad)) << name << " " << v;
+        }
+        for (const unsigned v : {2U, 255U}) {
+            bad = ok;
+            bad[offset] = static_cast<char>(v);
+            expect_defect(decode_reply(bad), name + " " + std::to_string(v) + " is not a lock scope");
+        }
+    }
 
     Request r = make_request(Op::lock_info, "alice");
     r.op = static_cast<Op>(9);
@@ -514,6 +566,12 @@ TEST(AgentProtocol, EnumAndFlagValuesOutsideTheirRangeAreRefused)
     Reply o = ok_replies()[0];
     o.attempt.outcome = static_cast<Outcome>(4);
     expect_defect(encode_reply(o), "outcome 4");
+    o = ok_replies()[0];
+    o.attempt.lock.scope = static_cast<LockScope>(2);
+    expect_defect(encode_reply(o), "lock scope 2");
+    o = ok_replies()[0];
+    o.info.lock.scope = static_cast<LockScope>(200);
+    expect_defect(encode_reply(o), "lock scope 200");
 }
 
 TEST(AgentProtocol, TrailingBytesAreRefused)

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "authctl/admin.hpp"
 #include "authctl/enrollment.hpp"
 #include "test_support.hpp"
 
@@ -77,6 +78,36 @@ protected:
     }
 
     Tally tally(const std::string& user) { return (*store_->load(user))->tally; }
+
+    // A login from `source` (a source key, as the module passes it).
+    AttemptResult attempt_from(const std::string& user, const std::string& code, std::int64_t now,
+                               const std::string& source)
+    {
+        LoginContext ctx{user, false, source, now};
+        auto r = attempt_code(*store_, ctx, opts_, code);
+        EXPECT_TRUE(r) << r.error().message();
+        return r ? *r : AttemptResult{};
+    }
+
+    LockInfo info_from(const std::string& user, std::int64_t now, const std::string& source)
+    {
+        auto r = lock_info(*store_, LoginContext{user, false, source, now}, opts_);
+        EXPECT_TRUE(r) << r.error().message();
+        return r ? *r : LockInfo{};
+    }
+
+    // A code that is wrong at `now` (and at the steps around it).
+    std::string wrong_code(const std::string& user, std::int64_t now)
+    {
+        for (int n = 0; n < 1000000; n += 111111) {
+            std::string c = std::to_string(100000 + n).substr(0, 6);
+            bool valid = false;
+            for (int d = -2; d <= 2; ++d) valid = valid || c == totp(user, now + 30 * d);
+            if (!valid) return c;
+        }
+        ADD_FAILURE() << "no wrong code found";
+        return "";
+    }
 
     test::TempDir tmp_;
     std::string dir_;
@@ -490,6 +521,241 @@ TEST_F(LoginTest, ExternalFailuresAndSuccessShareTheTally)
     // A success for a user with no record creates nothing.
     ASSERT_TRUE(record_external_success(*store_, LoginContext{"ghost", false, "", T0}, opts_));
     EXPECT_FALSE(store_->load("ghost")->has_value());
+}
+
+// --- per source (issue 16), end to end over the file store ------------------
+
+constexpr const char* kGuesser = "192.0.2.66";
+constexpr const char* kOwner = "2001:db8:1:2::/64";
+
+TEST_F(LoginTest, PerSourceLocksTheGuessersAddressAndTheOwnerLogsInFromAnother)
+{
+    opts_.lockout.per_source = true;
+    enroll("alice");
+    const std::string wrong = wrong_code("alice", T0);
+    for (int i = 1; i <= 3; ++i) {
+        const auto r = attempt_from("alice", wrong, T0 + i, kGuesser);
+        EXPECT_EQ(r.outcome, Outcome::wrong_code);
+        EXPECT_EQ(r.locked_now, i == 3) << i;
+        EXPECT_EQ(r.failures, static_cast<std::uint32_t>(i));
+        if (i == 3) {
+            EXPECT_TRUE(r.lock.locked);
+            EXPECT_EQ(r.lock.scope, LockScope::source);
+            EXPECT_EQ(r.lock.failures, 3U);
+            EXPECT_EQ(r.lock.until, T0 + 3 + 600);
+        }
+    }
+    // The guesser's address is refused, even with the right code, without evaluating it.
+    const auto refused = attempt_from("alice", totp("alice", T0 + 5), T0 + 5, kGuesser);
+    EXPECT_EQ(refused.outcome, Outcome::locked);
+    EXPECT_EQ(refused.lock.scope, LockScope::source);
+    EXPECT_EQ(refused.failures, 3U);
+    EXPECT_EQ(refused.lock.failures, 3U);
+    EXPECT_FALSE(enrollment("alice").last_step.has_value()) << "the code was not consumed";
+    EXPECT_EQ(tally("alice").failures, 3U) << "a refusal is not counted";
+    // The account phase: the guesser's address is denied, the owner's not.
+    const LockInfo guesser = info_from("alice", T0 + 5, kGuesser);
+    EXPECT_TRUE(guesser.lock.locked);
+    EXPECT_EQ(guesser.lock.scope, LockScope::source);
+    EXPECT_EQ(guesser.failures, 3U);
+    const LockInfo owner = info_from("alice", T0 + 5, kOwner);
+    EXPECT_FALSE(owner.lock.locked);
+    EXPECT_EQ(owner.failures, 3U) << "unlocked: the user's count";
+    EXPECT_TRUE(owner.enrolled);
+    // The owner from another address logs in at once, and is told what happened.
+    const auto ok = attempt_from("alice", totp("alice", T0 + 40), T0 + 40, kOwner);
+    EXPECT_EQ(ok.outcome, Outcome::success);
+    EXPECT_EQ(ok.failures, 3U) << "failed attempts since the last success";
+    EXPECT_EQ(ok.sources, 1U) << "from one source";
+    // A success from the owner's address does not unlock the guesser's.
+    const auto still = attempt_from("alice", totp("alice", T0 + 70), T0 + 70, kGuesser);
+    EXPECT_EQ(still.outcome, Outcome::locked);
+    EXPECT_EQ(still.lock.scope, LockScope::source);
+    const Tally t = tally("alice");
+    EXPECT_EQ(t.failures, 0U);
+    EXPECT_EQ(t.last_success_source, kOwner);
+    ASSERT_EQ(t.sources.size(), 1U);
+    EXPECT_EQ(t.sources[0].source, kGuesser);
+    EXPECT_EQ(t.sources[0].lock_reason, LockReason::failures);
+    // Once the lock has run out, the guesser's address may try again.
+    const std::int64_t later = T0 + 3 + 600;
+    EXPECT_EQ(attempt_from("alice", wrong_code("alice", later), later, kGuesser).outcome, Outcome::wrong_code);
+}
+
+TEST_F(LoginTest, DenyUserFromManySourcesLocksTheOwnerToo)
+{
+    opts_.lockout.per_source = true;
+    opts_.lockout.deny_user = 5;
+    opts_.lockout.deny_user_set = true;
+    enroll("bert");
+    const std::string wrong = wrong_code("bert", T0);
+    for (int i = 1; i <= 5; ++i) {
+        const auto r = attempt_from("bert", wrong, T0 + i, "203.0.113." + std::to_string(i));
+        EXPECT_EQ(r.outcome, Outcome::wrong_code);
+        EXPECT_EQ(r.locked_now, i == 5) << i;
+        if (i == 5) {
+            EXPECT_EQ(r.lock.scope, LockScope::user);
+            EXPECT_EQ(r.failures, 5U);
+        }
+    }
+    // The owner's right code from a source that never failed is refused: the user is locked everywhere.
+    const auto r = attempt_from("bert", totp("bert", T0 + 10), T0 + 10, kOwner);
+    EXPECT_EQ(r.outcome, Outcome::locked);
+    EXPECT_EQ(r.lock.scope, LockScope::user);
+    EXPECT_EQ(r.lock.failures, 5U);
+    EXPECT_EQ(r.lock.until, T0 + 5 + 600);
+    const LockInfo info = info_from("bert", T0 + 10, kOwner);
+    EXPECT_TRUE(info.lock.locked);
+    EXPECT_EQ(info.lock.scope, LockScope::user);
+    // After unlock_time the owner gets in and hears of 5 failures from 5 sources.
+    const auto ok = attempt_from("bert", totp("bert", T0 + 5 + 600), T0 + 5 + 600, kOwner);
+    EXPECT_EQ(ok.outcome, Outcome::success);
+    EXPECT_EQ(ok.failures, 5U);
+    EXPECT_EQ(ok.sources, 5U);
+}
+
+TEST_F(LoginTest, ExternalFailuresAndSuccessPerSource)
+{
+    opts_.lockout.per_source = true;
+    opts_.lockout.deny = 2;
+    LoginContext a{"carl", false, kGuesser, T0};
+    LoginContext b{"carl", false, "tty:pts/3", T0};
+    for (int i = 1; i <= 2; ++i) {
+        auto r = record_external_failure(*store_, a, opts_);
+        ASSERT_TRUE(r) << r.error().message();
+        EXPECT_EQ(r->outcome, Outcome::wrong_code);
+        EXPECT_EQ(r->locked_now, i == 2);
+    }
+    auto locked = record_external_failure(*store_, a, opts_);
+    ASSERT_TRUE(locked);
+    EXPECT_EQ(locked->outcome, Outcome::locked);
+    EXPECT_EQ(locked->lock.scope, LockScope::source);
+    EXPECT_EQ(tally("carl").failures, 2U) << "refusals while locked are not counted";
+    auto other = record_external_failure(*store_, b, opts_);
+    ASSERT_TRUE(other);
+    EXPECT_EQ(other->outcome, Outcome::wrong_code) << "another source still counts";
+    EXPECT_FALSE(other->locked_now);
+    EXPECT_EQ(other->failures, 3U) << "the user's count";
+    // authsucc from the locked source is refused and changes nothing (a
+    // password does not lift a lock in force).
+    const std::string before = test::read_file(dir_ + "/carl.rec");
+    auto refused = record_external_success(*store_, a, opts_);
+    ASSERT_TRUE(refused);
+    EXPECT_EQ(refused->outcome, Outcome::locked);
+    EXPECT_EQ(refused->lock.scope, LockScope::source);
+    EXPECT_EQ(refused->failures, 2U);
+    EXPECT_EQ(test::read_file(dir_ + "/carl.rec"), before);
+    // From the other source it clears that source and the user's count; the guesser stays locked.
+    auto cleared = record_external_success(*store_, b, opts_);
+    ASSERT_TRUE(cleared);
+    EXPECT_EQ(cleared->outcome, Outcome::success);
+    EXPECT_EQ(cleared->failures, 3U);
+    EXPECT_EQ(cleared->sources, 2U);
+    Tally t = tally("carl");
+    EXPECT_EQ(t.failures, 0U);
+    EXPECT_EQ(t.last_success, 0) << "another module's success is not a code accepted";
+    ASSERT_EQ(t.sources.size(), 1U);
+    EXPECT_EQ(t.sources[0].source, kGuesser);
+    EXPECT_TRUE(lock_info(*store_, a, opts_)->lock.locked);
+    EXPECT_FALSE(lock_info(*store_, b, opts_)->lock.locked);
+    // Once the guesser's lock has run out, its next failures count it as a
+    // source again (it was told of at the last success), exactly once.
+    a.now = b.now = T0 + 601;
+    ASSERT_TRUE(record_external_failure(*store_, a, opts_));
+    b.now = T0 + 602;
+    ASSERT_TRUE(record_external_failure(*store_, b, opts_));
+    a.now = T0 + 3000;  // past fail_interval: A's count starts again, below deny
+    ASSERT_TRUE(record_external_failure(*store_, a, opts_));
+    t = tally("carl");
+    EXPECT_EQ(t.failures_since_success, 3U);
+    EXPECT_EQ(t.sources_since_success, 2U);
+    b.now = T0 + 3001;
+    cleared = record_external_success(*store_, b, opts_);
+    ASSERT_TRUE(cleared);
+    EXPECT_EQ(cleared->outcome, Outcome::success);
+    EXPECT_EQ(cleared->failures, 3U);
+    EXPECT_EQ(cleared->sources, 2U);
+    // The user-wide lock refuses authsucc from every source.
+    opts_.lockout.deny_user = 2;
+    opts_.lockout.deny_user_set = true;
+    LoginContext c{"carl", false, "service:sudo", T0 + 3002};
+    ASSERT_TRUE(record_external_failure(*store_, c, opts_));
+    auto two = record_external_failure(*store_, c, opts_);  // the second since the success: deny_user
+    ASSERT_TRUE(two);
+    EXPECT_TRUE(two->locked_now);
+    auto user_locked = record_external_success(*store_, b, opts_);
+    ASSERT_TRUE(user_locked);
+    EXPECT_EQ(user_locked->outcome, Outcome::locked);
+    EXPECT_EQ(user_locked->lock.scope, LockScope::user);
+    EXPECT_EQ(user_locked->lock.failures, 2U);
+    // An administrator's reset keeps what the owner is to be told.
+    opts_.lockout.deny_user_set = false;
+    ASSERT_TRUE(reset_user(*store_, "carl", false, opts_, T0 + 3003));
+    auto told = record_external_success(*store_, LoginContext{"carl", false, "10.0.0.1", T0 + 3004}, opts_);
+    ASSERT_TRUE(told);
+    EXPECT_EQ(told->outcome, Outcome::success);
+    EXPECT_EQ(told->failures, 2U) << "the count since the last success survives a reset";
+    EXPECT_EQ(told->sources, 1U);
+    // Then nothing is left to clear: nothing is written.
+    const std::string quiet = test::read_file(dir_ + "/carl.rec");
+    auto nothing = record_external_success(*store_, LoginContext{"carl", false, "10.0.0.1", T0 + 3005}, opts_);
+    ASSERT_TRUE(nothing);
+    EXPECT_EQ(nothing->outcome, Outcome::success);
+    EXPECT_EQ(nothing->failures, 0U);
+    EXPECT_EQ(test::read_file(dir_ + "/carl.rec"), quiet);
+}
+
+TEST_F(LoginTest, AnAdministratorsSourceLockResetAndStatusPerSource)
+{
+    enroll("dora");  // per_source off: an administrator's source lock holds anyway
+    ASSERT_TRUE(lock_user_source(*store_, "dora", source_key_from_text("tty:/dev/pts/3"), T0 + 1000, "bob", T0));
+    const auto refused = attempt_from("dora", totp("dora", T0), T0, source_key("", "/dev/pts/3", "login"));
+    EXPECT_EQ(refused.outcome, Outcome::locked);
+    EXPECT_EQ(refused.lock.scope, LockScope::source);
+    EXPECT_EQ(refused.lock.until, T0 + 1000);
+    EXPECT_EQ(attempt_from("dora", totp("dora", T0), T0, kOwner).outcome, Outcome::success);
+    EXPECT_FALSE(lock_user_source(*store_, "dora", "tty:pts/3", 0, "bob", T0)) << "a lock end must be given";
+    EXPECT_FALSE(lock_user_source(*store_, "dora", "", T0 + 5, "bob", T0)) << "a source must be given";
+    // status: the user's state and each source's own lock, locked first;
+    // a source's lock shown even while the user's is in force too.
+    opts_.lockout.per_source = true;
+    const std::string wrong = wrong_code("dora", T0 + 60);
+    for (int i = 0; i < 2; ++i) attempt_from("dora", wrong, T0 + 60, "198.51.100.9");  // below deny
+    for (int i = 0; i < 3; ++i) attempt_from("dora", wrong, T0 + 60, kGuesser);         // locked
+    ASSERT_TRUE(lock_user(*store_, "dora", T0 + 5000, "eve"));
+    auto row = status_of(*store_, "dora", [] { return false; }, opts_, T0 + 61);
+    ASSERT_TRUE(row.error.empty()) << row.error;
+    EXPECT_TRUE(row.lock.locked);
+    EXPECT_EQ(row.failures_since_success, 5U);
+    EXPECT_EQ(row.sources_since_success, 2U);
+    ASSERT_EQ(row.sources.size(), 3U);
+    EXPECT_TRUE(row.sources[0].lock.locked);
+    EXPECT_TRUE(row.sources[1].lock.locked);
+    EXPECT_FALSE(row.sources[2].lock.locked);
+    EXPECT_EQ(row.sources[2].tally.source, "198.51.100.9");
+    for (int i = 0; i < 2; ++i) EXPECT_EQ(row.sources[i].lock.scope, LockScope::source);
+    // reset --source: that source only.
+    auto none = reset_user_source(*store_, "dora", "203.0.113.200", false, opts_, T0 + 62);
+    ASSERT_TRUE(none);
+    EXPECT_FALSE(none->had_record);
+    auto one = reset_user_source(*store_, "dora", source_key_from_text(kGuesser), false, opts_, T0 + 62);
+    ASSERT_TRUE(one);
+    EXPECT_TRUE(one->had_record);
+    EXPECT_TRUE(one->was_locked);
+    EXPECT_EQ(one->cleared, 3U);
+    Tally t = tally("dora");
+    EXPECT_EQ(find_source(t, kGuesser), nullptr);
+    EXPECT_NE(find_source(t, "tty:pts/3"), nullptr);
+    EXPECT_EQ(t.failures, 5U) << "the user's count stays";
+    EXPECT_EQ(t.lock_reason, LockReason::admin) << "and the user's lock";
+    // reset -u: everything.
+    auto all = reset_user(*store_, "dora", false, opts_, T0 + 63);
+    ASSERT_TRUE(all);
+    EXPECT_TRUE(all->was_locked);
+    t = tally("dora");
+    EXPECT_TRUE(t.sources.empty());
+    EXPECT_EQ(t.locked_until, 0);
+    EXPECT_EQ(attempt_from("dora", totp("dora", T0 + 90), T0 + 90, kGuesser).outcome, Outcome::success);
 }
 
 TEST(EmptyAnswer, OnlyNothingSpacesAndTabsAreEmpty)

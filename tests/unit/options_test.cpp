@@ -134,11 +134,13 @@ TEST(Options, FleetStoreOptionsAreChecked)
 
 TEST(Options, PolicyOptionsAreTheOnesTheAgentDecides)
 {
-    for (const char* k : {"deny", "fail_interval", "unlock_time", "root_unlock_time", "even_deny_root", "window",
-                          "hotp_window", "dir"})
+    for (const char* k : {"deny", "fail_interval", "unlock_time", "root_unlock_time", "even_deny_root", "per_source",
+                          "deny_user", "window", "hotp_window", "dir"})
         EXPECT_TRUE(is_policy_option(k)) << k;
+    // faillock's admin_group, audit, no_log_info, local_users_only act where the module runs.
     for (const char* k : {"store", "agent_socket", "agent_timeout", "nullok", "silent", "debug", "nodelay", "prompt",
-                          "conf", "preauth", ""})
+                          "conf", "preauth", "admin_group", "audit", "no_log_info", "local_users_only", "per-source",
+                          "deny_users", ""})
         EXPECT_FALSE(is_policy_option(k)) << k;
 }
 
@@ -163,6 +165,107 @@ TEST(Options, DirAndPromptAreChecked)
     expect_bad(std::string("prompt=a\x1b[2Jb"), "printable");
     expect_bad("prompt=" + std::string(257, 'p'), "printable");
     expect_bad("prompt=\xff", "printable");
+}
+
+// Issue 16: per-source lockout and the faillock options a faillock.conf may carry.
+void expect_refused_unchanged(const std::string& a, const std::string& needle)
+{
+    Options o;
+    auto st = arg(o, a);
+    ASSERT_FALSE(st) << "accepted: " << a;
+    EXPECT_EQ(st.error().code, Errc::invalid_argument);
+    EXPECT_NE(st.error().detail.find(needle), std::string::npos) << a << ": " << st.error().detail;
+    const Options d;
+    EXPECT_EQ(o.lockout.per_source, d.lockout.per_source) << a;
+    EXPECT_EQ(o.lockout.deny_user, d.lockout.deny_user) << a;
+    EXPECT_EQ(o.lockout.deny_user_set, d.lockout.deny_user_set) << a;
+    EXPECT_EQ(o.admin_group, d.admin_group) << a;
+    EXPECT_EQ(o.audit, d.audit) << a;
+    EXPECT_EQ(o.no_log_info, d.no_log_info) << a;
+    EXPECT_EQ(o.local_users_only, d.local_users_only) << a;
+}
+
+TEST(Options, PerSourceAndDenyUser)
+{
+    Options o;
+    EXPECT_FALSE(o.lockout.per_source) << "off by default: faillock's meaning of deny";
+    EXPECT_FALSE(o.lockout.deny_user_set);
+    EXPECT_EQ(user_deny(o.lockout), 3U);
+    ASSERT_TRUE(arg(o, "per_source"));
+    EXPECT_TRUE(o.lockout.per_source);
+    EXPECT_EQ(user_deny(o.lockout), 30U) << "default deny_user: 10 x deny";
+    for (const unsigned n : {1U, 10U, 100U}) {
+        ASSERT_TRUE(arg(o, "deny_user=" + std::to_string(n))) << n;
+        EXPECT_EQ(o.lockout.deny_user, n);
+        EXPECT_TRUE(o.lockout.deny_user_set);
+        EXPECT_EQ(user_deny(o.lockout), n);
+    }
+    for (const char* bad : {"deny_user=0", "deny_user=101", "deny_user=-1", "deny_user=", "deny_user=1x",
+                            "deny_user= 5", "deny_user=99999999999999999999"})
+        expect_refused_unchanged(bad, "option 'deny_user': must be a number from 1 to 100");
+    expect_refused_unchanged("deny_user", "needs a value (must be a number from 1 to 100)");
+    expect_refused_unchanged("per_source=1", "option 'per_source': takes no value");
+    expect_refused_unchanged("per_source=", "takes no value");
+    expect_refused_unchanged("per_source=yes", "takes no value");
+}
+
+TEST(Options, FaillocksAdminGroupAuditNoLogInfoLocalUsersOnly)
+{
+    Options o;
+    EXPECT_EQ(o.admin_group, "");
+    EXPECT_FALSE(o.audit || o.no_log_info || o.local_users_only);
+    for (const char* a : {"audit", "no_log_info", "local_users_only", "admin_group=wheel"}) ASSERT_TRUE(arg(o, a)) << a;
+    EXPECT_TRUE(o.audit);
+    EXPECT_TRUE(o.no_log_info);
+    EXPECT_TRUE(o.local_users_only);
+    EXPECT_EQ(o.admin_group, "wheel");
+    for (const char* name : {"sudo", "Domain.Admins", "_adm-1", "g\xc3\xbcnter"}) {
+        ASSERT_TRUE(arg(o, std::string("admin_group=") + name)) << name;
+        EXPECT_EQ(o.admin_group, name);
+    }
+    ASSERT_TRUE(arg(o, "admin_group=" + std::string(64, 'g')));
+    for (const std::string& bad :
+         {std::string("admin_group"), std::string("admin_group="), std::string("admin_group=a b"),
+          std::string("admin_group=a\tb"), std::string("admin_group=a,b"), std::string("admin_group=a:b"),
+          std::string("admin_group=a\nb"), std::string("admin_group=a\x01"), std::string("admin_group=") +
+          std::string(65, 'g')})
+        expect_refused_unchanged(bad, "option 'admin_group': must be a group name");
+    for (const char* f : {"audit", "no_log_info", "local_users_only"}) {
+        expect_refused_unchanged(std::string(f) + "=1", "takes no value");
+        expect_refused_unchanged(std::string(f) + "=", "takes no value");
+        expect_refused_unchanged(std::string(f) + "=no", "takes no value");
+    }
+}
+
+TEST(OptionsConfigText, AFaillockConfCarriesOver)
+{
+    // faillock.conf's own spelling: "key = value", bare flags, comments.
+    Options o;
+    auto st = apply_config_text(o,
+                                "# /etc/security/faillock.conf\n"
+                                "audit\n"
+                                "silent\n"
+                                "no_log_info\n"
+                                "local_users_only\n"
+                                "deny = 4\n"
+                                "fail_interval = 900\n"
+                                "unlock_time = 600\n"
+                                "even_deny_root\n"
+                                "root_unlock_time = 900\n"
+                                "admin_group = wheel\n"
+                                "# and ours\n"
+                                "per_source\n"
+                                "deny_user = 20\n",
+                                "/etc/security/authctl.conf");
+    ASSERT_TRUE(st) << st.error().message();
+    EXPECT_TRUE(o.audit && o.silent && o.no_log_info && o.local_users_only && o.lockout.even_deny_root);
+    EXPECT_EQ(o.admin_group, "wheel");
+    EXPECT_TRUE(o.lockout.per_source);
+    EXPECT_EQ(o.lockout.deny, 4U);
+    EXPECT_EQ(user_deny(o.lockout), 20U);
+    st = apply_config_text(o, "deny_user = 0\n", "f");
+    ASSERT_FALSE(st);
+    EXPECT_NE(st.error().detail.find("f:1: option 'deny_user'"), std::string::npos) << st.error().detail;
 }
 
 TEST(OptionsConfigText, CommentsBlanksCrlfSpacesAndOverrides)

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <limits>
 #include <random>
 
 #include "arbitrary_record.hpp"
@@ -41,7 +43,7 @@ std::string text_of(const UserRecord& r)
 }
 
 const char* kTotpText =
-    "authctl-user 2\n"
+    "authctl-user 3\n"
     "type totp\n"
     "algorithm SHA256\n"
     "digits 8\n"
@@ -77,22 +79,40 @@ TEST(Record, SerializesToTheDocumentedFormat)
     EXPECT_EQ(text_of(sample(OtpType::totp)), kTotpText);
 }
 
-TEST(Record, AVersion1RecordStillParsesAndIsWrittenBackAsVersion2)
+TEST(Record, Versions1And2StillParseAndAreWrittenBackAsVersion3)
 {
-    // A record as a version-1 build wrote it: the same lines under header 1
-    // (version 2 adds only lines written when set, and none is set here).
-    const std::string v1 = replace(kTotpText, "authctl-user 2\n", "authctl-user 1\n");
-    auto old = parse_record(v1);
+    // Records as version-1 and version-2 builds wrote them: the same lines
+    // under their header (each later version adds only lines written when
+    // set, and none is set here).
+    for (const char* header : {"authctl-user 1\n", "authctl-user 2\n"}) {
+        SCOPED_TRACE(header);
+        const std::string old_text = replace(kTotpText, "authctl-user 3\n", header);
+        auto old = parse_record(old_text);
+        ASSERT_TRUE(old) << old.error().message();
+        EXPECT_EQ(old->tally.locked_until, 1700000800);
+        EXPECT_EQ(old->tally.lock_reason, LockReason::unknown);
+        EXPECT_EQ(old->tally.locked_by, "");
+        EXPECT_EQ(old->tally.last_success, 0);
+        EXPECT_EQ(old->tally.failures_since_success, 0U);
+        EXPECT_TRUE(old->tally.sources.empty());
+        EXPECT_EQ(text_of(*old), kTotpText);
+        // Neither has version 3's keys.
+        expect_corrupt(replace(old_text, "end\n", "since_success 1 1\nend\n"), "unexpected key 'since_success'");
+        expect_corrupt(replace(old_text, "end\n", "source 192.0.2.7 1 5 5 0 - - no\nend\n"),
+                       "unexpected key 'source'");
+    }
+    // A version-2 record with version 2's keys set is written back as version 3 with them.
+    const std::string v2 = replace(replace(kTotpText, "authctl-user 3\n", "authctl-user 2\n"), "end\n",
+                                   "lock_reason admin bob\nlast_success 1700000050 198.51.100.4\nend\n");
+    auto old = parse_record(v2);
     ASSERT_TRUE(old) << old.error().message();
-    EXPECT_EQ(old->tally.locked_until, 1700000800);
-    EXPECT_EQ(old->tally.lock_reason, LockReason::unknown);
-    EXPECT_EQ(old->tally.locked_by, "");
-    EXPECT_EQ(old->tally.last_success, 0);
-    EXPECT_EQ(text_of(*old), kTotpText);
-    // Version 1 has none of the new keys; version 2 each only when set.
+    EXPECT_EQ(old->tally.locked_by, "bob");
+    EXPECT_EQ(text_of(*old), replace(v2, "authctl-user 2\n", "authctl-user 3\n"));
+    // Version 1 has none of version 2's keys; version 2 each only when set.
+    const std::string v1 = replace(kTotpText, "authctl-user 3\n", "authctl-user 1\n");
     expect_corrupt(replace(v1, "end\n", "last_success 5 -\nend\n"), "unexpected key 'last_success'");
     expect_corrupt(replace(v1, "end\n", "lock_reason failures\nend\n"), "unexpected key 'lock_reason'");
-    expect_corrupt(replace(kTotpText, "authctl-user 2", "authctl-user 3"), "version 3");
+    expect_corrupt(replace(kTotpText, "authctl-user 3", "authctl-user 4"), "version 4");
 }
 
 TEST(Record, RoundTripsLockReasonWhoAndLastSuccess)
@@ -218,15 +238,48 @@ TEST(Record, RoundTripsTheLargestRecord)
     r.tally.last_source = std::string(kMaxSourceLength, 'h');
     for (std::size_t i = 0; i < kMaxGrantedGroups; ++i)
         r.granted_groups.push_back(std::string(kMaxGroupName - 1, 'g') + static_cast<char>('a' + i));
+    // Version 3's lines at their longest: every number at its widest, the
+    // full source table of longest keys, each locked by a longest-named administrator.
+    constexpr std::int64_t kWidest = std::numeric_limits<std::int64_t>::max() - 1;
+    r.tally.failures = std::numeric_limits<std::uint32_t>::max();
+    r.tally.first_failure = kWidest;
+    r.tally.last_failure = kWidest;
+    r.tally.locked_until = kWidest;
+    r.tally.lock_reason = LockReason::admin;
+    r.tally.locked_by = std::string(kMaxLockedByLength, 'b');
+    r.tally.last_success = kWidest;
+    r.tally.last_success_source = std::string(kMaxSourceLength, 's');
+    r.tally.failures_since_success = std::numeric_limits<std::uint32_t>::max();
+    r.tally.sources_since_success = std::numeric_limits<std::uint32_t>::max();
+    for (std::size_t i = 0; i < kMaxSources; ++i) {
+        SourceTally s;
+        s.source = std::string(kMaxSourceLength - 2, 'k') + static_cast<char>('a' + i / 26) +
+                   static_cast<char>('a' + i % 26);
+        s.failures = std::numeric_limits<std::uint32_t>::max();
+        s.first_failure = kWidest;
+        s.last_failure = kWidest;
+        s.locked_until = kWidest;
+        s.lock_reason = LockReason::admin;
+        s.locked_by = std::string(kMaxLockedByLength, 'b');
+        s.since_success = true;
+        r.tally.sources.push_back(std::move(s));
+    }
+    ASSERT_TRUE(validate_record(r));
     const std::string text = text_of(r);
     EXPECT_GT(text.size(), 2048U);  // more than twice the first 1 KiB
-    EXPECT_LE(text.size(), kMaxRecordBytes);
+    EXPECT_LE(text.size(), kMaxRecordBytes) << "the largest record is " << text.size() << " bytes";
+    // The figure FILEFORMAT.md gives: a record of every line at its longest
+    // (kMaxRecoveryCodes recovery codes, kMaxGrantedGroups groups, kMaxSources
+    // sources of kMaxSourceLength-byte keys).
+    EXPECT_EQ(text.size(), 12974U) << "the largest record is " << text.size() << " bytes of " << kMaxRecordBytes;
+    std::printf("the largest record: %zu bytes of %zu\n", text.size(), kMaxRecordBytes);
     auto back = parse_record(text);
     ASSERT_TRUE(back) << back.error().message();
     EXPECT_EQ(back->enrollment->secret.view(), r.enrollment->secret.view());
     EXPECT_EQ(back->recovery.hashes, r.recovery.hashes);
     EXPECT_EQ(back->granted_groups, r.granted_groups);
     EXPECT_EQ(back->tally.last_source, r.tally.last_source);
+    EXPECT_EQ(back->tally.sources.size(), kMaxSources);
     EXPECT_EQ(text_of(*back), text);
 }
 
@@ -248,8 +301,8 @@ TEST(Record, RejectsHostileText)
     const std::string good = kTotpText;
     expect_corrupt("", "end");
     expect_corrupt("end\n", "empty");
-    expect_corrupt(replace(good, "authctl-user 2", "authctl-user 1000"), "version 1000");
-    expect_corrupt(replace(good, "authctl-user 2\n", "garbage\n"), "not 'key value'");
+    expect_corrupt(replace(good, "authctl-user 3", "authctl-user 1000"), "version 1000");
+    expect_corrupt(replace(good, "authctl-user 3\n", "garbage\n"), "not 'key value'");
     expect_corrupt(replace(good, "type totp", "type sms"), "type");
     expect_corrupt(replace(good, "type totp", "type TOTP"), "type");
     expect_corrupt(replace(good, "algorithm SHA256", "algorithm MD5"), "algorithm");
@@ -282,7 +335,7 @@ TEST(Record, RejectsHostileText)
     expect_corrupt(replace(good, "locked_until 1700000800", "locked_until -0"), "locked_until");
     expect_corrupt(replace(good, "locked_until 1700000800", "locked_until -5"), "locked_until");
     expect_corrupt(replace(good, "first_failure 1700000100", "first_failure +1700000100"), "first_failure");
-    expect_corrupt(replace(good, "authctl-user 2", "authctl-user 02"), "not an authctl user record");
+    expect_corrupt(replace(good, "authctl-user 3", "authctl-user 02"), "not an authctl user record");
     expect_corrupt(replace(good, "secret GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", "secret gezdgnbvgy3tqojqgezdgnbvgy3tqojq"),
                    "canonical");
     expect_corrupt(
@@ -302,8 +355,8 @@ TEST(Record, RejectsHostileText)
     expect_corrupt(replace(good, "last_source 192.0.2.7", "last_source a b c"), "last_source");
     {
         // The version line must come first.
-        std::string moved = replace(good, "authctl-user 2\n", "");
-        moved = replace(moved, "type totp\n", "type totp\nauthctl-user 2\n");
+        std::string moved = replace(good, "authctl-user 3\n", "");
+        moved = replace(moved, "type totp\n", "type totp\nauthctl-user 3\n");
         expect_corrupt(moved, "not an authctl user record");
     }
     // Recovery lines without their kdf line, or with a bad one.
@@ -315,6 +368,200 @@ TEST(Record, RejectsHostileText)
     expect_corrupt(replace(good, "end\n", "recovery_kdf pbkdf2-sha256 10000 0011223344556677\nrecovery abc\nend\n"),
                    "recovery");
     expect_corrupt(replace(good, "end\n", "recovery_kdf pbkdf2-sha256 10000 0011223344556677\nend\n"), "recovery");
+}
+
+UserRecord with_sources()
+{
+    UserRecord r = sample(OtpType::totp);
+    r.tally.failures_since_success = 7;
+    r.tally.sources_since_success = 3;
+    SourceTally a;
+    a.source = "192.0.2.7";
+    a.failures = 3;
+    a.first_failure = 1700000100;
+    a.last_failure = 1700000200;
+    a.locked_until = 1700000800;
+    a.lock_reason = LockReason::failures;
+    a.since_success = true;
+    SourceTally b;
+    b.source = "2001:db8:1:2::/64";
+    b.locked_until = kLockedForever;
+    b.lock_reason = LockReason::admin;
+    b.locked_by = "bob";
+    SourceTally c;
+    c.source = "tty:pts/3";
+    c.failures = 1;
+    c.first_failure = 1700000150;
+    c.last_failure = 1700000150;
+    SourceTally d;  // an admin's lock by nobody known, of a source nobody could tell
+    d.locked_until = 1700009999;
+    d.lock_reason = LockReason::admin;
+    d.since_success = true;
+    r.tally.sources = {a, b, c, d};
+    return r;
+}
+
+const char* kSourceLines =
+    "since_success 7 3\n"
+    "source 192.0.2.7 3 1700000100 1700000200 1700000800 failures - yes\n"
+    "source 2001:db8:1:2::/64 0 0 0 never admin bob no\n"
+    "source tty:pts/3 1 1700000150 1700000150 0 - - no\n"
+    "source - 0 0 0 1700009999 admin - yes\n";
+
+TEST(Record, Version3RoundTripsTheSourceTableAndTheFailuresSinceSuccess)
+{
+    const UserRecord r = with_sources();
+    ASSERT_TRUE(validate_record(r));
+    const std::string text = text_of(r);
+    EXPECT_EQ(text, replace(kTotpText, "end\n", std::string(kSourceLines) + "end\n"));
+    auto back = parse_record(text);
+    ASSERT_TRUE(back) << back.error().message();
+    const Tally& t = back->tally;
+    EXPECT_EQ(t.failures_since_success, 7U);
+    EXPECT_EQ(t.sources_since_success, 3U);
+    ASSERT_EQ(t.sources.size(), 4U);
+    for (std::size_t i = 0; i < 4; ++i) {
+        const SourceTally& want = r.tally.sources[i];
+        const SourceTally& got = t.sources[i];
+        SCOPED_TRACE(want.source);
+        EXPECT_EQ(got.source, want.source);
+        EXPECT_EQ(got.failures, want.failures);
+        EXPECT_EQ(got.first_failure, want.first_failure);
+        EXPECT_EQ(got.last_failure, want.last_failure);
+        EXPECT_EQ(got.locked_until, want.locked_until);
+        EXPECT_EQ(got.lock_reason, want.lock_reason);
+        EXPECT_EQ(got.locked_by, want.locked_by);
+        EXPECT_EQ(got.since_success, want.since_success);
+    }
+    EXPECT_EQ(text_of(*back), text);
+    // Either count alone nonzero is written; both zero is not.
+    UserRecord one = r.clone();
+    one.tally.failures_since_success = 0;
+    EXPECT_NE(text_of(one).find("\nsince_success 0 3\n"), std::string::npos);
+    one.tally.sources_since_success = 0;
+    EXPECT_EQ(text_of(one).find("since_success"), std::string::npos);
+    // What the writer sanitises: keys and names as sanitize_source spells them.
+    UserRecord dirty = r.clone();
+    dirty.tally.sources[0].source = "a b\n";
+    dirty.tally.sources[1].locked_by = "bob smith";
+    dirty.tally.sources[2].source = std::string(200, 'x');
+    dirty.tally.sources[3].locked_by = std::string(100, 'y');
+    const std::string cleaned = text_of(dirty);
+    EXPECT_NE(cleaned.find("\nsource a?b? 3 "), std::string::npos) << cleaned;
+    EXPECT_NE(cleaned.find(" never admin bob?smith no\n"), std::string::npos) << cleaned;
+    EXPECT_NE(cleaned.find("\nsource " + std::string(kMaxSourceLength, 'x') + " 1 "), std::string::npos) << cleaned;
+    EXPECT_NE(cleaned.find(" admin " + std::string(kMaxLockedByLength, 'y') + " yes\n"), std::string::npos)
+        << cleaned;
+    ASSERT_TRUE(validate_record(dirty));
+    EXPECT_TRUE(parse_record(cleaned));
+}
+
+TEST(Record, Version3SourceLinesAreCheckedStrictly)
+{
+    const std::string good = text_of(with_sources());
+    ASSERT_TRUE(parse_record(good));
+    const std::string line = "source 192.0.2.7 3 1700000100 1700000200 1700000800 failures - yes";
+    auto with_line = [&good, &line](const std::string& bad) { return replace(good, line, bad); };
+    // Field counts and spacing: exactly eight fields, one space apart.
+    expect_corrupt(with_line("source 192.0.2.7 3 1700000100 1700000200 1700000800 failures -"), "'source'");
+    expect_corrupt(with_line(line + " yes"), "'source'");
+    expect_corrupt(with_line(line + " "), "'source'");
+    expect_corrupt(with_line("source 192.0.2.7  3 1700000100 1700000200 1700000800 failures - yes"), "'source'");
+    expect_corrupt(with_line("source  192.0.2.7 3 1700000100 1700000200 1700000800 failures - yes"), "'source'");
+    expect_corrupt(with_line("source 192.0.2.7\t3 1700000100 1700000200 1700000800 failures - yes"),
+                   "non-printable");
+    expect_corrupt(with_line("source 192.0.2.7"), "'source'");
+    // Every value in range and spelled as the writer does.
+    expect_corrupt(with_line("source " + std::string(kMaxSourceLength + 1, 'k') +
+                             " 3 1700000100 1700000200 1700000800 failures - yes"),
+                   "'source'");
+    expect_corrupt(with_line("source 192.0.2.7 4294967296 1700000100 1700000200 1700000800 failures - yes"),
+                   "'source'");
+    expect_corrupt(with_line("source 192.0.2.7 03 1700000100 1700000200 1700000800 failures - yes"), "'source'");
+    expect_corrupt(with_line("source 192.0.2.7 -3 1700000100 1700000200 1700000800 failures - yes"), "'source'");
+    expect_corrupt(with_line("source 192.0.2.7 3 9223372036854775807 1700000200 1700000800 failures - yes"),
+                   "'source'");
+    expect_corrupt(with_line("source 192.0.2.7 3 1700000100 9223372036854775807 1700000800 failures - yes"),
+                   "'source'");
+    expect_corrupt(with_line("source 192.0.2.7 3 1700000100 1700000200 9223372036854775807 failures - yes"),
+                   "'source'");
+    expect_corrupt(with_line("source 192.0.2.7 3 1700000100 1700000200 99999999999999999999 failures - yes"),
+                   "'source'");
+    expect_corrupt(with_line("source 192.0.2.7 3 never 1700000200 1700000800 failures - yes"), "'source'");
+    expect_corrupt(with_line("source 192.0.2.7 3 1700000100 1700000200 -1 failures - yes"), "'source'");
+    expect_corrupt(with_line("source 192.0.2.7 3 1700000100 1700000200 1700000800 hand - yes"), "'source'");
+    expect_corrupt(with_line("source 192.0.2.7 3 1700000100 1700000200 1700000800 failures - maybe"), "'source'");
+    expect_corrupt(with_line("source 192.0.2.7 3 1700000100 1700000200 1700000800 failures - YES"), "'source'");
+    // A reason only with a lock, a lock only with a reason, a name only with an admin's lock.
+    expect_corrupt(with_line("source 192.0.2.7 3 1700000100 1700000200 0 failures - yes"), "reason without a lock");
+    expect_corrupt(with_line("source 192.0.2.7 3 1700000100 1700000200 1700000800 - - yes"), "lock without");
+    expect_corrupt(with_line("source 192.0.2.7 3 1700000100 1700000200 never - - yes"), "lock without");
+    expect_corrupt(with_line("source 192.0.2.7 3 1700000100 1700000200 1700000800 failures bob yes"),
+                   "administrator");
+    expect_corrupt(with_line("source 192.0.2.7 3 1700000100 1700000200 0 - bob yes"), "administrator");
+    expect_corrupt(with_line("source 192.0.2.7 3 1700000100 1700000200 1700000800 admin " +
+                             std::string(kMaxLockedByLength + 1, 'b') + " yes"),
+                   "administrator");
+    // A key twice; the writer's own spellings of the two edge values parse.
+    expect_corrupt(replace(good, "source tty:pts/3 ", "source 192.0.2.7 "), "names a source twice");
+    expect_corrupt(replace(good, "source tty:pts/3 ", "source - "), "names a source twice");
+    EXPECT_TRUE(parse_record(with_line("source 192.0.2.7 4294967295 9223372036854775806 9223372036854775806 "
+                                       "9223372036854775806 admin " +
+                                       std::string(kMaxLockedByLength, 'b') + " no")));
+    // At most kMaxSources lines.
+    std::string many;
+    for (std::size_t i = 0; i < kMaxSources - 4; ++i) many += "source h" + std::to_string(i) + " 1 1 1 0 - - no\n";
+    const std::string full = replace(good, "end\n", many + "end\n");
+    auto at_limit = parse_record(full);
+    ASSERT_TRUE(at_limit) << at_limit.error().message();
+    EXPECT_EQ(at_limit->tally.sources.size(), kMaxSources);
+    expect_corrupt(replace(full, "end\n", "source one-more 1 1 1 0 - - no\nend\n"), "exceed 32");
+    // since_success: two counts, not both 0, once.
+    const std::string since = "since_success 7 3";
+    expect_corrupt(replace(good, since, "since_success 0 0"), "since_success");
+    expect_corrupt(replace(good, since, "since_success 7"), "since_success");
+    expect_corrupt(replace(good, since, "since_success 7 3 1"), "since_success");
+    expect_corrupt(replace(good, since, "since_success 7  3"), "since_success");
+    expect_corrupt(replace(good, since, "since_success 07 3"), "since_success");
+    expect_corrupt(replace(good, since, "since_success -7 3"), "since_success");
+    expect_corrupt(replace(good, since, "since_success 7 4294967296"), "since_success");
+    expect_corrupt(replace(good, since, "since_success 7 x"), "since_success");
+    expect_corrupt(replace(good, since, "since_success 7 3\nsince_success 1 1"), "repeated");
+    EXPECT_TRUE(parse_record(replace(good, since, "since_success 0 1")));
+    EXPECT_TRUE(parse_record(replace(good, since, "since_success 4294967295 0")));
+}
+
+TEST(Record, ValidateRefusesSourceKeysTheWriterWouldSpellAlike)
+{
+    UserRecord r = with_sources();
+    ASSERT_TRUE(validate_record(r));
+    for (const auto& [one, other] : std::vector<std::pair<std::string, std::string>>{
+             {"a b", "a?b"},
+             {"", "-"},
+             {std::string(kMaxSourceLength, 'k') + "1", std::string(kMaxSourceLength, 'k') + "2"},
+             {"192.0.2.7", "192.0.2.7"}}) {
+        r.tally.sources[0].source = one;
+        r.tally.sources[2].source = other;
+        const auto st = validate_record(r);
+        ASSERT_FALSE(st) << "'" << one << "' and '" << other << "'";
+        EXPECT_NE(st.error().detail.find("'source'"), std::string::npos) << st.error().detail;
+        EXPECT_FALSE(parse_record(text_of(r))) << "and the parser refuses its text";
+    }
+    r = with_sources();
+    r.tally.sources[3].locked_until = 0;  // an admin's reason without a lock
+    EXPECT_FALSE(validate_record(r));
+    r = with_sources();
+    r.tally.sources[2].locked_until = 5;  // a lock without a reason
+    EXPECT_FALSE(validate_record(r));
+    r = with_sources();
+    r.tally.sources[0].last_failure = std::numeric_limits<std::int64_t>::max();
+    EXPECT_FALSE(validate_record(r));
+    r = with_sources();
+    r.tally.sources.resize(kMaxSources + 1);
+    for (std::size_t i = 0; i < r.tally.sources.size(); ++i) r.tally.sources[i].source = "h" + std::to_string(i);
+    EXPECT_FALSE(validate_record(r));
+    r.tally.sources.pop_back();
+    EXPECT_TRUE(validate_record(r));
 }
 
 TEST(Record, TypeNoneMustNotCarryEnrollmentKeys)
@@ -333,7 +580,7 @@ TEST(Record, ValidateRefusesExactlyWhatTheParserWouldRefuse)
         std::uint64_t below(std::uint64_t n) { return gen() % n; }
         std::uint64_t any() { return gen(); }
     } src;
-    int valid = 0, refused = 0;
+    int valid = 0, refused = 0, valid_with_sources = 0, refused_with_sources = 0;
     for (int i = 0; i < 20000; ++i) {
         const UserRecord r = test::arbitrary_record(src);
         const auto ok = validate_record(r);
@@ -350,15 +597,19 @@ TEST(Record, ValidateRefusesExactlyWhatTheParserWouldRefuse)
             << text.view();
         if (!ok) {
             ++refused;
+            if (!r.tally.sources.empty()) ++refused_with_sources;
             EXPECT_EQ(ok.error().code, Errc::invalid_argument);
             continue;
         }
         ++valid;
+        if (!r.tally.sources.empty()) ++valid_with_sources;
         EXPECT_EQ(serialize_record(*back).view(), text.view()) << "case " << i;
     }
     // Both answers must be common enough to have been tested.
     EXPECT_GT(valid, 200);
     EXPECT_GT(refused, 200);
+    EXPECT_GT(valid_with_sources, 25) << valid << " valid, " << refused << " refused";
+    EXPECT_GT(refused_with_sources, 50);
 }
 
 TEST(Record, ValidateNamesTheField)

@@ -68,6 +68,7 @@ struct SourceTally {
     std::int64_t locked_until = 0;                 // 0 = not locked; kLockedForever = until reset
     LockReason lock_reason = LockReason::unknown;  // set with locked_until
     std::string locked_by;                         // admin locks: who
+    bool since_success = false;  // it failed since the last success: counted in sources_since_success
 };
 
 struct Tally {
@@ -82,7 +83,9 @@ struct Tally {
     std::string last_success_source;  // remote host or tty of that login; "" = unknown
     // What the owner is told at the next successful login: failures (from
     // every source, however far apart) and distinct sources since the last
-    // success. Sources are counted exactly up to kMaxSources.
+    // success (a success of another module included). Sources are counted
+    // exactly while no more than kMaxSources failed: one evicted from the
+    // table and back again is counted again.
     std::uint32_t failures_since_success = 0;
     std::uint32_t sources_since_success = 0;
     std::vector<SourceTally> sources;  // per_source: at most kMaxSources
@@ -151,7 +154,8 @@ const SourceTally* find_source(const Tally& tally, std::string_view source) noex
 // a value of 0 or less clears the lock and its reason.
 void lock_until(Tally& tally, std::int64_t until, std::string_view by = {});
 
-// Printable form of a source for the tally: bytes outside 0x21..0x7E become '?'.
+// Printable form of a source for the tally: bytes outside 0x21..0x7E become
+// '?', and a lone "-" (the record's spelling of "none") becomes "?".
 std::string sanitize_source(std::string_view source);
 
 // The source key of a login, what the tally counts per source and shows:
