@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <cstring>
 #include <vector>
 
 #include "authctl/base32.hpp"
@@ -55,22 +56,19 @@ std::optional<std::vector<std::uint8_t>> from_hex(std::string_view s)
     return out;
 }
 
-// Digits only, no sign, no leading zero: the one spelling the writer uses.
-bool canonical_decimal(std::string_view v) noexcept
-{
-    if (v.empty() || (v.size() > 1 && v.front() == '0')) return false;
-    for (char c : v)
-        if (c < '0' || c > '9') return false;
-    return true;
-}
-
 template <typename T>
 std::optional<T> parse_decimal(std::string_view v)
 {
+    // Digits only, no sign, no leading zero (the one spelling the writer
+    // uses), no overflow; in one pass (a record has a
+    // hundred or more numbers with a full source table, so this is hot).
+    if (v.empty() || (v.size() > 1 && v.front() == '0')) return std::nullopt;
     T n{};
-    if (!canonical_decimal(v)) return std::nullopt;
-    const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-    if (ec != std::errc() || end != v.data() + v.size()) return std::nullopt;
+    for (const char c : v) {
+        if (c < '0' || c > '9') return std::nullopt;
+        if (__builtin_mul_overflow(n, T{10}, &n) || __builtin_add_overflow(n, static_cast<T>(c - '0'), &n))
+            return std::nullopt;
+    }
     return n;
 }
 
@@ -211,11 +209,13 @@ SecretBytes serialize_record(const UserRecord& rec)
 {
     // The text holds the secret, so it never grows in place (which would leave
     // a stray copy in freed memory): a line that does not fit moves the text to
-    // a buffer twice the size and wipes the old one. 1 KiB fits a record
-    // without recovery codes or groups.
+    // a buffer twice the size and wipes the old one.
     std::string out;
     const WipeOnExit wipe_out{out};  // also when a line's allocation throws
-    out.reserve(1024);
+    // 1 KiB fits a record without recovery codes, groups or sources; each of
+    // those adds at most a known line length.
+    out.reserve(1024 + 80 * rec.recovery.hashes.size() + 80 * rec.granted_groups.size() +
+                (7 + kMaxSourceLength + 4 * 21 + 10 + kMaxLockedByLength + 5) * rec.tally.sources.size());
     auto room_for = [&out](std::size_t more) {
         const std::size_t need = out.size() + more;
         if (need <= out.capacity()) return;
@@ -307,21 +307,41 @@ SecretBytes serialize_record(const UserRecord& rec)
     if (t.failures_since_success != 0 || t.sources_since_success != 0)
         line("since_success", std::to_string(t.failures_since_success) + " " + std::to_string(t.sources_since_success));
     for (const SourceTally& s : t.sources) {
-        // source KEY FAILURES FIRST LAST LOCKED_UNTIL REASON BY SINCE
-        std::string v = written_source_key(s);
-        v += " " + std::to_string(s.failures) + " " + std::to_string(s.first_failure) + " " +
-             std::to_string(s.last_failure) + " " +
-             (s.locked_until == kLockedForever ? std::string("never") : std::to_string(s.locked_until)) + " ";
-        v += s.lock_reason == LockReason::unknown ? "-" : lock_reason_name(s.lock_reason);
-        v += " ";
-        if (s.lock_reason == LockReason::admin && !s.locked_by.empty())
-            v += clean_source(s.locked_by, kMaxLockedByLength)
-                     ? s.locked_by
-                     : sanitize_source(std::string_view(s.locked_by).substr(0, kMaxLockedByLength));
+        // source KEY FAILURES FIRST LAST LOCKED_UNTIL REASON BY SINCE, built
+        // in place (a full table is 32 lines: no temporary strings).
+        const std::string copied_key = s.source.empty() || clean_source(s.source, kMaxSourceLength)
+                                           ? std::string()
+                                           : sanitize_source(s.source);
+        const std::string_view key = s.source.empty() ? std::string_view("-")
+                                     : copied_key.empty() ? std::string_view(s.source)
+                                                          : std::string_view(copied_key);
+        std::string copied_by;
+        std::string_view by = "-";
+        if (s.lock_reason == LockReason::admin && !s.locked_by.empty()) {
+            if (clean_source(s.locked_by, kMaxLockedByLength))
+                by = s.locked_by;
+            else
+                by = copied_by = sanitize_source(std::string_view(s.locked_by).substr(0, kMaxLockedByLength));
+        }
+        const std::string_view reason = s.lock_reason == LockReason::unknown ? "-" : lock_reason_name(s.lock_reason);
+        const std::string_view since = s.since_success ? " yes" : " no";
+        room_for(7 + key.size() + 4 * 22 + 1 + reason.size() + 1 + by.size() + since.size() + 1);
+        out.append("source ").append(key);
+        auto put = [&out](auto n) {
+            char digits[24];
+            const auto res = std::to_chars(digits, digits + sizeof digits, n);
+            out.push_back(' ');
+            out.append(digits, static_cast<std::size_t>(res.ptr - digits));
+        };
+        put(s.failures);
+        put(s.first_failure);
+        put(s.last_failure);
+        if (s.locked_until == kLockedForever)
+            out.append(" never");
         else
-            v += "-";
-        v += s.since_success ? " yes" : " no";
-        line("source", v);
+            put(s.locked_until);
+        out.append(" ").append(reason).append(" ").append(by);
+        out.append(since).push_back('\n');
     }
     for (const auto& g : rec.granted_groups) line("granted_group", g);
     room_for(4);
@@ -382,12 +402,20 @@ Status validate_record(const UserRecord& rec)
     // Keys distinct as written (two may spell the same: "a b" and "a?b", or
     // two that differ only after kMaxSourceLength bytes).
     if (t.sources.size() > 1) {
-        std::vector<std::string> keys;
-        keys.reserve(t.sources.size());
-        for (const SourceTally& s : t.sources) keys.push_back(written_source_key(s));
-        std::sort(keys.begin(), keys.end());
-        if (std::adjacent_find(keys.begin(), keys.end()) != keys.end())
-            return refuse("a 'source' key is written twice");
+        // Copies only of the keys the writer would change (rare): the rest are compared in place.
+        std::vector<std::string> changed;
+        std::array<std::string_view, kMaxSources> keys{};
+        changed.reserve(t.sources.size());
+        for (std::size_t i = 0; i < t.sources.size(); ++i) {
+            const SourceTally& s = t.sources[i];
+            if (!s.source.empty() && clean_source(s.source, kMaxSourceLength))
+                keys[i] = s.source;
+            else
+                keys[i] = changed.emplace_back(written_source_key(s));
+        }
+        const auto end = keys.begin() + static_cast<std::ptrdiff_t>(t.sources.size());
+        std::sort(keys.begin(), end);
+        if (std::adjacent_find(keys.begin(), end) != end) return refuse("a 'source' key is written twice");
     }
     if (rec.granted_groups.size() > kMaxGrantedGroups) return refuse("too many 'granted_group' lines");
     for (const auto& g : rec.granted_groups)
@@ -435,7 +463,7 @@ Result<UserRecord> parse_record(std::string_view text)
             slot.line = line_no;
             slot.value = value;
         }
-        hint = k + 1;
+        hint = repeats ? k : k + 1;  // a repeated key most likely comes again
         if (k == K("recovery").index) f.recovery.push_back(value);
         if (k == K("granted_group").index) f.groups.push_back(value);
         if (k == K("source").index) {
@@ -654,10 +682,14 @@ Result<UserRecord> parse_record(std::string_view text)
             }
             if (part[7] != "yes" && part[7] != "no") return bad("has a SINCE that is not yes or no");
             s.since_success = part[7] == "yes";
-            for (const auto& other : t.sources)
-                if (other.source == s.source) return bad("names a source twice");
             t.sources.push_back(std::move(s));
         }
+        // Each key once: sorted views, not a comparison of every pair.
+        std::array<std::string_view, kMaxSources> keys{};
+        for (std::size_t i = 0; i < t.sources.size(); ++i) keys[i] = t.sources[i].source;
+        const auto end = keys.begin() + static_cast<std::ptrdiff_t>(t.sources.size());
+        std::sort(keys.begin(), end);
+        if (std::adjacent_find(keys.begin(), end) != end) return f.corrupt(K("source"), "names a source twice");
         lines.taken = true;
     }
     if (auto& groups = f.slots[K("granted_group").index]; groups.line != 0) {
