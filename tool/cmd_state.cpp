@@ -104,6 +104,7 @@ void run_status(const StatusArgs& a)
                 j["last_success_from"] =
                     r.last_success_source.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.last_success_source);
                 j["recovery_left"] = r.recovery_left;
+                j["weak_secret"] = r.weak_secret_bytes > 0;
             }
             out.push_back(j);
         }
@@ -132,6 +133,7 @@ void run_status(const StatusArgs& a)
         for (const auto& r : rows) {
             if (!r.error.empty()) continue;
             if (r.lock.locked) std::cout << quoted_name(r.user) << ": " << lock_text(r) << "\n";
+            if (r.weak_secret_bytes > 0) std::cout << quoted_name(r.user) << ": " << weak_secret_text(r.weak_secret_bytes) << "\n";
             if (!a.user.empty() && r.last_success > 0)
                 std::cout << quoted_name(r.user) << ": last successful login " << utc_time(r.last_success) << " UTC"
                           << (r.last_success_source.empty() ? "" : " from " + r.last_success_source) << "\n";
