@@ -161,9 +161,9 @@ bool normalize_code(std::string_view typed, unsigned digits, TypedCode& out) noe
 {
     out.clear();
     if (digits < kMinDigits || digits > kMaxDigits) return false;
-    const std::size_t begin = typed.find_first_not_of(" \t");
+    const std::size_t begin = typed.find_first_not_of(' ');
     if (begin == std::string_view::npos) return false;
-    typed = typed.substr(begin, typed.find_last_not_of(" \t") - begin + 1);
+    typed = typed.substr(begin, typed.find_last_not_of(' ') - begin + 1);
     std::size_t n = 0;  // digits seen; only the first `digits` are kept
     bool dash_seen = false;
     bool after_separator = false;

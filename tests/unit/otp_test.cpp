@@ -165,7 +165,7 @@ TEST(Otp, NormalizeCodeTakesTheGroupsAppsShow)
     EXPECT_EQ(normalized("12 34 56"), "123456");
     EXPECT_EQ(normalized("1 2 3 4 5 6"), "123456");
     EXPECT_EQ(normalized("12 34-56"), "123456") << "spaces and one dash";
-    EXPECT_EQ(normalized("  123 456\t "), "123456") << "spaces and tabs at either end";
+    EXPECT_EQ(normalized("  123 456 "), "123456") << "spaces at either end";
     EXPECT_EQ(normalized("1234 5678", 8), "12345678");
     EXPECT_EQ(normalized("1234-5678", 8), "12345678");
     EXPECT_EQ(normalized("123 4567", 7), "1234567");
@@ -175,7 +175,7 @@ TEST(Otp, NormalizeCodeTakesTheGroupsAppsShow)
 TEST(Otp, NormalizeCodeRefusesAnythingElse)
 {
     for (const char* bad : {"12a456", "123  456", "123--456", "123 - 456", "123- 456", "123 -456", "12-34-56",
-                            "-123456", "123456-", "- 123456", "123\t456", "123_456", "123.456", "12345", "1234567",
+                            "-123456", "123456-", "- 123456", "123\t456", "123456\t", "\t123456", "123_456", "123.456", "12345", "1234567",
                             "123 4567", "", "   ", "-", "+123456", "\xc2\xa0" "123456", "123\xc2\xa0" "456"})
         EXPECT_EQ(normalized(bad), "REFUSED") << "'" << bad << "'";
     EXPECT_EQ(normalized(std::string("123\0" "456", 7)), "REFUSED");

@@ -64,12 +64,14 @@ private:
 
 // The one reading of a one-time code as a person types it (the PAM prompt,
 // `authctl verify`, `enroll --confirm`, `resync`). Apps show codes in groups
-// ("123 456", "1234 5678"), so: spaces and tabs at either end are dropped;
+// ("123 456", "1234 5678"), so: spaces at either end are dropped (not tabs:
+// the fleet agent's wire carries printable ASCII only, and a code must read
+// the same on every store);
 // between two digits there may be ONE separator, a space or a '-', with at
 // most one '-' in the whole code; what is left must be exactly `digits`
 // digits. Accepted: "123456", " 123 456 ", "123-456", "12 34 56",
 // "1234 5678". Refused: "12a456", "123  456", "123--456", "123 - 456",
-// "12-34-56", "-123456", "123456-", a tab or any other byte inside. True with
+// "12-34-56", "-123456", "123456-", a tab or any other byte anywhere. True with
 // the digits in `out`; false (out empty) otherwise.
 [[nodiscard]] bool normalize_code(std::string_view typed, unsigned digits, TypedCode& out) noexcept;
 
