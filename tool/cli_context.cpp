@@ -231,6 +231,12 @@ std::string admin_identity()
 
 // A name as typed, for a message: control bytes as \xNN, so the message stays
 // one line and cannot drive the terminal.
+std::string weak_secret_text(std::size_t bytes)
+{
+    return "weak secret: " + std::to_string(bytes) +
+           (bytes == 1 ? " byte" : " bytes") + ", under the 10 (80 bits) authctl requires; enroll anew (authctl enroll --force)";
+}
+
 std::string quoted_name(const std::string& name)
 {
     std::string out;

@@ -98,6 +98,9 @@ std::int64_t now();
 // trusted as whoever can write it).
 std::string quoted_name(const std::string& name);
 
+// For a record whose key is under kMinSecretBytes (status, audit): what it is and what to do.
+std::string weak_secret_text(std::size_t bytes);
+
 // "3 minutes", "2 hours", ...
 std::string human_duration(std::int64_t seconds);
 // "2026-11-22 10:04:05" in UTC, or "-" for 0.

@@ -115,6 +115,16 @@ void run_audit(const AuditArgs& a)
     } else {
         for (const auto& e : listing->unexpected)
             findings.push_back({"unexpected_entry", {}, {}, {}, e, where + ": unexpected entry '" + e + "'"});
+        // Every record, not only the admins': a key under 80 bits (a record
+        // from before authctl refused them) is weak whoever it logs in.
+        auto st = (*store)->scan([&findings](const std::string& user, Result<std::optional<UserRecord>>&& rec) {
+            if (!rec || !*rec || !(*rec)->enrollment) return;
+            const std::size_t n = (*rec)->enrollment->secret.size();
+            if (n < kMinSecretBytes)
+                findings.push_back({"weak_secret", user, {}, {}, std::to_string(n) + " bytes",
+                                    quoted_name(user) + ": " + weak_secret_text(n)});
+        });
+        if (!st) findings.push_back({"state", {}, {}, {}, st.error().message(), where + ": " + st.error().message()});
     }
 
     std::set<std::string> checked;  // users already looked at through a group

@@ -230,6 +230,8 @@ void run_show(const ShowArgs& a)
     if (!rec) fail(rec.error());
     if (!*rec || !(*rec)->enrollment) fail(kExitFailed, "user '" + user.name + "' is not enrolled");
     const Enrollment& e = *(*rec)->enrollment;
+    if (e.secret.size() < kMinSecretBytes)  // a record from before the limit: no new device gets that key
+        fail(kExitFailed, user.name + ": " + weak_secret_text(e.secret.size()) + "; its URI is not shown again");
     auto uri = enrollment_uri(e, a.issuer.empty() ? default_issuer() : a.issuer, user.name);
     if (!uri) fail(uri.error());
     if (a.common.json) {

@@ -158,6 +158,7 @@ void run_status(const StatusArgs& a)
                 nlohmann::json sources = nlohmann::json::array();
                 for (const auto& src : r.sources) sources.push_back(source_json(src));
                 j["sources"] = std::move(sources);
+                j["weak_secret"] = r.weak_secret_bytes > 0;
             }
             out.push_back(j);
         }
@@ -200,6 +201,7 @@ void run_status(const StatusArgs& a)
                                                                 (r.sources_since_success == 1 ? " source" : " sources")
                                                           : std::string())
                           << " since the last successful login\n";
+            if (r.weak_secret_bytes > 0) std::cout << quoted_name(r.user) << ": " << weak_secret_text(r.weak_secret_bytes) << "\n";
             if (!a.user.empty() && r.last_success > 0)
                 std::cout << quoted_name(r.user) << ": last successful login " << utc_time(r.last_success) << " UTC"
                           << (r.last_success_source.empty() ? "" : " from " + r.last_success_source) << "\n";

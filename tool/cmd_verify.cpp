@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // authctl verify: check a code exactly as a login would (it counts and consumes).
+// authctl resync: move an HOTP counter that ran ahead past two consecutive codes.
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "authctl/admin.hpp"
 #include "authctl/login.hpp"
 #include "authctl/text.hpp"
 #include "commands.hpp"
@@ -64,6 +66,40 @@ void run_verify(VerifyArgs& a)
     std::cout << user.name << ": " << text << "\n";
 }
 
+struct ResyncArgs {
+    Common common;
+    std::string user;
+    std::string code1, code2;
+};
+
+void run_resync(ResyncArgs& a)
+{
+    const Options opts = load_options(a.common);
+    const SystemUser user = require_user(a.user);
+    const StoreHandle store = open_store(a.common, opts, false);
+    // The decision (and the search) is core's, under the user's lock.
+    auto r = resync_hotp(*store, user.name, a.code1, a.code2);
+    wipe_string(a.code1);
+    wipe_string(a.code2);
+    if (!r) fail(r.error());
+    const std::string range = std::to_string(r->before) + " to " + std::to_string(r->before + kResyncCounters - 1);
+    if (a.common.json) {
+        std::cout << nlohmann::json({{"user", user.name},
+                                     {"found", r->found},
+                                     {"counter_before", r->before},
+                                     {"matched", r->found ? nlohmann::json(r->matched) : nlohmann::json(nullptr)},
+                                     {"counter", r->found ? r->after : r->before}})
+                         .dump(2)
+                  << "\n";
+    }
+    if (!r->found)
+        fail(kExitFailed, user.name + ": CODE1 then CODE2 not found at counters " + range +
+                              "; nothing changed (not counted as a failure)");
+    if (!a.common.json)
+        std::cout << user.name << ": resynchronised: the codes are counters " << r->matched << " and "
+                  << r->matched + 1 << "; the counter moved from " << r->before << " to " << r->after << "\n";
+}
+
 }  // namespace
 
 void register_verify(CLI::App& app)
@@ -74,6 +110,15 @@ void register_verify(CLI::App& app)
     verify->add_option("-u,--user", va->user, "User")->required();
     verify->add_option("code", va->code, "The code (default: asked without echo, or read from stdin)");
     verify->callback([va] { run_verify(*va); });
+
+    auto ra = std::make_shared<ResyncArgs>();
+    auto* resync = app.add_subcommand(
+        "resync", "Move an HOTP counter that ran ahead past two consecutive codes (no failure counted)");
+    add_common(*resync, ra->common, true);
+    resync->add_option("-u,--user", ra->user, "User (an HOTP enrollment)")->required();
+    resync->add_option("code1", ra->code1, "A code from the token")->required();
+    resync->add_option("code2", ra->code2, "The token's next code")->required();
+    resync->callback([ra] { run_resync(*ra); });
 }
 
 }  // namespace authctl::cli

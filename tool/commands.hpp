@@ -14,7 +14,7 @@ void add_common(CLI::App& sub, Common& c, bool json);
 
 void register_enroll(CLI::App& app);  // enroll, show, recovery
 void register_state(CLI::App& app);   // status, reset, unlock, lock, remove
-void register_verify(CLI::App& app);  // verify
+void register_verify(CLI::App& app);  // verify, resync
 void register_import(CLI::App& app);  // import google-authenticator, import oath
 void register_audit(CLI::App& app);   // audit
 void register_fleet(CLI::App& app);   // fleet init | keygen | rekey | push | pull | status

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "authctl/fleet_merge.hpp"
+
 namespace authctl {
 namespace {
 
@@ -33,14 +35,15 @@ Result<bool> confirm_enrollment(PendingEnrollment& pending, std::string_view cod
                                 std::int64_t now)
 {
     Enrollment& e = pending.enrollment;
-    if (!is_code_syntax(code, e.digits)) return false;
+    TypedCode typed;
+    if (!normalize_code(code, e.digits, typed)) return false;
     Result<std::optional<std::uint64_t>> m = std::optional<std::uint64_t>{};
     if (e.type == OtpType::totp) {
         const auto range = totp_range(now, e.period, opts.window, e.last_step);
         if (!range) return false;
-        m = find_counter(e.secret, e.algo, e.digits, code, range->first, range->last);
+        m = find_counter(e.secret, e.algo, e.digits, typed.view(), range->first, range->last);
     } else {
-        m = find_counter(e.secret, e.algo, e.digits, code, e.counter, e.counter + opts.hotp_window);
+        m = find_counter(e.secret, e.algo, e.digits, typed.view(), e.counter, e.counter + opts.hotp_window);
     }
     if (!m) return m.error();
     if (!*m) return false;
@@ -55,6 +58,9 @@ Result<bool> confirm_enrollment(PendingEnrollment& pending, std::string_view cod
 Status store_enrollment(const Store& store, std::string_view user, PendingEnrollment&& pending, bool force,
                         const std::vector<std::string>& granted_groups)
 {
+    if (const std::size_t n = pending.enrollment.secret.size(); n < kMinSecretBytes)
+        return make_error(Errc::invalid_argument, "the secret is " + std::to_string(n) +
+                                                      " bytes, under the 10 (80 bits) authctl requires");
     auto held = store.lock(user);
     if (!held) return held.error();
     auto& slot = held->record();
@@ -62,6 +68,10 @@ Status store_enrollment(const Store& store, std::string_view user, PendingEnroll
         return make_error(Errc::exists,
                           "user '" + std::string(user) + "' is already enrolled (use --force to replace)");
     if (!slot) slot.emplace();
+    // The same key again (a forced re-import): the codes used with the
+    // enrollment in place stay used.
+    if (slot->enrollment && same_enrollment(*slot->enrollment, pending.enrollment))
+        merge_replay_state(pending.enrollment, *slot->enrollment);
     slot->enrollment = std::move(pending.enrollment);
     slot->recovery = std::move(pending.recovery);
     for (const auto& g : granted_groups)
@@ -176,6 +186,41 @@ Result<std::vector<SecretBytes>> regenerate_recovery(const Store& store, std::st
     return std::move(*codes);
 }
 
+Result<ResyncResult> resync_hotp(const Store& store, std::string_view user, std::string_view code1,
+                                 std::string_view code2)
+{
+    auto held = store.lock(user);
+    if (!held) return held.error();
+    auto& slot = held->record();
+    if (!slot || !slot->enrollment)
+        return make_error(Errc::not_found, "user '" + std::string(user) + "' is not enrolled");
+    Enrollment& e = *slot->enrollment;
+    if (e.type != OtpType::hotp)
+        return make_error(Errc::invalid_argument, "user '" + std::string(user) +
+                                                      "' has a TOTP enrollment: its codes follow the clock, there "
+                                                      "is no counter to resynchronise (check the phone's clock)");
+    TypedCode first, second;
+    if (!normalize_code(code1, e.digits, first) || !normalize_code(code2, e.digits, second))
+        return make_error(Errc::invalid_argument, "each code must be " + std::to_string(e.digits) +
+                                                      " digits (spaces or one '-' between groups allowed)");
+    ResyncResult r;
+    r.before = e.counter;
+    // CODE1 at e.counter .. e.counter + count - 1, CODE2 one further, and
+    // the new counter past it: none of them wraps.
+    if (e.counter >= UINT64_MAX - 1) return r;  // an exhausted counter: nothing left to find
+    const std::uint64_t count = std::min<std::uint64_t>(kResyncCounters, UINT64_MAX - 1 - e.counter);
+    auto m = find_consecutive(e.secret, e.algo, e.digits, first.view(), second.view(), e.counter, count);
+    if (!m) return m.error();
+    if (!*m) return r;  // dropped: the section ends with nothing written
+    r.found = true;
+    r.matched = **m;
+    r.after = **m + 2;
+    e.counter = r.after;
+    e.confirmed = true;
+    if (auto st = store_changes(*held); !st) return st.error();
+    return r;
+}
+
 StatusRow status_of(const Store& store, std::string_view user, const std::function<bool()>& is_root,
                     const Options& opts, std::int64_t now)
 {
@@ -197,6 +242,7 @@ StatusRow status_row(std::string_view user, const Result<std::optional<UserRecor
         row.enrolled = true;
         row.type = r.enrollment->type;
         row.confirmed = r.enrollment->confirmed;
+        if (r.enrollment->secret.size() < kMinSecretBytes) row.weak_secret_bytes = r.enrollment->secret.size();
     }
     row.failures = r.tally.failures;
     row.last_failure = r.tally.last_failure;

@@ -26,13 +26,6 @@ bool merge_recovery(RecoverySet& into, const RecoverySet& other)
     return false;
 }
 
-void merge_replay_state(Enrollment& into, const Enrollment& other)
-{
-    if (other.last_step && (!into.last_step || *other.last_step > *into.last_step)) into.last_step = other.last_step;
-    into.counter = std::max(into.counter, other.counter);
-    into.confirmed = into.confirmed || other.confirmed;
-}
-
 void merge_groups(std::vector<std::string>& into, const std::vector<std::string>& other)
 {
     for (const auto& g : other) {
@@ -83,6 +76,13 @@ const char* transfer_action_text(TransferAction a) noexcept
         case TransferAction::refused: return "refused: different enrollment";
     }
     return "?";
+}
+
+void merge_replay_state(Enrollment& into, const Enrollment& other) noexcept
+{
+    if (other.last_step && (!into.last_step || *other.last_step > *into.last_step)) into.last_step = other.last_step;
+    into.counter = std::max(into.counter, other.counter);
+    into.confirmed = into.confirmed || other.confirmed;
 }
 
 bool same_enrollment(const Enrollment& a, const Enrollment& b) noexcept

@@ -74,7 +74,7 @@ Result<GoogleAuthenticatorFile> parse_google_authenticator(std::string_view text
         if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
         if (n == 1) {
             auto key = base32_decode(line);
-            if (!key || key->size() < 10 || key->size() > kMaxSecretBytes)
+            if (!key || key->size() < kMinSecretBytes || key->size() > kMaxSecretBytes)
                 return bad_line(n, "the first line is not a base32 secret of 10 to 128 bytes");
             f.secret = std::move(*key);
             continue;
@@ -259,6 +259,11 @@ Result<OathFile> parse_oath_usersfile(std::string_view text, std::int64_t now)
         if (!key || key->size() > kMaxSecretBytes) return bad_line(n, "the secret is not hex");
         e.secret = SecretBytes(key->data(), key->size());
         wipe_bytes(key->data(), key->size());
+        if (e.secret.size() < kMinSecretBytes) {
+            out.skipped.push_back(where + "the secret is " + std::to_string(e.secret.size()) +
+                                  " bytes, under the 10 (80 bits) authctl requires: enroll this user anew");
+            continue;
+        }
         if (w.size() >= 5) {
             auto c = number<std::uint64_t>(w[4]);
             if (!c) return bad_line(n, "bad counter");

@@ -28,7 +28,8 @@ struct OtpMatch {
 Result<OtpMatch> match_otp(const Enrollment& e, const Options& opts, std::int64_t now, std::string_view code)
 {
     OtpMatch out;
-    if (!is_code_syntax(code, e.digits)) return out;
+    TypedCode typed;  // "123 456" as the app shows it: the digits alone
+    if (!normalize_code(code, e.digits, typed)) return out;
     std::uint64_t first = 0;
     std::uint64_t last = 0;
     std::uint64_t lowest_new = 0;  // the lowest counter that may be accepted
@@ -47,7 +48,7 @@ Result<OtpMatch> match_otp(const Enrollment& e, const Options& opts, std::int64_
         // The last accepted counter too, while the range stays within find_counter's bound.
         first = e.counter > 0 && last - (e.counter - 1) <= 2 * kMaxWindow ? e.counter - 1 : e.counter;
     }
-    auto m = find_counter(e.secret, e.algo, e.digits, code, first, last);
+    auto m = find_counter(e.secret, e.algo, e.digits, typed.view(), first, last);
     if (!m) return m.error();
     if (!*m) return out;
     if (**m >= lowest_new)

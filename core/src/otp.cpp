@@ -151,6 +151,48 @@ bool is_code_syntax(std::string_view code, unsigned digits) noexcept
     return true;
 }
 
+void TypedCode::clear() noexcept
+{
+    wipe_bytes(digits_.data(), digits_.size());
+    size_ = 0;
+}
+
+bool normalize_code(std::string_view typed, unsigned digits, TypedCode& out) noexcept
+{
+    out.clear();
+    if (digits < kMinDigits || digits > kMaxDigits) return false;
+    const std::size_t begin = typed.find_first_not_of(' ');
+    if (begin == std::string_view::npos) return false;
+    typed = typed.substr(begin, typed.find_last_not_of(' ') - begin + 1);
+    std::size_t n = 0;  // digits seen; only the first `digits` are kept
+    bool dash_seen = false;
+    bool after_separator = false;
+    for (std::size_t i = 0; i < typed.size(); ++i) {
+        const char c = typed[i];
+        if (c >= '0' && c <= '9') {
+            if (n < digits) out.digits_[n] = c;
+            ++n;
+            after_separator = false;
+            continue;
+        }
+        // One separator, between two digits: never first or last, never two
+        // in a row, and one '-' at most.
+        const bool separator = c == ' ' || (c == '-' && !dash_seen);
+        if (!separator || i == 0 || i + 1 == typed.size() || after_separator) {
+            out.clear();
+            return false;
+        }
+        dash_seen = dash_seen || c == '-';
+        after_separator = true;
+    }
+    if (n != digits) {
+        out.clear();
+        return false;
+    }
+    out.size_ = n;
+    return true;
+}
+
 Result<std::optional<std::uint64_t>> find_counter(const SecretBytes& key, HashAlgo algo, unsigned digits,
                                                   std::string_view code, std::uint64_t first, std::uint64_t last)
 {
@@ -172,6 +214,35 @@ Result<std::optional<std::uint64_t>> find_counter(const SecretBytes& key, HashAl
         if (c == first) break;
     }
     return std::optional<std::uint64_t>();
+}
+
+Result<std::optional<std::uint64_t>> find_consecutive(const SecretBytes& key, HashAlgo algo, unsigned digits,
+                                                      std::string_view code1, std::string_view code2,
+                                                      std::uint64_t first, std::uint64_t count)
+{
+    if (auto st = check_params(key, digits); !st) return st.error();
+    if (count == 0 || count > kMaxResyncCounters || first > UINT64_MAX - count)
+        return make_error(Errc::invalid_argument, "resync range out of bounds");
+    if (!is_code_syntax(code1, digits) || !is_code_syntax(code2, digits))
+        return make_error(Errc::invalid_argument, "code is not " + std::to_string(digits) + " digits");
+    CounterMac mac;
+    if (auto st = mac.init(key, algo); !st) return st.error();
+    std::optional<std::uint64_t> found;
+    bool previous_is_code1 = false;
+    // Counters first .. first + count: c - 1 matching code1 and c code2 is a find at c - 1.
+    for (std::uint64_t i = 0; i <= count; ++i) {
+        const std::uint64_t c = first + i;
+        auto bin = mac.truncated(c);
+        if (!bin) return bin.error();
+        std::string candidate = format_code(*bin % kPow10[digits], digits);
+        const bool is_code1 = equal_ct(candidate, code1);
+        const bool is_code2 = equal_ct(candidate, code2);
+        wipe_string(candidate);
+        const bool pair = previous_is_code1 && is_code2;
+        if (pair && !found) found = c - 1;  // the lowest; the rest of the range is computed all the same
+        previous_is_code1 = is_code1;
+    }
+    return found;
 }
 
 std::optional<CounterRange> totp_range(std::int64_t now, unsigned period, unsigned window,

@@ -76,7 +76,8 @@ Result<std::string> build_key_uri(const KeyUri& uri)
     if (uri.account.empty()) return bad("account is empty");
     if (auto st = check_label_part(uri.account, "account"); !st) return st.error();
     if (auto st = check_label_part(uri.issuer, "issuer"); !st) return st.error();
-    if (uri.secret.empty() || uri.secret.size() > kMaxSecretBytes) return bad("secret must be 1 to 128 bytes");
+    if (uri.secret.size() < kMinSecretBytes || uri.secret.size() > kMaxSecretBytes)
+        return bad("secret must be 10 to 128 bytes (at least 80 bits)");
     if (uri.digits < kMinDigits || uri.digits > kMaxDigits) return bad("digits must be 6, 7 or 8");
     if (uri.type == OtpType::totp && (uri.period < kMinPeriod || uri.period > kMaxPeriod))
         return bad("period must be 1 to 300");
@@ -195,7 +196,8 @@ Result<KeyUri> parse_key_uri(std::string_view text)
     auto key = base32_decode(secret->second);
     wipe_string(secret->second);
     if (!key) return bad("secret is not valid base32");
-    if (key->empty() || key->size() > kMaxSecretBytes) return bad("secret must be 1 to 128 bytes");
+    if (key->size() < kMinSecretBytes || key->size() > kMaxSecretBytes)
+        return bad("secret must be 10 to 128 bytes (at least 80 bits)");
     out.secret = std::move(*key);
 
     if (const auto it = params.find("issuer"); it != params.end()) {

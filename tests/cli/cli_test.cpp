@@ -19,7 +19,9 @@
 #include <sstream>
 
 #include "authctl/base32.hpp"
+#include "authctl/enrollment.hpp"
 #include "authctl/otp.hpp"
+#include "authctl/store.hpp"
 #include "pam_harness.hpp"
 
 namespace authctl {
@@ -411,7 +413,7 @@ TEST_F(Cli, ConfirmStoresNothingUntilACodeMatches)
 // The URI is read where the tool shows it: on stdout, or on stderr with
 // uri_on_stderr (--json, whose stdout holds only the JSON at the end).
 CmdResult confirm_interactively(const std::vector<std::string>& argv, bool first_wrong, std::string* typed = nullptr,
-                                bool uri_on_stderr = false)
+                                bool uri_on_stderr = false, bool grouped = false)
 {
     int in[2], out[2];
     EXPECT_EQ(::pipe(in), 0);
@@ -448,7 +450,7 @@ CmdResult confirm_interactively(const std::vector<std::string>& argv, bool first
     const std::string code = oathtool_totp(secret, std::time(nullptr));
     if (typed != nullptr) *typed = code;
     std::string answer = first_wrong ? "000000\n" : "";
-    answer += code + "\n";
+    answer += (grouped ? code.substr(0, 3) + " " + code.substr(3) : code) + "\n";  // grouped: as the app shows it
     EXPECT_EQ(::write(in[1], answer.data(), answer.size()), static_cast<ssize_t>(answer.size()));
     ::close(in[1]);
     ssize_t n;
@@ -501,6 +503,150 @@ TEST_F(Cli, ConfirmWithTheAppsCodeStoresAConfirmedEnrollment)
     const CmdResult again = authctl({"verify", "-u", "alice", typed});
     EXPECT_EQ(again.code, 1);
     EXPECT_NE(again.err.find("code already used"), std::string::npos) << again.err;
+}
+
+// Issue 19, point 9: "123 456" as the app shows it, everywhere a code is typed.
+TEST_F(Cli, VerifyAndConfirmTakeTheCodeAsTheAppShowsIt)
+{
+    std::string typed;
+    const CmdResult r = confirm_interactively(
+        {AUTHCTL_CLI, "enroll", "--dir", state_, "--conf", conf_, "-u", "alice", "--confirm", "--qr", "none"}, false,
+        &typed, false, true);
+    ASSERT_EQ(r.code, 0) << r.out << r.err;
+    EXPECT_TRUE(status_json("alice").at("confirmed").get<bool>());
+    const std::string secret = nlohmann::json::parse(authctl({"show", "-u", "alice", "--json"}).out).at("secret");
+    const std::string c = oathtool_totp(secret, std::time(nullptr) + 30);
+    CmdResult v = authctl({"verify", "-u", "alice", c.substr(0, 3) + " " + c.substr(3)});
+    EXPECT_EQ(v.code, 0) << v.err;
+    const std::string bob = enroll_json("bob").at("secret");
+    const std::string c2 = oathtool_totp(bob, std::time(nullptr) + 30);
+    v = authctl({"verify", "-u", "bob"}, c2.substr(0, 3) + "--" + c2.substr(3) + "\n");  // from stdin
+    EXPECT_EQ(v.code, 1) << "two dashes: not a code";
+    EXPECT_NE(v.err.find("wrong code (1 failure)"), std::string::npos) << v.err;
+    v = authctl({"verify", "-u", "bob"}, c2.substr(0, 3) + "-" + c2.substr(3) + "\n");
+    EXPECT_EQ(v.code, 0) << v.err;
+}
+
+// Issue 19, point 6: `import oath --force` with the same key must not make a used code valid again.
+TEST_F(Cli, ReimportingTheSameOathKeyKeepsUsedCodesUsed)
+{
+    const std::string key = "3132333435363738393031323334353637383930";  // RFC 4226 key
+    const std::string b32 = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+    test::write_file(tmp_ / "users.oath", "HOTP alice - " + key + " 0\nHOTP/T30 bob - " + key + "\n", 0600);
+    CmdResult r = authctl({"import", "oath", tmp_ / "users.oath"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    ASSERT_EQ(authctl({"verify", "-u", "alice", oathtool_hotp(b32, 2)}).code, 0);
+    const std::string totp = oathtool_totp(b32, std::time(nullptr) + 30);
+    ASSERT_EQ(authctl({"verify", "-u", "bob", totp}).code, 0);
+    r = authctl({"import", "oath", "--force", tmp_ / "users.oath"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    r = authctl({"verify", "-u", "alice", oathtool_hotp(b32, 2)});
+    EXPECT_EQ(r.code, 1) << "HOTP counter 2 was used before the re-import";
+    r = authctl({"verify", "-u", "bob", totp});
+    EXPECT_EQ(r.code, 1) << "the TOTP step was used before the re-import";
+    EXPECT_NE(r.err.find("code already used"), std::string::npos) << r.err;
+    EXPECT_EQ(authctl({"verify", "-u", "alice", oathtool_hotp(b32, 3)}).code, 0);
+}
+
+// Issue 19, point 7: keys under 80 bits are refused where they enter, and a
+// record already stored with one is flagged, not locked out.
+TEST_F(Cli, ShortKeysAreRefusedOnImportAndFlaggedWhenAlreadyStored)
+{
+    test::write_file(tmp_ / "users.oath", "HOTP alice - 01\nHOTP bob - 3132333435363738393031323334353637383930\n",
+                     0600);
+    CmdResult r = authctl({"import", "oath", tmp_ / "users.oath"});
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.err.find("line 1: alice: the secret is 1 bytes, under the 10 (80 bits) authctl requires"),
+              std::string::npos)
+        << r.err;
+    EXPECT_NE(r.out.find("bob: imported"), std::string::npos) << r.out;
+    EXPECT_FALSE(status_json("alice").at("enrolled").get<bool>());
+    EXPECT_FALSE(status_json("bob").at("weak_secret").get<bool>());
+
+    // A record written before the limit: 5 bytes. It still logs in.
+    const std::string short_b32 = "AEBAGBAF";  // 01 02 03 04 05
+    {
+        auto store = UserStore::open(state_);
+        ASSERT_TRUE(store) << store.error().message();
+        auto held = store->lock("carol");
+        ASSERT_TRUE(held);
+        UserRecord rec;
+        auto e = new_enrollment({}, std::time(nullptr));
+        ASSERT_TRUE(e);
+        rec.enrollment = std::move(*e);
+        auto key = base32_decode(short_b32);
+        ASSERT_TRUE(key && key->size() == 5U);
+        rec.enrollment->secret = std::move(*key);
+        rec.enrollment->confirmed = true;
+        held->record() = std::move(rec);
+        ASSERT_TRUE(held->commit());
+    }
+    EXPECT_EQ(authctl({"verify", "-u", "carol", oathtool_totp(short_b32, std::time(nullptr) + 30)}).code, 0);
+    EXPECT_TRUE(status_json("carol").at("weak_secret").get<bool>());
+    r = authctl({"status", "-u", "carol"});
+    EXPECT_NE(r.out.find("carol: weak secret: 5 bytes, under the 10 (80 bits) authctl requires; enroll anew"),
+              std::string::npos)
+        << r.out;
+    r = authctl({"audit", "--group", "sudo", "--no-sudo", "--json"});
+    EXPECT_EQ(r.code, 1);
+    bool flagged = false;
+    const auto audit = nlohmann::json::parse(r.out);
+    for (const auto& f : audit.at("findings"))
+        flagged = flagged || f == nlohmann::json({{"kind", "weak_secret"},
+                                                  {"user", "carol"},
+                                                  {"group", nullptr},
+                                                  {"via", nullptr},
+                                                  {"detail", "5 bytes"},
+                                                  {"message", "carol: weak secret: 5 bytes, under the 10 (80 bits) "
+                                                              "authctl requires; enroll anew (authctl enroll --force)"}});
+    EXPECT_TRUE(flagged) << r.out;
+    // The URI of such a key is not handed out again: enroll anew.
+    r = authctl({"show", "-u", "carol", "--qr", "none"});
+    EXPECT_EQ(r.code, 1);
+    EXPECT_EQ(r.err, "authctl: carol: weak secret: 5 bytes, under the 10 (80 bits) authctl requires; enroll anew "
+                     "(authctl enroll --force); its URI is not shown again\n");
+}
+
+// Issue 19, point 10: resynchronisation, with oathtool as the token.
+TEST_F(Cli, ResyncMovesAnHotpCounterThatRanAhead)
+{
+    const std::string secret = enroll_json("bob", {"--hotp"}).at("secret");
+    ASSERT_EQ(authctl({"verify", "-u", "bob", oathtool_hotp(secret, 0)}).code, 0);
+    // The token was pressed 300 times: far past the look-ahead.
+    CmdResult r = authctl({"verify", "-u", "bob", oathtool_hotp(secret, 300)});
+    ASSERT_EQ(r.code, 1);
+    ASSERT_EQ(authctl({"reset", "-u", "bob"}).code, 0);
+    // Wrong codes: not found, nothing changed, nothing counted.
+    r = authctl({"resync", "-u", "bob", oathtool_hotp(secret, 300), oathtool_hotp(secret, 302)});
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.err.find("bob: CODE1 then CODE2 not found at counters 1 to 1000; nothing changed (not counted as a "
+                         "failure)"),
+              std::string::npos)
+        << r.err;
+    EXPECT_EQ(status_json("bob").at("failures"), 0);
+    const std::string c301 = oathtool_hotp(secret, 301);
+    r = authctl({"resync", "-u", "bob", oathtool_hotp(secret, 300), c301.substr(0, 3) + " " + c301.substr(3)});
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.out, "bob: resynchronised: the codes are counters 300 and 301; the counter moved from 1 to 302\n");
+    EXPECT_EQ(authctl({"verify", "-u", "bob", oathtool_hotp(secret, 301)}).code, 1) << "used by the resync";
+    EXPECT_EQ(authctl({"verify", "-u", "bob", oathtool_hotp(secret, 302)}).code, 0);
+    r = authctl({"resync", "-u", "bob", "--json", oathtool_hotp(secret, 310), oathtool_hotp(secret, 311)});
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(nlohmann::json::parse(r.out),
+              nlohmann::json({{"user", "bob"}, {"found", true}, {"counter_before", 303}, {"matched", 310}, {"counter", 312}}));
+    // TOTP users and users without an enrollment: refused, one line.
+    enroll_json("alice");
+    r = authctl({"resync", "-u", "alice", "123456", "234567"});
+    EXPECT_EQ(r.code, 1);
+    EXPECT_EQ(r.err,
+              "authctl: invalid argument: user 'alice' has a TOTP enrollment: its codes follow the clock, there is no "
+              "counter to resynchronise (check the phone's clock)\n");
+    r = authctl({"resync", "-u", "carol", "123456", "234567"});
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.err.find("user 'carol' is not enrolled"), std::string::npos) << r.err;
+    r = authctl({"resync", "-u", "bob", "12345", "234567"});
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.err.find("each code must be 6 digits"), std::string::npos) << r.err;
 }
 
 TEST_F(Cli, StatusResetLockAndUnlockMatchTheModule)
@@ -1183,6 +1329,7 @@ TEST_F(Cli, UsageErrorsExitTwoWithOneLine)
         {"recovery", "-u", "alice", "--count", "0"},
         {"import", "google-authenticator"},
         {"verify"},
+        {"resync", "-u", "bob", "123456"},
     };
     for (const auto& args : bad) {
         const CmdResult r = authctl(args);

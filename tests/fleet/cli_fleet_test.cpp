@@ -336,6 +336,17 @@ TEST_F(CliFleet, EnrollVerifyReplayStatusAndEveryAdminCommandOnTheFleet)
     EXPECT_EQ(r.code, 0) << r.err;
     r = fleet({"verify", "-u", "bob", "755224"});
     EXPECT_EQ(r.code, 1) << "a HOTP counter used is used fleet-wide";
+    // resync (issue 19, point 10) in one transaction on the fleet row: counters 7 and 8.
+    r = fleet({"resync", "-u", "bob", "162583", "399 871"});
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.out, "bob: resynchronised: the codes are counters 7 and 8; the counter moved from 1 to 9\n");
+    r = fleet({"verify", "-u", "bob", "520489"});  // counter 9
+    EXPECT_EQ(r.code, 0) << r.err;
+    // The same key imported again with --force (point 6): counter 9 stays used.
+    r = fleet({"import", "oath", "--force", users_oath});
+    EXPECT_EQ(r.code, 0) << r.err;
+    r = fleet({"verify", "-u", "bob", "520489"});
+    EXPECT_EQ(r.code, 1) << "a re-import brought back a used code";
 
     // remove: the row is gone.
     r = fleet({"remove", "-u", "alice"});

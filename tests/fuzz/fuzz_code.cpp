@@ -4,12 +4,14 @@
 // enrolled once, with a fixed secret (RFC 6238's) and two recovery codes, so
 // the seed corpus can hold the right answers; the clock is fixed; deny=0 so
 // the user is never locked. Properties, for every input:
-//   - success exactly when the input is one of the codes of the window, or
-//     normalizes to a recovery code not used yet; otherwise wrong_code;
+//   - success exactly when the input is one of the codes of the window
+//     (typed in groups or not: normalize_code), or normalizes to a recovery
+//     code not used yet; otherwise wrong_code;
 //   - a code accepted once is refused when it is tried again;
-//   - normalize_recovery_code agrees with a reference written here.
-// After a success the enrollment is stored again, so every input starts from
-// the same state.
+//   - normalize_code and normalize_recovery_code agree with references
+//     written here.
+// After a success the user is removed and the enrollment stored again, so
+// every input starts from the same state.
 #include <ftw.h>
 #include <unistd.h>
 
@@ -75,8 +77,35 @@ std::optional<std::string> reference_normalize(std::string_view input)
     return out;
 }
 
+// What normalize_code promises for 6 digits, written out independently:
+// trimmed of spaces, digit groups joined by single spaces or by one '-'.
+std::optional<std::string> reference_code(std::string_view input)
+{
+    while (!input.empty() && input.front() == ' ') input.remove_prefix(1);
+    while (!input.empty() && input.back() == ' ') input.remove_suffix(1);
+    std::string digits;
+    int dashes = 0;
+    char prev = '\0';
+    for (char c : input) {
+        const bool digit = c >= '0' && c <= '9';
+        if (!digit) {
+            if (c != ' ' && c != '-') return std::nullopt;
+            if (!(prev >= '0' && prev <= '9')) return std::nullopt;  // first, or after a separator
+            if (c == '-' && ++dashes > 1) return std::nullopt;
+        } else {
+            digits.push_back(c);
+        }
+        prev = c;
+    }
+    if (!(prev >= '0' && prev <= '9') || digits.size() != 6) return std::nullopt;
+    return digits;
+}
+
 void store_baseline()
 {
+    // Removed first: storing the same key over itself keeps the higher replay
+    // state (store_enrollment), which would carry the last input's step over.
+    if (auto rm = remove_user(*g->store, kUser); !rm) die("cannot remove the user: " + rm.error().message());
     PendingEnrollment p;
     p.enrollment = g->enrollment.clone();
     p.recovery = g->recovery;
@@ -136,8 +165,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto ref = reference_normalize(input);
     require(norm == ref, "normalize_recovery_code matches the reference", input);
 
+    const auto code = reference_code(input);
+    TypedCode typed;
+    const bool took = normalize_code(input, 6, typed);
+    require(took == code.has_value() && (!took || typed.view() == *code), "normalize_code matches the reference",
+            input);
     bool is_otp = false;
-    for (const auto& c : g->window_codes) is_otp = is_otp || input == c;
+    for (const auto& c : g->window_codes) is_otp = is_otp || (code && *code == c);
     bool is_recovery = false;
     for (const auto& c : g->recovery_canonical) is_recovery = is_recovery || (ref && *ref == c);
 

@@ -30,7 +30,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         return 0;
     }
     require(!uri->account.empty(), "a parsed URI has an account");
-    require(!uri->secret.empty() && uri->secret.size() <= authctl::kMaxSecretBytes, "secret is 1..kMaxSecretBytes");
+    require(uri->secret.size() >= authctl::kMinSecretBytes && uri->secret.size() <= authctl::kMaxSecretBytes,
+            "secret is kMinSecretBytes..kMaxSecretBytes");
 
     auto built = authctl::build_key_uri(*uri);
     if (!built) {

@@ -295,6 +295,33 @@ TEST_F(ModuleTest, ReplayedCodeIsRefusedCountedAndNamed)
     EXPECT_EQ(log.find(c), std::string::npos) << "a code reached the log";
 }
 
+// Issue 19, point 9: the code as the app shows it ("123 456") is the code.
+TEST_F(ModuleTest, ACodeTypedInGroupsAsTheAppShowsItIsAccepted)
+{
+    const Enrollment e = enroll("alice");
+    const std::string c = totp_now(e, 1);
+    const auto r = auth("alice", {c.substr(0, 3) + " " + c.substr(3)});
+    EXPECT_EQ(r.rc, PAM_SUCCESS) << r.conv.all_messages();
+    EXPECT_EQ(tally("alice").failures, 0U);
+    // The same code with a dash: the same step, so now a replay.
+    const auto again = auth("alice", {c.substr(0, 3) + "-" + c.substr(3)});
+    EXPECT_EQ(again.rc, PAM_AUTH_ERR);
+    EXPECT_NE(again.conv.all_messages().find("already used"), std::string::npos) << again.conv.all_messages();
+    // Anything but one space or one dash between digits is a wrong code, counted.
+    const std::string n = totp_now(e, 2);
+    EXPECT_EQ(auth("alice", {n.substr(0, 3) + " - " + n.substr(3)}).rc, PAM_AUTH_ERR);
+    EXPECT_EQ(tally("alice").failures, 2U);
+    const Enrollment ec = enroll("carol");
+    const std::string cc = totp_now(ec, 1);
+    EXPECT_EQ(auth("carol", {"  " + cc.substr(0, 3) + "-" + cc.substr(3) + " "}).rc, PAM_SUCCESS);
+    // Eight digits, as apps group them: 1234 5678.
+    EnrollParams p;
+    p.digits = 8;
+    const Enrollment e8 = enroll("bob", p);
+    const std::string c8 = totp_now(e8, 1);
+    EXPECT_EQ(auth("bob", {c8.substr(0, 4) + " " + c8.substr(4)}).rc, PAM_SUCCESS);
+}
+
 TEST_F(ModuleTest, RecoveryCodeWorksOnceConfirmsAndSaysHowManyAreLeft)
 {
     enroll("alice", {}, 4);

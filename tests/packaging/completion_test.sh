@@ -15,7 +15,7 @@ complete_words() {
 }
 offers() { local want=$1; shift; [[ " $(complete_words "$@")" == *" $want "* ]]; }
 check "every subcommand of authctl --help is offered" \
-  test "$(complete_words authctl '')" = "audit config enroll fleet import lock recovery remove reset show status unlock verify "
+  test "$(complete_words authctl '')" = "audit config enroll fleet import lock recovery remove reset resync show status unlock verify "
 check "a prefix completes to its subcommand" test "$(complete_words authctl enr)" = "enroll "
 check "options come from the subcommand's --help" offers --recovery-codes authctl enroll --
 check "...after a global option too" offers --grant-group authctl --dir /tmp enroll --
@@ -30,6 +30,7 @@ check "nested subcommands (fleet)" test "$(complete_words authctl fleet '')" = "
 check "fleet push options" offers --dry-run authctl fleet push --
 check "--store values" test "$(complete_words authctl status --store '')" = "file fleet "
 check "--fleet-conf on every record command" offers --fleet-conf authctl verify --
+check "resync completes its options" offers --fleet-conf authctl resync --
 check "--qr values" test "$(complete_words authctl enroll --qr '')" = "ansi none png: svg: utf8 "
 check "--algorithm values" test "$(complete_words authctl enroll --algorithm sha)" = "sha1 sha256 sha512 "
 check "-u completes user names" offers root authctl status -u ro

@@ -358,6 +358,42 @@ TEST_F(LoginTest, HotpAdvancesAndLooksAhead)
     EXPECT_EQ(enrollment("hugo").counter, 11U);
 }
 
+// Codes as the apps show them: "123 456", "123-456" (normalize_code).
+TEST_F(LoginTest, ACodeTypedInGroupsIsTheSameCode)
+{
+    opts_.lockout.deny = 0;  // every attempt evaluated
+    enroll("gina");
+    const std::string code = totp("gina", T0);
+    const std::string spaced = code.substr(0, 3) + " " + code.substr(3);
+    auto r = attempt("gina", " " + spaced + " ", T0);
+    EXPECT_EQ(r.outcome, Outcome::success);
+    // The same step typed another way is still that step: a replay.
+    r = attempt("gina", code.substr(0, 3) + "-" + code.substr(3), T0);
+    EXPECT_EQ(r.outcome, Outcome::wrong_code);
+    EXPECT_TRUE(r.replayed);
+    const std::string next = totp("gina", T0 + 30);
+    EXPECT_EQ(attempt("gina", next.substr(0, 3) + "-" + next.substr(3), T0).outcome, Outcome::success);
+    // Anything else is a wrong code, counted.
+    for (const std::string& bad : {next.substr(0, 3) + "  " + next.substr(3), next.substr(0, 3) + "--" + next.substr(3),
+                                   next.substr(0, 3) + " - " + next.substr(3), next.substr(0, 3) + "a" + next.substr(4)})
+        EXPECT_EQ(attempt("gina", bad, T0).outcome, Outcome::wrong_code) << bad;
+    EXPECT_EQ(tally("gina").failures, 4U);
+    // Eight digits in two groups of four.
+    EnrollParams p;
+    p.digits = 8;
+    enroll("otto", p);
+    const std::string eight = totp("otto", T0);
+    EXPECT_EQ(attempt("otto", eight.substr(0, 4) + " " + eight.substr(4), T0).outcome, Outcome::success);
+    // HOTP too.
+    p = {};
+    p.type = OtpType::hotp;
+    enroll("hans", p);
+    const std::string h = code_at("hans", 0);
+    EXPECT_EQ(attempt("hans", h.substr(0, 2) + " " + h.substr(2, 2) + " " + h.substr(4), T0).outcome,
+              Outcome::success);
+    EXPECT_EQ(enrollment("hans").counter, 1U);
+}
+
 TEST_F(LoginTest, HotpCounterAtTheEndOfItsRangeMatchesNothingAndStaysReadable)
 {
     EnrollParams p;

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <tuple>
 
 namespace authctl {
 namespace {
@@ -143,6 +144,80 @@ TEST(Otp, CodeSyntax)
                                 6));
     EXPECT_FALSE(is_code_syntax("", 6));
     EXPECT_TRUE(is_code_syntax("00000000", 8));
+}
+
+// What normalize_code makes of `typed` for `digits`: the digits, or "REFUSED".
+std::string normalized(std::string_view typed, unsigned digits = 6)
+{
+    TypedCode out;
+    if (!normalize_code(typed, digits, out)) {
+        EXPECT_TRUE(out.view().empty()) << "a refused code leaves nothing behind";
+        return "REFUSED";
+    }
+    return std::string(out.view());
+}
+
+TEST(Otp, NormalizeCodeTakesTheGroupsAppsShow)
+{
+    EXPECT_EQ(normalized("123456"), "123456");
+    EXPECT_EQ(normalized("123 456"), "123456");
+    EXPECT_EQ(normalized("123-456"), "123456");
+    EXPECT_EQ(normalized("12 34 56"), "123456");
+    EXPECT_EQ(normalized("1 2 3 4 5 6"), "123456");
+    EXPECT_EQ(normalized("12 34-56"), "123456") << "spaces and one dash";
+    EXPECT_EQ(normalized("  123 456 "), "123456") << "spaces at either end";
+    EXPECT_EQ(normalized("1234 5678", 8), "12345678");
+    EXPECT_EQ(normalized("1234-5678", 8), "12345678");
+    EXPECT_EQ(normalized("123 4567", 7), "1234567");
+    EXPECT_EQ(normalized("000 000"), "000000");
+}
+
+TEST(Otp, NormalizeCodeRefusesAnythingElse)
+{
+    for (const char* bad : {"12a456", "123  456", "123--456", "123 - 456", "123- 456", "123 -456", "12-34-56",
+                            "-123456", "123456-", "- 123456", "123\t456", "123456\t", "\t123456", "123_456", "123.456", "12345", "1234567",
+                            "123 4567", "", "   ", "-", "+123456", "\xc2\xa0" "123456", "123\xc2\xa0" "456"})
+        EXPECT_EQ(normalized(bad), "REFUSED") << "'" << bad << "'";
+    EXPECT_EQ(normalized(std::string("123\0" "456", 7)), "REFUSED");
+    EXPECT_EQ(normalized("123 456", 8), "REFUSED");
+    EXPECT_EQ(normalized("1234 5678", 6), "REFUSED");
+    EXPECT_EQ(normalized("123456", 5), "REFUSED") << "digits out of range";
+    EXPECT_EQ(normalized("123456789", 9), "REFUSED");
+    // A refusal empties what a previous call left.
+    TypedCode out;
+    ASSERT_TRUE(normalize_code("123 456", 6, out));
+    EXPECT_FALSE(normalize_code("123 45a", 6, out));
+    EXPECT_TRUE(out.view().empty());
+}
+
+TEST(Otp, FindConsecutiveFindsTwoCodesInARow)
+{
+    const SecretBytes key = ascii_key("12345678901234567890");
+    // RFC 4226 Appendix D: counter 3 is 969429, 4 is 338314, 5 is 254676.
+    auto m = find_consecutive(key, HashAlgo::sha1, 6, "969429", "338314", 0, 10);
+    ASSERT_TRUE(m);
+    ASSERT_TRUE(m->has_value());
+    EXPECT_EQ(**m, 3U);
+    // Not consecutive, in the wrong order, or CODE1 outside the range: not found.
+    for (auto [c1, c2, first, count] :
+         {std::tuple{"969429", "254676", 0, 10}, std::tuple{"338314", "969429", 0, 10},
+          std::tuple{"969429", "338314", 4, 10}, std::tuple{"969429", "338314", 0, 3}}) {
+        auto none = find_consecutive(key, HashAlgo::sha1, 6, c1, c2, static_cast<std::uint64_t>(first),
+                                     static_cast<std::uint64_t>(count));
+        ASSERT_TRUE(none);
+        EXPECT_FALSE(none->has_value()) << c1 << " " << c2 << " from " << first << " x" << count;
+    }
+    // CODE1 at the last counter of the range, CODE2 one past it: found.
+    auto edge = find_consecutive(key, HashAlgo::sha1, 6, "969429", "338314", 3, 1);
+    ASSERT_TRUE(edge && edge->has_value());
+    EXPECT_EQ(**edge, 3U);
+    // Bounds and shapes.
+    EXPECT_FALSE(find_consecutive(key, HashAlgo::sha1, 6, "969429", "338314", 0, 0));
+    EXPECT_FALSE(find_consecutive(key, HashAlgo::sha1, 6, "969429", "338314", 0, kMaxResyncCounters + 1));
+    EXPECT_FALSE(find_consecutive(key, HashAlgo::sha1, 6, "969429", "338314", UINT64_MAX - 5, 6));
+    EXPECT_TRUE(find_consecutive(key, HashAlgo::sha1, 6, "969429", "338314", UINT64_MAX - 6, 6));
+    EXPECT_FALSE(find_consecutive(key, HashAlgo::sha1, 6, "969 429", "338314", 0, 10)) << "takes digits only";
+    EXPECT_FALSE(find_consecutive(SecretBytes{}, HashAlgo::sha1, 6, "969429", "338314", 0, 10));
 }
 
 TEST(Otp, FindCounterReturnsTheMatchingCounter)

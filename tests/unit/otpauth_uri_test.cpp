@@ -124,6 +124,24 @@ void expect_bad(const std::string& uri, const std::string& needle)
     EXPECT_NE(r.error().detail.find(needle), std::string::npos) << r.error().detail;
 }
 
+// Issue 19, point 7: no key under 80 bits enters through a URI, or leaves in one.
+TEST(OtpauthUri, KeysUnder80BitsAreRefused)
+{
+    expect_bad("otpauth://totp/alice?secret=AE", "secret must be 10 to 128 bytes (at least 80 bits)");       // 1 byte
+    expect_bad("otpauth://totp/alice?secret=AEBAGBAFAYDQQCI", "secret must be 10 to 128 bytes");  // 9 bytes
+    auto ten = parse_key_uri("otpauth://totp/alice?secret=AEBAGBAFAYDQQCIK");                    // 10 bytes
+    ASSERT_TRUE(ten) << ten.error().message();
+    EXPECT_EQ(ten->secret.size(), 10U);
+    KeyUri k;
+    k.account = "alice";
+    k.secret = SecretBytes(9);
+    auto built = build_key_uri(k);
+    ASSERT_FALSE(built);
+    EXPECT_NE(built.error().detail.find("10 to 128 bytes"), std::string::npos) << built.error().detail;
+    k.secret = SecretBytes(10);
+    EXPECT_TRUE(build_key_uri(k));
+}
+
 TEST(OtpauthUri, RefusesHostileInput)
 {
     const std::string s = std::string("secret=") + kSecretB32;

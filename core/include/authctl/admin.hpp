@@ -33,13 +33,17 @@ struct PendingEnrollment {
 Result<PendingEnrollment> prepare_enrollment(const EnrollParams& params, std::size_t recovery_count, std::int64_t now);
 
 // Checks a code against a pending enrollment (as a login would, with the
-// window of `opts`). On a match the enrollment is marked confirmed and the
+// window of `opts`, the code read by normalize_code). On a match the enrollment is marked confirmed and the
 // matched step/counter is consumed, so the same code cannot then log in.
 Result<bool> confirm_enrollment(PendingEnrollment& pending, std::string_view code, const Options& opts,
                                 std::int64_t now);
 
 // Stores a pending enrollment for `user`. Refuses (Errc::exists) to replace an
-// existing enrollment unless `force`. The failure tally (and any lock) is kept.
+// existing enrollment unless `force`, and (Errc::invalid_argument) a secret
+// under kMinSecretBytes. The failure tally (and any lock) is kept. Replacing
+// an enrollment with the same key and parameters (same_enrollment: a
+// re-import) keeps the higher replay state of the two (merge_replay_state),
+// so a code already used stays refused.
 // `granted_groups` are recorded so that remove_user can undo them.
 Status store_enrollment(const Store& store, std::string_view user, PendingEnrollment&& pending, bool force,
                         const std::vector<std::string>& granted_groups = {});
@@ -84,6 +88,28 @@ Result<RemoveResult> remove_user(const Store& store, std::string_view user);
 // Replaces the recovery codes of an enrolled user; Errc::not_found when not enrolled.
 Result<std::vector<SecretBytes>> regenerate_recovery(const Store& store, std::string_view user, std::size_t count);
 
+// HOTP resynchronisation (`authctl resync`): how far past the stored counter
+// CODE1 is looked for. A token pressed more often than that needs a new enrollment.
+inline constexpr std::uint64_t kResyncCounters = 1000;
+
+struct ResyncResult {
+    bool found = false;         // false: no pair matched; nothing changed
+    std::uint64_t before = 0;   // the stored counter (the next one a login accepts)
+    std::uint64_t matched = 0;  // found: CODE1's counter (CODE2's is the next)
+    std::uint64_t after = 0;    // found: the new stored counter, past CODE2's
+};
+// Sets the HOTP counter of `user` past two consecutive codes: CODE1 at one of
+// the kResyncCounters counters from the stored one on, CODE2 at the next
+// (the lowest such pair; codes read by normalize_code). One critical section
+// under the user's lock; marks the enrollment confirmed (the codes prove the
+// token). A pair not found changes nothing and counts no failure (an
+// administrator runs it, not a login), nor does a success clear any failure or
+// lock (`reset` does). Errc::not_found when not enrolled; Errc::invalid_argument
+// for a TOTP enrollment (its codes follow the clock) or a code that is not
+// the enrollment's digits.
+Result<ResyncResult> resync_hotp(const Store& store, std::string_view user, std::string_view code1,
+                                 std::string_view code2);
+
 // One line of `authctl status`.
 struct StatusRow {
     std::string user;
@@ -99,6 +125,7 @@ struct StatusRow {
     std::int64_t last_success = 0;                 // 0 = never (or not recorded: a version-1 record)
     std::string last_success_source;
     std::size_t recovery_left = 0;                 // unused recovery codes
+    std::size_t weak_secret_bytes = 0;             // a key under kMinSecretBytes (an old record): its size; else 0
     std::uint32_t failures_since_success = 0;      // since the last success, from every source
     std::uint32_t sources_since_success = 0;       // distinct sources of those (per_source)
     struct Source {

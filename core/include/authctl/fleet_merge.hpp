@@ -62,6 +62,12 @@ struct TransferDecision {
 // secret compared in constant time; replay state and confirmation ignored).
 bool same_enrollment(const Enrollment& a, const Enrollment& b) noexcept;
 
+// The replay state of two copies of the same enrollment (same_enrollment):
+// `into` takes the higher TOTP last_step and HOTP counter of the two, so no
+// code used with either is accepted again; confirmed if either is. Also what
+// a re-import of the same key keeps (store_enrollment).
+void merge_replay_state(Enrollment& into, const Enrollment& other) noexcept;
+
 // The decision for one user (see the rule above). `source` is the record to
 // move; `destination` the destination's current record (nullopt: none).
 TransferDecision decide_transfer(const UserRecord& source, const std::optional<UserRecord>& destination, bool force);

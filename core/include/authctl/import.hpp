@@ -76,7 +76,8 @@ struct OathFile {
 
 // Parses a pam_oath usersfile: `TYPE USER PIN SECRET [COUNTER [OTP [TIME]]]`
 // with TYPE one of HOTP, HOTP/E[/D], HOTP/T<step>[/D]. Lines with a PIN are
-// skipped (authctl has no PINs), as are unknown types; the reason is kept.
+// skipped (authctl has no PINs), as are unknown types and keys under
+// kMinSecretBytes (80 bits); the reason is kept.
 Result<OathFile> parse_oath_usersfile(std::string_view text, std::int64_t now);
 
 // pam_faillock's configuration, carried over to authctl.conf

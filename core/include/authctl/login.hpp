@@ -58,8 +58,9 @@ struct AttemptResult {
 // the time and source as the last success -- all before the lock is released.
 // A refused code that matches a TOTP step at or below the last accepted
 // (within the window) or the HOTP counter accepted last is reported as
-// `replayed` (still counted; never accepted). A code that is not `digits`
-// digits is tried as a recovery code, else counted as wrong. The result is
+// `replayed` (still counted; never accepted). The code is read as
+// normalize_code reads it ("123 456" is 123456); one it does not take is
+// tried as a recovery code, else counted as wrong. The result is
 // returned only once the store acknowledged every write (LockedRecord::finish). Errc::invalid_argument
 // when ctx.now <= 0 (a clock before 1970 is not trusted).
 Result<AttemptResult> attempt_code(const Store& store, const LoginContext& ctx, const Options& opts,

@@ -23,7 +23,7 @@ struct KeyUri {
     OtpType type = OtpType::totp;
     std::string issuer;   // may be empty
     std::string account;  // required
-    SecretBytes secret;   // required, 1..kMaxSecretBytes
+    SecretBytes secret;   // required, kMinSecretBytes..kMaxSecretBytes
     HashAlgo algo = HashAlgo::sha1;
     unsigned digits = 6;
     unsigned period = 30;       // TOTP only
@@ -31,6 +31,11 @@ struct KeyUri {
 };
 
 inline constexpr std::size_t kMaxSecretBytes = 128;
+// Every key that enters authctl (enroll, import, a URI, store_enrollment) has
+// at least this many bytes: 80 bits, what pam_google_authenticator writes.
+// Records already stored are read with 1 byte and up (a record the parser
+// refused would lock its user out); `authctl status` and `audit` flag them.
+inline constexpr std::size_t kMinSecretBytes = 10;
 inline constexpr std::size_t kMaxUriLength = 2048;
 inline constexpr std::size_t kMaxLabelPart = 256;
 

@@ -33,7 +33,7 @@ struct Enrollment {
     unsigned digits = 6;
     unsigned period = 30;                    // TOTP
     std::uint64_t counter = 0;               // HOTP: the next counter to accept
-    SecretBytes secret;                      // 1..kMaxSecretBytes
+    SecretBytes secret;                      // 1..kMaxSecretBytes (new keys: kMinSecretBytes..)
     std::int64_t created = 0;                // Unix time
     bool confirmed = false;                  // a code has been verified for it
     std::optional<std::uint64_t> last_step;  // TOTP: highest time step accepted
