@@ -14,6 +14,7 @@
 #include <pwd.h>
 #include <set>
 
+#include "authctl/admin.hpp"
 #include "authctl/store.hpp"
 #include "commands.hpp"
 #include "group_edit.hpp"
@@ -115,6 +116,17 @@ void run_audit(const AuditArgs& a)
     } else {
         for (const auto& e : listing->unexpected)
             findings.push_back({"unexpected_entry", {}, {}, {}, e, where + ": unexpected entry '" + e + "'"});
+        // Records that no longer belong to their account (issue 19, point 5).
+        auto scanned = (*store)->scan([&](const std::string& u, Result<std::optional<UserRecord>>&& rec) {
+            if (!rec || !*rec || !(*rec)->enrollment) return;
+            const auto user = find_user(u);
+            const BindingStatus b = binding_status((*rec)->account, u, user.has_value() || store->fleet != nullptr,
+                                                   user ? binding_uid(*store, *user) : std::nullopt);
+            if (b.state == BindingStatus::State::orphaned)
+                findings.push_back({"orphaned_record", u, {}, {}, b.why, u + ": orphaned record: " + b.why});
+        });
+        if (!scanned)
+            findings.push_back({"state", {}, {}, {}, scanned.error().message(), where + ": " + scanned.error().message()});
     }
 
     std::set<std::string> checked;  // users already looked at through a group

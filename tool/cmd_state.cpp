@@ -51,6 +51,14 @@ std::string lock_text(const StatusRow& r)
                                                   : " until " + utc_time(r.lock.until) + " UTC");
 }
 
+// Whether the row's record still belongs to its account (issue 19, point 5).
+BindingStatus binding_of(const StoreHandle& store, const StatusRow& r)
+{
+    const auto u = find_user(r.user);
+    return binding_status(r.account, r.user, u.has_value() || store.fleet != nullptr,
+                          u ? binding_uid(store, *u) : std::nullopt);
+}
+
 struct StatusArgs {
     Common common;
     std::string user;
@@ -104,6 +112,9 @@ void run_status(const StatusArgs& a)
                 j["last_success_from"] =
                     r.last_success_source.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.last_success_source);
                 j["recovery_left"] = r.recovery_left;
+                const BindingStatus b = binding_of(store, r);
+                j["binding"] = binding_state_name(b.state);
+                j["orphaned"] = b.state == BindingStatus::State::orphaned ? nlohmann::json(b.why) : nlohmann::json(nullptr);
             }
             out.push_back(j);
         }
@@ -132,6 +143,8 @@ void run_status(const StatusArgs& a)
         for (const auto& r : rows) {
             if (!r.error.empty()) continue;
             if (r.lock.locked) std::cout << quoted_name(r.user) << ": " << lock_text(r) << "\n";
+            if (const BindingStatus b = binding_of(store, r); b.state == BindingStatus::State::orphaned)
+                std::cout << quoted_name(r.user) << ": ORPHANED record: " << b.why << "\n";
             if (!a.user.empty() && r.last_success > 0)
                 std::cout << quoted_name(r.user) << ": last successful login " << utc_time(r.last_success) << " UTC"
                           << (r.last_success_source.empty() ? "" : " from " + r.last_success_source) << "\n";
