@@ -235,7 +235,8 @@ SecretBytes serialize_record(const UserRecord& rec)
         auto stem = encode_user_name(rec.account->name);
         std::string v = rec.account->uid ? std::to_string(*rec.account->uid) : std::string("-");
         v += ' ';
-        v += stem ? *stem : std::string("-");  // validate_record refuses a name that does not encode
+        // validate_record refuses a name that does not encode; "%" never parses back either.
+        v += stem ? *stem : std::string("%");
         line("account", v);
     }
     if (const auto& e = rec.enrollment) {
