@@ -126,7 +126,8 @@ void run_audit(const AuditArgs& a)
                 findings.push_back({"orphaned_record", u, {}, {}, b.why, u + ": orphaned record: " + b.why});
         });
         if (!scanned)
-            findings.push_back({"state", {}, {}, {}, scanned.error().message(), where + ": " + scanned.error().message()});
+            findings.push_back(
+                {"state", {}, {}, {}, scanned.error().message(), where + ": " + scanned.error().message()});
     }
 
     std::set<std::string> checked;  // users already looked at through a group

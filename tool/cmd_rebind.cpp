@@ -46,7 +46,8 @@ void run_rebind(const RebindArgs& a)
     if (a.common.json) {
         auto j = [](const std::optional<AccountBinding>& b) {
             if (!b) return nlohmann::json(nullptr);
-            return nlohmann::json({{"uid", b->uid ? nlohmann::json(*b->uid) : nlohmann::json(nullptr)}, {"name", b->name}});
+            return nlohmann::json(
+                {{"uid", b->uid ? nlohmann::json(*b->uid) : nlohmann::json(nullptr)}, {"name", b->name}});
         };
         std::cout << nlohmann::json({{"user", name}, {"account", j(to)}, {"was", j(*before)}}).dump(2) << "\n";
         return;

@@ -114,7 +114,8 @@ void run_status(const StatusArgs& a)
                 j["recovery_left"] = r.recovery_left;
                 const BindingStatus b = binding_of(store, r);
                 j["binding"] = binding_state_name(b.state);
-                j["orphaned"] = b.state == BindingStatus::State::orphaned ? nlohmann::json(b.why) : nlohmann::json(nullptr);
+                j["orphaned"] =
+                    b.state == BindingStatus::State::orphaned ? nlohmann::json(b.why) : nlohmann::json(nullptr);
             }
             out.push_back(j);
         }

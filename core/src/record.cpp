@@ -458,7 +458,8 @@ Result<UserRecord> parse_record(std::string_view text)
         auto name = sp == std::string_view::npos ? Result<std::string>(make_error(Errc::corrupt, ""))
                                                  : decode_user_name(v->substr(sp + 1));
         if ((uid != "-" && !n) || !name)
-            return f.corrupt(K("account"), "must be 'UID NAME' (UID a number or -, NAME a user name as file names spell it)");
+            return f.corrupt(K("account"),
+                             "must be 'UID NAME' (UID a number or -, NAME a user name as file names spell it)");
         rec.account = AccountBinding{uid == "-" ? std::nullopt : n, std::move(*name)};
     }
     auto type = f.take(K("type"));

@@ -795,7 +795,8 @@ TEST_F(Cli, EnrollBindsStatusAndAuditNameOrphansAndRebindFixesThem)
     std::vector<std::string> orphans;
     const auto audit = nlohmann::json::parse(r.out);
     for (const auto& f : audit.at("findings"))
-        if (f.at("kind") == "orphaned_record") orphans.push_back(f.at("user").get<std::string>() + ": " + f.at("detail").get<std::string>());
+        if (f.at("kind") == "orphaned_record")
+            orphans.push_back(f.at("user").get<std::string>() + ": " + f.at("detail").get<std::string>());
     ASSERT_EQ(orphans.size(), 2U) << r.out;
     EXPECT_NE(orphans[0].find("alice: the record of 'alice' belongs to uid 1500"), std::string::npos) << orphans[0];
     EXPECT_EQ(orphans[1], "zed: no such user");
