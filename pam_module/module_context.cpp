@@ -90,6 +90,7 @@ int Session::get_account(Account& out)
     out.in_user_db = out.exists;
     out.name = out.exists ? pw->pw_name : user;
     out.is_root = out.exists && pw->pw_uid == 0;
+    if (out.exists) out.uid = static_cast<std::uint32_t>(pw->pw_uid);
     // faillock's admin_group: its members are handled as root is.
     if (out.exists && !out.is_root && !opts_.admin_group.empty())
         out.is_root = pam_modutil_user_in_group_nam_nam(pamh_, out.name.c_str(), opts_.admin_group.c_str()) != 0;

@@ -39,6 +39,7 @@ struct Account {
     bool exists = false;     // in the user database (and a name the store can hold)
     bool in_user_db = false; // in the user database (whether or not the store can hold the name)
     bool is_root = false;    // uid 0, or a member of admin_group (faillock's meaning: root's rules apply)
+    std::uint32_t uid = 0;   // when it exists: its uid, for the record's binding
 };
 
 // True when `user` has a line in /etc/passwd itself (not only through a name

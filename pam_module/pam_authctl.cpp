@@ -123,7 +123,7 @@ int authenticate_code(Session& s, const Options& opts, const Account& acct)
     if (auto st = logins.open(opts); !st) return fail_closed(s, opts, acct.name, st.error());
     const std::string source = s.source();
     const std::string service = s.service();
-    LoginContext ctx{acct.name, acct.is_root, source, std::time(nullptr), service};
+    LoginContext ctx{acct.name, acct.is_root, source, std::time(nullptr), service, acct.uid};
 
     auto info = logins->lock_info(ctx);
     if (!info) return fail_closed(s, opts, acct.name, info.error());

@@ -147,6 +147,12 @@ namespace {
 
 }  // namespace
 
+std::optional<std::uint32_t> binding_uid(const StoreHandle& store, const SystemUser& user)
+{
+    if (store.fleet != nullptr) return std::nullopt;
+    return static_cast<std::uint32_t>(user.uid);
+}
+
 SystemUser require_user(const std::string& name)
 {
     auto u = find_user(name);

@@ -87,6 +87,15 @@ struct SystemUser {
 SystemUser require_user(const std::string& name);
 std::optional<SystemUser> find_user(const std::string& name);
 
+// The uid a record is bound to on this store (issue 19): the user's uid on a
+// host's own state directory; none on the fleet database, whose hosts may
+// give one name different uids (a fleet's records are bound by name).
+std::optional<std::uint32_t> binding_uid(const StoreHandle& store, const SystemUser& user);
+inline AccountBinding account_binding(const StoreHandle& store, const SystemUser& user)
+{
+    return AccountBinding{binding_uid(store, user), user.name};
+}
+
 // Reads a code: from the terminal without echo (prompting on stderr) when
 // stdin is a terminal, else one line from stdin.
 std::string read_code(const std::string& prompt);

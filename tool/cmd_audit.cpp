@@ -14,6 +14,7 @@
 #include <pwd.h>
 #include <set>
 
+#include "authctl/admin.hpp"
 #include "authctl/store.hpp"
 #include "commands.hpp"
 #include "group_edit.hpp"
@@ -125,6 +126,18 @@ void run_audit(const AuditArgs& a)
                                     quoted_name(user) + ": " + weak_secret_text(n)});
         });
         if (!st) findings.push_back({"state", {}, {}, {}, st.error().message(), where + ": " + st.error().message()});
+        // Records that no longer belong to their account (issue 19, point 5).
+        auto scanned = (*store)->scan([&](const std::string& u, Result<std::optional<UserRecord>>&& rec) {
+            if (!rec || !*rec || !(*rec)->enrollment) return;
+            const auto user = find_user(u);
+            const BindingStatus b = binding_status((*rec)->account, u, user.has_value() || store->fleet != nullptr,
+                                                   user ? binding_uid(*store, *user) : std::nullopt);
+            if (b.state == BindingStatus::State::orphaned)
+                findings.push_back({"orphaned_record", u, {}, {}, b.why, u + ": orphaned record: " + b.why});
+        });
+        if (!scanned)
+            findings.push_back(
+                {"state", {}, {}, {}, scanned.error().message(), where + ": " + scanned.error().message()});
     }
 
     std::set<std::string> checked;  // users already looked at through a group

@@ -193,6 +193,7 @@ void run_enroll(const EnrollArgs& a)
     }
     const std::vector<SecretBytes> codes = std::move(pending->recovery_codes);
     const Enrollment shown = pending->enrollment.clone();
+    pending->account = account_binding(store, user);
     if (auto st = store_enrollment(*store, user.name, std::move(*pending), a.force, granted); !st)
         fail(Error{st.error().code, undo_granted(st.error().detail)});
     if (a.common.json) {

@@ -89,6 +89,7 @@ Outcome import_ga(const StoreHandle* store, const Options& opts, const SystemUse
                              std::to_string(f->scratch_codes.size()) + " scratch codes as recovery codes" +
                              (action == ImportAction::replace ? ", replacing its enrollment" : "");
     if (!a.dry_run) {
+        pending->account = account_binding(*store, user);
         if (auto st = store_enrollment(**store, user.name, std::move(*pending), a.force); !st) fail(st.error());
     }
     std::cout << user.name << (a.dry_run ? ": would import " : ": imported ") << what << "\n";
@@ -165,6 +166,7 @@ void run_oath(const OathArgs& a)
             problems.push_back("line " + std::to_string(e.line) + ": " + e.user + ": no such user");
             continue;
         }
+        e.pending.account = account_binding(store, *user);
         if (auto st = store_enrollment(*store, user->name, std::move(e.pending), a.force); !st) {
             problems.push_back("line " + std::to_string(e.line) + ": " + e.user + ": " + st.error().message());
             continue;

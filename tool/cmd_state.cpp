@@ -100,6 +100,14 @@ std::size_t locked_sources(const StatusRow& r)
         std::count_if(r.sources.begin(), r.sources.end(), [](const StatusRow::Source& s) { return s.lock.locked; }));
 }
 
+// Whether the row's record still belongs to its account (issue 19, point 5).
+BindingStatus binding_of(const StoreHandle& store, const StatusRow& r)
+{
+    const auto u = find_user(r.user);
+    return binding_status(r.account, r.user, u.has_value() || store.fleet != nullptr,
+                          u ? binding_uid(store, *u) : std::nullopt);
+}
+
 struct StatusArgs {
     Common common;
     std::string user;
@@ -159,6 +167,10 @@ void run_status(const StatusArgs& a)
                 for (const auto& src : r.sources) sources.push_back(source_json(src));
                 j["sources"] = std::move(sources);
                 j["weak_secret"] = r.weak_secret_bytes > 0;
+                const BindingStatus b = binding_of(store, r);
+                j["binding"] = binding_state_name(b.state);
+                j["orphaned"] =
+                    b.state == BindingStatus::State::orphaned ? nlohmann::json(b.why) : nlohmann::json(nullptr);
             }
             out.push_back(j);
         }
@@ -202,6 +214,8 @@ void run_status(const StatusArgs& a)
                                                           : std::string())
                           << " since the last successful login\n";
             if (r.weak_secret_bytes > 0) std::cout << quoted_name(r.user) << ": " << weak_secret_text(r.weak_secret_bytes) << "\n";
+            if (const BindingStatus b = binding_of(store, r); b.state == BindingStatus::State::orphaned)
+                std::cout << quoted_name(r.user) << ": ORPHANED record: " << b.why << "\n";
             if (!a.user.empty() && r.last_success > 0)
                 std::cout << quoted_name(r.user) << ": last successful login " << utc_time(r.last_success) << " UTC"
                           << (r.last_success_source.empty() ? "" : " from " + r.last_success_source) << "\n";

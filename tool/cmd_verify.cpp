@@ -30,7 +30,7 @@ void run_verify(VerifyArgs& a)
         wipe_string(code);
         throw Failure(kExitUsage, "no code given (nothing was checked or counted)");
     }
-    const LoginContext ctx{user.name, user.uid == 0, "authctl-verify", now(), "authctl-verify"};
+    const LoginContext ctx{user.name, user.uid == 0, "authctl-verify", now(), "authctl-verify", binding_uid(store, user)};
     // The decision is core's; on the fleet database, by the database's clock.
     auto r = attempt_code(*store, ctx, opts, code);
     wipe_string(code);

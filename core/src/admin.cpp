@@ -4,6 +4,8 @@
 #include <algorithm>
 
 #include "authctl/fleet_merge.hpp"
+#include "authctl/login.hpp"
+#include "authctl/username.hpp"
 
 namespace authctl {
 namespace {
@@ -74,6 +76,7 @@ Status store_enrollment(const Store& store, std::string_view user, PendingEnroll
         merge_replay_state(pending.enrollment, *slot->enrollment);
     slot->enrollment = std::move(pending.enrollment);
     slot->recovery = std::move(pending.recovery);
+    if (pending.account) slot->account = std::move(pending.account);
     for (const auto& g : granted_groups)
         if (std::find(slot->granted_groups.begin(), slot->granted_groups.end(), g) == slot->granted_groups.end())
             slot->granted_groups.push_back(g);
@@ -255,6 +258,7 @@ StatusRow status_row(std::string_view user, const Result<std::optional<UserRecor
     row.last_success = r.tally.last_success;
     row.last_success_source = r.tally.last_success_source;
     row.recovery_left = r.recovery.hashes.size();
+    row.account = r.account;
     row.failures_since_success = r.tally.failures_since_success;
     row.sources_since_success = r.tally.sources_since_success;
     // Asked only when a source carries a lock, as for the user's.
@@ -273,6 +277,51 @@ StatusRow status_row(std::string_view user, const Result<std::optional<UserRecor
     std::stable_sort(row.sources.begin(), row.sources.end(),
                      [](const StatusRow::Source& a, const StatusRow::Source& b) { return a.lock.locked > b.lock.locked; });
     return row;
+}
+
+Result<std::optional<AccountBinding>> rebind_user(const Store& store, std::string_view user,
+                                                  const AccountBinding& account)
+{
+    if (auto st = validate_user_name(account.name); !st) return st.error();
+    auto held = store.lock(user);
+    if (!held) return held.error();
+    auto& slot = held->record();
+    if (!slot) return make_error(Errc::not_found, "user '" + std::string(user) + "' has no record");
+    std::optional<AccountBinding> before = slot->account;
+    slot->account = account;
+    if (auto st = store_changes(*held); !st) return st.error();
+    return before;
+}
+
+BindingStatus binding_status(const std::optional<AccountBinding>& account, std::string_view user, bool exists,
+                             std::optional<std::uint32_t> uid)
+{
+    BindingStatus out;
+    if (!exists) {
+        out.state = BindingStatus::State::orphaned;
+        out.why = "no such user";
+        return out;
+    }
+    if (!account) return out;
+    LoginContext ctx{user, false, {}, 0};
+    ctx.uid = uid;
+    if (auto st = check_binding(account, ctx); !st) {
+        out.state = BindingStatus::State::orphaned;
+        out.why = st.error().detail;
+        return out;
+    }
+    out.state = BindingStatus::State::bound;
+    return out;
+}
+
+const char* binding_state_name(BindingStatus::State s) noexcept
+{
+    switch (s) {
+        case BindingStatus::State::unbound: return "unbound";
+        case BindingStatus::State::bound: return "bound";
+        case BindingStatus::State::orphaned: return "orphaned";
+    }
+    return "unbound";
 }
 
 }  // namespace authctl

@@ -93,12 +93,22 @@ bool same_enrollment(const Enrollment& a, const Enrollment& b) noexcept
     return params && secret;
 }
 
+// A transfer moves a record between stores whose hosts may give the user
+// other uids (issue 19): the binding travels by name only, and a store that
+// compares uids learns the uid again at the user's next login there.
+static std::optional<AccountBinding> by_name(std::optional<AccountBinding> account)
+{
+    if (account) account->uid = std::nullopt;
+    return account;
+}
+
 TransferDecision decide_transfer(const UserRecord& source, const std::optional<UserRecord>& destination, bool force)
 {
     TransferDecision d;
     if (!destination) {
         d.action = TransferAction::copied;
         d.result = source.clone();
+        d.result->account = by_name(source.account);
         return d;
     }
     UserRecord out = destination->clone();
@@ -138,6 +148,9 @@ TransferDecision decide_transfer(const UserRecord& source, const std::optional<U
         out.tally.last_success_source = source.tally.last_success_source;
     }
     merge_groups(out.granted_groups, source.granted_groups);
+    // The binding goes with the enrollment: the source's when it was taken from there.
+    const bool taken = d.action == TransferAction::copied || d.action == TransferAction::replaced;
+    out.account = by_name(taken && source.account ? source.account : out.account ? out.account : source.account);
     if (d.action == TransferAction::merged && same_record(out, *destination)) {
         d.action = TransferAction::already_there;
         return d;

@@ -85,6 +85,24 @@ Status check_clock(std::int64_t now)
     return Ok{};
 }
 
+Status check_binding(const std::optional<AccountBinding>& account, const LoginContext& ctx)
+{
+    if (!account) return Ok{};
+    const AccountBinding& b = *account;
+    const std::string user(ctx.user);
+    if (b.uid && ctx.uid) {
+        if (*b.uid == *ctx.uid) return Ok{};
+        return make_error(Errc::insecure, "the record of '" + sanitize_source(user) + "' belongs to uid " +
+                                              std::to_string(*b.uid) + ", the account has uid " +
+                                              std::to_string(*ctx.uid) + " (check, then `authctl rebind -u " +
+                                              sanitize_source(user) + "`)");
+    }
+    if (b.name == ctx.user) return Ok{};
+    return make_error(Errc::insecure, "the record of '" + sanitize_source(user) + "' belongs to user '" +
+                                          sanitize_source(b.name) + "' (check, then `authctl rebind -u " +
+                                          sanitize_source(user) + "`)");
+}
+
 Result<AttemptResult> attempt_code(const Store& store, const LoginContext& caller, const Options& opts,
                                    std::string_view code)
 {
@@ -113,6 +131,9 @@ Result<AttemptResult> attempt_code(const Store& store, const LoginContext& calle
         return finished(*held, r);
     }
     UserRecord& rec = *slot;
+    // Before anything is counted or evaluated: another account's secret is
+    // not tried at all (the refusal is the administrator's to clear).
+    if (auto st = check_binding(rec.account, ctx); !st) return st.error();
 
     // Count first: the failure is on disk before the code is looked at, so an
     // attempt whose outcome cannot be recorded (disk full, a file-size limit
@@ -162,6 +183,11 @@ Result<AttemptResult> attempt_code(const Store& store, const LoginContext& calle
     r.failures = since.failures;
     r.sources = since.sources;
     r.recovery_left = rec.recovery.hashes.size();
+    // Bind an unbound record (from before version 3) to the account that just
+    // proved it holds the secret; refresh the name of a renamed account; fill
+    // in the uid of a record bound by name only when this login knows it.
+    AccountBinding bound{ctx.uid ? ctx.uid : (rec.account ? rec.account->uid : std::nullopt), std::string(ctx.user)};
+    if (!rec.account || *rec.account != bound) rec.account = std::move(bound);
     if (auto st = held->commit(); !st) return st.error();
     return finished(*held, r);
 }

@@ -2,6 +2,7 @@
 #include "authctl/otp.hpp"
 
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
@@ -23,6 +24,14 @@ EVP_MAC* hmac_method() noexcept
     static std::atomic<EVP_MAC*> cached{nullptr};
     EVP_MAC* mac = cached.load(std::memory_order_acquire);
     if (mac != nullptr) return mac;
+    // Before the first fetch of a fresh process, libcrypto and its default
+    // library context are initialised here, and checked: OpenSSL 3.0 uses a
+    // default context whose initialisation ran out of memory all the same
+    // (its locks NULL: SIGSEGV in EVP_MAC_fetch), while asking for it first
+    // reports the failure (issue 19, point 8). LOAD_CONFIG is what an
+    // implicit initialisation does.
+    if (OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CONFIG, nullptr) != 1) return nullptr;
+    if (OSSL_LIB_CTX_get0_global_default() == nullptr) return nullptr;
     mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
     if (mac == nullptr) return nullptr;
     EVP_MAC* expected = nullptr;

@@ -9,6 +9,7 @@
 
 #include "authctl/base32.hpp"
 #include "authctl/text.hpp"
+#include "authctl/username.hpp"
 
 namespace authctl {
 namespace {
@@ -74,9 +75,9 @@ std::optional<T> parse_decimal(std::string_view v)
 
 // Every key a record may hold. Only "recovery", "source" and "granted_group"
 // may repeat. lock_reason and last_success exist from version 2 on, each only
-// when set; since_success and source from version 3 on, likewise.
-constexpr std::array<std::string_view, 22> kKeys = {
-    "authctl-user", "type",          "algorithm",    "digits",        "period",
+// when set; since_success, source and account from version 3 on, likewise.
+constexpr std::array<std::string_view, 23> kKeys = {
+    "authctl-user", "account",       "type",          "algorithm",    "digits",        "period",
     "last_step",    "counter",       "secret",       "created",       "confirmed",
     "recovery_kdf", "recovery",      "failures",     "first_failure", "last_failure",
     "last_source",  "locked_until",  "lock_reason",  "last_success",  "since_success",
@@ -192,6 +193,7 @@ UserRecord UserRecord::clone() const
     r.recovery = recovery;
     r.tally = tally;
     r.granted_groups = granted_groups;
+    r.account = account;
     return r;
 }
 
@@ -238,6 +240,15 @@ SecretBytes serialize_record(const UserRecord& rec)
         line(key, std::string_view(digits, static_cast<std::size_t>(res.ptr - digits)));
     };
     number("authctl-user", kRecordVersion);
+    if (rec.account) {
+        // account UID NAME: the name as the store spells it in file names (no spaces, printable ASCII).
+        auto stem = encode_user_name(rec.account->name);
+        std::string v = rec.account->uid ? std::to_string(*rec.account->uid) : std::string("-");
+        v += ' ';
+        // validate_record refuses a name that does not encode; "%" never parses back either.
+        v += stem ? *stem : std::string("%");
+        line("account", v);
+    }
     if (const auto& e = rec.enrollment) {
         line("type", otp_type_name(e->type));
         line("algorithm", algo_name(e->algo));
@@ -417,6 +428,7 @@ Status validate_record(const UserRecord& rec)
         std::sort(keys.begin(), end);
         if (std::adjacent_find(keys.begin(), end) != end) return refuse("a 'source' key is written twice");
     }
+    if (rec.account && !encode_user_name(rec.account->name)) return refuse("'account' does not name a valid user");
     if (rec.granted_groups.size() > kMaxGrantedGroups) return refuse("too many 'granted_group' lines");
     for (const auto& g : rec.granted_groups)
         if (!valid_group_name(g)) return refuse("'granted_group' is not a group name");
@@ -484,6 +496,19 @@ Result<UserRecord> parse_record(std::string_view text)
                                              std::to_string(kMinRecordVersion) + " to " +
                                              std::to_string(kRecordVersion) + ")");
     UserRecord rec;
+    if (*version >= 3 && f.has(K("account"))) {
+        auto v = f.take(K("account"));
+        if (!v) return v.error();
+        const auto sp = v->find(' ');
+        const std::string_view uid = v->substr(0, sp);
+        const auto n = parse_decimal<std::uint32_t>(uid);
+        auto name = sp == std::string_view::npos ? Result<std::string>(make_error(Errc::corrupt, ""))
+                                                 : decode_user_name(v->substr(sp + 1));
+        if ((uid != "-" && !n) || !name)
+            return f.corrupt(K("account"),
+                             "must be 'UID NAME' (UID a number or -, NAME a user name as file names spell it)");
+        rec.account = AccountBinding{uid == "-" ? std::nullopt : n, std::move(*name)};
+    }
     auto type = f.take(K("type"));
     if (!type) return type.error();
     if (*type != "none") {

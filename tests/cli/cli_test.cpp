@@ -1233,6 +1233,66 @@ TEST_F(Cli, AuditFindsUnenrolledAdminsAndUnsafeState)
     EXPECT_NE(r.out.find("group or others"), std::string::npos) << r.out;
 }
 
+// issue 19, point 5: enroll binds the record to the user's uid; status and
+// audit name an orphaned record (no such user, or another uid); rebind fixes it.
+TEST_F(Cli, EnrollBindsStatusAndAuditNameOrphansAndRebindFixesThem)
+{
+    enroll_json("alice");
+    const std::string s = nlohmann::json::parse(authctl({"show", "-u", "alice", "--json"}).out).at("secret");
+    EXPECT_NE(test::read_file(state_ + "/alice.rec").find("\naccount 1000 alice\n"), std::string::npos);
+    nlohmann::json j = status_json("alice");
+    EXPECT_EQ(j.at("binding"), "bound");
+    EXPECT_EQ(j.at("orphaned"), nullptr);
+    // The record of an earlier alice (uid 1500), as after userdel + useradd.
+    CmdResult r = authctl({"rebind", "-u", "alice", "--uid", "1500"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.out, "alice: record bound to uid 1500 ('alice') (was uid 1000 ('alice'))\n");
+    // A record whose user is gone.
+    test::write_file(state_ + "/zed.rec", test::read_file(state_ + "/alice.rec"), 0600);
+    r = authctl({"status"});
+    EXPECT_NE(r.out.find("alice: ORPHANED record: the record of 'alice' belongs to uid 1500, the account has uid 1000 "
+                         "(check, then `authctl rebind -u alice`)"),
+              std::string::npos)
+        << r.out;
+    EXPECT_NE(r.out.find("zed: ORPHANED record: no such user"), std::string::npos) << r.out;
+    j = status_json("alice");
+    EXPECT_EQ(j.at("binding"), "orphaned");
+    EXPECT_NE(j.at("orphaned").get<std::string>().find("belongs to uid 1500"), std::string::npos) << j;
+    r = authctl({"audit", "--group", "sudo", "--no-sudo", "--json"});
+    EXPECT_EQ(r.code, 1);
+    std::vector<std::string> orphans;
+    const auto audit = nlohmann::json::parse(r.out);
+    for (const auto& f : audit.at("findings"))
+        if (f.at("kind") == "orphaned_record")
+            orphans.push_back(f.at("user").get<std::string>() + ": " + f.at("detail").get<std::string>());
+    ASSERT_EQ(orphans.size(), 2U) << r.out;
+    EXPECT_NE(orphans[0].find("alice: the record of 'alice' belongs to uid 1500"), std::string::npos) << orphans[0];
+    EXPECT_EQ(orphans[1], "zed: no such user");
+    r = authctl({"audit", "--group", "sudo", "--no-sudo"});
+    EXPECT_NE(r.out.find("zed: orphaned record: no such user"), std::string::npos) << r.out;
+    // The code is refused for the account that now has the name, and nothing is counted.
+    r = authctl({"verify", "-u", "alice", oathtool_totp(s, std::time(nullptr))});
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.err.find("belongs to uid 1500"), std::string::npos) << r.err;
+    EXPECT_EQ(status_json("alice").at("failures"), 0);
+    // Checked by the administrator: re-bound to the uid the user database gives.
+    r = authctl({"rebind", "-u", "alice", "--json"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(nlohmann::json::parse(r.out),
+              nlohmann::json({{"user", "alice"},
+                              {"account", {{"uid", 1000}, {"name", "alice"}}},
+                              {"was", {{"uid", 1500}, {"name", "alice"}}}}));
+    EXPECT_EQ(status_json("alice").at("binding"), "bound");
+    EXPECT_EQ(authctl({"verify", "-u", "alice", oathtool_totp(s, std::time(nullptr))}).code, 0);
+    // Usage: a user the database does not know needs --uid; a user without a record is an error.
+    r = authctl({"rebind", "-u", "nosuchuser"});
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.err.find("no such user 'nosuchuser' (give --uid to bind anyway)"), std::string::npos) << r.err;
+    r = authctl({"rebind", "-u", "carol"});
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.err.find("has no record"), std::string::npos) << r.err;
+}
+
 TEST_F(Cli, ImportSaysWhatIsNotCarriedSkipsWhatIsImportedAndDryRunWritesNothing)
 {
     // A file as pam_google_authenticator leaves it after some use: a learnt

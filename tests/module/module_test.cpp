@@ -7,10 +7,15 @@
 
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <dlfcn.h>
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
 #include <sstream>
 #include <pwd.h>
 #include <sched.h>
@@ -265,6 +270,137 @@ TEST_F(ModuleTest, WrongCodeFailsAndCounts)
     EXPECT_EQ(r.rc, PAM_AUTH_ERR);
     EXPECT_EQ(tally("alice").failures, 1U);
     EXPECT_EQ(tally("alice").last_source, "192.0.2.10");
+}
+
+// issue 19, point 5: `userdel alice; useradd alice` with a new uid leaves the
+// old alice's record behind (simulated here from the record's side: the
+// user database of the test is fixed, alice has uid 1000, so the record says
+// the old alice had 1500); and bob's record renamed to alice's file.
+TEST_F(ModuleTest, ARecordOfAnotherUidIsRefusedWithALogLineAndAnUnboundOneIsBound)
+{
+    const Enrollment e = enroll("alice");  // as a version-2 record: unbound
+    EXPECT_EQ(auth("alice", {totp_now(e)}).rc, PAM_SUCCESS);
+    auto rec = UserStore::open(state_)->load("alice");
+    ASSERT_TRUE(rec && *rec && (*rec)->account);
+    EXPECT_EQ(*(*rec)->account, (AccountBinding{1000U, "alice"})) << "bound to the uid the user database gives";
+
+    auto bind = [this](const std::string& user, const AccountBinding& b) {
+        auto held = UserStore::open(state_)->lock(user);
+        ASSERT_TRUE(held);
+        held->record()->account = b;
+        ASSERT_TRUE(held->commit());
+    };
+    bind("alice", AccountBinding{1500U, "alice"});
+    syslog_->drain();
+    const auto r = auth("alice", {totp_now(e, 1)});
+    EXPECT_EQ(r.rc, PAM_SERVICE_ERR);
+    EXPECT_EQ(tally("alice").failures, 0U) << "not counted";
+    if (syslog_->available()) {
+        const std::string log = syslog_->drain();
+        EXPECT_NE(log.find("user alice: refused: insecure file: the record of 'alice' belongs to uid 1500, the "
+                           "account has uid 1000 (check, then `authctl rebind -u alice`)"),
+                  std::string::npos)
+            << log;
+    }
+    bind("alice", AccountBinding{1000U, "alice"});  // what `authctl rebind -u alice` does
+    EXPECT_EQ(auth("alice", {totp_now(e, 1)}).rc, PAM_SUCCESS);
+
+    // bob's record (bob has uid 1001) copied to alice: bob's code does not log alice in.
+    const Enrollment b = enroll("bob");
+    EXPECT_EQ(auth("bob", {totp_now(b)}).rc, PAM_SUCCESS);
+    test::write_file(state_ + "/alice.rec", test::read_file(state_ + "/bob.rec"), 0600);
+    EXPECT_EQ(auth("alice", {totp_now(b, 1)}).rc, PAM_SERVICE_ERR);
+    // nullok does not let a refused record pass as "not enrolled".
+    EXPECT_EQ(auth("alice", {totp_now(b, 1)}, "nullok").rc, PAM_SERVICE_ERR);
+}
+
+// issue 19, point 8: an allocation failure anywhere in a fresh process's
+// login (libpam, the module, libcrypto's first initialisation) ends in a PAM
+// result, never a crash. Each run is a new process (oom_login under the
+// fail_alloc injector) failing its Nth allocation from pam_start on: every N
+// up to 300 (libcrypto's first initialisation, where OpenSSL 3.0 used to
+// crash, is there), then evenly spaced N up to the end of a login (about
+// 5000), some 600 runs in all. The user is root from the machine's own user
+// database (read only): nss_wrapper itself calls exit() when an allocation
+// fails and then deadlocks in its destructor, which would test nss_wrapper.
+TEST_F(ModuleTest, AnAllocationFailureInAFreshProcessIsAPamResultNeverACrash)
+{
+    ASSERT_NE(::getpwnam("root"), nullptr);
+    const Enrollment e = enroll("root");
+    const std::string service = stack("");
+    const std::string record = test::read_file(state_ + "/root.rec");  // each run starts from it
+    std::vector<std::string> env;
+    for (char** p = environ; *p != nullptr; ++p)
+        if (std::strncmp(*p, "LD_PRELOAD=", 11) != 0 && std::strncmp(*p, "NSS_WRAPPER", 11) != 0 &&
+            std::strncmp(*p, "AUTHCTL_FAIL_ALLOC_AT=", 22) != 0)
+            env.emplace_back(*p);
+    env.push_back(std::string("LD_PRELOAD=") + AUTHCTL_FAIL_ALLOC);
+    const test::TempDir io;
+    const std::string err_file = io / "stderr";
+    // One login failing allocation n (0: none); the wait status.
+    auto login = [&](long n) {
+        test::write_file(state_ + "/root.rec", record, 0600);
+        std::vector<std::string> e_n = env;
+        e_n.push_back("AUTHCTL_FAIL_ALLOC_AT=" + std::to_string(n));
+        std::vector<char*> envp;
+        for (auto& v : e_n) envp.push_back(v.data());
+        envp.push_back(nullptr);
+        std::vector<std::string> argv = {AUTHCTL_OOM_LOGIN, confdir_, service, "root", totp_now(e)};
+        std::vector<char*> args;
+        for (auto& a : argv) args.push_back(a.data());
+        args.push_back(nullptr);
+        const pid_t pid = ::fork();
+        if (pid == 0) {
+            const int null = ::open("/dev/null", O_WRONLY);
+            const int err = ::open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+            ::dup2(null, 1);
+            ::dup2(err, 2);
+            ::alarm(20);  // a hang shows as SIGALRM
+            ::execve(args[0], args.data(), envp.data());
+            ::_exit(127);
+        }
+        int ws = 0;
+        if (pid < 0 || ::waitpid(pid, &ws, 0) != pid) return -1;
+        return ws;
+    };
+    // The whole login once, counting its allocations.
+    const int clean = login(0);
+    ASSERT_TRUE(WIFEXITED(clean)) << clean;
+    ASSERT_EQ(WEXITSTATUS(clean), 100 + PAM_SUCCESS) << test::read_file(err_file);
+    long total = 0;
+    ASSERT_EQ(std::sscanf(test::read_file(err_file).c_str(), "oom_login: %ld allocations", &total), 1);
+    ASSERT_GT(total, 300) << "a login allocates more than that";
+
+    const auto started = std::chrono::steady_clock::now();
+    std::vector<long> tried;
+    for (long n = 1; n <= 300; ++n) tried.push_back(n);
+    const long stride = std::max(1L, (total - 300) / 300);
+    for (long n = 300 + stride; n <= total; n += stride) tried.push_back(n);
+    std::vector<std::string> crashes;
+    std::size_t refused = 0;
+    for (const long n : tried) {
+        const int ws = login(n);
+        ASSERT_NE(ws, -1);
+        if (WIFSIGNALED(ws)) {
+            crashes.push_back(std::to_string(n) + ": signal " + std::to_string(WTERMSIG(ws)));
+            continue;
+        }
+        ASSERT_TRUE(WIFEXITED(ws));
+        const int rc = WEXITSTATUS(ws) % 100;  // 100 +: the failure came after the last counted allocation
+        ASSERT_NE(WEXITSTATUS(ws), 127) << "could not run " << AUTHCTL_OOM_LOGIN;
+        // A failure after the decision (in pam_end, syslog) may leave it
+        // PAM_SUCCESS; else a PAM error. Never anything else.
+        EXPECT_LT(rc, _PAM_RETURN_VALUES) << "allocation " << n;
+        if (rc != PAM_SUCCESS) ++refused;
+    }
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
+    EXPECT_TRUE(crashes.empty()) << crashes.size() << " of " << tried.size() << " runs crashed, first at allocation "
+                                 << crashes.front();
+    EXPECT_GT(refused, 0U) << "no injected failure changed the result: the injector does not work";
+    std::cout << "[ oom ] a login allocates " << total << " times; " << tried.size() << " runs (every allocation to "
+              << "300, then every " << stride << "th), " << refused << " refused, " << crashes.size() << " crashed, "
+              << ms << " ms\n";
 }
 
 // A code used again (as right after `authctl enroll --confirm`): refused and

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <string>
 
 #include "authctl/record.hpp"
@@ -143,6 +144,12 @@ UserRecord arbitrary_record(Source& src)
     const std::uint64_t n_groups = src.below(kMaxGrantedGroups + 2);
     for (std::uint64_t i = 0; i < n_groups; ++i)
         r.granted_groups.push_back(src.below(6) == 0 ? groups[src.below(9)] : groups[src.below(3)]);
+    if (src.below(3) == 0) {
+        const std::string names[] = {"alice", "../x y", "-", "", "caf\xc3\xa9", std::string(300, 'n'), "a\x01"};
+        std::optional<std::uint32_t> uid;
+        if (src.below(3) != 0) uid = pick_u32({0, 1000, std::numeric_limits<std::uint32_t>::max()});
+        r.account = AccountBinding{uid, names[src.below(7)]};
+    }
     return r;
 }
 

@@ -51,6 +51,30 @@ TEST(FleetMerge, AnAbsentDestinationGetsACopy)
     EXPECT_EQ(text(*d.result), text(src));
 }
 
+// issue 19, point 5: a record's binding travels by name only (the hosts on
+// either side may give the user other uids), with the enrollment it goes with.
+TEST(FleetMerge, TheAccountBindingTravelsByNameWithItsEnrollment)
+{
+    UserRecord src = enrolled();
+    src.account = AccountBinding{1000U, "alice"};
+    auto d = decide_transfer(src, std::nullopt, false);
+    ASSERT_TRUE(d.result);
+    EXPECT_EQ(d.result->account, (AccountBinding{std::nullopt, "alice"}));
+    UserRecord dst = enrolled();
+    dst.account = AccountBinding{2000U, "old"};
+    d = decide_transfer(src, some(dst), true);  // replaced: the source's binding
+    ASSERT_EQ(d.action, TransferAction::replaced);
+    EXPECT_EQ(d.result->account, (AccountBinding{std::nullopt, "alice"}));
+    UserRecord tally_only;
+    tally_only.tally.failures = 3;
+    tally_only.tally.locked_until = 1700000800;  // a later lock: the result differs from the destination
+    tally_only.tally.lock_reason = LockReason::failures;
+    d = decide_transfer(tally_only, some(dst), false);  // merged: the destination's binding stays
+    ASSERT_EQ(d.action, TransferAction::merged);
+    ASSERT_TRUE(d.result);
+    EXPECT_EQ(d.result->account, (AccountBinding{std::nullopt, "old"}));
+}
+
 TEST(FleetMerge, ATallyOnlyDestinationGetsTheEnrollmentAndKeepsItsLock)
 {
     const UserRecord src = enrolled(OtpType::totp, 2);

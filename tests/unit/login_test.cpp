@@ -528,6 +528,73 @@ TEST_F(LoginTest, CorruptRecordIsAnErrorNeverNotEnrolled)
     EXPECT_EQ(test::read_file(dir_ + "/zoe.rec"), "authctl-user 1\ntype totp\n");  // untouched
 }
 
+// issue 19, point 5: a record is bound to its account's uid.
+TEST_F(LoginTest, ARecordBoundToAnotherUidIsRefusedUncountedAndUnevaluated)
+{
+    enroll("frank");
+    {
+        auto held = store_->lock("frank");
+        ASSERT_TRUE(held);
+        held->record()->account = AccountBinding{1001U, "frank"};
+        ASSERT_TRUE(held->commit());
+    }
+    const std::string right = totp("frank", T0);
+    // frank deleted and the name given to a new account with uid 1002.
+    LoginContext ctx{"frank", false, "192.0.2.1", T0};
+    ctx.uid = 1002U;
+    auto r = attempt_code(*store_, ctx, opts_, right);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, Errc::insecure);
+    EXPECT_NE(r.error().detail.find("belongs to uid 1001, the account has uid 1002"), std::string::npos)
+        << r.error().detail;
+    EXPECT_NE(r.error().detail.find("authctl rebind -u frank"), std::string::npos);
+    EXPECT_EQ(tally("frank").failures, 0U);                        // not counted
+    EXPECT_FALSE(enrollment("frank").last_step.has_value());        // not consumed
+    // The account it belongs to logs in with it.
+    ctx.uid = 1001U;
+    r = attempt_code(*store_, ctx, opts_, right);
+    ASSERT_TRUE(r) << r.error().message();
+    EXPECT_EQ(r->outcome, Outcome::success);
+}
+
+TEST_F(LoginTest, AnUnboundRecordIsBoundAtItsNextSuccessAndARenamedOneByUid)
+{
+    enroll("gina");  // as a version-2 record: no binding
+    LoginContext ctx{"gina", false, "192.0.2.1", T0};
+    ctx.uid = 1005U;
+    auto r = attempt_code(*store_, ctx, opts_, "000000");  // a failure binds nothing
+    ASSERT_TRUE(r);
+    EXPECT_FALSE((*store_->load("gina"))->account);
+    r = attempt_code(*store_, ctx, opts_, totp("gina", T0));
+    ASSERT_TRUE(r) << r.error().message();
+    EXPECT_EQ(r->outcome, Outcome::success);
+    ASSERT_TRUE((*store_->load("gina"))->account);
+    EXPECT_EQ(*(*store_->load("gina"))->account, (AccountBinding{1005U, "gina"}));
+    // bob's record renamed to alice's file: bob's uid, refused for alice's.
+    {
+        auto held = store_->lock("alice");
+        ASSERT_TRUE(held);
+        held->record() = (*store_->load("gina"))->clone();
+        ASSERT_TRUE(held->commit());
+    }
+    LoginContext alice{"alice", false, "192.0.2.1", T0 + 60};
+    alice.uid = 1000U;
+    r = attempt_code(*store_, alice, opts_, totp("alice", T0 + 60));
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, Errc::insecure);
+    // Without a uid (the fleet agent), the name decides.
+    alice.uid = std::nullopt;
+    r = attempt_code(*store_, alice, opts_, totp("alice", T0 + 60));
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().detail.find("belongs to user 'gina'"), std::string::npos) << r.error().detail;
+    // The same uid under a new name (usermod -l): the same account; the name follows.
+    alice.uid = 1005U;
+    r = attempt_code(*store_, alice, opts_, totp("alice", T0 + 60));
+    ASSERT_TRUE(r) << r.error().message();
+    EXPECT_EQ(r->outcome, Outcome::success);
+    EXPECT_EQ(*(*store_->load("alice"))->account, (AccountBinding{1005U, "alice"}));
+}
+
 TEST_F(LoginTest, ExternalFailuresAndSuccessShareTheTally)
 {
     LoginContext ctx{"pam-user", false, "tty1", T0};

@@ -170,6 +170,35 @@ TEST(Record, RoundTripsLockReasonWhoAndLastSuccess)
                    "repeated");
 }
 
+TEST(Record, RoundTripsTheAccountBindingAndRefusesABadOne)
+{
+    // issue 19, point 5: the uid and name the record belongs to, second line.
+    UserRecord r = sample(OtpType::totp);
+    EXPECT_EQ(text_of(r).find("account "), std::string::npos);  // unbound: no line
+    r.account = AccountBinding{1001U, "bob"};
+    const std::string text = text_of(r);
+    EXPECT_EQ(text.substr(0, 32), "authctl-user 3\naccount 1001 bob\n") << text;
+    auto back = parse_record(text);
+    ASSERT_TRUE(back) << back.error().message();
+    ASSERT_TRUE(back->account);
+    EXPECT_EQ(*back->account, (AccountBinding{1001U, "bob"}));
+    EXPECT_EQ(text_of(*back), text);
+    // Bound by name only (a fleet's record); a name the file names would escape.
+    r.account = AccountBinding{std::nullopt, "../x y"};
+    const std::string by_name = text_of(r);
+    EXPECT_NE(by_name.find("\naccount - %2E.%2Fx%20y\n"), std::string::npos) << by_name;
+    back = parse_record(by_name);
+    ASSERT_TRUE(back) << back.error().message();
+    EXPECT_EQ(*back->account, (AccountBinding{std::nullopt, "../x y"}));
+    for (const char* bad : {"account 1001\n", "account x bob\n", "account 01 bob\n", "account -1 bob\n",
+                            "account 4294967296 bob\n", "account 1 a/b\n", "account 1 bob extra\n"})
+        expect_corrupt(replace(text, "account 1001 bob\n", bad), "'account'");
+    // Version 2 has no such line.
+    expect_corrupt(replace(text, "authctl-user 3\n", "authctl-user 2\n"), "unexpected key 'account'");
+    r.account = AccountBinding{1U, ""};
+    EXPECT_FALSE(validate_record(r));
+}
+
 TEST(Record, RoundTripsTotpHotpAndTallyOnly)
 {
     for (OtpType type : {OtpType::totp, OtpType::hotp}) {

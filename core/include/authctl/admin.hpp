@@ -27,6 +27,7 @@ struct PendingEnrollment {
     Enrollment enrollment;
     RecoverySet recovery;
     std::vector<SecretBytes> recovery_codes;  // plain text, shown once
+    std::optional<AccountBinding> account;    // the account it is for; store_enrollment binds the record to it
 };
 
 // Draws a new secret and `recovery_count` recovery codes (0..kMaxRecoveryCodes).
@@ -85,6 +86,26 @@ struct RemoveResult {
 // Deletes the user's record (enrollment, recovery codes, tally).
 Result<RemoveResult> remove_user(const Store& store, std::string_view user);
 
+// Binds the user's record to `account` (`authctl rebind`, issue 19): after a
+// server move that changed uids, or once an administrator has checked that a
+// refused record belongs to this account after all. Returns the binding it
+// replaced (nullopt: the record was unbound). Errc::not_found without a record.
+Result<std::optional<AccountBinding>> rebind_user(const Store& store, std::string_view user,
+                                                  const AccountBinding& account);
+
+// Whether a record still belongs to its account, for `status` and `audit`.
+struct BindingStatus {
+    enum class State { unbound, bound, orphaned };
+    State state = State::unbound;
+    std::string why;  // orphaned: "no such user", or check_binding's reason
+};
+// `exists`: the user is in the user database; `uid`: its uid there, or
+// nullopt where uids are not compared (the fleet database: bound by name).
+// Orphaned: the user does not exist, or check_binding refuses the record.
+BindingStatus binding_status(const std::optional<AccountBinding>& account, std::string_view user, bool exists,
+                             std::optional<std::uint32_t> uid);
+const char* binding_state_name(BindingStatus::State s) noexcept;  // "unbound", "bound", "orphaned"
+
 // Replaces the recovery codes of an enrolled user; Errc::not_found when not enrolled.
 Result<std::vector<SecretBytes>> regenerate_recovery(const Store& store, std::string_view user, std::size_t count);
 
@@ -133,6 +154,7 @@ struct StatusRow {
         LockState lock;  // in force at `now`
     };
     std::vector<Source> sources;  // every per-source entry of the record, locked ones first
+    std::optional<AccountBinding> account;  // the account the record is bound to (nullopt: unbound)
     std::string error;  // set when the record could not be read (the rest is then empty)
 };
 

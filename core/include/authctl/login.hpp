@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include "authctl/lockout.hpp"
@@ -24,7 +25,22 @@ struct LoginContext {
     std::string_view source;   // the source key (source_key()), for the tally
     std::int64_t now = 0;
     std::string_view service = {};  // the PAM service, for the agent's log lines
+    // The account's uid from the user database, for the record's binding
+    // (check_binding). nullopt: not known here (the fleet agent, whose hosts
+    // may give one name different uids): the binding is then checked by name.
+    std::optional<std::uint32_t> uid = std::nullopt;
 };
+
+// Whether a record bound to `account` may be used for the login of ctx.user (uid ctx.uid): an
+// unbound record may (a version-1/2 record; attempt_code binds it at its next
+// success); a bound one when its uid equals ctx.uid, or, where either uid is
+// unknown, when its name equals ctx.user. A record whose uid matches but whose
+// name does not is the same account renamed (usermod -l) and may be used (its
+// name is updated at the next success). Else Errc::insecure, naming both
+// uids or names and `authctl rebind`: the record was made for another account
+// (the user deleted and the name reused with a new uid, or a file copied or
+// renamed to another user), and its secret must not log this one in.
+Status check_binding(const std::optional<AccountBinding>& account, const LoginContext& ctx);
 
 enum class Outcome {
     success,       // the code (or a recovery code) was accepted and consumed
@@ -62,7 +78,10 @@ struct AttemptResult {
 // normalize_code reads it ("123 456" is 123456); one it does not take is
 // tried as a recovery code, else counted as wrong. The result is
 // returned only once the store acknowledged every write (LockedRecord::finish). Errc::invalid_argument
-// when ctx.now <= 0 (a clock before 1970 is not trusted).
+// when ctx.now <= 0 (a clock before 1970 is not trusted). An enrolled record
+// bound to another account (check_binding) is refused with its error before
+// anything is evaluated or counted; a success binds an unbound record to
+// ctx.user and ctx.uid.
 Result<AttemptResult> attempt_code(const Store& store, const LoginContext& ctx, const Options& opts,
                                    std::string_view code);
 

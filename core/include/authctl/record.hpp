@@ -41,6 +41,19 @@ struct Enrollment {
     Enrollment clone() const;
 };
 
+// The account a record belongs to (record version 3, issue 19): the uid and
+// the name it was enrolled for, or bound to at its first login after an
+// upgrade. A login whose account has another uid (the user deleted and the
+// name given to a new account, a record copied or renamed to another user) is
+// refused (check_binding, login.hpp) until an administrator re-binds it
+// (`authctl rebind`).
+struct AccountBinding {
+    std::optional<std::uint32_t> uid;  // nullopt: bound by name only (a fleet's record: uids differ per host)
+    std::string name;                  // the user name (a valid user name, username.hpp)
+
+    bool operator==(const AccountBinding&) const = default;
+};
+
 inline constexpr std::size_t kMaxGrantedGroups = 8;
 inline constexpr std::size_t kMaxGroupName = 64;
 
@@ -49,6 +62,7 @@ struct UserRecord {
     RecoverySet recovery;
     Tally tally;
     std::vector<std::string> granted_groups;  // added by `authctl enroll --grant-group`; undone by `remove`
+    std::optional<AccountBinding> account;    // nullopt: unbound (a version-1/2 record until its next login)
 
     UserRecord clone() const;
 };
