@@ -379,8 +379,9 @@ struct End {
 
 class Runner {
 public:
-    Runner(const std::vector<ModuleLine>& lines, Facility f, const Context& ctx, bool step_aside)
-        : lines_(lines), f_(f), step_aside_(step_aside)
+    using Fixed = std::function<int(const ModuleLine&)>;
+    Runner(const std::vector<ModuleLine>& lines, Facility f, const Context& ctx, bool step_aside, Fixed fixed = {})
+        : lines_(lines), f_(f), step_aside_(step_aside), fixed_(std::move(fixed))
     {
         for (const auto& l : lines_) roles_.push_back(role_of(l, f, ctx));
     }
@@ -412,7 +413,8 @@ public:
                 continue;
             }
             std::set<std::pair<int, Kind>> tried;
-            for (const Outcome& o : outcomes(m, roles_[s.pc], step_aside_)) {
+            const auto possible = fixed_ ? std::vector<Outcome>{fixed_outcome(m)} : outcomes(m, roles_[s.pc], step_aside_);
+            for (const Outcome& o : possible) {
                 const int action = m.actions[static_cast<std::size_t>(o.retval)];
                 if (!tried.insert({action * 64 + class_of(o.retval), o.kind}).second) continue;
                 step(s, o, action, work, ends);
@@ -427,6 +429,12 @@ public:
     }
 
 private:
+    Outcome fixed_outcome(const ModuleLine& m) const
+    {
+        const int r = m.faulty ? kPamPermDenied : m.missing ? kPamModuleUnknown : fixed_(m);
+        return {r, r == kPamSuccess ? Kind::success : r == kPamIgnore ? Kind::ignore : Kind::failure};
+    }
+
     // The first line after the unit starting at i (a substack with its lines).
     std::size_t next_unit(std::size_t i) const
     {
@@ -499,9 +507,13 @@ private:
             default: {  // a jump over `action` units, not out of the substack
                 const std::size_t limit = scope_end(i);
                 std::size_t j = next;
-                for (int k = 0; k < action && j < limit; ++k) j = next_unit(j);
-                if (j > limit) j = limit;
+                int left = action;
+                for (; left > 0 && j < limit; --left) j = next_unit(j);
                 if (code_between(next, j) && n.skipper < 0 && !n.code_ok) n.skipper = here;
+                if (left > 0) {  // past the end of its stack: libpam's "bad jump in stack", a failure
+                    n.imp = negative;
+                    n.status = st_fail;
+                }
                 next = j;
             }
         }
@@ -521,6 +533,7 @@ private:
     const std::vector<ModuleLine>& lines_;
     Facility f_;
     bool step_aside_;
+    Fixed fixed_;
     std::vector<Role> roles_;
     std::set<State> seen_end_;
 };
@@ -610,7 +623,6 @@ std::optional<std::array<int, kReturnValues>> parse_control(const std::string& c
     constexpr int kUnset = -100;
     std::array<int, kReturnValues> set{};
     set.fill(kUnset);
-    int dflt = kActionBad;
     std::string body = control.substr(1, control.size() - 2);
     for (const auto& item : tokens(body)) {
         const auto eq = item.find('=');
@@ -634,8 +646,9 @@ std::optional<std::array<int, kReturnValues>> parse_control(const std::string& c
             why = "unknown action '" + act + "' in " + control;
             return std::nullopt;
         }
-        if (value == "default") {
-            dflt = action;
+        if (value == "default") {  // as libpam: the values not set so far, now
+            for (auto& v : set)
+                if (v == kUnset) v = action;
             continue;
         }
         const auto it = std::find_if(kValueNames.begin(), kValueNames.end(),
@@ -646,7 +659,7 @@ std::optional<std::array<int, kReturnValues>> parse_control(const std::string& c
         }
         set[static_cast<std::size_t>(it - kValueNames.begin())] = action;
     }
-    for (std::size_t i = 0; i < kReturnValues; ++i) a[i] = set[i] == kUnset ? dflt : set[i];
+    for (std::size_t i = 0; i < kReturnValues; ++i) a[i] = set[i] == kUnset ? kActionBad : set[i];
     return a;
 }
 
@@ -664,6 +677,21 @@ Service load_service(const std::string& name, const Sources& src)
     svc.file = loader.label(name);
     loader.read(name, std::nullopt, 0, 0, svc.file, 0);
     return svc;
+}
+
+std::optional<int> return_value(const std::string& name)
+{
+    const std::string n = lower(name);
+    for (std::size_t i = 0; i < kReturnValues; ++i)
+        if (n == kValueNames[i]) return static_cast<int>(i);
+    return std::nullopt;
+}
+
+bool run_once(const std::vector<ModuleLine>& stack, Facility f, const std::function<int(const ModuleLine&)>& result)
+{
+    Runner r(stack, f, Context{}, false, result);
+    const auto ends = r.run();
+    return !ends.empty() && ends.front().success;
 }
 
 bool asks_code(const Service& svc)

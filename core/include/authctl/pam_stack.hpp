@@ -108,6 +108,14 @@ bool asks_code(const Service& svc);
 // secret (pam_unix, pam_sss, ...): the stack asks for more than the code.
 bool has_other_credential(const Service& svc);
 
+// The return value a pam.conf(5) value name stands for ("auth_err" -> 7).
+std::optional<int> return_value(const std::string& name);
+
+// Runs `stack` once, as pam_dispatch.c does, each line's module returning
+// `result(line)`: whether libpam's answer would be PAM_SUCCESS. (What
+// analyze() does for every outcome; the tests hold it against libpam itself.)
+bool run_once(const std::vector<ModuleLine>& stack, Facility f, const std::function<int(const ModuleLine&)>& result);
+
 // Every finding for one service (see the file comment); ids in docs/authctl.md.
 std::vector<doctor::Finding> analyze(const Service& svc, const Context& ctx);
 
