@@ -27,6 +27,7 @@
 #include "authctl/sshd_check.hpp"
 #include "authctl/store.hpp"
 #include "commands.hpp"
+#include "doctor_login.hpp"
 #include "run_program.hpp"
 
 namespace authctl::cli {
@@ -42,6 +43,8 @@ struct DoctorArgs {
     std::string conf;
     bool no_sshd = false;
     bool json = false;
+    std::string login;              // --login USER: one real transaction instead of the checks
+    std::string service = "sshd";  // --service
 };
 
 constexpr int kSshdTimeoutMs = 10000;
@@ -427,9 +430,19 @@ void register_doctor(CLI::App& app)
                     "Where libpam finds modules named without a path (default: libpam's, under --root)");
     doc->add_option("--conf", da->conf, "Configuration file (default: /etc/security/authctl.conf, under --root)");
     doc->add_flag("--json", da->json, "Print the findings as JSON");
+    doc->add_option("--login", da->login,
+                    "Instead of the checks: one real login as USER (authenticate, then account), asking on this "
+                    "terminal; it uses up a code and counts failures like a real login");
+    doc->add_option("--service", da->service, "The PAM service for --login (default sshd)");
     doc->callback([da] {
         while (da->root.size() > 1 && da->root.back() == '/') da->root.pop_back();
         if (da->root == "/") da->root.clear();
+        if (!da->login.empty()) {
+            if (::geteuid() != 0) fail(kExitUsage, "doctor --login runs the PAM stack as login does: run it as root");
+            const int rc = doctor_login(da->login, da->service, da->root.empty() ? "" : da->root + "/etc/pam.d");
+            if (rc != 0) throw Failure(rc, rc == 1 ? "the login would fail" : "no PAM transaction could be started");
+            return;
+        }
         run_doctor(*da);
     });
 }
