@@ -4,8 +4,10 @@
 # a test stack holding the built pam_authctl.so (pam_start_confdir under
 # --root), answered through a pseudo-terminal (python3's pty): the right code
 # (oathtool) logs in, a wrong one does not and is counted, a locked user is
-# refused without being asked. In a private mount namespace with this test's
-# users only (tests/support/private_users.sh).
+# refused without being asked. Then doctor's checks on this (private) host
+# report a sudo member without an enrollment (authctl audit's finding, reused).
+# In a private mount namespace with this test's users only
+# (tests/support/private_users.sh).
 #   doctor_login_test.sh AUTHCTL PAM_MODULE
 set -euo pipefail
 if [ "${1-}" != --inner ]; then
@@ -85,5 +87,18 @@ if out=$(login -); then fail "locked user let in: $out"; fi
 ! grep -q 'Verification code:' <<<"$out" || fail "a locked user was asked for a code: $out"
 grep -q 'asked: nothing' <<<"$out" || fail "locked: $out"
 grep -q 'the login would fail (auth)' <<<"$out" || fail "locked: $out"
+passed=$((passed + 1))
+
+# 4. doctor (the checks, not --login) on this host: a member of sudo who never
+# enrolled is reported through authctl audit's check; the enrolled user is not.
+echo 'dmember:x:4951:4951::/home/dmember:/bin/bash' >>/etc/passwd
+echo 'dmember:!:19000:0:99999:7:::' >>/etc/shadow
+printf 'dmember:x:4951:\nsudo:x:27:dmember,dlogin\n' >>/etc/group
+printf 'dir = %s\n' "$state" >"$work/authctl.conf"
+out=$("$authctl" doctor --no-sshd --conf "$work/authctl.conf" --json) && fail "doctor exits 0 with findings: $out"
+jq -e '[.findings[] | select(.id == "authctl.audit.not_enrolled")] | length == 1' <<<"$out" >/dev/null \
+  || fail "the unenrolled sudo member is not reported: $out"
+jq -e '[.findings[] | select(.id == "authctl.audit.not_enrolled") | .message | test("dmember")] == [true]' <<<"$out" \
+  >/dev/null || fail "the finding does not name dmember: $out"
 passed=$((passed + 1))
 echo "$passed passed, 0 failed"
