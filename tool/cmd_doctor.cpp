@@ -5,13 +5,13 @@
 // sshd_check); here files are read and sshd is run. Exit 0 clean, 1
 // findings (errors or warnings), 2 something could not be checked.
 #include <dirent.h>
-#include <glob.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <glob.h>
 #include <grp.h>
 #include <iostream>
 #include <memory>
@@ -43,7 +43,7 @@ struct DoctorArgs {
     std::string conf;
     bool no_sshd = false;
     bool json = false;
-    std::string login;              // --login USER: one real transaction instead of the checks
+    std::string login;             // --login USER: one real transaction instead of the checks
     std::string service = "sshd";  // --service
 };
 
@@ -94,11 +94,11 @@ struct Doctor {
         const std::string path = a.conf.empty() ? in_root(kDefaultConfigFile) : a.conf;
         const ConfigCheck check = check_config_file(path, a.conf.empty());
         for (const auto& p : check.problems)
-            doctor::add_finding(findings, make("authctl.config_error", Severity::error, label,
-                                               static_cast<unsigned>(p.line), p.message,
-                                               "pam_authctl refuses every login it is asked about until it is fixed "
-                                               "(except root's console login and cron's account phase)",
-                                               "correct the line; `authctl config check` lists every line at fault"));
+            doctor::add_finding(
+                findings, make("authctl.config_error", Severity::error, label, static_cast<unsigned>(p.line), p.message,
+                               "pam_authctl refuses every login it is asked about until it is fixed "
+                               "(except root's console login and cron's account phase)",
+                               "correct the line; `authctl config check` lists every line at fault"));
         return check.opts;
     }
 
@@ -160,11 +160,12 @@ struct Doctor {
         }
         module_in_use = any_code;
         if (!exists(module_dir + "/pam_authctl.so"))
-            doctor::add_finding(findings, make("authctl.module_not_installed", any_code ? Severity::error : Severity::note,
-                                               module_dir + "/pam_authctl.so", 0,
-                                               "pam_authctl.so is not where libpam looks for modules named without a path",
-                                               "every line naming pam_authctl.so returns PAM_MODULE_UNKNOWN",
-                                               "install the package (or the module) again"));
+            doctor::add_finding(findings,
+                                make("authctl.module_not_installed", any_code ? Severity::error : Severity::note,
+                                     module_dir + "/pam_authctl.so", 0,
+                                     "pam_authctl.so is not where libpam looks for modules named without a path",
+                                     "every line naming pam_authctl.so returns PAM_MODULE_UNKNOWN",
+                                     "install the package (or the module) again"));
         return sshd;
     }
 
@@ -227,17 +228,20 @@ struct Doctor {
         if (!test) return;
         if (test->exit_status != 0) {
             auto loc = sshd_check::error_location(test->err);
-            if (loc.file == config) loc.file = label;
-            else if (!a.root.empty() && loc.file.rfind(a.root, 0) == 0) loc.file = loc.file.substr(a.root.size());
+            if (loc.file == config)
+                loc.file = label;
+            else if (!a.root.empty() && loc.file.rfind(a.root, 0) == 0)
+                loc.file = loc.file.substr(a.root.size());
             if (test->err.find("privilege separation directory") != std::string::npos) {
                 unchecked.push_back("sshd: " + one_line(test->err));
                 return;
             }
-            doctor::add_finding(findings, make("sshd.config_rejected", Severity::error, loc.file.empty() ? label : loc.file,
-                                               loc.line, "sshd -t rejects the configuration: " + one_line(test->err),
-                                               "sshd does not start (or reload) with it: the next restart locks "
-                                               "everyone out of ssh",
-                                               "correct the line, then sshd -t before systemctl reload ssh"));
+            doctor::add_finding(
+                findings, make("sshd.config_rejected", Severity::error, loc.file.empty() ? label : loc.file, loc.line,
+                               "sshd -t rejects the configuration: " + one_line(test->err),
+                               "sshd does not start (or reload) with it: the next restart locks "
+                               "everyone out of ssh",
+                               "correct the line, then sshd -t before systemctl reload ssh"));
             return;
         }
         sshd_check::Context ctx;
@@ -288,20 +292,20 @@ struct Doctor {
         auto store = UserStore::open(dir);
         if (!store) {
             const bool absent = store.error().code == Errc::not_found;
-            doctor::add_finding(findings, make("authctl.state_dir",
-                                               absent && !module_in_use ? Severity::note : Severity::error, opts.dir, 0,
-                                               "state directory: " + store.error().message(),
-                                               "pam_authctl refuses every login it is asked about (fail closed)",
-                                               "root-owned, mode 0700, not a symlink: chown root:root " + opts.dir +
-                                                   " && chmod 0700 " + opts.dir));
+            doctor::add_finding(
+                findings, make("authctl.state_dir", absent && !module_in_use ? Severity::note : Severity::error,
+                               opts.dir, 0, "state directory: " + store.error().message(),
+                               "pam_authctl refuses every login it is asked about (fail closed)",
+                               "root-owned, mode 0700, not a symlink: chown root:root " + opts.dir + " && chmod 0700 " +
+                                   opts.dir));
             return;
         }
         const Status st = store->scan([&](const std::string& user, Result<std::optional<UserRecord>>&& rec) {
             if (rec) return;
-            Finding f = make("authctl.record_unreadable", Severity::error, opts.dir + "/" + quoted_name(user), 0,
-                             user + ": " + rec.error().message(),
-                             "the user cannot log in through the module (it fails closed)",
-                             "authctl status -u " + quoted_name(user) + "; restore the record or enroll again");
+            Finding f =
+                make("authctl.record_unreadable", Severity::error, opts.dir + "/" + quoted_name(user), 0,
+                     user + ": " + rec.error().message(), "the user cannot log in through the module (it fails closed)",
+                     "authctl status -u " + quoted_name(user) + "; restore the record or enroll again");
             doctor::add_finding(findings, std::move(f));
         });
         if (!st)
@@ -340,9 +344,13 @@ struct Doctor {
             auto run = run_program(p.path, p.argv, 5000);
             if (!run || run->exit_status != 0) continue;
             bool synced = false;
-            if (p.argv[0] == "timedatectl") synced = run->out.rfind("yes", 0) == 0;
-            else if (p.argv[0] == "chronyc") synced = run->out.find("Leap status     : Normal") != std::string::npos;
-            else synced = run->out.find("leap=00") != std::string::npos || run->out.find("leap_none") != std::string::npos;
+            if (p.argv[0] == "timedatectl")
+                synced = run->out.rfind("yes", 0) == 0;
+            else if (p.argv[0] == "chronyc")
+                synced = run->out.find("Leap status     : Normal") != std::string::npos;
+            else
+                synced =
+                    run->out.find("leap=00") != std::string::npos || run->out.find("leap_none") != std::string::npos;
             if (!synced)
                 doctor::add_finding(findings,
                                     make("authctl.clock_not_synchronized", Severity::warning, "", 0,
@@ -373,8 +381,7 @@ void run_doctor(const DoctorArgs& a)
     if (::geteuid() != 0) fail(kExitUsage, "doctor reads root-only files: run it as root");
     Doctor d{a, {}, {}};
     const Options opts = d.check_conf();
-    const std::string module_dir =
-        !a.module_dir.empty() ? a.module_dir : d.in_root(AUTHCTL_LIBPAM_MODULE_DIR);
+    const std::string module_dir = !a.module_dir.empty() ? a.module_dir : d.in_root(AUTHCTL_LIBPAM_MODULE_DIR);
     const auto sshd_pam = d.check_pam(opts, module_dir);
     d.check_sshd(sshd_pam, opts);
     d.check_state(opts);
@@ -420,8 +427,9 @@ void register_doctor(CLI::App& app)
 {
     auto da = std::make_shared<DoctorArgs>();
     auto* doc = app.add_subcommand(
-        "doctor", "Find the ways around the code in the PAM stacks and sshd's configuration (exit 0 clean, 1 findings, "
-                  "2 not checked)");
+        "doctor",
+        "Find the ways around the code in the PAM stacks and sshd's configuration (exit 0 clean, 1 findings, "
+        "2 not checked)");
     doc->add_option("--root", da->root, "Read etc/pam.d, etc/security, etc/ssh and the state directory under DIR")
         ->check(CLI::ExistingDirectory);
     doc->add_option("--sshd", da->sshd, "The sshd to ask for its effective configuration (default /usr/sbin/sshd)");

@@ -5,13 +5,13 @@
 #include "doctor_login.hpp"
 
 #include <security/pam_appl.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <string>
+#include <termios.h>
 #include <vector>
 
 #include "authctl/secret.hpp"

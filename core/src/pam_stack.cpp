@@ -17,14 +17,38 @@ using doctor::Finding;
 using doctor::Severity;
 
 // pam.conf(5)'s value names, index = the return value.
-constexpr std::array<const char*, kReturnValues> kValueNames = {
-    "success",        "open_err",          "symbol_err",     "service_err",       "system_err",
-    "buf_err",        "perm_denied",       "auth_err",       "cred_insufficient", "authinfo_unavail",
-    "user_unknown",   "maxtries",          "new_authtok_reqd", "acct_expired",    "session_err",
-    "cred_unavail",   "cred_expired",      "cred_err",       "no_module_data",    "conv_err",
-    "authtok_err",    "authtok_recover_err", "authtok_lock_busy", "authtok_disable_aging", "try_again",
-    "ignore",         "abort",             "authtok_expired", "module_unknown",   "bad_item",
-    "conv_again",     "incomplete"};
+constexpr std::array<const char*, kReturnValues> kValueNames = {"success",
+                                                                "open_err",
+                                                                "symbol_err",
+                                                                "service_err",
+                                                                "system_err",
+                                                                "buf_err",
+                                                                "perm_denied",
+                                                                "auth_err",
+                                                                "cred_insufficient",
+                                                                "authinfo_unavail",
+                                                                "user_unknown",
+                                                                "maxtries",
+                                                                "new_authtok_reqd",
+                                                                "acct_expired",
+                                                                "session_err",
+                                                                "cred_unavail",
+                                                                "cred_expired",
+                                                                "cred_err",
+                                                                "no_module_data",
+                                                                "conv_err",
+                                                                "authtok_err",
+                                                                "authtok_recover_err",
+                                                                "authtok_lock_busy",
+                                                                "authtok_disable_aging",
+                                                                "try_again",
+                                                                "ignore",
+                                                                "abort",
+                                                                "authtok_expired",
+                                                                "module_unknown",
+                                                                "bad_item",
+                                                                "conv_again",
+                                                                "incomplete"};
 constexpr int kNewAuthtokReqd = 12;
 constexpr unsigned kMaxIncludeDepth = 16;  // libpam's PAM_SUBSTACK_MAX_LEVEL
 
@@ -117,11 +141,16 @@ struct Loader {
     static bool facility_of(const std::string& word, Facility& f)
     {
         const std::string w = lower(word);
-        if (w == "auth") f = Facility::auth;
-        else if (w == "account") f = Facility::account;
-        else if (w == "password") f = Facility::password;
-        else if (w == "session") f = Facility::session;
-        else return false;
+        if (w == "auth")
+            f = Facility::auth;
+        else if (w == "account")
+            f = Facility::account;
+        else if (w == "password")
+            f = Facility::password;
+        else if (w == "session")
+            f = Facility::session;
+        else
+            return false;
         return true;
     }
 
@@ -146,9 +175,12 @@ struct Loader {
         const std::string file = label(name);
         std::optional<std::string> text;
         std::string why;
-        if (depth > kMaxIncludeDepth) why = "includes nested too deep";
-        else if (active.count(file) != 0) why = "includes itself";
-        else if (!(text = src.read(name))) why = "cannot read " + file;
+        if (depth > kMaxIncludeDepth)
+            why = "includes nested too deep";
+        else if (active.count(file) != 0)
+            why = "includes itself";
+        else if (!(text = src.read(name)))
+            why = "cannot read " + file;
         if (!why.empty()) {
             for (std::size_t f = 0; f < kFacilities; ++f)
                 if (!only || static_cast<std::size_t>(*only) == f)
@@ -246,8 +278,19 @@ struct Loader {
 
 // ---- running a stack -------------------------------------------------------
 
-enum class Role { code, nullok_code, preauth, authfail, authsucc, account_check, permit, rootok, condition, passive,
-                  credential };
+enum class Role {
+    code,
+    nullok_code,
+    preauth,
+    authfail,
+    authsucc,
+    account_check,
+    permit,
+    rootok,
+    condition,
+    passive,
+    credential
+};
 
 const std::set<std::string>& condition_modules()
 {
@@ -261,15 +304,18 @@ const std::set<std::string>& condition_modules()
 const std::set<std::string>& passive_modules()
 {
     static const std::set<std::string> s = {
-        "pam_env.so",      "pam_faildelay.so", "pam_faillock.so", "pam_echo.so",    "pam_warn.so",
-        "pam_motd.so",     "pam_mail.so",      "pam_lastlog.so",  "pam_limits.so",  "pam_loginuid.so",
-        "pam_keyinit.so",  "pam_selinux.so",   "pam_cap.so",      "pam_systemd.so", "pam_umask.so",
-        "pam_issue.so",    "pam_tty_audit.so", "pam_gnome_keyring.so", "pam_kwallet5.so", "pam_mkhomedir.so",
-        "pam_namespace.so", "pam_xauth.so",    "pam_group.so",    "pam_deny.so"};
+        "pam_env.so",       "pam_faildelay.so", "pam_faillock.so",      "pam_echo.so",     "pam_warn.so",
+        "pam_motd.so",      "pam_mail.so",      "pam_lastlog.so",       "pam_limits.so",   "pam_loginuid.so",
+        "pam_keyinit.so",   "pam_selinux.so",   "pam_cap.so",           "pam_systemd.so",  "pam_umask.so",
+        "pam_issue.so",     "pam_tty_audit.so", "pam_gnome_keyring.so", "pam_kwallet5.so", "pam_mkhomedir.so",
+        "pam_namespace.so", "pam_xauth.so",     "pam_group.so",         "pam_deny.so"};
     return s;
 }
 
-bool is_authctl(const ModuleLine& m) { return module_base(m.module) == "pam_authctl.so"; }
+bool is_authctl(const ModuleLine& m)
+{
+    return module_base(m.module) == "pam_authctl.so";
+}
 
 bool has_arg(const ModuleLine& m, const std::string& a)
 {
@@ -294,7 +340,10 @@ Role role_of(const ModuleLine& m, Facility f, const Context& ctx)
     return Role::credential;
 }
 
-bool is_code(Role r) { return r == Role::code || r == Role::nullok_code || r == Role::account_check; }
+bool is_code(Role r)
+{
+    return r == Role::code || r == Role::nullok_code || r == Role::account_check;
+}
 
 enum class Kind : std::uint8_t { success, success_nullok, failure, ignore };
 
@@ -356,12 +405,12 @@ struct State {
     bool code_ok = false;                                   // pam_authctl checked a code (or the lock, in account)
     bool credential = false;                                // another module took a secret
     bool root = false;                                      // pam_rootok succeeded: the caller is root
-    int nullok_line = -1;   // pam_authctl passed a user by nullok
-    int tolerated = -1;     // pam_authctl failed here and the run went on
-    int skipper = -1;       // this line's done or jump passed pam_authctl by
-    int authsucc = -1;      // pam_authctl authsucc succeeded before any code
-    int locked = -1;        // preauth said locked and the run went on
-    bool asked = false;     // a credential module ran after `locked`
+    int nullok_line = -1;                                   // pam_authctl passed a user by nullok
+    int tolerated = -1;                                     // pam_authctl failed here and the run went on
+    int skipper = -1;                                       // this line's done or jump passed pam_authctl by
+    int authsucc = -1;                                      // pam_authctl authsucc succeeded before any code
+    int locked = -1;                                        // preauth said locked and the run went on
+    bool asked = false;                                     // a credential module ran after `locked`
     bool authsucc_early = false;
 
     auto key() const
@@ -413,7 +462,8 @@ public:
                 continue;
             }
             std::set<std::pair<int, Kind>> tried;
-            const auto possible = fixed_ ? std::vector<Outcome>{fixed_outcome(m)} : outcomes(m, roles_[s.pc], step_aside_);
+            const auto possible =
+                fixed_ ? std::vector<Outcome>{fixed_outcome(m)} : outcomes(m, roles_[s.pc], step_aside_);
             for (const Outcome& o : possible) {
                 const int action = m.actions[static_cast<std::size_t>(o.retval)];
                 if (!tried.insert({action * 64 + class_of(o.retval), o.kind}).second) continue;
@@ -569,8 +619,9 @@ void check_lines(const Service& svc, std::vector<Finding>& out)
             if (m.faulty) {
                 Finding f = at(m, "pam.line_unusable", Severity::error, svc.name);
                 f.message = "libpam cannot use this " + std::string(facility_text(m.facility)) + " line: " + m.fault;
-                f.impact = "the line fails every time it is reached: logins through it fail (a mistake that locks "
-                           "users out), and whatever was meant to run there does not";
+                f.impact =
+                    "the line fails every time it is reached: logins through it fail (a mistake that locks "
+                    "users out), and whatever was meant to run there does not";
                 f.fix = "correct the line (see pam.conf(5)); check with `authctl doctor` again";
                 doctor::add_finding(out, std::move(f));
             } else if (m.missing && !m.silent) {
@@ -632,15 +683,22 @@ std::optional<std::array<int, kReturnValues>> parse_control(const std::string& c
         }
         const std::string value = lower(item.substr(0, eq)), act = lower(item.substr(eq + 1));
         int action = 0;
-        if (act == "ignore") action = kActionIgnore;
-        else if (act == "ok") action = kActionOk;
-        else if (act == "done") action = kActionDone;
-        else if (act == "bad") action = kActionBad;
-        else if (act == "die") action = kActionDie;
-        else if (act == "reset") action = kActionReset;
-        else if (!act.empty() && act.size() < 4 && std::all_of(act.begin(), act.end(), [](char ch) {
-                     return std::isdigit(static_cast<unsigned char>(ch)) != 0;
-                 }) && std::stoi(act) > 0)
+        if (act == "ignore")
+            action = kActionIgnore;
+        else if (act == "ok")
+            action = kActionOk;
+        else if (act == "done")
+            action = kActionDone;
+        else if (act == "bad")
+            action = kActionBad;
+        else if (act == "die")
+            action = kActionDie;
+        else if (act == "reset")
+            action = kActionReset;
+        else if (!act.empty() && act.size() < 4 &&
+                 std::all_of(act.begin(), act.end(),
+                             [](char ch) { return std::isdigit(static_cast<unsigned char>(ch)) != 0; }) &&
+                 std::stoi(act) > 0)
             action = std::stoi(act);
         else {
             why = "unknown action '" + act + "' in " + control;
@@ -651,8 +709,7 @@ std::optional<std::array<int, kReturnValues>> parse_control(const std::string& c
                 if (v == kUnset) v = action;
             continue;
         }
-        const auto it = std::find_if(kValueNames.begin(), kValueNames.end(),
-                                     [&](const char* n) { return value == n; });
+        const auto it = std::find_if(kValueNames.begin(), kValueNames.end(), [&](const char* n) { return value == n; });
         if (it == kValueNames.end()) {
             why = "unknown return value '" + value + "' in " + control;
             return std::nullopt;
@@ -730,8 +787,9 @@ std::vector<Finding> analyze(const Service& svc, const Context& ctx)
                 Finding f = at(m, "pam.preauth_not_requisite", Severity::warning, svc.name);
                 f.message = "pam_authctl.so preauth does not end the stack when the user is locked (control " +
                             m.control + ": maxtries -> " + action_text(m.actions[11]) + ")";
-                f.impact = "a locked user is still asked for the password, so a guesser learns nothing from the lock "
-                           "and the password prompt keeps running";
+                f.impact =
+                    "a locked user is still asked for the password, so a guesser learns nothing from the lock "
+                    "and the password prompt keeps running";
                 f.fix = "stack it `requisite` (or [default=die] / success=ok)";
                 doctor::add_finding(out, std::move(f));
             }
@@ -739,8 +797,9 @@ std::vector<Finding> analyze(const Service& svc, const Context& ctx)
                 const ModuleLine& m = auth[static_cast<std::size_t>(s.authsucc)];
                 Finding f = at(m, "pam.authsucc_before_code", Severity::error, svc.name);
                 f.message = "pam_authctl.so authsucc runs before the code is checked";
-                f.impact = "it clears the failure count after the password alone: anyone who knows the password can "
-                           "reset the count between guesses at the code, so the lock never comes";
+                f.impact =
+                    "it clears the failure count after the password alone: anyone who knows the password can "
+                    "reset the count between guesses at the code, so the lock never comes";
                 f.fix = "move the authsucc line after the code line, or remove it (the code line clears the count)";
                 doctor::add_finding(out, std::move(f));
             }
@@ -755,10 +814,12 @@ std::vector<Finding> analyze(const Service& svc, const Context& ctx)
                     f.fix = "remove nullok once every user has enrolled (authctl status lists who has not)";
                 } else {
                     f = at(m, "pam.nullok_alone", Severity::error, svc.name);
-                    f.message = "nullok with nothing that takes a secret on the same path: a user without an "
-                                "enrollment passes the stack with no credential at all";
-                    f.impact = "anyone who names a user who has not enrolled (a service account, a new user) gets in "
-                               "through this stack without a password or a code";
+                    f.message =
+                        "nullok with nothing that takes a secret on the same path: a user without an "
+                        "enrollment passes the stack with no credential at all";
+                    f.impact =
+                        "anyone who names a user who has not enrolled (a service account, a new user) gets in "
+                        "through this stack without a password or a code";
                     f.fix = "remove nullok, or require a password module (pam_unix.so) on that path as well";
                 }
             } else if (s.tolerated >= 0) {
@@ -767,8 +828,9 @@ std::vector<Finding> analyze(const Service& svc, const Context& ctx)
                 f.message = "a failure of pam_authctl.so here does not fail the stack (control " + m.control +
                             "): the stack still succeeds without a right code";
                 f.impact = "a wrong code, or none, is enough: the second factor is decoration";
-                f.fix = "stack it `required` (or [success=ok default=die]) and let no later module turn the result "
-                        "around";
+                f.fix =
+                    "stack it `required` (or [success=ok default=die]) and let no later module turn the result "
+                    "around";
             } else if (s.skipper >= 0) {
                 const ModuleLine& m = auth[static_cast<std::size_t>(s.skipper)];
                 const std::string base = module_base(m.module);
@@ -781,8 +843,9 @@ std::vector<Finding> analyze(const Service& svc, const Context& ctx)
                                      : "whatever " + base + " accepts (" +
                                            (base == "pam_permit.so" ? "anything" : "its own credential alone") +
                                            ") is enough to log in: no code is asked";
-                f.fix = "make the code line come first or be reached on every path: replace `sufficient` or "
-                        "[success=done] by required/[success=ok], fix the jump count";
+                f.fix =
+                    "make the code line come first or be reached on every path: replace `sufficient` or "
+                    "[success=done] by required/[success=ok], fix the jump count";
             } else {
                 continue;
             }
@@ -800,15 +863,17 @@ std::vector<Finding> analyze(const Service& svc, const Context& ctx)
         Runner aside(guarded, console ? Facility::auth : Facility::account, ctx, true);
         const auto ends = aside.run();
         if (std::none_of(ends.begin(), ends.end(), [](const End& e) { return e.success; })) {
-            const auto it = std::find_if(guarded.begin(), guarded.end(), [](const ModuleLine& m) { return is_authctl(m); });
+            const auto it =
+                std::find_if(guarded.begin(), guarded.end(), [](const ModuleLine& m) { return is_authctl(m); });
             Finding f = at(*it, console ? "pam.console_depends_on_module" : "pam.cron_depends_on_module",
                            Severity::warning, svc.name);
             f.message = std::string(console ? "root's console login" : "cron's account phase") +
                         " has no way through when pam_authctl.so steps aside (a configuration error)";
             f.impact = console ? "a typo in authctl.conf takes away the console, the way back in"
                                : "a typo in authctl.conf stops every cron job";
-            f.fix = "leave another module that can succeed on its own on that path (the stock pam_unix line), and "
-                    "stack pam_authctl.so `required`, not [default=die]";
+            f.fix =
+                "leave another module that can succeed on its own on that path (the stock pam_unix line), and "
+                "stack pam_authctl.so `required`, not [default=die]";
             doctor::add_finding(out, std::move(f));
         }
     }
@@ -822,8 +887,9 @@ std::vector<Finding> analyze(const Service& svc, const Context& ctx)
             f.file = svc.file;
             f.services = {svc.name};
             f.message = "the auth stack asks pam_authctl.so for a code, but the account stack has no pam_authctl.so";
-            f.impact = "a locked user still gets in where auth is skipped (ssh public-key logins without a code, "
-                       "a sudo timestamp)";
+            f.impact =
+                "a locked user still gets in where auth is skipped (ssh public-key logins without a code, "
+                "a sudo timestamp)";
             f.fix = "add `account required pam_authctl.so` before `@include common-account`";
             doctor::add_finding(out, std::move(f));
         } else {
@@ -831,8 +897,8 @@ std::vector<Finding> analyze(const Service& svc, const Context& ctx)
                 if (!e.success || e.state.code_ok || e.state.root) continue;
                 const int blame = e.state.tolerated >= 0 ? e.state.tolerated : e.state.skipper;
                 if (blame < 0) continue;
-                Finding f = at(account[static_cast<std::size_t>(blame)], "pam.account_bypass", Severity::warning,
-                               svc.name);
+                Finding f =
+                    at(account[static_cast<std::size_t>(blame)], "pam.account_bypass", Severity::warning, svc.name);
                 f.message = "the account stack can succeed without pam_authctl.so refusing a locked user";
                 f.impact = "a locked user still gets in where auth is skipped (ssh public-key logins)";
                 f.fix = "stack `account required pam_authctl.so` where every path reaches it";

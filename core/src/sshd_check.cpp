@@ -210,8 +210,10 @@ Location locate(const std::vector<ConfigFile>& files, const std::string& keyword
             if (file.path != block->file) continue;
             bool inside = false;
             for (const auto& l : config_lines(file.text)) {
-                if (l.key == "match") inside = l.line == block->line;
-                else if (inside && l.key == key) return {file.path, l.line};
+                if (l.key == "match")
+                    inside = l.line == block->line;
+                else if (inside && l.key == key)
+                    return {file.path, l.line};
             }
         }
     const auto first_in = [&](const ConfigFile& file) -> std::optional<Location> {
@@ -264,12 +266,15 @@ std::vector<Finding> check(const Effective& eff, const std::vector<ConfigFile>& 
     if (ctx.module_for_sshd && usepam && !kbd) {
         Finding f = located("sshd.kbd_interactive_disabled", Severity::error,
                             locate(files, "KbdInteractiveAuthentication", block), block);
-        f.message = "KbdInteractiveAuthentication no while pam_authctl.so is stacked for sshd: the code is never "
-                    "asked (Debian's default)";
-        f.impact = "logins go through publickey or password alone; the module never sees them (only its account "
-                   "line does)";
-        f.fix = "KbdInteractiveAuthentication yes in a drop-in (/etc/ssh/sshd_config.d/authctl.conf): sshd keeps the "
-                "first value it reads, and sshd_config includes the drop-ins at its top";
+        f.message =
+            "KbdInteractiveAuthentication no while pam_authctl.so is stacked for sshd: the code is never "
+            "asked (Debian's default)";
+        f.impact =
+            "logins go through publickey or password alone; the module never sees them (only its account "
+            "line does)";
+        f.fix =
+            "KbdInteractiveAuthentication yes in a drop-in (/etc/ssh/sshd_config.d/authctl.conf): sshd keeps the "
+            "first value it reads, and sshd_config includes the drop-ins at its top";
         out.push_back(std::move(f));
     }
     if (yes(eff, "permitemptypasswords")) {
@@ -282,8 +287,8 @@ std::vector<Finding> check(const Effective& eff, const std::vector<ConfigFile>& 
     }
     if (ctx.module_for_sshd && ctx.root_never_locked && eff.count("permitrootlogin") != 0 &&
         lower(eff.at("permitrootlogin")) == "yes") {
-        Finding f = located("sshd.root_login_unlocked", Severity::warning, locate(files, "PermitRootLogin", block),
-                            block);
+        Finding f =
+            located("sshd.root_login_unlocked", Severity::warning, locate(files, "PermitRootLogin", block), block);
         f.message = "PermitRootLogin yes, and authctl.conf never locks root (no even_deny_root)";
         f.impact = "root's password and code can be guessed at from the network without ever being locked out";
         f.fix = "PermitRootLogin prohibit-password (or no), or even_deny_root with root_unlock_time in authctl.conf";
@@ -314,7 +319,9 @@ std::vector<Finding> check(const Effective& eff, const std::vector<ConfigFile>& 
     const Location am_at = any ? Location{} : locate(files, "AuthenticationMethods", block);
     std::set<std::string> reported;
     for (const auto& methods : lists) {
-        const auto has = [&](const std::string& m) { return std::find(methods.begin(), methods.end(), m) != methods.end(); };
+        const auto has = [&](const std::string& m) {
+            return std::find(methods.begin(), methods.end(), m) != methods.end();
+        };
         const bool key_like = has("publickey") || has("hostbased") || has("gssapi-with-mic");
         const bool runs_pam = usepam && (has("keyboard-interactive") || has("password"));
         std::string joined;
@@ -348,8 +355,9 @@ std::vector<Finding> check(const Effective& eff, const std::vector<ConfigFile>& 
             f = located("sshd.code_alone", Severity::warning, loc, block);
             f.message = "keyboard-interactive alone logs in (" + std::string(any ? "AuthenticationMethods any" : am) +
                         ") and sshd's PAM stack asks only for the code";
-            f.impact = "the one-time code is the only factor: whoever sees it (over a shoulder, on a phone) logs in "
-                       "within its 30 s";
+            f.impact =
+                "the one-time code is the only factor: whoever sees it (over a shoulder, on a phone) logs in "
+                "within its 30 s";
             f.fix = "AuthenticationMethods publickey,keyboard-interactive, or a password module before the code";
         } else {
             continue;

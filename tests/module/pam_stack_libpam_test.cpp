@@ -6,14 +6,15 @@
 // pam_start_confdir + pam_authenticate; the model must give libpam's answer
 // for every one.
 #include <gtest/gtest.h>
+
 #include <security/pam_appl.h>
-#include <stdlib.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <stdlib.h>
 #include <string>
 #include <vector>
 
@@ -23,7 +24,10 @@ namespace {
 
 using namespace authctl::pam_stack;
 
-int no_conversation(int, const struct pam_message**, struct pam_response**, void*) { return PAM_CONV_ERR; }
+int no_conversation(int, const struct pam_message**, struct pam_response**, void*)
+{
+    return PAM_CONV_ERR;
+}
 
 struct Gen {
     std::mt19937 rng{18};
@@ -41,7 +45,8 @@ struct Gen {
         static const char* actions[] = {"ok", "done", "bad", "die", "ignore", "reset", "1", "2", "3"};
         std::string c = "[";
         const int n = 1 + pick(3);
-        for (int i = 0; i < n; ++i) c += (i ? " " : "") + (pick(4) == 0 ? std::string("default") : value()) + "=" + actions[pick(9)];
+        for (int i = 0; i < n; ++i)
+            c += (i ? " " : "") + (pick(4) == 0 ? std::string("default") : value()) + "=" + actions[pick(9)];
         return c + "]";
     }
     // libpam 1.5 looks for a substack named without a path in /etc/pam.d,
@@ -50,8 +55,10 @@ struct Gen {
     {
         std::string s;
         for (int i = 0; i < lines; ++i) {
-            if (!sub.empty() && pick(5) == 0) s += "auth substack " + sub + "\n";
-            else s += "auth " + control() + " pam_debug.so auth=" + value() + "\n";
+            if (!sub.empty() && pick(5) == 0)
+                s += "auth substack " + sub + "\n";
+            else
+                s += "auth " + control() + " pam_debug.so auth=" + value() + "\n";
         }
         return s;
     }
@@ -100,8 +107,10 @@ TEST(PamStackAgainstLibpam, RandomStacksGiveLibpamsAnswer)
         successes += rc == PAM_SUCCESS ? 1 : 0;
         if (model != (rc == PAM_SUCCESS)) {
             ++disagreements;
-            ADD_FAILURE() << "libpam says " << pam_strerror(nullptr, rc) << ", the model " << (model ? "success" : "failure")
-                          << "\nsvc:\n" << svc << "sub:\n" << sub;
+            ADD_FAILURE() << "libpam says " << pam_strerror(nullptr, rc) << ", the model "
+                          << (model ? "success" : "failure") << "\nsvc:\n"
+                          << svc << "sub:\n"
+                          << sub;
         }
     }
     std::filesystem::remove_all(dir);

@@ -67,8 +67,9 @@ TEST(PamControl, KeywordsAndBrackets)
 
 TEST(PamStack, IncludesContinuationsAndComments)
 {
-    const auto svc = service({{"svc", "auth required pam_env.so # note\n@include common\n"
-                                      "auth [success=ok \\\n default=die] pam_authctl.so\n-auth optional pam_gone.so\n"},
+    const auto svc = service({{"svc",
+                               "auth required pam_env.so # note\n@include common\n"
+                               "auth [success=ok \\\n default=die] pam_authctl.so\n-auth optional pam_gone.so\n"},
                               {"common", "auth required pam_unix.so\naccount required pam_unix.so\n"}},
                              "svc", {"pam_gone.so"});
     const auto& auth = svc.stacks[0];
@@ -111,14 +112,16 @@ TEST(PamStack, RunOnceFollowsLibpam)
                                      Facility::auth, returns));
     // reset forgets the failure before it
     EXPECT_TRUE(pam_stack::run_once(
-        stack("auth required pam_x.so auth_err\nauth [success=reset] pam_x.so success\nauth required pam_x.so success\n"),
+        stack(
+            "auth required pam_x.so auth_err\nauth [success=reset] pam_x.so success\nauth required pam_x.so success\n"),
         Facility::auth, returns));
 }
 
 TEST(PamStack, BypassNamesTheLineThatSkipsTheCode)
 {
-    const auto svc = service({{"sudo", "auth [success=1 default=ignore] pam_unix.so\nauth required pam_authctl.so\n"
-                                       "auth required pam_permit.so\naccount required pam_authctl.so\n"}},
+    const auto svc = service({{"sudo",
+                               "auth [success=1 default=ignore] pam_unix.so\nauth required pam_authctl.so\n"
+                               "auth required pam_permit.so\naccount required pam_authctl.so\n"}},
                              "sudo");
     const auto found = pam_stack::analyze(svc, {});
     ASSERT_EQ(found.size(), 1u);
@@ -127,19 +130,21 @@ TEST(PamStack, BypassNamesTheLineThatSkipsTheCode)
     EXPECT_EQ(found[0].severity, doctor::Severity::error);
     EXPECT_EQ(found[0].services, std::vector<std::string>{"sudo"});
     // The same with the code first is clean.
-    const auto ok = service({{"sudo", "auth required pam_authctl.so\nauth [success=1 default=ignore] pam_unix.so\n"
-                                      "auth requisite pam_deny.so\nauth required pam_permit.so\n"
-                                      "account required pam_authctl.so\n"}},
+    const auto ok = service({{"sudo",
+                              "auth required pam_authctl.so\nauth [success=1 default=ignore] pam_unix.so\n"
+                              "auth requisite pam_deny.so\nauth required pam_permit.so\n"
+                              "account required pam_authctl.so\n"}},
                             "sudo");
     EXPECT_TRUE(pam_stack::analyze(ok, {}).empty());
 }
 
 TEST(PamStack, ExemptionByConditionIsAWarningAndRootokIsNoBypass)
 {
-    const auto svc = service({{"su", "auth sufficient pam_rootok.so\n"
-                                     "auth [success=1 default=ignore] pam_succeed_if.so user ingroup nocode\n"
-                                     "auth required pam_authctl.so\nauth required pam_unix.so\n"
-                                     "account required pam_authctl.so\n"}},
+    const auto svc = service({{"su",
+                               "auth sufficient pam_rootok.so\n"
+                               "auth [success=1 default=ignore] pam_succeed_if.so user ingroup nocode\n"
+                               "auth required pam_authctl.so\nauth required pam_unix.so\n"
+                               "account required pam_authctl.so\n"}},
                              "su");
     const auto found = pam_stack::analyze(svc, {});
     ASSERT_EQ(found.size(), 1u);
@@ -150,8 +155,7 @@ TEST(PamStack, ExemptionByConditionIsAWarningAndRootokIsNoBypass)
 
 TEST(PamStack, NullokFromTheConfigFileCounts)
 {
-    const auto svc =
-        service({{"sudo", "auth required pam_authctl.so\naccount required pam_authctl.so\n"}}, "sudo");
+    const auto svc = service({{"sudo", "auth required pam_authctl.so\naccount required pam_authctl.so\n"}}, "sudo");
     EXPECT_TRUE(pam_stack::analyze(svc, {}).empty());
     pam_stack::Context ctx;
     ctx.conf_nullok = true;
@@ -162,10 +166,12 @@ TEST(PamStack, NullokFromTheConfigFileCounts)
 TEST(SshdCheck, MatchProbesAndLocations)
 {
     const std::vector<sshd_check::ConfigFile> files = {
-        {"/etc/ssh/sshd_config", "Include /etc/ssh/sshd_config.d/*.conf\nKbdInteractiveAuthentication no\n"
-                                 "Match Group admins Address 10.0.0.0/8,!10.1.0.0/16\n  PasswordAuthentication yes\n"
-                                 "Match Host *.example.org User !root,bob\n  X11Forwarding yes\n"
-                                 "Match Group nobody\n  AllowTcpForwarding no\n", 0},
+        {"/etc/ssh/sshd_config",
+         "Include /etc/ssh/sshd_config.d/*.conf\nKbdInteractiveAuthentication no\n"
+         "Match Group admins Address 10.0.0.0/8,!10.1.0.0/16\n  PasswordAuthentication yes\n"
+         "Match Host *.example.org User !root,bob\n  X11Forwarding yes\n"
+         "Match Group nobody\n  AllowTcpForwarding no\n",
+         0},
         {"/etc/ssh/sshd_config.d/a.conf", "KbdInteractiveAuthentication yes\n", 1}};
     const auto member = [](const std::string& g) -> std::optional<std::string> {
         if (g == "admins") return std::string("alice");
@@ -205,10 +211,12 @@ TEST(SshdCheck, MethodsThatSkipTheCode)
 {
     sshd_check::Context ctx;
     ctx.module_for_sshd = true;
-    const std::vector<sshd_check::ConfigFile> files = {{"/etc/ssh/sshd_config", "AuthenticationMethods publickey\n", 0}};
-    const auto eff = sshd_check::parse_effective("usepam yes\nkbdinteractiveauthentication yes\n"
-                                                 "authenticationmethods publickey password,publickey\n"
-                                                 "permitemptypasswords no\npermitrootlogin prohibit-password\n");
+    const std::vector<sshd_check::ConfigFile> files = {
+        {"/etc/ssh/sshd_config", "AuthenticationMethods publickey\n", 0}};
+    const auto eff = sshd_check::parse_effective(
+        "usepam yes\nkbdinteractiveauthentication yes\n"
+        "authenticationmethods publickey password,publickey\n"
+        "permitemptypasswords no\npermitrootlogin prohibit-password\n");
     const auto found = ids(sshd_check::check(eff, files, nullptr, ctx));
     EXPECT_EQ(found, (std::vector<std::string>{"sshd.single_factor@/etc/ssh/sshd_config:1",
                                                "sshd.password_login_code_only@/etc/ssh/sshd_config:1"}));

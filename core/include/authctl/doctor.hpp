@@ -23,7 +23,7 @@ const char* severity_text(Severity s) noexcept;
 struct Finding {
     std::string id;  // stable: "pam.bypass", "sshd.kbd_interactive_disabled", ... (docs/authctl.md)
     Severity severity = Severity::error;
-    std::string file;  // the file at fault ("" when none); as read (under --root: the path inside the root)
+    std::string file;   // the file at fault ("" when none); as read (under --root: the path inside the root)
     unsigned line = 0;  // 1-based; 0 when the finding is about the file or a default value
     std::vector<std::string> services;  // the PAM services (or sshd Match blocks) it concerns, if any
     std::string message;                // what is wrong

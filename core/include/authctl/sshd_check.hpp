@@ -77,7 +77,7 @@ struct Context {
 // nullptr) or a Match block's. ids: sshd.usepam_disabled,
 // sshd.kbd_interactive_disabled, sshd.single_factor, sshd.password_login_code_only,
 // sshd.code_alone, sshd.permit_empty_passwords, sshd.root_login_unlocked.
-std::vector<doctor::Finding> check(const Effective& eff, const std::vector<ConfigFile>& files,
-                                   const MatchBlock* block, const Context& ctx);
+std::vector<doctor::Finding> check(const Effective& eff, const std::vector<ConfigFile>& files, const MatchBlock* block,
+                                   const Context& ctx);
 
 }  // namespace authctl::sshd_check
