@@ -85,7 +85,7 @@ TEST(PamStackAgainstLibpam, RandomStacksGiveLibpamsAnswer)
     };
     src.module_exists = [](const std::string&) { return true; };
     int successes = 0, disagreements = 0;
-    constexpr int kRuns = 1000;
+    constexpr int kRuns = 600;
     for (int run = 0; run < kRuns && disagreements < 5; ++run) {
         const std::string svc = gen.stack(1 + gen.pick(7), dir + "/sub");
         const std::string sub = gen.stack(1 + gen.pick(3), "");
