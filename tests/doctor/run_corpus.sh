@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # The doctor's corpus: each case under cases/ is Debian 12's stock /etc
 # (debian12/, copied from the packages' files) with the case's files laid over
-# it (cases/NAME/root/) and cases/NAME/setup.sh run on it; `authctl doctor --root` must then report
+# it (cases/NAME/root/) and cases/NAME/setup.sh run on it; the modules are
+# tests/doctor/modules/ less those cases/NAME/modules-missing names; `authctl doctor --root` must then report
 # exactly cases/NAME/expected: its exit code, and "SEVERITY ID FILE[:LINE]"
 # for each finding. Runs in a private mount namespace with its own /run (sshd
 # -T wants /run/sshd); touches nothing of the host.
@@ -34,7 +35,13 @@ for name in "${cases[@]}"; do
   chmod 0700 "$root/var/lib/authctl"
   [ -f "$root/etc/security/authctl.conf" ] && chmod 0644 "$root/etc/security/authctl.conf"
   [ -f "$case_dir/setup.sh" ] && bash "$case_dir/setup.sh" "$root"
-  "$authctl" doctor --root "$root" --module-dir "$corpus/modules" --json >"$work/$name.json" 2>"$work/$name.err"
+  modules=$corpus/modules
+  if [ -f "$case_dir/modules-missing" ]; then
+    modules=$work/$name.modules
+    cp -a "$corpus/modules" "$modules"
+    while IFS= read -r m; do [ -n "$m" ] && rm -f "$modules/$m"; done <"$case_dir/modules-missing"
+  fi
+  "$authctl" doctor --root "$root" --module-dir "$modules" --json >"$work/$name.json" 2>"$work/$name.err"
   echo $? >"$work/$name.rc"
 done
 # One python for every case (its start-up is most of the run time).
@@ -53,7 +60,7 @@ for name in names:
     actual += ["unchecked " + u for u in d["unchecked"]]
     found = []
     for f in d["findings"]:
-        where = f["file"] or "-"
+        where = (f["file"] or "-").replace(work, "WORK")
         if f["line"] is not None:
             where += ":%d" % f["line"]
         found.append("%s %s %s" % (f["severity"], f["id"], where))
