@@ -19,30 +19,10 @@
 #include "commands.hpp"
 #include "group_edit.hpp"
 #include "sudo_query.hpp"
+#include "audit_report.hpp"
 
 namespace authctl::cli {
 namespace {
-
-struct AuditArgs {
-    Common common;
-    std::vector<std::string> groups;
-    bool no_sudo = false;
-};
-
-// One finding (or note). Every key is always present in the JSON (null when
-// it does not apply): kind, user, group, via, detail, message.
-struct Finding {
-    std::string kind;
-    std::optional<std::string> user, group, via, detail;
-    std::string message;  // the human line
-
-    nlohmann::json json() const
-    {
-        auto opt = [](const std::optional<std::string>& s) { return s ? nlohmann::json(*s) : nlohmann::json(nullptr); };
-        return {{"kind", kind},    {"user", opt(user)},     {"group", opt(group)},
-                {"via", opt(via)}, {"detail", opt(detail)}, {"message", message}};
-    }
-};
 
 std::set<std::string> members_of(const group& g)
 {
@@ -77,17 +57,17 @@ std::vector<std::string> sudo_candidates()
 constexpr std::chrono::seconds kSudoBudget{60};
 
 // The finding for a user who may use sudo, or nothing when their enrollment is confirmed.
-std::optional<Finding> check_user(const Store& store, const std::string& user, const std::string& via,
+std::optional<AuditFinding> check_user(const Store& store, const std::string& user, const std::string& via,
                                   const std::optional<std::string>& group)
 {
     const std::string who = user + " (" + (group ? "group " + *group : via) + ")";
     auto rec = store.load(user);
     if (!rec)
-        return Finding{
+        return AuditFinding{
             "unreadable_record", user, group, via, rec.error().message(), who + ": " + rec.error().message()};
-    if (!*rec || !(*rec)->enrollment) return Finding{"not_enrolled", user, group, via, {}, who + ": not enrolled"};
+    if (!*rec || !(*rec)->enrollment) return AuditFinding{"not_enrolled", user, group, via, {}, who + ": not enrolled"};
     if (!(*rec)->enrollment->confirmed)
-        return Finding{"unconfirmed", user, group, via, {}, who + ": enrollment not confirmed yet"};
+        return AuditFinding{"unconfirmed", user, group, via, {}, who + ": enrollment not confirmed yet"};
     return std::nullopt;
 }
 
@@ -98,7 +78,9 @@ std::string joined(const std::vector<std::string>& v)
     return s;
 }
 
-void run_audit(const AuditArgs& a)
+}  // namespace
+
+AuditReport collect_audit(const AuditArgs& a)
 {
     const Options opts = load_options(a.common);
     std::vector<std::string> groups = a.groups;
@@ -106,7 +88,7 @@ void run_audit(const AuditArgs& a)
         for (const auto& g : kAdminGroups)
             if (::getgrnam(g.c_str()) != nullptr) groups.push_back(g);
     }
-    std::vector<Finding> findings, notes;
+    std::vector<AuditFinding> findings, notes;
     const std::string where = use_fleet(a.common, opts) ? "fleet database" : "state directory";
     auto store = try_open_store(a.common, opts, false);
     if (!store) {
@@ -209,12 +191,33 @@ void run_audit(const AuditArgs& a)
                                     ")"});
     }
 
+    AuditReport report;
+    report.groups = std::move(groups);
+    report.findings = std::move(findings);
+    report.notes = std::move(notes);
+    report.sudo_asked = !a.no_sudo && sudo_installed;
+    report.users_asked = asked;
+    report.sudo_users = std::move(sudo_users);
+    report.store_description = store ? (*store)->describe() : where;
+    return report;
+}
+
+namespace {
+
+void run_audit(const AuditArgs& a)
+{
+    const AuditReport r = collect_audit(a);
+    const auto& groups = r.groups;
+    const auto& findings = r.findings;
+    const auto& notes = r.notes;
+    const auto& sudo_users = r.sudo_users;
+    const std::size_t asked = r.users_asked;
     if (a.common.json) {
         nlohmann::json jf = nlohmann::json::array(), jn = nlohmann::json::array();
         for (const auto& f : findings) jf.push_back(f.json());
         for (const auto& n : notes) jn.push_back(n.json());
         nlohmann::json sudo = nullptr;
-        if (!a.no_sudo && sudo_installed) sudo = {{"users_asked", asked}, {"may_run", sudo_users}};
+        if (r.sudo_asked) sudo = {{"users_asked", asked}, {"may_run", sudo_users}};
         std::cout << nlohmann::json({{"groups", groups}, {"sudo", sudo}, {"findings", jf}, {"notes", jn}}).dump(2)
                   << "\n";
     } else {
@@ -222,10 +225,10 @@ void run_audit(const AuditArgs& a)
         for (const auto& n : notes) std::cout << "note: " << n.message << "\n";
         if (findings.empty()) {
             std::cout << "no findings: every member of " << (groups.empty() ? "(no admin group)" : joined(groups));
-            if (!a.no_sudo && sudo_installed)
+            if (r.sudo_asked)
                 std::cout << " and every user sudo lets run commands (" << sudo_users.size() << " of " << asked
                           << " users asked)";
-            std::cout << " has a confirmed enrollment, and " << (*store)->describe() << " is safe\n";
+            std::cout << " has a confirmed enrollment, and " << r.store_description << " is safe\n";
         }
     }
     if (!findings.empty()) throw Failure(kExitFailed, std::to_string(findings.size()) + " finding(s)");

@@ -20,5 +20,6 @@ void register_audit(CLI::App& app);   // audit
 void register_fleet(CLI::App& app);   // fleet init | keygen | rekey | push | pull | status
 void register_config(CLI::App& app);  // config check
 void register_rebind(CLI::App& app);  // rebind
+void register_doctor(CLI::App& app);  // doctor
 
 }  // namespace authctl::cli
