@@ -86,6 +86,15 @@ std::string locked_now_text(const LockState& lock, const std::string& source)
     return "account locked after " + failures_text(lock.failures);
 }
 
+// A clock that was ahead once left times in the future in the record; the
+// decision brought them back and wrote them, so this is said once.
+void note_clock_ahead(Session& s, const std::string& who, const AttemptResult& r)
+{
+    if (r.clock_ahead)
+        s.log(LOG_WARNING, who,
+              "stored times were ahead of this clock (it was ahead when they were written): brought back to now");
+}
+
 // A code that matched a step or counter already used (the confirmation of
 // `authctl enroll --confirm`, a code typed twice, or someone else's replay).
 constexpr const char* kCodeAlreadyUsedMessage = "That code was already used; wait for the next one.";
@@ -110,31 +119,27 @@ int conversation_error(int rc)
 int authenticate_code(Session& s, const Options& opts, const Account& acct)
 {
     s.arm_fail_delay();
-    if (!acct.exists) {
-        // Same prompt as a real user, so the answer does not reveal who exists.
-        std::string answer;
-        const int rc = s.ask_code(answer);
-        wipe_string(answer);
-        if (rc != PAM_SUCCESS) return conversation_error(rc);
-        s.log(LOG_NOTICE, s.log_name(acct), "refused: unknown user");
-        return PAM_USER_UNKNOWN;
-    }
+    // A name that does not exist goes through the same steps in its bucket
+    // (unknown_user_bucket): the same prompt, counted and locked the same way,
+    // so neither the prompt nor a lock says who exists.
+    const std::string who = s.log_name(acct);
     Logins logins;
-    if (auto st = logins.open(opts); !st) return fail_closed(s, opts, acct.name, st.error());
+    if (auto st = logins.open(opts); !st) return fail_closed(s, opts, who, st.error());
     const std::string source = s.source();
     const std::string service = s.service();
-    LoginContext ctx{acct.name, acct.is_root, source, std::time(nullptr), service, acct.uid};
+    LoginContext ctx{acct.store_name, acct.is_root, source, std::time(nullptr), service,
+                     acct.exists ? std::optional<std::uint32_t>(acct.uid) : std::nullopt};
 
     auto info = logins->lock_info(ctx);
-    if (!info) return fail_closed(s, opts, acct.name, info.error());
+    if (!info) return fail_closed(s, opts, who, info.error());
     if (info->lock.locked) {
         s.tell(lock_message(info->lock, info->now, source), true);
-        s.log(LOG_NOTICE, acct.name, "refused without asking: " + lock_text(info->lock));
-        s.audit(acct.name, {AuditEvent::refused, info->lock.scope});
+        s.log(LOG_NOTICE, who, "refused without asking: " + lock_text(info->lock));
+        s.audit(who, {AuditEvent::refused, info->lock.scope});
         return kLockedResult;
     }
-    if (!info->enrolled && opts.nullok) {
-        s.log(LOG_INFO, acct.name, "no enrollment; allowed by nullok");
+    if (!info->enrolled && opts.nullok && acct.exists) {
+        s.log(LOG_INFO, who, "no enrollment; allowed by nullok");
         return PAM_SUCCESS;
     }
 
@@ -146,20 +151,21 @@ int authenticate_code(Session& s, const Options& opts, const Account& acct)
     }
     if (is_empty_answer(answer)) {
         wipe_string(answer);
-        s.log(LOG_NOTICE, acct.name, "refused: empty answer (not counted)");
+        s.log(LOG_NOTICE, who, "refused: empty answer (not counted)");
         return PAM_AUTH_ERR;
     }
     ctx.now = std::time(nullptr);  // the user may have taken a while to answer
     auto result = logins->attempt_code(ctx, answer);
     wipe_string(answer);
-    if (!result) return fail_closed(s, opts, acct.name, result.error());
+    if (!result) return fail_closed(s, opts, who, result.error());
+    note_clock_ahead(s, who, *result);
 
     switch (result->outcome) {
         case Outcome::success:
             if (result->failures > 0)
                 s.tell(failures_since_message(result->failures, result->sources));
             if (result->used_recovery) s.tell(recovery_left_message(result->recovery_left, acct.name));
-            s.log(LOG_INFO, acct.name,
+            s.log(LOG_INFO, who,
                   std::string("accepted ") +
                       (result->used_recovery
                            ? "a recovery code (" + std::to_string(result->recovery_left) + " left)"
@@ -169,29 +175,39 @@ int authenticate_code(Session& s, const Options& opts, const Account& acct)
             return PAM_SUCCESS;
         case Outcome::wrong_code:
             // A replay is refused and counted like a wrong code; only the words differ.
-            s.log(LOG_NOTICE, acct.name,
+            s.log(LOG_NOTICE, who,
                   (result->replayed ? "code already used (" : "wrong code (") + failures_text(result->failures) + ")");
             if (result->replayed) s.tell(kCodeAlreadyUsedMessage);
-            s.audit(acct.name, {AuditEvent::failure});
+            s.audit(who, {AuditEvent::failure});
             if (result->locked_now) {
-                s.log(LOG_WARNING, acct.name, locked_now_text(result->lock, source));
-                s.audit(acct.name, {AuditEvent::lock, result->lock.scope});
+                s.log(LOG_WARNING, who, locked_now_text(result->lock, source));
+                s.audit(who, {AuditEvent::lock, result->lock.scope});
                 s.tell(lock_message(result->lock, result->now, source), true);
                 return kLockedResult;
             }
             return PAM_AUTH_ERR;
         case Outcome::locked:
             s.tell(lock_message(result->lock, result->now, source), true);
-            s.log(LOG_NOTICE, acct.name, "refused: " + lock_text(result->lock));
-            s.audit(acct.name, {AuditEvent::refused, result->lock.scope});
+            s.log(LOG_NOTICE, who, "refused: " + lock_text(result->lock));
+            s.audit(who, {AuditEvent::refused, result->lock.scope});
             return kLockedResult;
         case Outcome::not_enrolled:
-            if (opts.nullok) {
-                s.log(LOG_INFO, acct.name, "no enrollment; allowed by nullok");
+            if (opts.nullok && acct.exists) {
+                s.log(LOG_INFO, who, "no enrollment; allowed by nullok");
                 return PAM_SUCCESS;
             }
-            s.log(LOG_NOTICE, acct.name, "refused: no enrollment");
-            return PAM_AUTH_ERR;
+            // Counted like a wrong code (and locked like one).
+            s.log(LOG_NOTICE, who,
+                  std::string(acct.exists ? "refused: no enrollment (" : "refused: unknown user (") +
+                      failures_text(result->failures) + (acct.exists ? ")" : ", " + acct.store_name + ")"));
+            s.audit(who, {AuditEvent::failure});
+            if (result->locked_now) {
+                s.log(LOG_WARNING, who, locked_now_text(result->lock, source));
+                s.audit(who, {AuditEvent::lock, result->lock.scope});
+                s.tell(lock_message(result->lock, result->now, source), true);
+                return kLockedResult;
+            }
+            return acct.exists ? PAM_AUTH_ERR : PAM_USER_UNKNOWN;
     }
     return PAM_SERVICE_ERR;
 }
@@ -199,19 +215,19 @@ int authenticate_code(Session& s, const Options& opts, const Account& acct)
 // faillock's preauth: refuse early, without a prompt, if the user is locked.
 int preauth(Session& s, const Options& opts, const Account& acct)
 {
-    if (!acct.exists) return PAM_IGNORE;
+    const std::string who = s.log_name(acct);  // a name that does not exist: its bucket's lock
     Logins logins;
-    if (auto st = logins.open(opts); !st) return fail_closed(s, opts, acct.name, st.error());
+    if (auto st = logins.open(opts); !st) return fail_closed(s, opts, who, st.error());
     const std::string source = s.source();
     const std::string service = s.service();
-    const LoginContext ctx{acct.name, acct.is_root, source, std::time(nullptr), service};
+    const LoginContext ctx{acct.store_name, acct.is_root, source, std::time(nullptr), service};
     auto info = logins->lock_info(ctx);
-    if (!info) return fail_closed(s, opts, acct.name, info.error());
+    if (!info) return fail_closed(s, opts, who, info.error());
     if (!info->lock.locked) return PAM_SUCCESS;
     s.arm_fail_delay();
     s.tell(lock_message(info->lock, info->now, source), true);
-    s.log(LOG_NOTICE, acct.name, "refused in preauth: " + lock_text(info->lock));
-    s.audit(acct.name, {AuditEvent::refused, info->lock.scope});
+    s.log(LOG_NOTICE, who, "refused in preauth: " + lock_text(info->lock));
+    s.audit(who, {AuditEvent::refused, info->lock.scope});
     return kLockedResult;
 }
 
@@ -219,27 +235,25 @@ int preauth(Session& s, const Options& opts, const Account& acct)
 int authfail(Session& s, const Options& opts, const Account& acct)
 {
     s.arm_fail_delay();
-    if (!acct.exists) {
-        s.log(LOG_NOTICE, s.log_name(acct), "failure of an unknown user (not recorded)");
-        return PAM_AUTH_ERR;
-    }
+    const std::string who = s.log_name(acct);  // a name that does not exist: counted in its bucket
     Logins logins;
-    if (auto st = logins.open(opts); !st) return fail_closed(s, opts, acct.name, st.error());
+    if (auto st = logins.open(opts); !st) return fail_closed(s, opts, who, st.error());
     const std::string source = s.source();
     const std::string service = s.service();
-    const LoginContext ctx{acct.name, acct.is_root, source, std::time(nullptr), service};
+    const LoginContext ctx{acct.store_name, acct.is_root, source, std::time(nullptr), service};
     auto result = logins->external_failure(ctx);
-    if (!result) return fail_closed(s, opts, acct.name, result.error());
+    if (!result) return fail_closed(s, opts, who, result.error());
+    note_clock_ahead(s, who, *result);
     if (result->outcome == Outcome::locked) {
-        s.log(LOG_NOTICE, acct.name, "failure while locked (not counted): " + lock_text(result->lock));
-        s.audit(acct.name, {AuditEvent::refused, result->lock.scope});
+        s.log(LOG_NOTICE, who, "failure while locked (not counted): " + lock_text(result->lock));
+        s.audit(who, {AuditEvent::refused, result->lock.scope});
         return kLockedResult;
     }
-    s.log(LOG_NOTICE, acct.name, "authentication failure (" + failures_text(result->failures) + ")");
-    s.audit(acct.name, {AuditEvent::failure});
+    s.log(LOG_NOTICE, who, "authentication failure (" + failures_text(result->failures) + ")");
+    s.audit(who, {AuditEvent::failure});
     if (result->locked_now) {
-        s.log(LOG_WARNING, acct.name, locked_now_text(result->lock, source));
-        s.audit(acct.name, {AuditEvent::lock, result->lock.scope});
+        s.log(LOG_WARNING, who, locked_now_text(result->lock, source));
+        s.audit(who, {AuditEvent::lock, result->lock.scope});
         s.tell(lock_message(result->lock, result->now, source), true);
         return kLockedResult;
     }
@@ -256,6 +270,7 @@ int authsucc(Session& s, const Options& opts, const Account& acct)
     const std::string service = s.service();
     auto result = logins->external_success(LoginContext{acct.name, acct.is_root, source, std::time(nullptr), service});
     if (!result) return fail_closed(s, opts, acct.name, result.error());
+    note_clock_ahead(s, acct.name, *result);
     if (result->outcome == Outcome::locked) {
         // A lock in force is not lifted by another module's success.
         s.arm_fail_delay();
@@ -335,7 +350,10 @@ int run(pam_handle_t* pamh, int flags, int argc, const char** argv, Phase phase)
     if (auto stem = encode_user_name(acct.name); !stem) {
         if (acct.exists) s.log(LOG_NOTICE, acct.name, "treated as an unknown user: " + stem.error().message());
         acct.exists = false;
+    } else if (is_unknown_user_bucket(acct.name)) {
+        acct.exists = false;  // never an account's name; a name service that says so is not believed
     }
+    acct.store_name = acct.exists ? acct.name : unknown_user_bucket(acct.name);
     s.debug(s.log_name(acct), std::string("mode ") + (phase == Phase::account ? "account" : "auth"));
     // faillock's local_users_only: the tally modes leave users of a network
     // directory alone. Never the code itself: a second factor is not waived.

@@ -46,6 +46,10 @@ std::string lock_text(const StatusRow& r)
                                                                               : quoted_name(r.locked_by));
             break;
         case LockReason::failures: text = "locked after " + failures_text(r.failures); break;
+        case LockReason::consecutive:
+            text = "locked after " + failures_text(r.failures_since_success) +
+                   " since the last success (deny_consecutive)";
+            break;
         case LockReason::unknown: text = "locked (reason not recorded)"; break;
     }
     return text + (r.lock.until == kLockedForever ? std::string(" until an administrator resets it")
@@ -87,7 +91,8 @@ std::string source_text(const StatusRow::Source& s)
                 "locked by hand (authctl lock --source) by " +
                 (s.tally.locked_by.empty() ? std::string("an unknown administrator") : quoted_name(s.tally.locked_by));
             break;
-        case LockReason::failures: text += "locked after " + failures_text(s.tally.failures); break;
+        case LockReason::failures:
+        case LockReason::consecutive: text += "locked after " + failures_text(s.tally.failures); break;
         case LockReason::unknown: text += "locked (reason not recorded)"; break;
     }
     return text + (s.lock.until == kLockedForever ? std::string(" until an administrator resets it")

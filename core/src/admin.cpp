@@ -111,7 +111,10 @@ Result<ResetResult> reset_user(const Store& store, std::string_view user, bool i
     r.had_record = true;
     r.was_locked = lock_state(slot->tally, opts.lockout, is_root, now).locked || slot->tally.locked_until != 0;
     for (const SourceTally& s : slot->tally.sources) r.was_locked = r.was_locked || s.locked_until != 0;
-    if (slot->tally.failures == 0 && slot->tally.locked_until == 0 && slot->tally.sources.empty()) return r;
+    const bool ahead = clamp_to_now(slot->tally, opts.lockout, is_root, now);  // a clock that was ahead once
+    const Tally& t = slot->tally;
+    if (!ahead && t.failures == 0 && t.locked_until == 0 && t.sources.empty() && t.failures_since_success == 0)
+        return r;
     r.cleared = reset_tally(slot->tally);
     if (auto st = store_changes(*held); !st) return st.error();
     return r;
@@ -297,6 +300,8 @@ BindingStatus binding_status(const std::optional<AccountBinding>& account, std::
                              std::optional<std::uint32_t> uid)
 {
     BindingStatus out;
+    // A bucket of names that do not exist (unknown_user_bucket) is nobody's.
+    if (is_unknown_user_bucket(user)) return out;
     if (!exists) {
         out.state = BindingStatus::State::orphaned;
         out.why = "no such user";

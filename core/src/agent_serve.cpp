@@ -213,6 +213,10 @@ LogLine decision_log(const Request& req, const Reply& rep)
                 break;
         }
     }
+    if (rep.ok && rep.attempt.clock_ahead) {
+        line.text += "; stored times were ahead of the clock (it was ahead when they were written): brought back";
+        if (line.level == LogLevel::info || line.level == LogLevel::notice) line.level = LogLevel::warning;
+    }
     line.text = "user " + log_text(req.user, 256) + ": " + line.text + context_tail(req);
     return line;
 }

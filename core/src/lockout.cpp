@@ -9,9 +9,16 @@
 namespace authctl {
 namespace {
 
+// faillock's rule: root is locked only with even_deny_root (or root_unlock_time).
 bool lock_applies(const LockoutPolicy& policy, bool is_root) noexcept
 {
     return !is_root || policy.even_deny_root || policy.root_unlock_time_set;
+}
+
+// Root without even_deny_root, throttled per source instead of never locked.
+bool root_throttled(const LockoutPolicy& policy, bool is_root) noexcept
+{
+    return is_root && !lock_applies(policy, is_root) && policy.root_throttle > 0;
 }
 
 bool lock_in_force(std::int64_t locked_until, std::int64_t now) noexcept
@@ -37,11 +44,18 @@ void count_failure(std::uint32_t& failures, std::int64_t& first, std::int64_t& l
     if (now > last) last = now;
 }
 
-// The end of a lock that starts at `from`.
+// How long a lock by failures lasts: root_throttle for a throttled root,
+// root_unlock_time for root when set, else unlock_time; 0 = until reset.
+std::uint32_t lock_seconds(const LockoutPolicy& policy, bool is_root) noexcept
+{
+    if (root_throttled(policy, is_root)) return policy.root_throttle;
+    return (is_root && policy.root_unlock_time_set) ? policy.root_unlock_time : policy.unlock_time;
+}
+
+// The end of a lock by failures that starts at `from`.
 std::int64_t lock_end(const LockoutPolicy& policy, bool is_root, std::int64_t from) noexcept
 {
-    const std::uint32_t seconds =
-        (is_root && policy.root_unlock_time_set) ? policy.root_unlock_time : policy.unlock_time;
+    const std::uint32_t seconds = lock_seconds(policy, is_root);
     return (seconds == 0 || from > kLockedForever - 1 - seconds) ? kLockedForever : from + seconds;
 }
 
@@ -88,21 +102,32 @@ unsigned user_deny(const LockoutPolicy& policy) noexcept
 
 LockState lock_state(const Tally& tally, const LockoutPolicy& policy, bool is_root, std::int64_t now) noexcept
 {
-    if (!lock_applies(policy, is_root) || !lock_in_force(tally.locked_until, now)) return {};
-    return {true, tally.locked_until, LockScope::user, tally.failures};
+    if (!lock_in_force(tally.locked_until, now)) return {};
+    // A throttled root is locked from everywhere (but its console) only by
+    // the cap on consecutive failures.
+    const bool applies = lock_applies(policy, is_root) ||
+                         (root_throttled(policy, is_root) && tally.lock_reason == LockReason::consecutive);
+    if (!applies) return {};
+    return {true, tally.locked_until, LockScope::user,
+            tally.lock_reason == LockReason::consecutive ? tally.failures_since_success : tally.failures};
 }
 
 LockState lock_state(const Tally& tally, const LockoutPolicy& policy, bool is_root, std::int64_t now,
                      std::string_view source) noexcept
 {
+    const std::string key = sanitize_source(source);
+    // Root's way in when nothing else works: its own console, unless
+    // even_deny_root says root is to be locked like everyone.
+    if (root_throttled(policy, is_root) && is_console_source(key)) return {};
     if (const LockState user = lock_state(tally, policy, is_root, now); user.locked) return user;
-    if (!lock_applies(policy, is_root)) return {};
-    const SourceTally* s = find_source(tally, sanitize_source(source));
+    const bool throttled = root_throttled(policy, is_root);
+    if (!lock_applies(policy, is_root) && !throttled) return {};
+    const SourceTally* s = find_source(tally, key);
     if (s == nullptr || !lock_in_force(s->locked_until, now)) return {};
     // An administrator's lock of a source holds in every mode; a lock by
     // failures only while per_source is on (turning it off returns to the
-    // user-wide rule alone).
-    if (!policy.per_source && s->lock_reason != LockReason::admin) return {};
+    // user-wide rule alone), or for a throttled root.
+    if (!policy.per_source && !throttled && s->lock_reason != LockReason::admin) return {};
     return {true, s->locked_until, LockScope::source, s->failures};
 }
 
@@ -115,7 +140,9 @@ bool record_failure(Tally& tally, const LockoutPolicy& policy, bool is_root, std
 
     bool locked_now = false;
     const bool applies = lock_applies(policy, is_root);
-    if (policy.per_source) {
+    const bool throttled = root_throttled(policy, is_root);
+    const bool console = throttled && is_console_source(key);
+    if (policy.per_source || throttled) {
         SourceTally& s = entry_for(tally, key, now);
         // A source counts once since the last success (which clears every
         // entry's mark); a new entry has none.
@@ -124,17 +151,30 @@ bool record_failure(Tally& tally, const LockoutPolicy& policy, bool is_root, std
             if (tally.sources_since_success < UINT32_MAX) ++tally.sources_since_success;
         }
         count_failure(s.failures, s.first_failure, s.last_failure, policy, now);
-        if (applies && policy.deny != 0 && s.failures >= policy.deny && !lock_in_force(s.locked_until, now)) {
-            s.locked_until = lock_end(policy, is_root, s.last_failure);
+        if ((applies || (throttled && !console)) && policy.deny != 0 && s.failures >= policy.deny &&
+            !lock_in_force(s.locked_until, now)) {
+            // From now, not from a stored time (a clock that was ahead once).
+            s.locked_until = lock_end(policy, is_root, now);
             s.lock_reason = LockReason::failures;
             s.locked_by.clear();
             locked_now = true;
         }
     }
+    if (policy.deny == 0) return locked_now;
+    // The cap on consecutive failures: it does not expire with fail_interval,
+    // and only a success or an administrator's reset ends it.
+    if ((applies || (throttled && !console)) && policy.deny_consecutive != 0 &&
+        tally.failures_since_success >= policy.deny_consecutive &&
+        !(lock_in_force(tally.locked_until, now) && tally.locked_until == kLockedForever)) {
+        tally.locked_until = kLockedForever;
+        tally.lock_reason = LockReason::consecutive;
+        tally.locked_by.clear();
+        return true;
+    }
     const unsigned threshold = user_deny(policy);
     if (!applies || threshold == 0 || tally.failures < threshold) return locked_now;
     if (lock_state(tally, policy, is_root, now).locked) return locked_now;  // already locked (by hand)
-    tally.locked_until = lock_end(policy, is_root, tally.last_failure);
+    tally.locked_until = lock_end(policy, is_root, now);
     tally.lock_reason = LockReason::failures;
     tally.locked_by.clear();
     return true;
@@ -169,6 +209,7 @@ const char* lock_reason_name(LockReason r) noexcept
     switch (r) {
         case LockReason::failures: return "failures";
         case LockReason::admin: return "admin";
+        case LockReason::consecutive: return "consecutive";
         case LockReason::unknown: break;
     }
     return "";
@@ -183,7 +224,53 @@ std::uint32_t reset_tally(Tally& tally) noexcept
     tally.lock_reason = LockReason::unknown;
     tally.locked_by.clear();
     tally.sources.clear();
+    tally.failures_since_success = 0;
+    tally.sources_since_success = 0;
     return before;
+}
+
+bool clamp_to_now(Tally& tally, const LockoutPolicy& policy, bool is_root, std::int64_t now) noexcept
+{
+    bool ahead = false;
+    auto clamp = [&ahead, now](std::int64_t& t) {
+        if (t > now + kClockSlack && t != kLockedForever) {
+            t = now;
+            ahead = true;
+        }
+    };
+    // A lock by failures never ends later than one started now would.
+    const std::uint32_t seconds = lock_seconds(policy, is_root);
+    auto clamp_lock = [&ahead, now, seconds](std::int64_t& until, LockReason reason) {
+        if (reason != LockReason::failures || until == 0 || until == kLockedForever || seconds == 0) return;
+        if (until > now + static_cast<std::int64_t>(seconds) + kClockSlack) {
+            until = now + static_cast<std::int64_t>(seconds);
+            ahead = true;
+        }
+    };
+    clamp(tally.first_failure);
+    clamp(tally.last_failure);
+    clamp(tally.last_success);
+    clamp_lock(tally.locked_until, tally.lock_reason);
+    for (SourceTally& s : tally.sources) {
+        clamp(s.first_failure);
+        clamp(s.last_failure);
+        clamp_lock(s.locked_until, s.lock_reason);
+    }
+    return ahead;
+}
+
+bool is_console_source(std::string_view source) noexcept
+{
+    constexpr std::string_view kTty = "tty:";
+    if (source.substr(0, kTty.size()) != kTty) return false;
+    std::string_view tty = source.substr(kTty.size());
+    if (tty == "console") return true;
+    for (const std::string_view prefix : {"ttyS", "ttyAMA", "ttyUSB", "hvc", "xvc", "tty"}) {
+        if (tty.substr(0, prefix.size()) != prefix) continue;
+        const std::string_view num = tty.substr(prefix.size());
+        return !num.empty() && num.size() <= 4 && num.find_first_not_of("0123456789") == std::string_view::npos;
+    }
+    return false;
 }
 
 std::optional<std::uint32_t> reset_source(Tally& tally, std::string_view source) noexcept

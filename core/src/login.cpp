@@ -69,6 +69,26 @@ AttemptResult fail(UserRecord& rec, const LoginContext& ctx, const Options& opts
     return r;
 }
 
+// A clock that was ahead once (issue 19): stored failure and success times,
+// locks by failures and a TOTP step accepted while it was ahead are brought
+// back to what they would be now (clamp_to_now; a TOTP last_step past this
+// window becomes the window's last step, so the codes of the current window,
+// some perhaps used before the jump, stay refused, and new ones are accepted
+// again within a window instead of once real time reaches the step).
+// Returns true when anything was ahead.
+bool clock_was_ahead(UserRecord& rec, const Options& opts, const LoginContext& ctx)
+{
+    bool ahead = clamp_to_now(rec.tally, opts.lockout, ctx.is_root, ctx.now);
+    if (rec.enrollment && rec.enrollment->type == OtpType::totp && rec.enrollment->last_step) {
+        const auto window = totp_range(ctx.now, rec.enrollment->period, opts.window, std::nullopt);
+        if (window && *rec.enrollment->last_step > window->last) {
+            rec.enrollment->last_step = window->last;
+            ahead = true;
+        }
+    }
+    return ahead;
+}
+
 // A decision's result, once the store has acknowledged its writes.
 template <typename T>
 Result<T> finished(LockedRecord& held, T value)
@@ -117,17 +137,29 @@ Result<AttemptResult> attempt_code(const Store& store, const LoginContext& calle
     auto& slot = held->record();
     AttemptResult r;
     r.now = ctx.now;
+    const bool ahead = slot && clock_was_ahead(*slot, opts, ctx);
     if (slot) {
         const LockState ls = lock_state(slot->tally, opts.lockout, ctx.is_root, ctx.now, ctx.source);
         if (ls.locked) {
             r.outcome = Outcome::locked;
             r.failures = ls.failures;
             r.lock = ls;
+            r.clock_ahead = ahead;
+            if (ahead)  // the times brought back are written, so this is said once
+                if (auto st = held->commit(); !st) return st.error();
             return finished(*held, r);
         }
     }
     if (!slot || !slot->enrollment) {
+        // Counted and locked like a wrong code of an enrolled user, so that a
+        // lock does not say "this account exists and is enrolled". The
+        // module does the same for names that do not exist, in their bucket
+        // (unknown_user_bucket).
+        if (!slot) slot.emplace();
+        r = fail(*slot, ctx, opts);
         r.outcome = Outcome::not_enrolled;
+        r.clock_ahead = ahead;
+        if (auto st = held->commit(); !st) return st.error();
         return finished(*held, r);
     }
     UserRecord& rec = *slot;
@@ -142,6 +174,7 @@ Result<AttemptResult> attempt_code(const Store& store, const LoginContext& calle
     // failure stays counted and the login fails: closed either way.
     const Tally before = rec.tally;
     r = fail(rec, ctx, opts);
+    r.clock_ahead = ahead;
     if (auto st = held->commit(); !st) return st.error();
 
     Enrollment& e = *rec.enrollment;
@@ -192,6 +225,29 @@ Result<AttemptResult> attempt_code(const Store& store, const LoginContext& calle
     return finished(*held, r);
 }
 
+std::string unknown_user_bucket(std::string_view name)
+{
+    // FNV-1a: a spread, not a secret (anyone may compute which names share a
+    // bucket; sharing one only makes a name lock sooner).
+    std::uint64_t h = 0xcbf29ce484222325ULL;
+    for (const char c : name) {
+        h ^= static_cast<unsigned char>(c);
+        h *= 0x100000001b3ULL;
+    }
+    constexpr char kHex[] = "0123456789abcdef";
+    const auto b = static_cast<unsigned>((h ^ (h >> 32)) & 0xFFFU);
+    std::string out(kUnknownBucketPrefix);
+    out.push_back(kHex[(b >> 8) & 15U]);
+    out.push_back(kHex[(b >> 4) & 15U]);
+    out.push_back(kHex[b & 15U]);
+    return out;
+}
+
+bool is_unknown_user_bucket(std::string_view name) noexcept
+{
+    return name.substr(0, kUnknownBucketPrefix.size()) == kUnknownBucketPrefix;
+}
+
 bool is_empty_answer(std::string_view answer) noexcept
 {
     return answer.find_first_not_of(" \t") == std::string_view::npos;
@@ -205,8 +261,12 @@ Result<LockInfo> lock_info(const Store& store, const LoginContext& ctx, const Op
     info.now = snap->clock.value_or(ctx.now);
     if (!snap->record) return info;
     const UserRecord& r = *snap->record;
-    info.lock = lock_state(r.tally, opts.lockout, ctx.is_root, info.now, ctx.source);
-    info.failures = info.lock.locked ? info.lock.failures : r.tally.failures;
+    // Judged with times a clock that was ahead left behind brought back
+    // (written at the next decision that writes).
+    Tally t = r.tally;
+    clamp_to_now(t, opts.lockout, ctx.is_root, info.now);
+    info.lock = lock_state(t, opts.lockout, ctx.is_root, info.now, ctx.source);
+    info.failures = info.lock.locked ? info.lock.failures : t.failures;
     info.enrolled = r.enrollment.has_value();
     return info;
 }
@@ -223,14 +283,19 @@ Result<AttemptResult> record_external_failure(const Store& store, const LoginCon
     if (!slot) slot.emplace();
     AttemptResult r;
     r.now = ctx.now;
+    const bool ahead = clock_was_ahead(*slot, opts, ctx);
     const LockState ls = lock_state(slot->tally, opts.lockout, ctx.is_root, ctx.now, ctx.source);
     if (ls.locked) {
         r.outcome = Outcome::locked;
         r.failures = ls.failures;
         r.lock = ls;
+        r.clock_ahead = ahead;
+        if (ahead)
+            if (auto st = held->commit(); !st) return st.error();
         return finished(*held, r);
     }
     r = fail(*slot, ctx, opts);
+    r.clock_ahead = ahead;
     if (auto st = held->commit(); !st) return st.error();
     return finished(*held, r);
 }
@@ -249,6 +314,7 @@ Result<AttemptResult> record_external_success(const Store& store, const LoginCon
     r.outcome = Outcome::success;
     if (!slot) return finished(*held, r);
     Tally& t = slot->tally;
+    r.clock_ahead = clock_was_ahead(*slot, opts, ctx);
     // A lock in force stands: another module's success (a right password) is
     // not the second factor, and lifting the lock with it would let a
     // password guesser past it (faillock's authsucc checks the lock too).
@@ -256,11 +322,13 @@ Result<AttemptResult> record_external_success(const Store& store, const LoginCon
         r.outcome = Outcome::locked;
         r.failures = ls.failures;
         r.lock = ls;
+        if (r.clock_ahead)
+            if (auto st = held->commit(); !st) return st.error();
         return finished(*held, r);
     }
     const std::string key = sanitize_source(ctx.source);
-    if (t.failures == 0 && t.locked_until == 0 && t.failures_since_success == 0 && t.sources_since_success == 0 &&
-        find_source(t, key) == nullptr)
+    if (!r.clock_ahead && t.failures == 0 && t.locked_until == 0 && t.failures_since_success == 0 &&
+        t.sources_since_success == 0 && find_source(t, key) == nullptr)
         return finished(*held, r);
     // Not a code authctl accepted, so last_success (shown by `authctl status`) stays.
     const SinceSuccess since = record_success(t, ctx.now, key, false);

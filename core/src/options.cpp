@@ -100,6 +100,12 @@ Status apply_option(Options& opts, std::string_view key, const std::string_view*
         if (!(n = number(key, value, 1, kMaxDeny, false))) return n.error();
         opts.lockout.deny_user = *n;
         opts.lockout.deny_user_set = true;
+    } else if (key == "root_throttle") {
+        if (!(n = number(key, value, 0, kMaxRootThrottle, false))) return n.error();
+        opts.lockout.root_throttle = *n;
+    } else if (key == "deny_consecutive") {
+        if (!(n = number(key, value, 0, kMaxDenyConsecutive, false))) return n.error();
+        opts.lockout.deny_consecutive = *n;
     } else if (key == "window") {
         if (!(n = number(key, value, 0, kMaxWindow, false))) return n.error();
         opts.window = *n;
@@ -142,6 +148,7 @@ bool is_policy_option(std::string_view key) noexcept
 {
     for (const std::string_view k :
          {"deny", "fail_interval", "unlock_time", "root_unlock_time", "even_deny_root", "per_source", "deny_user",
+          "root_throttle", "deny_consecutive",
           "window", "hotp_window", "dir"})
         if (key == k) return true;
     return false;
@@ -219,30 +226,15 @@ ConfigCheck check_config_text(std::string_view text, std::string_view origin)
     return check;
 }
 
-namespace {
-
-// A terminal that is this machine's own console: the virtual consoles, serial
-// lines and hypervisor consoles, never a pseudo-terminal (ssh, telnet, screen).
-bool is_local_console(std::string_view tty) noexcept
-{
-    if (tty.rfind("/dev/", 0) == 0) tty.remove_prefix(5);
-    if (tty == "console") return true;
-    for (const std::string_view prefix : {"ttyS", "ttyAMA", "ttyUSB", "hvc", "xvc", "tty"}) {
-        if (tty.rfind(prefix, 0) != 0) continue;
-        const std::string_view num = tty.substr(prefix.size());
-        return !num.empty() && num.size() <= 4 && num.find_first_not_of("0123456789") == std::string_view::npos;
-    }
-    return false;
-}
-
-}  // namespace
-
 ConfigErrorAction on_config_error(const ConfigErrorContext& at) noexcept
 {
     if (at.account_phase)
         for (const std::string_view background : {"cron", "crond", "atd", "systemd-user"})
             if (at.service == background) return ConfigErrorAction::step_aside;
-    if (at.service == "login" && at.is_root && at.rhost.empty() && is_local_console(at.tty))
+    // This machine's own console: the virtual consoles, serial lines and
+    // hypervisor consoles, never a pseudo-terminal (ssh, telnet, screen).
+    if (at.service == "login" && at.is_root && at.rhost.empty() && !at.tty.empty() &&
+        is_console_source(source_key({}, at.tty, {})))
         return ConfigErrorAction::step_aside;
     return ConfigErrorAction::fail_closed;
 }

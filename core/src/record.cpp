@@ -394,8 +394,8 @@ Status validate_record(const UserRecord& rec)
     if (t.last_failure < 0 || t.last_failure > kMaxTime) return refuse("'last_failure' is out of range");
     if (t.locked_until < 0) return refuse("'locked_until' is negative");
     if (t.lock_reason != LockReason::unknown && t.lock_reason != LockReason::failures &&
-        t.lock_reason != LockReason::admin)
-        return refuse("'lock_reason' is not failures or admin");
+        t.lock_reason != LockReason::admin && t.lock_reason != LockReason::consecutive)
+        return refuse("'lock_reason' is not failures, admin or consecutive");
     if (t.lock_reason != LockReason::unknown && t.locked_until == 0) return refuse("'lock_reason' without a lock");
     // locked_by is written only with an admin's lock (sanitized, as last_source), so needs no check.
     if (t.last_success < 0 || t.last_success > kMaxTime) return refuse("'last_success' is out of range");
@@ -618,6 +618,8 @@ Result<UserRecord> parse_record(std::string_view text)
         constexpr std::string_view kAdminBy = "admin ";
         if (*reason == "failures") {
             t.lock_reason = LockReason::failures;
+        } else if (*reason == "consecutive" && *version >= 3) {
+            t.lock_reason = LockReason::consecutive;
         } else if (*reason == "admin") {
             t.lock_reason = LockReason::admin;
         } else if (reason->substr(0, kAdminBy.size()) == kAdminBy) {
@@ -627,7 +629,7 @@ Result<UserRecord> parse_record(std::string_view text)
             t.lock_reason = LockReason::admin;
             t.locked_by = std::string(by);
         } else {
-            return f.corrupt(K("lock_reason"), "must be 'failures', 'admin' or 'admin NAME'");
+            return f.corrupt(K("lock_reason"), "must be 'failures', 'consecutive', 'admin' or 'admin NAME'");
         }
         if (t.locked_until == 0) return f.corrupt(K("lock_reason"), "is set but 'locked_until' is 0");
     }

@@ -38,7 +38,23 @@ struct LockoutPolicy {
     bool per_source = false;               // count and lock per (user, source); deny_user for the user
     unsigned deny_user = 0;                // per_source: failures from all sources that lock the user
     bool deny_user_set = false;            // false: deny_user is min(10 x deny, kMaxDeny)
+    // Root without even_deny_root (faillock never locks it): deny failures
+    // from one source lock root from that source for this many seconds
+    // (never on a local console). 0: faillock's rule, root is never locked.
+    std::uint32_t root_throttle = 60;
+    // Failures since the last success (however far apart: this count does
+    // not expire with fail_interval) that lock the user until an
+    // administrator resets it: NIST SP 800-63B's cap on consecutive failures.
+    // 0: no cap. Not with deny = 0 (nothing locks then).
+    unsigned deny_consecutive = 100;
 };
+
+inline constexpr std::uint32_t kMaxRootThrottle = 86400;
+inline constexpr unsigned kMaxDenyConsecutive = 100000;
+
+// A stored time more than this far ahead of the clock was written while the
+// clock was ahead (clamp_to_now).
+inline constexpr std::int64_t kClockSlack = 60;
 
 // The user-wide threshold: deny without per_source; with it, deny_user when
 // set, else 10 x deny capped at kMaxDeny (0 when deny is 0: nothing locks).
@@ -55,6 +71,7 @@ enum class LockReason {
     unknown,   // no lock, or a lock from a version-1 record
     failures,  // record_failure reached deny
     admin,     // `authctl lock` (lock_until); locked_by says who
+    consecutive,  // deny_consecutive failures since the last success: until reset
 };
 
 inline constexpr std::size_t kMaxLockedByLength = 64;
@@ -133,8 +150,10 @@ struct SinceSuccess {
 // locks) stay. Returns what was counted since the previous success.
 SinceSuccess record_success(Tally& tally, std::int64_t now, std::string_view source, bool code_accepted = true);
 
-// An administrator's reset: clears count, lock and the lock's reason, and
-// every source's entry; returns the count cleared. The last success is kept.
+// An administrator's reset: clears count, lock and the lock's reason, every
+// source's entry and the failures since the last success (so the cap on
+// consecutive failures starts again); returns the count cleared. The last
+// success is kept.
 std::uint32_t reset_tally(Tally& tally) noexcept;
 
 // An administrator's reset of one source (a source key): removes its entry;
@@ -153,6 +172,18 @@ const SourceTally* find_source(const Tally& tally, std::string_view source) noex
 // (sanitised as a source, at most kMaxLockedByLength bytes; "" = unknown);
 // a value of 0 or less clears the lock and its reason.
 void lock_until(Tally& tally, std::int64_t until, std::string_view by = {});
+
+// A clock that was ahead once: brings every stored time that is more than
+// kClockSlack ahead of `now` back to `now` (failure times, the last
+// success), and a lock by failures that would end later than one started now
+// would to the end one started now would have. Locks by hand are left as
+// set. Returns true when anything was ahead (the caller logs it once: the
+// record is written with the times brought back).
+bool clamp_to_now(Tally& tally, const LockoutPolicy& policy, bool is_root, std::int64_t now) noexcept;
+
+// True for a source key of this machine's own console ("tty:tty1",
+// "tty:ttyS0", "tty:console", "tty:hvc0", ...; never a pseudo-terminal).
+bool is_console_source(std::string_view source) noexcept;
 
 // Printable form of a source for the tally: bytes outside 0x21..0x7E become
 // '?', and a lone "-" (the record's spelling of "none") becomes "?".

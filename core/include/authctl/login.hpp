@@ -46,7 +46,7 @@ enum class Outcome {
     success,       // the code (or a recovery code) was accepted and consumed
     wrong_code,    // evaluated and wrong, replayed or malformed; counted (replayed says which)
     locked,        // refused without evaluating; not counted
-    not_enrolled,  // the user has no enrollment; nothing changed
+    not_enrolled,  // the user has no enrollment: counted as a failure (locked_now, lock) all the same
 };
 
 struct AttemptResult {
@@ -61,6 +61,7 @@ struct AttemptResult {
     bool replayed = false;       // wrong_code: a code already used (a step at or below the last
                                  // accepted, or the HOTP counter accepted last); refused and counted all the same
     bool used_recovery = false;  // success through a recovery code
+    bool clock_ahead = false;    // stored times were ahead of the clock and were brought back (log it)
     std::size_t recovery_left = 0;
     std::int64_t now = 0;  // the time the decision was made by (the store's clock where it has one)
 };
@@ -84,6 +85,17 @@ struct AttemptResult {
 // ctx.user and ctx.uid.
 Result<AttemptResult> attempt_code(const Store& store, const LoginContext& ctx, const Options& opts,
                                    std::string_view code);
+
+// Names that do not exist are counted and locked like real ones (so that a
+// lock does not tell which accounts exist), each in one of 4096 buckets: the
+// record ":unknown:XXX", XXX three hex digits of a hash of the name. A bucket
+// is an ordinary record (a tally only) in whichever store the module uses,
+// so the table is bounded whatever names attackers send, and a fleet shares
+// it. No account name contains ':' (passwd's separator), so no bucket is an
+// account.
+inline constexpr std::string_view kUnknownBucketPrefix = ":unknown:";
+std::string unknown_user_bucket(std::string_view name);
+bool is_unknown_user_bucket(std::string_view name) noexcept;
 
 // An answer with nothing in it but spaces or tabs (the user pressed Enter):
 // not a guess. The module refuses it without evaluating or counting it.

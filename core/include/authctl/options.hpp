@@ -53,12 +53,14 @@ struct Options {
 //   window=0..10  hotp_window=0..20  nullok  silent  debug  nodelay  prompt=TEXT
 //   store=file|agent  agent_socket=PATH  agent_timeout=1..60
 //   per_source  deny_user=1..100  admin_group=GROUP  audit  no_log_info  local_users_only
+//   root_throttle=0..86400  deny_consecutive=0..100000
 // Errc::invalid_argument with a message naming the key otherwise.
 Status apply_option(Options& opts, std::string_view key, const std::string_view* value);
 
 // True for the options that shape a decision made where the records are
 // (deny, fail_interval, unlock_time, root_unlock_time, even_deny_root,
-// per_source, deny_user, window, hotp_window, dir). With store=agent those decisions are the agent's,
+// per_source, deny_user, root_throttle, deny_consecutive, window,
+// hotp_window, dir). With store=agent those decisions are the agent's,
 // made with the policy authctld reads from authctl.conf: as PAM module
 // arguments they would have no effect, so the module refuses them there.
 bool is_policy_option(std::string_view key) noexcept;
