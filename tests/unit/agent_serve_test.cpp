@@ -178,6 +178,30 @@ TEST(AgentServe, ErrorReplyMakesAnyDetailFitTheProtocol)
     EXPECT_EQ(rep.detail, "user 'jos\xc3\xa9' is fine");
 }
 
+TEST(AgentServe, DecisionLogSaysWhenTheClockWasAhead)
+{
+    // Issue 19, point 4: stored times ahead of the clock are brought back by
+    // the decision that finds them, and the agent's log says so (once: the
+    // record is written with the times brought back).
+    Reply rep;
+    rep.ok = true;
+    rep.attempt.outcome = Outcome::success;
+    rep.attempt.failures = 1;
+    const Request req = request(Op::attempt, "bob", "111111");
+    LogLine line = decision_log(req, rep);
+    EXPECT_EQ(line.level, LogLevel::info);
+    EXPECT_EQ(line.text.find("ahead of the clock"), std::string::npos) << line.text;
+    rep.attempt.clock_ahead = true;
+    line = decision_log(req, rep);
+    EXPECT_EQ(line.level, LogLevel::warning) << "a clock jump is worth a warning";
+    EXPECT_NE(line.text.find("stored times were ahead of the clock"), std::string::npos) << line.text;
+    EXPECT_EQ(line.text.find("111111"), std::string::npos);
+    rep.attempt.outcome = Outcome::locked;
+    rep.attempt.lock = {true, kLockedForever};
+    line = decision_log(req, rep);
+    EXPECT_NE(line.text.find("ahead of the clock"), std::string::npos) << "also when refused: " << line.text;
+}
+
 TEST(AgentServe, DecisionLogNamesUserOutcomeAndContextButNeverTheCode)
 {
     AttemptResult wrong;

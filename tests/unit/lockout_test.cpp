@@ -93,18 +93,23 @@ TEST(Lockout, UnlockTimeZeroMeansUntilReset)
     EXPECT_EQ(t.failures, 0U);
 }
 
-TEST(Lockout, RootIsNeverLockedWithoutEvenDenyRoot)
+TEST(Lockout, RootIsThrottledPerSourceNotLockedWithoutEvenDenyRoot)
 {
+    // Issue 19, point 2: faillock never locks root without even_deny_root;
+    // authctl throttles it instead, per source, for root_throttle (60 s), and
+    // never locks it user-wide by failures.
     LockoutPolicy p;
     Tally t;
-    for (int i = 0; i < 10; ++i) EXPECT_FALSE(record_failure(t, p, true, T, "h"));
+    EXPECT_FALSE(record_failure(t, p, true, T, "h"));
+    EXPECT_FALSE(record_failure(t, p, true, T, "h"));
+    EXPECT_TRUE(record_failure(t, p, true, T, "h")) << "deny failures from one source throttle root there";
+    for (int i = 0; i < 7; ++i) record_failure(t, p, true, T, "h");
     EXPECT_EQ(t.failures, 10U);  // still counted, for the record
-    EXPECT_EQ(t.locked_until, 0);
+    EXPECT_EQ(t.locked_until, 0) << "never a user-wide lock by failures";
     EXPECT_FALSE(lock_state(t, p, true, T).locked);
-    // Even a lock set by hand does not apply to root without even_deny_root.
-    lock_until(t, kLockedForever);
-    EXPECT_FALSE(lock_state(t, p, true, T).locked);
-    EXPECT_TRUE(lock_state(t, p, false, T).locked);
+    EXPECT_TRUE(lock_state(t, p, true, T, "h").locked);
+    EXPECT_EQ(lock_state(t, p, true, T, "h").until, T + 60);
+    EXPECT_FALSE(lock_state(t, p, true, T, "other").locked);
 }
 
 TEST(Lockout, EvenDenyRootUsesRootUnlockTime)
@@ -341,16 +346,21 @@ TEST(LockoutPerSource, EachSourceCountsWithFailInterval)
 
 TEST(LockoutPerSource, RootRulesApplyPerSource)
 {
+    // Issue 19, point 2: root without even_deny_root was never locked; it is
+    // now throttled per source for root_throttle (not unlock_time).
     LockoutPolicy p = per_source(3);
     Tally t;
-    for (int i = 0; i < 5; ++i) EXPECT_FALSE(record_failure(t, p, true, T, A)) << "root is never locked by default";
-    EXPECT_FALSE(lock_state(t, p, true, T, A).locked);
-    EXPECT_EQ(find_source(t, A)->failures, 5U) << "still counted, for the record";
-    EXPECT_EQ(find_source(t, A)->locked_until, 0);
-    // Not even an administrator's lock of a source applies to root without even_deny_root.
-    lock_source_until(t, A, kLockedForever, "bob", T);
-    EXPECT_FALSE(lock_state(t, p, true, T, A).locked);
-    EXPECT_TRUE(lock_state(t, p, false, T, A).locked);
+    for (int i = 0; i < 2; ++i) EXPECT_FALSE(record_failure(t, p, true, T, A));
+    EXPECT_TRUE(record_failure(t, p, true, T, A)) << "root is throttled per source by default";
+    EXPECT_EQ(lock_state(t, p, true, T, A).until, T + 60) << "for root_throttle, not unlock_time";
+    EXPECT_EQ(lock_state(t, p, true, T, A).scope, LockScope::source);
+    EXPECT_FALSE(lock_state(t, p, true, T, B).locked);
+    EXPECT_FALSE(lock_state(t, p, true, T + 60, A).locked);
+    EXPECT_EQ(find_source(t, A)->failures, 3U);
+    // An administrator's lock of a source holds for a throttled root too.
+    lock_source_until(t, B, kLockedForever, "bob", T);
+    EXPECT_TRUE(lock_state(t, p, true, T, B).locked);
+    EXPECT_TRUE(lock_state(t, p, false, T, B).locked);
 
     p.even_deny_root = true;
     Tally r;
@@ -586,11 +596,13 @@ TEST(LockoutPerSource, SinceSuccessCountsFailuresAndEachSourceOnce)
     s = record_success(u, T + 1, A);
     EXPECT_EQ(s.failures, 2U);
     EXPECT_EQ(s.sources, 0U);
-    // A failure and a reset keep them (the owner is still told).
+    // An administrator's reset clears them (issue 19, point 3: the cap on
+    // consecutive failures, deny_consecutive, starts again after a reset as
+    // after a success).
     record_failure(t, p, false, T + 10, A);
     reset_tally(t);
-    EXPECT_EQ(t.failures_since_success, 1U);
-    EXPECT_EQ(t.sources_since_success, 1U);
+    EXPECT_EQ(t.failures_since_success, 0U);
+    EXPECT_EQ(t.sources_since_success, 0U);
 }
 
 TEST(LockoutPerSource, SinceSuccessCountsSourcesBeyondTheTable)
@@ -727,6 +739,254 @@ TEST(SourceKey, AnAdministratorsTextBecomesTheKeyTheModuleUses)
     EXPECT_EQ(source_key_from_text("2001:db8::/48"), "2001?db8???48") << "only a /64 is a key";
     EXPECT_LE(source_key_from_text(std::string(10000, 'x')).size(), kMaxSourceLength);
     EXPECT_LE(source_key_from_text("tty:" + std::string(10000, 'x')).size(), kMaxSourceLength);
+}
+
+
+// --- issue 19, point 2: root throttled per source ---------------------------
+
+TEST(RootThrottle, OneSourceIsThrottledTheOthersAndTheConsoleNever)
+{
+    const LockoutPolicy p;  // deny 3, root_throttle 60, no even_deny_root
+    EXPECT_EQ(p.root_throttle, 60U);
+    Tally t;
+    for (int i = 0; i < 3; ++i) record_failure(t, p, true, T + i, A);
+    const LockState a = lock_state(t, p, true, T + 2, A);
+    EXPECT_TRUE(a.locked);
+    EXPECT_EQ(a.scope, LockScope::source);
+    EXPECT_EQ(a.until, T + 2 + 60);
+    EXPECT_TRUE(lock_state(t, p, true, T + 61, A).locked);
+    EXPECT_FALSE(lock_state(t, p, true, T + 62, A).locked) << "60 s, not unlock_time";
+    EXPECT_FALSE(lock_state(t, p, true, T + 2, B).locked) << "B is not throttled by A's failures";
+    for (int i = 0; i < 2; ++i) EXPECT_FALSE(record_failure(t, p, true, T + 3, B));
+    EXPECT_FALSE(lock_state(t, p, true, T + 3, B).locked);
+    // The console is always a way in: never throttled, even while A is.
+    for (const char* console : {"tty:tty1", "tty:ttyS0", "tty:console", "tty:hvc0"}) {
+        Tally c;
+        for (int i = 0; i < 20; ++i) EXPECT_FALSE(record_failure(c, p, true, T, console)) << console;
+        EXPECT_FALSE(lock_state(c, p, true, T, console).locked) << console;
+        EXPECT_EQ(c.failures, 20U) << "still counted, for the record";
+    }
+    EXPECT_FALSE(lock_state(t, p, true, T + 2, "tty:tty1").locked);
+    // A pseudo-terminal is not the console.
+    Tally pts;
+    for (int i = 0; i < 3; ++i) record_failure(pts, p, true, T, "tty:pts/0");
+    EXPECT_TRUE(lock_state(pts, p, true, T, "tty:pts/0").locked);
+    // Ordinary users are not affected (user-wide lock for unlock_time, console or not).
+    Tally u;
+    for (int i = 0; i < 3; ++i) record_failure(u, p, false, T, "tty:tty1");
+    EXPECT_EQ(lock_state(u, p, false, T, "tty:tty1").until, T + 600);
+}
+
+TEST(RootThrottle, ConsoleSources)
+{
+    for (const char* yes : {"tty:tty1", "tty:tty63", "tty:ttyS0", "tty:ttyAMA0", "tty:ttyUSB1", "tty:console",
+                            "tty:hvc0", "tty:xvc0"})
+        EXPECT_TRUE(is_console_source(yes)) << yes;
+    for (const char* no : {"tty:pts/0", "tty:tty", "tty:ttyS", "tty:tty12345", "tty:ttyp0", "tty1",
+                           "192.0.2.1", "service:sudo", "tty:tty1x", ""})
+        EXPECT_FALSE(is_console_source(no)) << no;
+}
+
+TEST(RootThrottle, ZeroIsFaillocksNeverAndEvenDenyRootTheNormalRules)
+{
+    LockoutPolicy off;
+    off.root_throttle = 0;
+    Tally t;
+    for (int i = 0; i < 200; ++i) EXPECT_FALSE(record_failure(t, off, true, T + i * 1000, A));
+    EXPECT_FALSE(lock_state(t, off, true, T + 200000, A).locked) << "no throttle, and no cap either";
+    EXPECT_TRUE(t.sources.empty()) << "nothing per source without per_source";
+
+    LockoutPolicy even;
+    even.even_deny_root = true;
+    Tally r;
+    for (int i = 0; i < 3; ++i) record_failure(r, even, true, T, A);
+    const LockState l = lock_state(r, even, true, T, B);
+    EXPECT_TRUE(l.locked) << "even_deny_root: user-wide, from every source";
+    EXPECT_EQ(l.scope, LockScope::user);
+    EXPECT_EQ(l.until, T + 600) << "root_unlock_time (defaults to unlock_time), not root_throttle";
+    EXPECT_TRUE(lock_state(r, even, true, T, "tty:tty1").locked) << "even_deny_root locks the console too";
+}
+
+TEST(RootThrottle, AdminGroupMembersAreRoot)
+{
+    // The module passes is_root for admin_group members (faillock's rule), so
+    // they are throttled the same; the name plays no part.
+    const LockoutPolicy p;
+    Tally root;
+    Tally ops;
+    for (int i = 0; i < 3; ++i) {
+        record_failure(root, p, true, T, A);
+        record_failure(ops, p, true, T, A);
+    }
+    const LockState a = lock_state(root, p, true, T, A);
+    const LockState b = lock_state(ops, p, true, T, A);
+    EXPECT_TRUE(b.locked);
+    EXPECT_EQ(a.until, b.until);
+    EXPECT_EQ(a.scope, b.scope);
+    EXPECT_FALSE(lock_state(ops, p, true, T, "tty:tty2").locked);
+}
+
+// --- issue 19, point 3: the cap on consecutive failures ----------------------
+
+// `n` failures spaced fail_interval + 2 s apart (never `deny` within the
+// interval), from `source`, starting at `from`; returns when it locked (-1: never).
+int slow_failures(Tally& t, const LockoutPolicy& p, bool root, std::int64_t from, int n, const std::string& source)
+{
+    int locked_at = -1;
+    for (int i = 0; i < n; ++i)
+        if (record_failure(t, p, root, from + static_cast<std::int64_t>(i) * (p.fail_interval + 2), source) &&
+            locked_at < 0)
+            locked_at = i + 1;
+    return locked_at;
+}
+
+TEST(ConsecutiveCap, HundredSlowFailuresLockUntilReset)
+{
+    const LockoutPolicy p;
+    EXPECT_EQ(p.deny_consecutive, 100U);
+    Tally t;
+    EXPECT_EQ(slow_failures(t, p, false, T, 99, A), -1) << "slow guessing never reaches deny";
+    EXPECT_EQ(t.failures, 1U) << "the count within fail_interval started again each time";
+    EXPECT_EQ(t.failures_since_success, 99U);
+    const std::int64_t last = T + 99LL * 902;
+    EXPECT_TRUE(record_failure(t, p, false, last, A)) << "the 100th since the last success locks";
+    EXPECT_EQ(t.locked_until, kLockedForever);
+    EXPECT_EQ(t.lock_reason, LockReason::consecutive);
+    const LockState l = lock_state(t, p, false, last + 10LL * 365 * 86400, B);
+    EXPECT_TRUE(l.locked) << "until reset, from every source";
+    EXPECT_EQ(l.scope, LockScope::user);
+    EXPECT_EQ(l.failures, 100U);
+    EXPECT_STREQ(lock_reason_name(t.lock_reason), "consecutive");
+    reset_tally(t);
+    EXPECT_FALSE(lock_state(t, p, false, last + 1, A).locked);
+    EXPECT_EQ(slow_failures(t, p, false, last + 2, 99, A), -1) << "a reset starts the count again";
+    EXPECT_EQ(slow_failures(t, p, false, last + 200000, 1, A), 1) << "the 100th since the reset";
+}
+
+TEST(ConsecutiveCap, ASuccessStartsTheCountAgain)
+{
+    const LockoutPolicy p;
+    Tally t;
+    EXPECT_EQ(slow_failures(t, p, false, T, 99, A), -1);
+    record_success(t, T + 200000, A);
+    EXPECT_EQ(slow_failures(t, p, false, T + 200001, 99, A), -1);
+    Tally u;
+    EXPECT_EQ(slow_failures(u, p, false, T, 99, A), -1);
+    record_success(u, T + 200000, A, false);  // another module's success (faillock's authsucc)
+    EXPECT_EQ(slow_failures(u, p, false, T + 200001, 100, A), 100);
+}
+
+TEST(ConsecutiveCap, DenyZeroNeverLocksAndZeroTurnsItOff)
+{
+    LockoutPolicy none;
+    none.deny = 0;
+    Tally t;
+    EXPECT_EQ(slow_failures(t, none, false, T, 300, A), -1) << "deny = 0: nothing locks, not even the cap";
+    EXPECT_FALSE(lock_state(t, none, false, T + 300LL * 902, A).locked);
+
+    LockoutPolicy off;
+    off.deny_consecutive = 0;
+    Tally u;
+    EXPECT_EQ(slow_failures(u, off, false, T, 300, A), -1);
+    EXPECT_EQ(u.failures_since_success, 300U);
+
+    LockoutPolicy low;
+    low.deny_consecutive = 5;
+    Tally v;
+    EXPECT_EQ(slow_failures(v, low, false, T, 10, A), 5);
+}
+
+TEST(ConsecutiveCap, PerSourceCountsEverySourceAndAThrottledRoot)
+{
+    // per_source: the cap counts failures from every source since the last
+    // success, however many sources and however slowly.
+    const LockoutPolicy p = per_source(3);
+    Tally t;
+    int locked_at = -1;
+    for (int i = 0; i < 100; ++i)
+        if (record_failure(t, p, false, T + i * 902LL, "198.51.100." + std::to_string(i)) && locked_at < 0)
+            locked_at = i + 1;
+    EXPECT_EQ(locked_at, 100);
+    const LockState l = lock_state(t, p, false, T + 100 * 902LL, "203.0.113.9");
+    EXPECT_TRUE(l.locked);
+    EXPECT_EQ(l.scope, LockScope::user);
+    EXPECT_EQ(t.lock_reason, LockReason::consecutive);
+    // Failures that lock a source count towards the cap too.
+    LockoutPolicy q = per_source(3);
+    q.deny_consecutive = 6;
+    Tally u;
+    for (int i = 0; i < 3; ++i) record_failure(u, q, false, T, A);  // A locked for its source
+    EXPECT_EQ(lock_state(u, q, false, T, A).scope, LockScope::source);
+    for (int i = 0; i < 2; ++i) EXPECT_FALSE(record_failure(u, q, false, T + 1000 + i * 902LL, B));
+    EXPECT_TRUE(record_failure(u, q, false, T + 3000, B)) << "the 6th since the success";
+    EXPECT_EQ(lock_state(u, q, false, T + 3000, "203.0.113.9").scope, LockScope::user);
+
+    // A throttled root is locked from everywhere by the cap, but for its console.
+    const LockoutPolicy r;
+    Tally root;
+    EXPECT_EQ(slow_failures(root, r, true, T, 100, A), 100);
+    EXPECT_TRUE(lock_state(root, r, true, T + 100 * 902LL, B).locked);
+    EXPECT_EQ(root.lock_reason, LockReason::consecutive);
+    EXPECT_FALSE(lock_state(root, r, true, T + 100 * 902LL, "tty:tty1").locked) << "the console stays a way in";
+    // Failures on the console do not count towards the cap's lock.
+    Tally console;
+    EXPECT_EQ(slow_failures(console, r, true, T, 150, "tty:tty1"), -1);
+}
+
+// --- issue 19, point 4: a clock that was ahead once --------------------------
+
+TEST(ClockAhead, LocksAreComputedFromNow)
+{
+    const LockoutPolicy p;
+    Tally t;
+    record_failure(t, p, false, T + 86400, A);  // the clock a day ahead
+    record_failure(t, p, false, T, A);          // and back
+    EXPECT_TRUE(record_failure(t, p, false, T + 1, A));
+    EXPECT_EQ(lock_state(t, p, false, T + 1, A).until, T + 1 + 600) << "unlock_time from now, not 87 000 s";
+}
+
+TEST(ClockAhead, ClampBringsStoredTimesBack)
+{
+    const LockoutPolicy p;
+    Tally t;
+    for (int i = 0; i < 3; ++i) record_failure(t, p, false, T + 86400, A);
+    record_success(t, T + 86400, A);
+    for (int i = 0; i < 3; ++i) record_failure(t, p, false, T + 86400, A);
+    EXPECT_EQ(t.locked_until, T + 86400 + 600);
+    ASSERT_TRUE(clamp_to_now(t, p, false, T));
+    EXPECT_EQ(t.first_failure, T);
+    EXPECT_EQ(t.last_failure, T);
+    EXPECT_EQ(t.last_success, T);
+    EXPECT_EQ(t.locked_until, T + 600) << "no longer than a lock started now";
+    EXPECT_FALSE(clamp_to_now(t, p, false, T)) << "nothing ahead any more: said once";
+    // Within kClockSlack nothing moves; a lock by hand is left as set.
+    Tally u;
+    record_failure(u, p, false, T + kClockSlack, A);
+    lock_until(u, T + 86400 * 30, "bob");
+    EXPECT_FALSE(clamp_to_now(u, p, false, T));
+    EXPECT_EQ(u.last_failure, T + kClockSlack);
+    EXPECT_EQ(u.locked_until, T + 86400 * 30);
+    // Per source too.
+    const LockoutPolicy q = per_source(3);
+    Tally s;
+    for (int i = 0; i < 3; ++i) record_failure(s, q, false, T + 86400, A);
+    ASSERT_TRUE(clamp_to_now(s, q, false, T));
+    EXPECT_EQ(find_source(s, A)->last_failure, T);
+    EXPECT_EQ(find_source(s, A)->locked_until, T + 600);
+}
+
+TEST(ClockAhead, FailuresHoursApartDoNotAddUpOnceClamped)
+{
+    const LockoutPolicy p;
+    Tally t;
+    record_failure(t, p, false, T + 86400, A);  // the clock a day ahead
+    for (int h = 1; h <= 5; ++h) {
+        clamp_to_now(t, p, false, T + h * 3600LL);  // what every decision does first
+        EXPECT_FALSE(record_failure(t, p, false, T + h * 3600LL, A)) << h;
+        // The first decision back takes the failure from ahead as now; after
+        // that, failures hours apart each start the count again.
+        EXPECT_EQ(t.failures, h == 1 ? 2U : 1U) << h;
+    }
 }
 
 }  // namespace

@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -482,19 +484,43 @@ TEST_F(LoginTest, UnlockTimeNeverHoldsUntilReset)
 
 TEST_F(LoginTest, RootIsNotLockedUnlessEvenDenyRoot)
 {
+    // Issue 19, point 2: root without even_deny_root is no longer evaluated
+    // without limit: deny wrong codes from one source throttle it there for
+    // root_throttle (60 s); other sources and its console stay open, and it is
+    // never locked user-wide by failures.
     enroll("root");
-    for (int i = 0; i < 5; ++i) EXPECT_EQ(attempt("root", "abc", T0, true).outcome, Outcome::wrong_code);
-    EXPECT_EQ(attempt("root", totp("root", T0), T0, true).outcome, Outcome::success);
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(attempt("root", "abc", T0, true).outcome, Outcome::wrong_code);
+    EXPECT_EQ(attempt("root", totp("root", T0), T0, true).outcome, Outcome::locked) << "throttled from 192.0.2.1";
+    LoginContext console{"root", true, "tty:tty1", T0 + 1};
+    auto c = attempt_code(*store_, console, opts_, totp("root", T0 + 1));
+    ASSERT_TRUE(c);
+    EXPECT_EQ(c->outcome, Outcome::success) << "never on its console";
+    EXPECT_EQ(attempt("root", totp("root", T0 + 62), T0 + 62, true).outcome, Outcome::success)
+        << "the throttle lasts 60 s, not unlock_time";
     opts_.lockout.even_deny_root = true;
-    for (int i = 0; i < 3; ++i) attempt("root", "abc", T0 + 1, true);
-    EXPECT_EQ(attempt("root", totp("root", T0 + 40), T0 + 40, true).outcome, Outcome::locked);
+    for (int i = 0; i < 3; ++i) attempt("root", "abc", T0 + 70, true);
+    EXPECT_EQ(attempt("root", totp("root", T0 + 100), T0 + 100, true).outcome, Outcome::locked);
+    console.now = T0 + 100;
+    c = attempt_code(*store_, console, opts_, totp("root", T0 + 100));
+    ASSERT_TRUE(c);
+    EXPECT_EQ(c->outcome, Outcome::locked) << "even_deny_root: locked everywhere, the console too";
 }
 
 TEST_F(LoginTest, NotEnrolledChangesNothing)
 {
+    // Issue 19, point 1: an unenrolled name is counted and locked like an
+    // enrolled one (a lock must not say "this account exists and is
+    // enrolled"), so its record now holds a tally.
     const auto r = attempt("nobody-here", "123456", T0);
     EXPECT_EQ(r.outcome, Outcome::not_enrolled);
-    EXPECT_FALSE(store_->load("nobody-here")->has_value());
+    EXPECT_EQ(r.failures, 1U);
+    auto rec = store_->load("nobody-here");
+    ASSERT_TRUE(rec && rec->has_value());
+    EXPECT_FALSE((*rec)->enrollment.has_value()) << "counted, never enrolled";
+    EXPECT_EQ((*rec)->tally.failures, 1U);
+    attempt("nobody-here", "123456", T0);
+    EXPECT_TRUE(attempt("nobody-here", "123456", T0).locked_now);
+    EXPECT_EQ(attempt("nobody-here", "123456", T0).outcome, Outcome::locked);
 }
 
 TEST_F(LoginTest, HostileInputIsAWrongCodeNotACrash)
@@ -791,20 +817,19 @@ TEST_F(LoginTest, ExternalFailuresAndSuccessPerSource)
     EXPECT_EQ(user_locked->outcome, Outcome::locked);
     EXPECT_EQ(user_locked->lock.scope, LockScope::user);
     EXPECT_EQ(user_locked->lock.failures, 2U);
-    // An administrator's reset keeps what the owner is to be told.
+    // An administrator's reset clears the count since the last success too
+    // (issue 19, point 3: the cap on consecutive failures starts again after
+    // a reset), so the next success has nothing to tell and writes nothing.
     opts_.lockout.deny_user_set = false;
     ASSERT_TRUE(reset_user(*store_, "carl", false, opts_, T0 + 3003));
+    EXPECT_EQ(tally("carl").failures_since_success, 0U);
+    EXPECT_EQ(tally("carl").sources_since_success, 0U);
+    const std::string quiet = test::read_file(dir_ + "/carl.rec");
     auto told = record_external_success(*store_, LoginContext{"carl", false, "10.0.0.1", T0 + 3004}, opts_);
     ASSERT_TRUE(told);
     EXPECT_EQ(told->outcome, Outcome::success);
-    EXPECT_EQ(told->failures, 2U) << "the count since the last success survives a reset";
-    EXPECT_EQ(told->sources, 1U);
-    // Then nothing is left to clear: nothing is written.
-    const std::string quiet = test::read_file(dir_ + "/carl.rec");
-    auto nothing = record_external_success(*store_, LoginContext{"carl", false, "10.0.0.1", T0 + 3005}, opts_);
-    ASSERT_TRUE(nothing);
-    EXPECT_EQ(nothing->outcome, Outcome::success);
-    EXPECT_EQ(nothing->failures, 0U);
+    EXPECT_EQ(told->failures, 0U) << "the reset cleared the count since the last success";
+    EXPECT_EQ(told->sources, 0U);
     EXPECT_EQ(test::read_file(dir_ + "/carl.rec"), quiet);
 }
 
@@ -870,6 +895,184 @@ TEST(EmptyAnswer, OnlyNothingSpacesAndTabsAreEmpty)
     EXPECT_FALSE(is_empty_answer(" 1 "));
     EXPECT_FALSE(is_empty_answer("\n"));
     EXPECT_FALSE(is_empty_answer(std::string_view("\0", 1)));
+}
+
+
+// --- issue 19, point 1: every name counted and locked the same ---------------
+
+TEST(UnknownUserBucket, StableBoundedAndSpread)
+{
+    const std::string b = unknown_user_bucket("mallory");
+    EXPECT_EQ(b, unknown_user_bucket("mallory")) << "stable";
+    ASSERT_EQ(b.size(), kUnknownBucketPrefix.size() + 3);
+    EXPECT_EQ(b.substr(0, kUnknownBucketPrefix.size()), ":unknown:");
+    EXPECT_EQ(b.find_first_not_of("0123456789abcdef", kUnknownBucketPrefix.size()), std::string::npos) << b;
+    EXPECT_TRUE(is_unknown_user_bucket(b));
+    for (const char* name : {"alice", "root", "unknown:abc", "unknown", ":unknow", ""})
+        EXPECT_FALSE(is_unknown_user_bucket(name)) << name;
+    EXPECT_EQ(unknown_user_bucket("").size(), b.size());
+    EXPECT_EQ(unknown_user_bucket(std::string(100000, 'x')).size(), b.size()) << "bounded whatever is sent";
+    // 10 000 names fall into most of the 4096 buckets (a uniform spread
+    // reaches 4096 x (1 - e^-2.44), about 3740).
+    std::set<std::string> seen;
+    for (int i = 0; i < 10000; ++i) {
+        const std::string k = unknown_user_bucket("user" + std::to_string(i));
+        EXPECT_TRUE(is_unknown_user_bucket(k));
+        seen.insert(k);
+    }
+    EXPECT_LE(seen.size(), 4096U);
+    EXPECT_GE(seen.size(), 3600U);
+}
+
+TEST_F(LoginTest, AnUnenrolledUserIsLockedExactlyAsAnEnrolledOne)
+{
+    enroll("eve");
+    for (int i = 0; i < 3; ++i) {
+        const std::int64_t now = T0 + i;
+        const AttemptResult a = attempt("eve", wrong_code("eve", now), now);
+        const AttemptResult b = attempt("ned", "123456", now);  // ned exists nowhere in the store
+        EXPECT_EQ(a.outcome, Outcome::wrong_code);
+        EXPECT_EQ(b.outcome, Outcome::not_enrolled);
+        EXPECT_EQ(a.failures, b.failures) << i;
+        EXPECT_EQ(a.locked_now, b.locked_now) << i;
+        EXPECT_EQ(a.lock.locked, b.lock.locked) << i;
+        EXPECT_EQ(a.lock.until, b.lock.until) << i;
+        EXPECT_EQ(a.lock.scope, b.lock.scope) << i;
+        EXPECT_EQ(a.lock.failures, b.lock.failures) << i;
+    }
+    const AttemptResult a = attempt("eve", totp("eve", T0 + 30), T0 + 30);
+    const AttemptResult b = attempt("ned", "123456", T0 + 30);
+    EXPECT_EQ(a.outcome, Outcome::locked);
+    EXPECT_EQ(b.outcome, Outcome::locked) << "a lock no longer says the account is enrolled";
+    EXPECT_EQ(a.lock.until, T0 + 2 + 600);
+    EXPECT_EQ(a.lock.until, b.lock.until);
+    EXPECT_EQ(a.failures, b.failures);
+    const LockInfo ia = info_from("eve", T0 + 30, "192.0.2.1");
+    const LockInfo ib = info_from("ned", T0 + 30, "192.0.2.1");
+    EXPECT_EQ(ia.lock.locked, ib.lock.locked);
+    EXPECT_EQ(ia.lock.until, ib.lock.until);
+    EXPECT_EQ(ia.failures, ib.failures);
+    // A bucket of unknown names is an ordinary record, counted the same way.
+    const std::string bucket = unknown_user_bucket("no-such-user");
+    for (int i = 0; i < 3; ++i) attempt(bucket, "123456", T0 + i);
+    EXPECT_EQ(attempt(bucket, "123456", T0 + 30).lock.until, T0 + 2 + 600);
+}
+
+// --- issue 19, point 2: root (and admin_group) throttled per source ----------
+
+TEST_F(LoginTest, AdminGroupMembersAreThrottledAsRoot)
+{
+    // The module passes is_root for admin_group members; the core treats the
+    // name as nothing.
+    enroll("ops");
+    for (int i = 0; i < 3; ++i) attempt("ops", "abc", T0, true);
+    EXPECT_EQ(attempt("ops", totp("ops", T0), T0, true).outcome, Outcome::locked);
+    LoginContext other{"ops", true, "198.51.100.7", T0};
+    auto r = attempt_code(*store_, other, opts_, totp("ops", T0));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->outcome, Outcome::success) << "another source is not throttled";
+    EXPECT_EQ(tally("ops").locked_until, 0);
+    opts_.lockout.root_throttle = 0;  // faillock's rule: never locked
+    for (int i = 0; i < 10; ++i) attempt("ops", "abc", T0 + 100, true);
+    EXPECT_EQ(attempt("ops", totp("ops", T0 + 100), T0 + 100, true).outcome, Outcome::success);
+}
+
+// --- issue 19, point 3: the cap on consecutive failures ----------------------
+
+TEST_F(LoginTest, SlowGuessingIsStoppedByTheCap)
+{
+    enroll("sam");
+    std::int64_t now = T0;
+    for (int i = 1; i <= 100; ++i, now += 902) {  // fail_interval + 2 s apart: never deny within it
+        const AttemptResult r = attempt("sam", "abc", now);
+        ASSERT_EQ(r.outcome, Outcome::wrong_code) << i;
+        EXPECT_EQ(r.locked_now, i == 100) << i;
+    }
+    const AttemptResult locked = attempt("sam", totp("sam", now + 86400), now + 86400);
+    EXPECT_EQ(locked.outcome, Outcome::locked) << "the right code a day later is refused: until reset";
+    EXPECT_EQ(locked.lock.until, kLockedForever);
+    EXPECT_EQ(locked.failures, 100U);
+    EXPECT_EQ(tally("sam").lock_reason, LockReason::consecutive);
+    auto rec = test::read_file(dir_ + "/sam.rec");
+    EXPECT_NE(rec.find("\nlock_reason consecutive\n"), std::string::npos) << rec;
+    ASSERT_TRUE(reset_user(*store_, "sam", false, opts_, now + 86401));
+    EXPECT_EQ(attempt("sam", totp("sam", now + 86402), now + 86402).outcome, Outcome::success);
+}
+
+// --- issue 19, point 4: a clock that was ahead once --------------------------
+
+constexpr std::int64_t kDay = 86400;
+
+TEST_F(LoginTest, AClockADayAheadDoesNotLengthenTheNextLock)
+{
+    enroll("dora");
+    EXPECT_FALSE(attempt("dora", "abc", T0 + kDay).clock_ahead);  // the clock a day ahead
+    const AttemptResult back = attempt("dora", "abc", T0 + 100);  // and back
+    EXPECT_TRUE(back.clock_ahead) << "the jump is reported";
+    EXPECT_FALSE(back.locked_now);
+    const AttemptResult third = attempt("dora", "abc", T0 + 101);
+    EXPECT_FALSE(third.clock_ahead) << "once: the times brought back were written";
+    EXPECT_TRUE(third.locked_now);
+    EXPECT_EQ(third.lock.until, T0 + 101 + 600) << "unlock_time from now, not about 87 000 s";
+    EXPECT_LE(tally("dora").last_failure, T0 + 101);
+}
+
+TEST_F(LoginTest, FailuresHoursApartDoNotAddUpAfterAClockAhead)
+{
+    enroll("hugo");
+    attempt("hugo", "abc", T0 + kDay);
+    for (int h = 1; h <= 5; ++h) {
+        const AttemptResult r = attempt("hugo", "abc", T0 + h * 3600LL);
+        EXPECT_FALSE(r.locked_now) << h;
+        EXPECT_EQ(r.failures, h == 1 ? 2U : 1U) << h;
+    }
+    EXPECT_EQ(attempt("hugo", totp("hugo", T0 + 5 * 3600 + 30), T0 + 5 * 3600 + 30).outcome, Outcome::success);
+}
+
+TEST_F(LoginTest, ResetAndSuccessClearTimesFromAClockAhead)
+{
+    enroll("erin");
+    ASSERT_EQ(attempt("erin", totp("erin", T0 + kDay), T0 + kDay).outcome, Outcome::success);
+    attempt("erin", "abc", T0 + kDay);
+    EXPECT_EQ(tally("erin").last_success, T0 + kDay);
+    ASSERT_TRUE(reset_user(*store_, "erin", false, opts_, T0 + 100));
+    Tally t = tally("erin");
+    EXPECT_EQ(t.last_success, T0 + 100) << "reset brings the future last_success back";
+    EXPECT_LE(t.last_failure, T0 + 100);
+    EXPECT_EQ(t.failures, 0U);
+
+    enroll("finn");
+    ASSERT_EQ(attempt("finn", totp("finn", T0 + kDay), T0 + kDay).outcome, Outcome::success);
+    attempt("finn", "abc", T0 + kDay);
+    // The TOTP step accepted a day ahead blocks only the codes of the
+    // current window once the clock is back ...
+    const AttemptResult replay = attempt("finn", totp("finn", T0 + 100), T0 + 100);
+    EXPECT_EQ(replay.outcome, Outcome::wrong_code);
+    EXPECT_TRUE(replay.replayed);
+    EXPECT_TRUE(replay.clock_ahead);
+    // ... and a code two steps later (past the window) is accepted, not once
+    // real time reaches the step a day ahead.
+    const AttemptResult ok = attempt("finn", totp("finn", T0 + 160), T0 + 160);
+    EXPECT_EQ(ok.outcome, Outcome::success);
+    EXPECT_FALSE(ok.clock_ahead) << "reported once";
+    t = tally("finn");
+    EXPECT_EQ(t.last_success, T0 + 160);
+    EXPECT_LE(t.last_failure, T0 + 160);
+    EXPECT_EQ(t.failures, 0U);
+}
+
+TEST_F(LoginTest, ExternalHooksBringAClockAheadBack)
+{
+    LoginContext ahead{"gus", false, "192.0.2.1", T0 + kDay};
+    ASSERT_TRUE(record_external_failure(*store_, ahead, opts_));
+    LoginContext now{"gus", false, "192.0.2.1", T0 + 100};
+    auto r = record_external_success(*store_, now, opts_);
+    ASSERT_TRUE(r);
+    EXPECT_TRUE(r->clock_ahead);
+    EXPECT_LE(tally("gus").last_failure, T0 + 100);
+    r = record_external_failure(*store_, now, opts_);
+    ASSERT_TRUE(r);
+    EXPECT_FALSE(r->clock_ahead);
 }
 
 }  // namespace

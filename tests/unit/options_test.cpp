@@ -135,7 +135,7 @@ TEST(Options, FleetStoreOptionsAreChecked)
 TEST(Options, PolicyOptionsAreTheOnesTheAgentDecides)
 {
     for (const char* k : {"deny", "fail_interval", "unlock_time", "root_unlock_time", "even_deny_root", "per_source",
-                          "deny_user", "window", "hotp_window", "dir"})
+                          "deny_user", "root_throttle", "deny_consecutive", "window", "hotp_window", "dir"})
         EXPECT_TRUE(is_policy_option(k)) << k;
     // faillock's admin_group, audit, no_log_info, local_users_only act where the module runs.
     for (const char* k : {"store", "agent_socket", "agent_timeout", "nullok", "silent", "debug", "nodelay", "prompt",
@@ -207,6 +207,40 @@ TEST(Options, PerSourceAndDenyUser)
     expect_refused_unchanged("per_source=1", "option 'per_source': takes no value");
     expect_refused_unchanged("per_source=", "takes no value");
     expect_refused_unchanged("per_source=yes", "takes no value");
+}
+
+TEST(Options, RootThrottleAndDenyConsecutive)
+{
+    // Issue 19, points 2 and 3: root throttled per source for 60 s by
+    // default, and a cap of 100 failures since the last success.
+    Options o;
+    EXPECT_EQ(o.lockout.root_throttle, 60U);
+    EXPECT_EQ(o.lockout.deny_consecutive, 100U);
+    for (const unsigned n : {0U, 1U, 300U, 86400U}) {
+        ASSERT_TRUE(arg(o, "root_throttle=" + std::to_string(n))) << n;
+        EXPECT_EQ(o.lockout.root_throttle, n);
+    }
+    for (const unsigned n : {0U, 1U, 100U, 100000U}) {
+        ASSERT_TRUE(arg(o, "deny_consecutive=" + std::to_string(n))) << n;
+        EXPECT_EQ(o.lockout.deny_consecutive, n);
+    }
+    for (const char* bad : {"root_throttle=86401", "root_throttle=-1", "root_throttle=", "root_throttle=1m",
+                            "root_throttle", "deny_consecutive=100001", "deny_consecutive=-1", "deny_consecutive=",
+                            "deny_consecutive=1e3", "deny_consecutive"}) {
+        Options c;
+        const std::string key = std::string(bad).substr(0, std::string(bad).find('='));
+        auto st = arg(c, bad);
+        ASSERT_FALSE(st) << "accepted: " << bad;
+        EXPECT_EQ(st.error().code, Errc::invalid_argument);
+        EXPECT_NE(st.error().detail.find(key), std::string::npos) << bad << ": " << st.error().detail;
+        EXPECT_EQ(c.lockout.root_throttle, 60U) << bad;
+        EXPECT_EQ(c.lockout.deny_consecutive, 100U) << bad;
+    }
+    // From a config file too.
+    Options f;
+    ASSERT_TRUE(apply_config_text(f, "root_throttle = 5\ndeny_consecutive = 7\n", "f"));
+    EXPECT_EQ(f.lockout.root_throttle, 5U);
+    EXPECT_EQ(f.lockout.deny_consecutive, 7U);
 }
 
 TEST(Options, FaillocksAdminGroupAuditNoLogInfoLocalUsersOnly)

@@ -170,6 +170,33 @@ TEST(Record, RoundTripsLockReasonWhoAndLastSuccess)
                    "repeated");
 }
 
+TEST(Record, RoundTripsTheConsecutiveLockReason)
+{
+    // Issue 19, point 3: the cap on consecutive failures locks until reset
+    // with reason "consecutive" (a version-3 key value).
+    UserRecord r = sample(OtpType::totp);
+    r.tally.locked_until = kLockedForever;
+    r.tally.lock_reason = LockReason::consecutive;
+    r.tally.failures_since_success = 100;
+    ASSERT_TRUE(validate_record(r));
+    const std::string text = text_of(r);
+    EXPECT_NE(text.find("\nlock_reason consecutive\n"), std::string::npos) << text;
+    auto back = parse_record(text);
+    ASSERT_TRUE(back) << back.error().message();
+    EXPECT_EQ(back->tally.lock_reason, LockReason::consecutive);
+    EXPECT_EQ(back->tally.locked_until, kLockedForever);
+    EXPECT_EQ(back->tally.failures_since_success, 100U);
+    EXPECT_EQ(text_of(*back), text);
+    // Not from a version-2 record (it had no such lock), nor without a lock or with a name.
+    expect_corrupt(replace(replace(text, "since_success 100 0\n", ""), "authctl-user 3\n", "authctl-user 2\n"),
+                   "lock_reason");
+    expect_corrupt(replace(text, "lock_reason consecutive", "lock_reason consecutive bob"), "lock_reason");
+    UserRecord bad = sample(OtpType::totp);
+    bad.tally.locked_until = 0;
+    bad.tally.lock_reason = LockReason::consecutive;
+    EXPECT_FALSE(validate_record(bad));
+}
+
 TEST(Record, RoundTripsTheAccountBindingAndRefusesABadOne)
 {
     // issue 19, point 5: the uid and name the record belongs to, second line.
