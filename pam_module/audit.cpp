@@ -33,16 +33,8 @@ std::string audit_value(std::string_view text)
 // login, on a name the client chose).
 std::string audit_addr(std::string_view rhost)
 {
-    if (rhost.size() >= 2 && rhost.front() == '[' && rhost.back() == ']') rhost = rhost.substr(1, rhost.size() - 2);
-    if (const auto pct = rhost.find('%'); pct != std::string_view::npos) rhost = rhost.substr(0, pct);
-    if (rhost.empty() || rhost.size() >= INET6_ADDRSTRLEN) return "?";
-    char text[INET6_ADDRSTRLEN] = {};
-    std::memcpy(text, rhost.data(), rhost.size());
-    unsigned char addr[16] = {};
-    char out[INET6_ADDRSTRLEN] = {};
-    if (inet_pton(AF_INET, text, addr) == 1 && inet_ntop(AF_INET, addr, out, sizeof out) != nullptr) return out;
-    if (inet_pton(AF_INET6, text, addr) == 1 && inet_ntop(AF_INET6, addr, out, sizeof out) != nullptr) return out;
-    return "?";
+    std::string ip = ip_address_text(rhost);
+    return ip.empty() ? std::string("?") : ip;
 }
 
 // No audit for this process: not an error (pam_faillock's list, plus EPERM:

@@ -356,11 +356,14 @@ int run(pam_handle_t* pamh, int flags, int argc, const char** argv, Phase phase)
     acct.store_name = acct.exists ? acct.name : unknown_user_bucket(acct.name);
     s.debug(s.log_name(acct), std::string("mode ") + (phase == Phase::account ? "account" : "auth"));
     // faillock's local_users_only: the tally modes leave users of a network
-    // directory alone. Never the code itself: a second factor is not waived.
-    if (cfg->opts.local_users_only && (phase == Phase::account || cfg->mode != Mode::code) && acct.exists &&
+    // directory alone, returning success as pam_faillock does (a `sufficient`
+    // authsucc line then ends the stack, as it would with faillock). Never
+    // the code itself (a second factor is not waived), and never the account
+    // phase (a lock the code set, or an administrator's, still holds).
+    if (cfg->opts.local_users_only && phase == Phase::auth && cfg->mode != Mode::code && acct.exists &&
         !is_local_user(pamh, acct.name)) {
-        s.debug(acct.name, "not in /etc/passwd: ignored (local_users_only)");
-        return PAM_IGNORE;
+        s.debug(acct.name, "not in /etc/passwd: not tracked (local_users_only)");
+        return PAM_SUCCESS;
     }
     if (phase == Phase::account) return account(s, cfg->opts, acct);
     switch (cfg->mode) {

@@ -247,7 +247,8 @@ struct Doctor {
         sshd_check::Context ctx;
         ctx.module_for_sshd = sshd_pam && pam_stack::asks_code(*sshd_pam);
         ctx.other_credential = sshd_pam && pam_stack::has_other_credential(*sshd_pam);
-        ctx.root_never_locked = !opts.lockout.even_deny_root;
+        ctx.root_never_locked =
+            !opts.lockout.even_deny_root && !opts.lockout.root_unlock_time_set && opts.lockout.root_throttle == 0;
         const auto global = sshd_run({"sshd", "-T", "-f", config});
         if (!global) return;
         if (global->exit_status != 0) {

@@ -361,9 +361,13 @@ void run_lock(const LockArgs& a)
     } else if (auto st = lock_user_source(*store, user.name, key, until, by, t); !st) {
         fail(st.error());
     }
-    if (user.uid == 0 && !opts.lockout.even_deny_root)
-        std::cerr << "authctl: warning: root is never locked unless even_deny_root is set; the lock is stored but "
-                     "has no effect\n";
+    if (user.uid == 0 && !opts.lockout.even_deny_root && !opts.lockout.root_unlock_time_set) {
+        if (opts.lockout.root_throttle == 0)
+            std::cerr << "authctl: warning: root is never locked (root_throttle=0, no even_deny_root); the lock is "
+                         "stored but has no effect\n";
+        else
+            std::cerr << "authctl: note: root stays able to log in on this machine's console (no even_deny_root)\n";
+    }
     if (a.common.json) {
         nlohmann::json j = {{"user", user.name},
                             {"locked", true},

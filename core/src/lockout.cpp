@@ -104,9 +104,10 @@ LockState lock_state(const Tally& tally, const LockoutPolicy& policy, bool is_ro
 {
     if (!lock_in_force(tally.locked_until, now)) return {};
     // A throttled root is locked from everywhere (but its console) only by
-    // the cap on consecutive failures.
+    // the cap on consecutive failures or an administrator's lock.
     const bool applies = lock_applies(policy, is_root) ||
-                         (root_throttled(policy, is_root) && tally.lock_reason == LockReason::consecutive);
+                         (root_throttled(policy, is_root) && (tally.lock_reason == LockReason::consecutive ||
+                                                              tally.lock_reason == LockReason::admin));
     if (!applies) return {};
     return {true, tally.locked_until, LockScope::user,
             tally.lock_reason == LockReason::consecutive ? tally.failures_since_success : tally.failures};
@@ -223,7 +224,15 @@ std::uint32_t reset_tally(Tally& tally) noexcept
     tally.locked_until = 0;
     tally.lock_reason = LockReason::unknown;
     tally.locked_by.clear();
-    tally.sources.clear();
+    // An administrator's ban of a source (authctl lock --source) stays: a
+    // reset of the user is for the owner, not for the address banned;
+    // `reset --source` lifts it.
+    std::erase_if(tally.sources, [](const SourceTally& src) { return src.lock_reason != LockReason::admin; });
+    for (SourceTally& src : tally.sources) {
+        src.failures = 0;
+        src.first_failure = 0;
+        src.since_success = false;
+    }
     tally.failures_since_success = 0;
     tally.sources_since_success = 0;
     return before;
@@ -337,10 +346,41 @@ std::string sanitize_source(std::string_view source)
 namespace {
 
 // An IP address in `text` as its key, or "" when it is none.
+// An IP address in `text` as its key ("" when it is none): IPv4 as itself,
+// IPv6 as its /64.
 std::string ip_key(std::string_view text)
 {
+    std::string ip = ip_address_text(text);
+    if (ip.empty() || ip.find(':') == std::string::npos) return ip;
+    unsigned char addr[16] = {};
+    char out[INET6_ADDRSTRLEN] = {};
+    if (inet_pton(AF_INET6, ip.c_str(), addr) != 1) return {};
+    std::memset(addr + 8, 0, 8);  // the /64
+    if (inet_ntop(AF_INET6, addr, out, sizeof out) == nullptr) return {};
+    return std::string(out) + "/64";
+}
+
+std::string clip(std::string s)
+{
+    if (s.size() > kMaxSourceLength) s.resize(kMaxSourceLength);
+    return s;
+}
+
+}  // namespace
+
+std::string ip_address_text(std::string_view text)
+{
     if (text.size() >= 2 && text.front() == '[' && text.back() == ']') text = text.substr(1, text.size() - 2);
-    if (const auto pct = text.find('%'); pct != std::string_view::npos) text = text.substr(0, pct);
+    // A %zone belongs only to an IPv6 literal, and only of zone-name bytes:
+    // "198.51.100.5%x.evil.example" is a host name, not that address.
+    if (const auto pct = text.find('%'); pct != std::string_view::npos) {
+        const std::string_view zone = text.substr(pct + 1);
+        if (text.substr(0, pct).find(':') == std::string_view::npos || zone.empty() ||
+            zone.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
+                std::string_view::npos)
+            return {};
+        text = text.substr(0, pct);
+    }
     if (text.empty() || text.size() >= INET6_ADDRSTRLEN) return {};
     char buf[INET6_ADDRSTRLEN] = {};
     std::memcpy(buf, text.data(), text.size());
@@ -356,18 +396,9 @@ std::string ip_key(std::string_view text)
         if (inet_ntop(AF_INET, addr + 12, out, sizeof out) == nullptr) return {};
         return out;
     }
-    std::memset(addr + 8, 0, 8);  // the /64
     if (inet_ntop(AF_INET6, addr, out, sizeof out) == nullptr) return {};
-    return std::string(out) + "/64";
+    return out;
 }
-
-std::string clip(std::string s)
-{
-    if (s.size() > kMaxSourceLength) s.resize(kMaxSourceLength);
-    return s;
-}
-
-}  // namespace
 
 std::string source_key(std::string_view rhost, std::string_view tty, std::string_view service)
 {

@@ -289,9 +289,9 @@ std::vector<Finding> check(const Effective& eff, const std::vector<ConfigFile>& 
         lower(eff.at("permitrootlogin")) == "yes") {
         Finding f =
             located("sshd.root_login_unlocked", Severity::warning, locate(files, "PermitRootLogin", block), block);
-        f.message = "PermitRootLogin yes, and authctl.conf never locks root (no even_deny_root)";
+        f.message = "PermitRootLogin yes, and authctl.conf never locks root (root_throttle = 0, no even_deny_root)";
         f.impact = "root's password and code can be guessed at from the network without ever being locked out";
-        f.fix = "PermitRootLogin prohibit-password (or no), or even_deny_root with root_unlock_time in authctl.conf";
+        f.fix = "PermitRootLogin prohibit-password (or no); or drop root_throttle = 0 (root is then locked per source), or even_deny_root";
         out.push_back(std::move(f));
     }
     if (!ctx.module_for_sshd || !usepam) return out;

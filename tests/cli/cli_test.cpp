@@ -901,8 +901,18 @@ TEST_F(Cli, StatusResetAndLockPerSource)
                              " until an administrator resets it"),
               std::string::npos)
         << table.out;
-    // A user-wide reset clears every source.
+    // A user-wide reset clears every source but the one locked by hand (an
+    // administrator's ban of an address is not the owner's to lift), which
+    // `reset --source` lifts.
     EXPECT_EQ(authctl({"reset", "-u", "alice"}).code, 0);
+    const auto kept = status_json("alice").at("sources");
+    ASSERT_EQ(kept.size(), 3U) << "the three sources locked by hand above\n" << kept.dump();
+    for (const auto& src : kept) {
+        EXPECT_TRUE(src.at("locked").get<bool>()) << src.dump();
+        EXPECT_EQ(src.at("reason"), "admin") << src.dump();
+        EXPECT_EQ(src.at("failures"), 0) << "their failure counts are cleared: " << src.dump();
+        EXPECT_EQ(authctl({"reset", "-u", "alice", "--source", src.at("source").get<std::string>()}).code, 0);
+    }
     EXPECT_TRUE(status_json("alice").at("sources").empty());
 
     // Usage errors: --source with --all, an empty source.

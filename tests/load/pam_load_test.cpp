@@ -178,6 +178,9 @@ protected:
             for (const auto& row : j) {
                 EXPECT_FALSE(row.contains("error")) << row.dump();
                 locked = locked || row.value("locked", false);
+                // A user locked from some sources only counts as locked too.
+                if (row.contains("sources"))
+                    for (const auto& src : row.at("sources")) locked = locked || src.value("locked", false);
             }
         EXPECT_EQ(c.code, locked ? 1 : 0) << c.out << c.err;
         return user.empty() || j.is_discarded() ? j : j.at(0);

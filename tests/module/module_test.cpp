@@ -1122,7 +1122,8 @@ TEST_F(ModuleTest, LocalUsersOnlyIgnoresDirectoryUsersInTheTallyModesButStillAsk
     } unmount;
     ASSERT_NE(::getpwnam("alice"), nullptr);
 
-    // Each mode, then pam_permit: PAM_IGNORE lets pam_permit decide (PAM_SUCCESS).
+    // Each mode, then pam_permit: the tally modes return PAM_SUCCESS for a
+    // user they do not track, as pam_faillock's do.
     const auto service = [&](const std::string& name, const std::string& args) {
         const std::string line = std::string(kModule) + " " + base_args() + " " + args + "\n";
         test::write_file(confdir_ + "/" + name,
@@ -1144,7 +1145,8 @@ TEST_F(ModuleTest, LocalUsersOnlyIgnoresDirectoryUsersInTheTallyModesButStillAsk
     EXPECT_EQ(pam_run(confdir_, service("pre", lo + " preauth"), "alice", {}).rc, PAM_SUCCESS);
     EXPECT_EQ(pam_run(confdir_, service("fail", lo + " authfail"), "alice", {}).rc, PAM_SUCCESS);
     EXPECT_EQ(pam_run(confdir_, service("succ", lo + " authsucc"), "alice", {}).rc, PAM_SUCCESS);
-    EXPECT_EQ(pam_run(confdir_, service("pre", lo + " preauth"), "alice", {}, Phase::account).rc, PAM_SUCCESS);
+    EXPECT_EQ(pam_run(confdir_, service("pre", lo + " preauth"), "alice", {}, Phase::account).rc, PAM_PERM_DENIED)
+        << "the account phase still enforces the lock the code set (a key login does not get past it)";
     EXPECT_EQ(tally("alice").failures, 3U) << "authfail did not count, authsucc did not clear";
     // Without the option she is tracked like anyone.
     EXPECT_EQ(pam_run(confdir_, service("pre-all", "preauth"), "alice", {}).rc, PAM_MAXTRIES);

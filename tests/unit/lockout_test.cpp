@@ -990,11 +990,9 @@ TEST(ClockAhead, FailuresHoursApartDoNotAddUpOnceClamped)
 }
 
 
-// --- issue 19: behaviour the coordinator is landing in main -----------------
-// Written against the behaviour described for main (not in this branch's
-// core yet): enable them (drop DISABLED_) when it is merged.
+// --- issue 19 / review of issue 16: rules that came with main (f826f8e) ------
 
-TEST(PendingMain, DISABLED_ResetKeepsSourcesLockedByAnAdministrator)
+TEST(MainReview, ResetKeepsSourcesLockedByAnAdministrator)
 {
     // reset_tally keeps the sources an administrator locked (LockReason::admin)
     // and drops the rest: a reset of failures does not undo a deliberate lock.
@@ -1013,7 +1011,7 @@ TEST(PendingMain, DISABLED_ResetKeepsSourcesLockedByAnAdministrator)
     EXPECT_FALSE(lock_state(t, p, false, T, A).locked);
 }
 
-TEST(PendingMain, DISABLED_APercentZoneIsStrippedOnlyFromAnIpv6Literal)
+TEST(MainReview, APercentZoneIsStrippedOnlyFromAnIpv6Literal)
 {
     EXPECT_EQ(source_key("fe80::1%eth0", "", ""), "fe80::/64");
     // Not an address with a zone: a host name, shown with '?' for '%'.
@@ -1022,7 +1020,7 @@ TEST(PendingMain, DISABLED_APercentZoneIsStrippedOnlyFromAnIpv6Literal)
         << "a host name must not pass for (and lock out) the address";
 }
 
-TEST(PendingMain, DISABLED_AnAdministratorsUserLockHoldsForAThrottledRoot)
+TEST(MainReview, AnAdministratorsUserLockHoldsForAThrottledRoot)
 {
     const LockoutPolicy p;  // root throttled, no even_deny_root
     Tally t;

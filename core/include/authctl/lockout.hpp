@@ -200,6 +200,12 @@ std::string sanitize_source(std::string_view source);
 // At most kMaxSourceLength bytes.
 std::string source_key(std::string_view rhost, std::string_view tty, std::string_view service);
 
+// The canonical text of an IP address in an rhost ("192.0.2.7",
+// "2001:db8::1"; an IPv4-mapped IPv6 address as its IPv4 address; [brackets]
+// and, on an IPv6 literal only, a %zone of zone-name bytes allowed), or ""
+// when it is not one (a host name).
+std::string ip_address_text(std::string_view rhost);
+
 // An administrator's --source ADDR as a source key: "tty:..." and
 // "service:..." as given (sanitised), anything else as an rhost.
 std::string source_key_from_text(std::string_view text);
