@@ -304,15 +304,19 @@ TEST_F(StoreTest, StatusAsksWhetherTheUserIsRootOnlyForALockedRecord)
     EXPECT_TRUE(una.enrolled);
     EXPECT_FALSE(una.lock.locked);
     EXPECT_EQ(asked, 0);
-    // The answer matters for a lock: root is exempt unless even_deny_root.
+    // The answer matters for a lock: an administrator's lock holds for a
+    // throttled root (issue 19, f826f8e), but not with root_throttle=0
+    // (faillock's rule: root exempt unless even_deny_root).
     EXPECT_TRUE(status_of(store, "vic", as(false), opts, 1700000000).lock.locked);
+    EXPECT_TRUE(status_of(store, "vic", as(true), opts, 1700000000).lock.locked);
+    opts.lockout.root_throttle = 0;
     EXPECT_FALSE(status_of(store, "vic", as(true), opts, 1700000000).lock.locked);
     opts.lockout.even_deny_root = true;
     EXPECT_TRUE(status_of(store, "vic", as(true), opts, 1700000000).lock.locked);
-    EXPECT_EQ(asked, 3);
+    EXPECT_EQ(asked, 4);
     StatusRow nobody = status_of(store, "wes", as(false), opts, 1700000000);
     EXPECT_FALSE(nobody.enrolled);
-    EXPECT_EQ(asked, 3);
+    EXPECT_EQ(asked, 4);
 }
 
 TEST(ReadTrustedFile, ReadsWholeFilesOfAnySizeUpToTheLimit)
