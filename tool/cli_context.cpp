@@ -10,6 +10,7 @@
 #include <termios.h>
 
 #include "authctl/fleet_config.hpp"
+#include "authctl/login.hpp"
 #include "authctl/sealed.hpp"
 #include "authctl/secret.hpp"
 
@@ -158,6 +159,12 @@ SystemUser require_user(const std::string& name)
     auto u = find_user(name);
     if (!u) fail(kExitFailed, "no such user '" + quoted_name(name) + "' in the system's user database");
     return *u;
+}
+
+SystemUser require_record_user(const std::string& name)
+{
+    if (is_unknown_user_bucket(name)) return SystemUser{name, static_cast<unsigned>(-1), static_cast<unsigned>(-1), {}};
+    return require_user(name);
 }
 
 std::string read_code(const std::string& prompt)

@@ -86,6 +86,10 @@ struct SystemUser {
 // The user from the system's user database; Failure (exit 1) naming the user otherwise.
 SystemUser require_user(const std::string& name);
 std::optional<SystemUser> find_user(const std::string& name);
+// As require_user, but a bucket of names that do not exist (":unknown:XXX",
+// unknown_user_bucket) is accepted as itself (uid -1): the commands that only
+// read or clear a record (status, reset, lock, remove) work on buckets too.
+SystemUser require_record_user(const std::string& name);
 
 // The uid a record is bound to on this store (issue 19): the user's uid on a
 // host's own state directory; none on the fleet database, whose hosts may

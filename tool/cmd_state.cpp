@@ -126,7 +126,7 @@ void run_status(const StatusArgs& a)
     const std::int64_t t = store.now();
     std::vector<StatusRow> rows;
     if (!a.user.empty()) {
-        const std::string u = require_user(a.user).name;
+        const std::string u = require_record_user(a.user).name;
         rows.push_back(status_of(
             *store, u, [&u] { return user_is_root(u); }, opts, t));
     } else {
@@ -272,7 +272,7 @@ std::string source_arg(const std::string& text)
 void run_reset_source(const ResetArgs& a, const Options& opts)
 {
     const std::string key = source_arg(a.source);
-    const std::string u = require_user(a.user).name;
+    const std::string u = require_record_user(a.user).name;
     const StoreHandle store = open_store(a.common, opts, false);
     auto r = reset_user_source(*store, u, key, user_is_root(u), opts, store.now());
     if (!r) fail(r.error());
@@ -321,7 +321,7 @@ void run_reset(const ResetArgs& a)
             if (answer != "y" && answer != "Y" && answer != "yes") fail(kExitFailed, "nothing was reset");
         }
     } else {
-        users.push_back(require_user(a.user).name);
+        users.push_back(require_record_user(a.user).name);
     }
     nlohmann::json out = nlohmann::json::array();
     const std::int64_t t = store.now();
@@ -394,7 +394,7 @@ struct RemoveArgs {
 void run_remove(const RemoveArgs& a)
 {
     const Options opts = load_options(a.common);
-    const SystemUser user = require_user(a.user);
+    const SystemUser user = require_record_user(a.user);
     const StoreHandle store = open_store(a.common, opts, false);
     auto r = remove_user(*store, user.name);
     if (!r) fail(r.error());
