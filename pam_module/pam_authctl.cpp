@@ -88,7 +88,8 @@ std::string locked_now_text(const LockState& lock, const std::string& source)
 
 // A clock that was ahead once left times in the future in the record; the
 // decision brought them back and wrote them, so this is said once.
-void note_clock_ahead(Session& s, const std::string& who, const AttemptResult& r)
+template <typename R>
+void note_clock_ahead(Session& s, const std::string& who, const R& r)
 {
     if (r.clock_ahead)
         s.log(LOG_WARNING, who,
@@ -132,6 +133,7 @@ int authenticate_code(Session& s, const Options& opts, const Account& acct)
 
     auto info = logins->lock_info(ctx);
     if (!info) return fail_closed(s, opts, who, info.error());
+    note_clock_ahead(s, who, *info);
     if (info->lock.locked) {
         s.tell(lock_message(info->lock, info->now, source), true);
         s.log(LOG_NOTICE, who, "refused without asking: " + lock_text(info->lock));
@@ -223,6 +225,7 @@ int preauth(Session& s, const Options& opts, const Account& acct)
     const LoginContext ctx{acct.store_name, acct.is_root, source, std::time(nullptr), service};
     auto info = logins->lock_info(ctx);
     if (!info) return fail_closed(s, opts, who, info.error());
+    note_clock_ahead(s, who, *info);
     if (!info->lock.locked) return PAM_SUCCESS;
     s.arm_fail_delay();
     s.tell(lock_message(info->lock, info->now, source), true);
@@ -298,6 +301,7 @@ int account(Session& s, const Options& opts, const Account& acct)
     const LoginContext ctx{acct.name, acct.is_root, source, std::time(nullptr), service};
     auto info = logins->lock_info(ctx);
     if (!info) return fail_closed(s, opts, acct.name, info.error());
+    note_clock_ahead(s, acct.name, *info);
     if (!info->lock.locked) return PAM_SUCCESS;
     s.tell(lock_message(info->lock, info->now, source), true);
     s.log(LOG_NOTICE, acct.name, "account denied: " + lock_text(info->lock));

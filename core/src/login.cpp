@@ -261,13 +261,30 @@ Result<LockInfo> lock_info(const Store& store, const LoginContext& ctx, const Op
     info.now = snap->clock.value_or(ctx.now);
     if (!snap->record) return info;
     const UserRecord& r = *snap->record;
-    // Judged with times a clock that was ahead left behind brought back
-    // (written at the next decision that writes).
     Tally t = r.tally;
-    clamp_to_now(t, opts.lockout, ctx.is_root, info.now);
+    info.enrolled = r.enrollment.has_value();
+    if (clamp_to_now(t, opts.lockout, ctx.is_root, info.now)) {
+        // Times a clock that was ahead left behind are brought back in the
+        // record itself, under its lock: judged "unlock_time from now"
+        // without writing, a lock would start again at every refusal (which
+        // writes nothing) and last as long as the clock was ahead.
+        auto held = store.lock(ctx.user);
+        if (!held) return held.error();
+        LoginContext at = ctx;
+        at.now = held->now(ctx.now);
+        if (auto st = check_clock(at.now); !st) return st.error();
+        info.now = at.now;
+        auto& slot = held->record();
+        if (!slot) return finished(*held, LockInfo{{}, 0, false, info.now, false});
+        info.clock_ahead = clock_was_ahead(*slot, opts, at);
+        t = slot->tally;
+        info.enrolled = slot->enrollment.has_value();
+        if (info.clock_ahead)
+            if (auto st = held->commit(); !st) return st.error();
+        if (auto st = held->finish(); !st) return st.error();
+    }
     info.lock = lock_state(t, opts.lockout, ctx.is_root, info.now, ctx.source);
     info.failures = info.lock.locked ? info.lock.failures : t.failures;
-    info.enrolled = r.enrollment.has_value();
     return info;
 }
 

@@ -688,6 +688,37 @@ TEST_F(Cli, StatusResetLockAndUnlockMatchTheModule)
     EXPECT_EQ(test::pam_run(confdir, "cli-test", "bob", {}, test::Phase::account).rc, PAM_PERM_DENIED);
 }
 
+// Issue 19, point 3: failures from ever new sources (per_source, so no
+// source reaches deny and deny_user is 30) are capped by deny_consecutive:
+// the 5th since the last success locks alice until an administrator resets
+// it; status says why, and `authctl reset` lets her in again.
+TEST_F(Cli, ResetClearsTheLockOfDenyConsecutive)
+{
+    const std::string secret = enroll_json("alice").at("secret");
+    const std::string confdir = stack();
+    const std::string m = std::string(AUTHCTL_PAM_MODULE) + " dir=" + state_ + " conf=" + conf_ +
+                          " nodelay per_source deny_consecutive=5";
+    test::write_file(confdir + "/cli-cap", "auth required " + m + "\naccount required " + m + "\n", 0644);
+    const auto from = [&](const std::string& host, const std::string& answer) {
+        return test::pam_run(confdir, "cli-cap", "alice", {answer}, test::Phase::authenticate, 0, false, host.c_str());
+    };
+    for (int i = 0; i < 5; ++i)
+        EXPECT_EQ(from("198.51.100." + std::to_string(20 + i), "nope").rc, i < 4 ? PAM_AUTH_ERR : PAM_MAXTRIES) << i;
+    const std::string code = oathtool_totp(secret, std::time(nullptr));
+    EXPECT_EQ(from("203.0.113.5", code).rc, PAM_MAXTRIES);
+    const auto s = status_json("alice");
+    EXPECT_TRUE(s.at("locked").get<bool>());
+    EXPECT_TRUE(s.at("unlock_in").is_null()) << "until reset: " << s.dump();
+    const CmdResult table = authctl({"status", "-u", "alice"});
+    EXPECT_NE((table.out + table.err).find("locked after 5 failures since the last success (deny_consecutive)"),
+              std::string::npos)
+        << table.out << table.err;
+    const CmdResult reset = authctl({"reset", "-u", "alice"});
+    EXPECT_EQ(reset.code, 0) << reset.err;
+    EXPECT_EQ(from("203.0.113.5", code).rc, PAM_SUCCESS);
+    EXPECT_FALSE(status_json("alice").at("locked").get<bool>());
+}
+
 // status --json tells every lock state apart (not locked, until a time,
 // until reset, by an administrator and who), with the last success and the
 // recovery codes left; the table shows the same; the exit code says whether a
@@ -1114,12 +1145,20 @@ TEST_F(Cli, ResetAllNeedsConfirmation)
     EXPECT_FALSE(status_json("bob").at("locked").get<bool>());
 }
 
+// A code tried for a user without an enrollment is counted like a wrong one
+// (issue 19, point 1: so a lock does not say who is enrolled), in a
+// tally-only record that remove deletes too.
 TEST_F(Cli, RemoveDeletesEverything)
 {
     const auto j = enroll_json("alice");
     EXPECT_EQ(authctl({"remove", "-u", "alice"}).code, 0);
     EXPECT_FALSE(status_json("alice").at("enrolled").get<bool>());
     EXPECT_EQ(authctl({"verify", "-u", "alice", j.at("recovery_codes").at(0)}).code, 1);
+    const auto counted = status_json("alice");
+    EXPECT_FALSE(counted.at("enrolled").get<bool>());
+    EXPECT_EQ(counted.at("failures"), 1) << counted.dump();
+    EXPECT_EQ(authctl({"remove", "-u", "alice"}).code, 0) << "the tally-only record";
+    EXPECT_EQ(status_json("alice").at("failures"), 0);
     const CmdResult again = authctl({"remove", "-u", "alice"});
     EXPECT_EQ(again.code, 1);
     EXPECT_NE(again.err.find("has no record"), std::string::npos);

@@ -37,11 +37,11 @@ echo "sshd pid $sshd_pid on 127.0.0.1:$port ($(/usr/sbin/sshd -V 2>&1 | head -1)
 # Refused: ssh gave up (255) without running the command.
 refused() { ! logged_in "$1" "${2:-last}" && [ "$(cat "$work/rc.${2:-last}")" = 255 ]; }
 
-for u in e2ecode e2ekey e2elock e2ereplay e2epass e2eload e2eburst e2esrc; do
+for u in e2ecode e2ekey e2elock e2ereplay e2epass e2eload e2eburst e2esrc e2eenum; do
   add_user "$u" "" "pw-$u"
   add_ssh_key "$u"
 done
-for u in e2ecode e2ekey e2elock e2ereplay e2epass e2eload e2eburst e2esrc; do
+for u in e2ecode e2ekey e2elock e2ereplay e2epass e2eload e2eburst e2esrc e2eenum; do
   declare "secret_$u=$(enroll "$u")"
 done
 
@@ -180,6 +180,39 @@ check "...and not even the password is asked (preauth is requisite)" bash -c "! 
 "$authctl" reset -u e2epass --dir "$state" >/dev/null
 login e2epass kbd "$(code "$secret_e2epass" 1)" pw-e2epass pw5
 check "after reset, password and code log in" logged_in e2epass pw5
+
+echo "# enumeration through the lock (issue 19): a made-up name is locked like a real user"
+enum_t0=$SECONDS
+# The password + code stack is still in place. e2eenum is real and enrolled;
+# e2emadeup exists nowhere. Wrong passwords, each pair of logins in parallel
+# (the 2 s fail delay each).
+for i in 1 2 3 4; do
+  login e2eenum kbd 000000 wrong-password "enum_real$i" & real_pid=$!
+  login e2emadeup kbd 000000 wrong-password "enum_fake$i" & fake_pid=$!
+  wait "$real_pid" "$fake_pid"
+done
+# What the client saw, with the user's own name taken out.
+same_for_both() {
+  diff <(sed 's/e2eenum/USER/g' "$work/$1.enum_real$2") <(sed 's/e2emadeup/USER/g' "$work/$1.enum_fake$2")
+}
+for i in 1 2 3 4; do
+  check "login $i: the made-up name is asked exactly what the real user is" same_for_both prompts "$i"
+  check "login $i: ...and told exactly the same" same_for_both err "$i"
+  check "login $i: ...with the same result" test "$(cat "$work/rc.enum_real$i")" = "$(cat "$work/rc.enum_fake$i")"
+done
+check "both were asked for a password before the lock" \
+  bash -c "grep -q Password '$work/prompts.enum_real1' && grep -q Password '$work/prompts.enum_fake1'"
+check "the third wrong password locks both, and both are told so" \
+  bash -c "grep -q 'Account locked after 3 failed attempts' '$work/err.enum_real3' && grep -q 'Account locked after 3 failed attempts' '$work/err.enum_fake3'"
+check "then neither is asked anything" \
+  bash -c "! grep -q . '$work/prompts.enum_real4' && ! grep -q . '$work/prompts.enum_fake4'"
+check "...and both are told they are locked" \
+  bash -c "grep -q 'Account locked after 3 failed attempts' '$work/err.enum_real4' && grep -q 'Account locked after 3 failed attempts' '$work/err.enum_fake4'"
+check "status: the real user locked with 3 failures" \
+  test "$(status_field e2eenum locked)/$(status_field e2eenum failures)" = true/3
+check "the made-up name was counted in its bucket, not under its own name" \
+  bash -c "ls '$state' | grep -q '^%3Aunknown%3A' && ! ls '$state' | grep -q e2emadeup"
+echo "  enumeration section: $((SECONDS - enum_t0)) s"
 
 echo "# the log"
 check "no code that was typed ever reaches the log" bash -c "! cat '$work'/code.* | sort -u | grep -v '^\$' | grep -qFf - '$work/syslog'"

@@ -17,12 +17,14 @@
 #include <cstring>
 #include <functional>
 #include <random>
+#include <set>
 #include <sched.h>
 #include <stdexcept>
 
 #include <nlohmann/json.hpp>
 
 #include "authctl/login.hpp"
+#include "authctl/username.hpp"
 #include "hostile_fixture.hpp"
 
 namespace authctl {
@@ -366,9 +368,35 @@ TEST_F(HostileModule, StaleTempLinksAreRemovedWithoutTouchingTheirTargets)
 
 // ---- Hostile user names through PAM_USER ---------------------------------
 
+// Names that do not exist are counted in their bucket (issue 19, point 1:
+// unknown_user_bucket, so that a lock does not tell who exists): what
+// changed in `world` beside exactly those records and their lock files, and
+// the bucket records' tallies must be tally-only and counted.
+std::string diff_beside_buckets(const test::FsSnapshot& before, test::FsSnapshot after, const std::string& state,
+                                const std::vector<std::string>& names)
+{
+    std::set<std::string> buckets;
+    for (const auto& n : names) buckets.insert(unknown_user_bucket(n));
+    std::string out;
+    if (buckets.size() > names.size()) out += "more buckets than names\n";
+    for (const auto& b : buckets) {
+        const std::string stem = "state/" + *encode_user_name(b);
+        if (after.erase(stem + ".rec") != 1) out += "no bucket record " + stem + ".rec\n";
+        after.erase(stem + ".lock");
+        auto rec = UserStore::open(state)->load(b);
+        if (!rec || !rec->has_value() || (*rec)->enrollment || (*rec)->tally.failures == 0)
+            out += "bucket " + b + " is not a counted tally-only record\n";
+    }
+    if (auto it = before.find("state"); it != before.end()) after["state"] = it->second;  // its mtime
+    return out + snapshot_diff(before, after);
+}
+
+
 // Names that are in no user database: the same prompt as anyone, then
-// PAM_USER_UNKNOWN; nothing is created in or beside the state directory, and
-// the log line cannot be forged by the name.
+// PAM_USER_UNKNOWN; nothing is created in or beside the state directory but
+// their bucket records (issue 19, point 1: one each, at most one per name,
+// inside the state directory whatever the name), and the log line cannot be
+// forged by the name.
 TEST_F(HostileModule, UnknownHostileNamesTouchNothingAndCannotForgeLogLines)
 {
     const test::FsSnapshot before = snapshot(world_);
@@ -389,11 +417,11 @@ TEST_F(HostileModule, UnknownHostileNamesTouchNothingAndCannotForgeLogLines)
         EXPECT_EQ(r.rc, PAM_USER_UNKNOWN) << name;
         EXPECT_EQ(r.conv.prompts.size(), 1U) << name;
         EXPECT_NE(account(name, state_).rc, PAM_SUCCESS) << name << ": the only account module ignored it";
-        // The other modes: authfail records nothing for an unknown user; preauth and authsucc leave it.
+        // The other modes: authfail counts in the bucket too.
         const auto af = pam_run(confdir_, service(state_, "authfail"), name, {});
         EXPECT_EQ(af.rc, PAM_AUTH_ERR) << name;
     }
-    EXPECT_EQ(snapshot_diff(before, snapshot(world_)), "");
+    EXPECT_EQ(diff_beside_buckets(before, snapshot(world_), state_, names), "");
     EXPECT_EQ(::access("/tmp/authctl-escape.rec", F_OK), -1);
     EXPECT_EQ(::access("/tmp/authctl-escape.lock", F_OK), -1);
     if (log_visible()) {
@@ -415,7 +443,8 @@ TEST_F(HostileModule, UnknownHostileNamesTouchNothingAndCannotForgeLogLines)
 
 // Names that ARE in the user database (tests/module/data/hostile_passwd) but
 // that the store cannot hold (too long, not UTF-8, control characters, too
-// long once encoded): treated as unknown, nothing written anywhere.
+// long once encoded): treated as unknown, nothing written anywhere but their
+// bucket records (issue 19, point 1).
 TEST_F(HostileModule, UnstorableNamesFromTheUserDatabaseAreRefusedAndTouchNothing)
 {
     std::string e_acute;
@@ -432,7 +461,7 @@ TEST_F(HostileModule, UnstorableNamesFromTheUserDatabaseAreRefusedAndTouchNothin
         EXPECT_EQ(pam_run(confdir_, service(state_, "authfail"), name, {}).rc, PAM_AUTH_ERR) << name;
         EXPECT_NE(pam_run(confdir_, service(state_, "authsucc"), name, {}).rc, PAM_SUCCESS) << name;
     }
-    EXPECT_EQ(snapshot_diff(before, snapshot(world_)), "");
+    EXPECT_EQ(diff_beside_buckets(before, snapshot(world_), state_, names), "");
     if (log_visible()) {
         const std::string l = log();
         EXPECT_NE(line_with(l, {"user uuuuuuuu",

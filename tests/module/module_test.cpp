@@ -13,6 +13,8 @@
 
 #include <dlfcn.h>
 #include <algorithm>
+#include <filesystem>
+#include <set>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -24,6 +26,7 @@
 #include "authctl/enrollment.hpp"
 #include "audit_reader.hpp"
 #include "authctl/login.hpp"
+#include "authctl/username.hpp"
 #include "pam_harness.hpp"
 
 namespace authctl {
@@ -33,6 +36,8 @@ using test::pam_run;
 using test::Phase;
 
 constexpr const char* kModule = AUTHCTL_PAM_MODULE;
+constexpr const char* kAddressA = "198.51.100.1";
+constexpr const char* kAddressB = "203.0.113.7";
 
 class ModuleTest : public ::testing::Test {
 protected:
@@ -130,6 +135,27 @@ protected:
         std::string w = right;
         w[0] = w[0] == '9' ? '0' : static_cast<char>(w[0] + 1);
         return w;
+    }
+
+    // The tally of the bucket a name that does not exist is counted in.
+    Tally bucket_tally(const std::string& name)
+    {
+        auto rec = UserStore::open(state_)->load(unknown_user_bucket(name));
+        EXPECT_TRUE(rec && rec->has_value()) << "no bucket record for " << name;
+        if (rec && rec->has_value()) {
+            EXPECT_FALSE((*rec)->enrollment);
+        }
+        return rec && rec->has_value() ? (*rec)->tally : Tally{};
+    }
+    // The record files in the state directory (no dot files, no lock files).
+    std::vector<std::string> state_files() const
+    {
+        std::vector<std::string> out;
+        for (const auto& entry : std::filesystem::directory_iterator(state_)) {
+            const std::string n = entry.path().filename();
+            if (n.size() > 4 && n.compare(n.size() - 4, 4, ".rec") == 0) out.push_back(n);
+        }
+        return out;
     }
 
     Tally tally(const std::string& user)
@@ -556,15 +582,54 @@ TEST_F(ModuleTest, UnlockTimeNeverWaitsForAnAdministrator)
     EXPECT_EQ(auth("alice", {totp_now(e)}, "unlock_time=never").rc, PAM_SUCCESS);
 }
 
-TEST_F(ModuleTest, RootIsNotLockedUnlessEvenDenyRoot)
+// Issue 19, point 2: root (no even_deny_root) used to be never locked, so
+// with nodelay every wrong code was evaluated. Now deny failures from one
+// source lock root from that source for root_throttle (60 s) -- never on a
+// local console, its way in -- and root_throttle=0 is faillock's rule again.
+TEST_F(ModuleTest, RootIsThrottledPerSourceUnlessEvenDenyRoot)
 {
     const Enrollment e = enroll("root");
-    for (int i = 0; i < 5; ++i) EXPECT_EQ(auth("root", {"bad"}).rc, PAM_AUTH_ERR);
-    EXPECT_EQ(account("root").rc, PAM_SUCCESS);
-    EXPECT_EQ(auth("root", {totp_now(e)}).rc, PAM_SUCCESS);
+    for (int i = 0; i < 3; ++i)
+        EXPECT_EQ(auth_from(kAddressA, "root", {wrong_for(totp_now(e))}, "").rc, i < 2 ? PAM_AUTH_ERR : PAM_MAXTRIES)
+            << i;
+    const auto from_a = auth_from(kAddressA, "root", {totp_now(e)}, "");
+    EXPECT_EQ(from_a.rc, PAM_MAXTRIES) << "the 4th guess from A is not evaluated";
+    EXPECT_TRUE(from_a.conv.prompts.empty());
+    ASSERT_EQ(from_a.conv.errors.size(), 1U);
+    EXPECT_EQ(from_a.conv.errors[0], "Logins from this address are locked after 3 failed attempts; try again in 1 minute.");
+    EXPECT_EQ(account_from(kAddressA, "root", "").rc, PAM_PERM_DENIED);
+    {
+        const Tally t = tally("root");
+        EXPECT_EQ(t.locked_until, 0) << "root itself is not locked, only A";
+        const SourceTally* a = source_entry(t, kAddressA);
+        ASSERT_NE(a, nullptr);
+        EXPECT_GT(a->locked_until, std::time(nullptr) + 50);
+        EXPECT_LE(a->locked_until, std::time(nullptr) + 60);
+    }
+    // Another address is still asked, and the right code works there.
+    const auto from_b = auth_from(kAddressB, "root", {totp_now(e)}, "");
+    EXPECT_EQ(from_b.rc, PAM_SUCCESS);
+    EXPECT_EQ(from_b.conv.prompts.size(), 1U);
+    EXPECT_EQ(auth_from(kAddressA, "root", {totp_now(e, 1)}, "").rc, PAM_MAXTRIES) << "B's success does not free A";
+    // The console (PAM_TTY tty1, no PAM_RHOST) is never locked.
+    for (int i = 0; i < 6; ++i)
+        EXPECT_EQ(auth_from(nullptr, "root", {"bad"}, "", "tty1").rc, PAM_AUTH_ERR) << i;
+    const auto console = auth_from(nullptr, "root", {totp_now(e, 1)}, "", "tty1");
+    EXPECT_EQ(console.rc, PAM_SUCCESS);
+    EXPECT_EQ(console.conv.prompts.size(), 1U);
+    // root_throttle=0: faillock's rule, root is never locked. (A new
+    // enrollment each time: the codes of this window are used.)
+    const Enrollment e2 = enroll("root");
+    for (int i = 0; i < 6; ++i)
+        EXPECT_EQ(auth_from(kAddressB, "root", {"bad"}, "root_throttle=0").rc, PAM_AUTH_ERR) << i;
+    EXPECT_EQ(account_from(kAddressB, "root", "root_throttle=0").rc, PAM_SUCCESS);
+    EXPECT_EQ(auth_from(kAddressB, "root", {totp_now(e2)}, "root_throttle=0").rc, PAM_SUCCESS);
+    // even_deny_root: root is locked like everyone, everywhere, console included.
+    const Enrollment e3 = enroll("root");
     for (int i = 0; i < 3; ++i) auth("root", {"bad"}, "even_deny_root");
-    EXPECT_EQ(auth("root", {totp_now(e, 1)}, "even_deny_root").rc, PAM_MAXTRIES);
+    EXPECT_EQ(auth("root", {totp_now(e3)}, "even_deny_root").rc, PAM_MAXTRIES);
     EXPECT_EQ(account("root", "even_deny_root").rc, PAM_PERM_DENIED);
+    EXPECT_EQ(auth_from(nullptr, "root", {totp_now(e3)}, "even_deny_root", "tty1").rc, PAM_MAXTRIES);
 }
 
 TEST_F(ModuleTest, AccountPhaseDeniesALockedUserAndNeverResets)
@@ -588,13 +653,19 @@ TEST_F(ModuleTest, AccountPhaseDeniesALockedUserAndNeverResets)
     EXPECT_EQ(pam_run(confdir_, "account-permit", "alice", {}, Phase::account).rc, PAM_PERM_DENIED);
 }
 
-TEST_F(ModuleTest, NotEnrolledIsDeniedAfterTheSamePrompt)
+// Issue 19, point 1: an unenrolled user is counted (a tally-only record) and
+// locked like an enrolled one; before, nothing was written and it was never
+// locked, so a lock told "this account is enrolled".
+TEST_F(ModuleTest, NotEnrolledIsDeniedAfterTheSamePromptAndCounted)
 {
     const auto r = auth("carol", {"123456"});
     EXPECT_EQ(r.rc, PAM_AUTH_ERR);
     ASSERT_EQ(r.conv.prompts.size(), 1U);
     EXPECT_EQ(r.conv.prompts[0], "Verification code: ");
-    EXPECT_FALSE(UserStore::open(state_)->load("carol")->has_value());
+    auto rec = UserStore::open(state_)->load("carol");
+    ASSERT_TRUE(rec && rec->has_value());
+    EXPECT_FALSE((*rec)->enrollment) << "a tally-only record";
+    EXPECT_EQ((*rec)->tally.failures, 1U);
 }
 
 TEST_F(ModuleTest, NullokLetsUnenrolledUsersPassWithoutAPrompt)
@@ -644,18 +715,227 @@ TEST_F(ModuleTest, AnEmptyAnswerIsRefusedButNotCounted)
     EXPECT_EQ(auth("alice", {totp_now(e)}).rc, PAM_SUCCESS);
 }
 
-TEST_F(ModuleTest, UnknownUserGetsThePromptAndFails)
+// Issue 19, point 1: a name that does not exist gets the same prompt and is
+// counted in its bucket (unknown_user_bucket), never under its own name; names
+// the store cannot hold too. Before, nothing at all was written.
+TEST_F(ModuleTest, UnknownUserGetsThePromptAndFailsCountedInItsBucket)
 {
     const auto r = auth("mallory", {"123456"});
     EXPECT_EQ(r.rc, PAM_USER_UNKNOWN);
     ASSERT_EQ(r.conv.prompts.size(), 1U);
     EXPECT_EQ(r.conv.prompts[0], "Verification code: ");
     EXPECT_FALSE(UserStore::open(state_)->load("mallory")->has_value());
-    // Names the store cannot hold are unknown users too, and touch nothing.
-    EXPECT_EQ(auth("../../etc/passwd", {"1"}).rc, PAM_USER_UNKNOWN);
-    EXPECT_EQ(auth(std::string(300, 'a'), {"1"}).rc, PAM_USER_UNKNOWN);
-    int status = 0;
-    EXPECT_EQ(test::run({"ls", "-A", state_}, "", status), "");
+    EXPECT_EQ(bucket_tally("mallory").failures, 1U);
+    // Names the store cannot hold are unknown users too, and touch only their bucket.
+    const std::vector<std::string> unstorable = {"../../etc/passwd", std::string(300, 'a')};
+    for (const auto& name : unstorable) {
+        EXPECT_EQ(auth(name, {"1"}).rc, PAM_USER_UNKNOWN);
+        EXPECT_GE(bucket_tally(name).failures, 1U) << name;
+    }
+    std::set<std::string> expected;
+    for (const std::string& name : {std::string("mallory"), std::string("../../etc/passwd"), std::string(300, 'a')})
+        expected.insert(*encode_user_name(unknown_user_bucket(name)) + ".rec");
+    for (const auto& f : state_files()) EXPECT_EQ(expected.count(f), 1U) << "unexpected file " << f;
+}
+
+// ---- Issue 19: no enumeration through the lock, root throttled, a cap on
+// ---- consecutive failures, clocks that were ahead ---------------------------
+
+// Point 1: an enrolled user, an unenrolled real user and a made-up name are
+// asked the same, locked after deny wrong codes with the same message and
+// result, and then all refused without a prompt. (Before: the made-up name
+// and the unenrolled user were asked forever, so a lock meant "enrolled".)
+TEST_F(ModuleTest, AMadeUpNameAndAnUnenrolledUserAreLockedLikeAnEnrolledUser)
+{
+    const Enrollment e = enroll("alice");
+    const std::vector<std::string> names = {"alice", "carol", "mallory"};
+    const std::vector<std::string> locked = {"Account locked after 3 failed attempts; try again in 10 minutes."};
+    for (int i = 0; i < 5; ++i) {
+        std::vector<test::PamRun> runs;
+        for (const auto& n : names) runs.push_back(auth(n, {wrong_for(totp_now(e))}));
+        for (std::size_t k = 0; k < names.size(); ++k) {
+            SCOPED_TRACE(names[k] + ", login " + std::to_string(i + 1));
+            const auto& r = runs[k];
+            EXPECT_EQ(r.conv.prompts, runs[0].conv.prompts) << "asked differently from the enrolled user";
+            EXPECT_EQ(r.conv.infos, runs[0].conv.infos);
+            EXPECT_EQ(r.conv.errors, runs[0].conv.errors) << "told differently from the enrolled user";
+            if (i < 2) {
+                EXPECT_TRUE(r.rc == PAM_AUTH_ERR || r.rc == PAM_USER_UNKNOWN) << pam_strerror(nullptr, r.rc);
+                EXPECT_EQ(r.conv.prompts, std::vector<std::string>{"Verification code: "});
+                EXPECT_TRUE(r.conv.errors.empty());
+            } else {
+                // The third locks (said once, PAM_MAXTRIES); later ones are refused unasked.
+                EXPECT_EQ(r.rc, PAM_MAXTRIES) << pam_strerror(nullptr, r.rc);
+                EXPECT_EQ(r.conv.prompts.size(), i == 2 ? 1U : 0U);
+                EXPECT_EQ(r.conv.errors, locked);
+            }
+        }
+    }
+    EXPECT_EQ(tally("carol").failures, 3U);
+    EXPECT_EQ(bucket_tally("mallory").failures, 3U);
+    EXPECT_EQ(account("carol").rc, PAM_PERM_DENIED);
+}
+
+// Point 1 with nullok: an unenrolled real user still gets in (and is never
+// counted); a made-up name never does, and is locked like anyone.
+TEST_F(ModuleTest, NullokLetsAnUnenrolledUserInButNeverAMadeUpName)
+{
+    for (int i = 0; i < 5; ++i) {
+        const auto r = auth("carol", {}, "nullok");
+        EXPECT_EQ(r.rc, PAM_SUCCESS) << i;
+        EXPECT_TRUE(r.conv.prompts.empty());
+    }
+    EXPECT_FALSE(UserStore::open(state_)->load("carol")->has_value()) << "nullok's pass counts nothing";
+    for (int i = 0; i < 3; ++i) {
+        const auto r = auth("mallory", {"123456"}, "nullok");
+        EXPECT_EQ(r.rc, i < 2 ? PAM_USER_UNKNOWN : PAM_MAXTRIES) << i;
+        EXPECT_EQ(r.conv.prompts.size(), 1U) << i;
+    }
+    const auto r = auth("mallory", {"123456"}, "nullok");
+    EXPECT_EQ(r.rc, PAM_MAXTRIES);
+    EXPECT_TRUE(r.conv.prompts.empty());
+    EXPECT_EQ(auth("carol", {}, "nullok").rc, PAM_SUCCESS);
+}
+
+// Point 1: the buckets are a bounded table whatever names attackers send.
+TEST_F(ModuleTest, TenThousandMadeUpNamesFillAtMost4096BucketRecords)
+{
+    const auto t0 = std::chrono::steady_clock::now();
+    int refused = 0;
+    for (int i = 0; i < 10000; ++i) {
+        const int rc = auth("nosuch" + std::to_string(i * 7919), {"1"}).rc;
+        refused += (rc == PAM_USER_UNKNOWN || rc == PAM_MAXTRIES) ? 1 : 0;
+    }
+    EXPECT_EQ(refused, 10000);
+    const auto files = state_files();
+    for (const auto& f : files) {
+        auto name = decode_user_name(f.substr(0, f.size() - 4));
+        ASSERT_TRUE(name) << f;
+        EXPECT_TRUE(is_unknown_user_bucket(*name)) << f;
+    }
+    std::cout << "10000 made-up names: " << files.size() << " bucket records, "
+              << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count()
+              << " ms\n";
+    EXPECT_LE(files.size(), 4096U);
+    EXPECT_GE(files.size(), 3500U) << "the names are spread over the buckets";
+}
+
+// Point 2 is RootIsThrottledPerSourceUnlessEvenDenyRoot above.
+
+// Point 3: failures from ever new sources (per_source: no source reaches
+// deny, and deny_user is 30) are stopped by deny_consecutive: the 5th since
+// the last success locks the user until an administrator resets it.
+TEST_F(ModuleTest, DenyConsecutiveLocksUntilResetWhateverTheSources)
+{
+    const Enrollment e = enroll("alice");
+    const std::string args = "per_source deny_consecutive=5";
+    for (int i = 0; i < 5; ++i) {
+        const std::string host = "198.51.100." + std::to_string(10 + i);
+        EXPECT_EQ(auth_from(host.c_str(), "alice", {wrong_for(totp_now(e))}, args).rc,
+                  i < 4 ? PAM_AUTH_ERR : PAM_MAXTRIES)
+            << i;
+    }
+    const auto r = auth_from("203.0.113.99", "alice", {totp_now(e)}, args);
+    EXPECT_EQ(r.rc, PAM_MAXTRIES);
+    EXPECT_TRUE(r.conv.prompts.empty());
+    ASSERT_EQ(r.conv.errors.size(), 1U);
+    EXPECT_EQ(r.conv.errors[0],
+              "Account locked after 5 failed attempts; it stays locked until an administrator unlocks it.");
+    const Tally t = tally("alice");
+    EXPECT_EQ(t.lock_reason, LockReason::consecutive);
+    EXPECT_EQ(t.locked_until, kLockedForever);
+    EXPECT_EQ(account_from("203.0.113.99", "alice", args).rc, PAM_PERM_DENIED);
+    {
+        auto store = UserStore::open(state_);
+        auto held = store->lock("alice");
+        reset_tally(held->record()->tally);
+        ASSERT_TRUE(held->commit());
+    }
+    EXPECT_EQ(auth_from("203.0.113.99", "alice", {totp_now(e)}, args).rc, PAM_SUCCESS);
+}
+
+// Point 3, the audit's slow guesser: wrong codes further apart than
+// fail_interval never reach deny, but deny_consecutive counts them all.
+TEST_F(ModuleTest, SlowGuessingIsStoppedByDenyConsecutive)
+{
+    // fail_interval counts whole seconds (a gap of 2 s is past fail_interval=1).
+    const Enrollment e = enroll("alice");
+    enroll("bob");  // deny_consecutive=0: no cap, faillock's rule alone
+    const std::string args = "fail_interval=1 deny_consecutive=4";
+    for (int i = 0; i < 4; ++i) {
+        if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+        EXPECT_EQ(auth("alice", {wrong_for(totp_now(e))}, args).rc, i < 3 ? PAM_AUTH_ERR : PAM_MAXTRIES) << i;
+        EXPECT_EQ(tally("alice").failures, 1U) << "each failure starts a new interval";
+        EXPECT_EQ(auth("bob", {"bad"}, "fail_interval=1 deny_consecutive=0").rc, PAM_AUTH_ERR) << i;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+    const auto r = auth("alice", {totp_now(e)}, args);
+    EXPECT_EQ(r.rc, PAM_MAXTRIES) << "the cap does not expire with fail_interval";
+    EXPECT_TRUE(r.conv.prompts.empty());
+    EXPECT_EQ(auth("bob", {"bad"}, "fail_interval=1 deny_consecutive=0").rc, PAM_AUTH_ERR);
+}
+
+// Point 4: a record written while the clock was a day ahead (a failure, then
+// a lock by failures) is brought back at the next login: the warning is
+// logged once, and the lock lasts unlock_time from now, not a day.
+TEST_F(ModuleTest, TimesAheadOfTheClockAreBroughtBackOnceAndLocksLastUnlockTime)
+{
+    const Enrollment e = enroll("alice");
+    const std::string args = "unlock_time=2";
+    const auto set_ahead = [&](std::uint32_t failures, bool lock) {
+        auto store = UserStore::open(state_);
+        auto held = store->lock("alice");
+        Tally& t = held->record()->tally;
+        const std::int64_t ahead = std::time(nullptr) + 86400;
+        t.failures = failures;
+        t.failures_since_success = failures;
+        t.first_failure = ahead - 10;
+        t.last_failure = ahead;
+        if (lock) {
+            t.locked_until = ahead + 2;
+            t.lock_reason = LockReason::failures;
+        }
+        ASSERT_TRUE(held->commit());
+    };
+    const std::string warning = "stored times were ahead of this clock";
+    const auto count = [](const std::string& log, const std::string& what) {
+        std::size_t n = 0;
+        for (auto at = log.find(what); at != std::string::npos; at = log.find(what, at + 1)) ++n;
+        return n;
+    };
+    set_ahead(1, false);
+    syslog_->drain();
+    EXPECT_EQ(auth("alice", {wrong_for(totp_now(e))}, args).rc, PAM_AUTH_ERR);
+    {
+        const Tally t = tally("alice");
+        EXPECT_LE(t.last_failure, std::time(nullptr)) << "brought back and written";
+        EXPECT_EQ(t.failures, 2U);
+    }
+    const auto third = auth("alice", {wrong_for(totp_now(e))}, args);
+    EXPECT_EQ(third.rc, PAM_MAXTRIES);
+    ASSERT_EQ(third.conv.errors.size(), 1U);
+    EXPECT_EQ(third.conv.errors[0], "Account locked after 3 failed attempts; try again in 1 minute.");
+    EXPECT_LE(tally("alice").locked_until, std::time(nullptr) + 2) << "from now, not from the day-ahead failure";
+    std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+    EXPECT_EQ(auth("alice", {totp_now(e)}, args).rc, PAM_SUCCESS);
+    if (syslog_->available()) {
+        const std::string log = syslog_->drain();
+        EXPECT_EQ(count(log, warning), 1U) << log;
+    }
+    // A lock by failures written a day ahead ends unlock_time from now.
+    set_ahead(3, true);
+    const auto refused = auth("alice", {totp_now(e, 1)}, args);
+    EXPECT_EQ(refused.rc, PAM_MAXTRIES);
+    EXPECT_TRUE(refused.conv.prompts.empty());
+    ASSERT_EQ(refused.conv.errors.size(), 1U);
+    EXPECT_EQ(refused.conv.errors[0], "Account locked after 3 failed attempts; try again in 1 minute.");
+    EXPECT_LE(tally("alice").locked_until, std::time(nullptr) + 2);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+    EXPECT_EQ(auth("alice", {totp_now(e, 1)}, args).rc, PAM_SUCCESS);
+    if (syslog_->available()) {
+        const std::string log = syslog_->drain();
+        EXPECT_EQ(count(log, warning), 1U) << log;
+    }
 }
 
 TEST_F(ModuleTest, EveryInvalidOptionFailsClosedWithoutPrompting)
@@ -839,8 +1119,6 @@ TEST_F(ModuleTest, FailureAndLockAreLoggedToAuthprivWithoutTheCode)
 
 // ---- Per-source tallies under a user-wide cap (issue 16) -------------------
 
-constexpr const char* kAddressA = "198.51.100.1";
-constexpr const char* kAddressB = "203.0.113.7";
 constexpr const char* kSourceLocked =
     "Logins from this address are locked after 3 failed attempts; try again in 10 minutes.";
 
@@ -1003,15 +1281,21 @@ TEST_F(ModuleTest, PerSourceLocalLoginsAreKeyedByTerminalElseService)
 
 // ---- pam_faillock's options (issue 16) ---------------------------------------
 
-// admin_group: its members are handled as root -- not locked unless
+// admin_group: its members are handled as root -- throttled per source
+// (root_throttle, issue 19 point 2; before it, never locked) unless
 // even_deny_root, or root_unlock_time (which then says for how long).
 TEST_F(ModuleTest, AdminGroupMembersAreHandledAsRoot)
 {
     const Enrollment e = enroll("alice");  // in group sudo (tests/module/data/group)
     const std::string group = "admin_group=sudo";
-    for (int i = 0; i < 5; ++i) EXPECT_EQ(auth("alice", {"bad"}, group).rc, PAM_AUTH_ERR) << i;
-    EXPECT_EQ(account("alice", group).rc, PAM_SUCCESS);
-    EXPECT_EQ(auth("alice", {totp_now(e)}, group).rc, PAM_SUCCESS);
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(auth("alice", {"bad"}, group).rc, i < 2 ? PAM_AUTH_ERR : PAM_MAXTRIES) << i;
+    EXPECT_EQ(account("alice", group).rc, PAM_PERM_DENIED) << "locked from 192.0.2.10 (root_throttle)";
+    EXPECT_EQ(account_from(kAddressB, "alice", group).rc, PAM_SUCCESS);
+    EXPECT_EQ(auth_from(kAddressB, "alice", {totp_now(e)}, group).rc, PAM_SUCCESS);
+    // root_throttle=0: faillock's rule, never locked.
+    for (int i = 0; i < 5; ++i) EXPECT_EQ(auth_from(kAddressB, "alice", {"bad"}, group + " root_throttle=0").rc, PAM_AUTH_ERR) << i;
+    EXPECT_EQ(account_from(kAddressB, "alice", group + " root_throttle=0").rc, PAM_SUCCESS);
+    EXPECT_EQ(auth_from(kAddressB, "alice", {totp_now(e, 1)}, group + " root_throttle=0").rc, PAM_SUCCESS);
     for (int i = 0; i < 3; ++i) auth("alice", {"bad"}, group + " even_deny_root");
     EXPECT_EQ(auth("alice", {totp_now(e, 1)}, group + " even_deny_root").rc, PAM_MAXTRIES);
     EXPECT_EQ(account("alice", group + " even_deny_root").rc, PAM_PERM_DENIED);
@@ -1037,14 +1321,17 @@ TEST_F(ModuleTest, AdminGroupMembersAreHandledAsRoot)
 }
 
 // audit: the name given for a user who does not exist (which may be a
-// password typed at the user prompt) is logged only with it.
+// password typed at the user prompt) is logged only with it. Such a name is
+// counted in its bucket now (issue 19, point 1), so the lines say so; deny=10
+// keeps the bucket below its lock through this test.
 TEST_F(ModuleTest, AuditLogsTheNameOfAnUnknownUserOnlyWhenAsked)
 {
     if (!syslog_->available()) GTEST_SKIP() << "/dev/log belongs to a real syslog here; cannot capture";
     const std::string typed = "Hunter2-typed-as-a-name";
-    EXPECT_EQ(auth(typed, {"123456"}).rc, PAM_USER_UNKNOWN);
-    EXPECT_EQ(pam_run(confdir_, stack("authfail"), typed, {}).rc, PAM_AUTH_ERR);
-    EXPECT_EQ(auth(typed, {"123456"}, "debug").rc, PAM_USER_UNKNOWN);  // debug lines too
+    const std::string d = "deny=10 ";
+    EXPECT_EQ(auth(typed, {"123456"}, d).rc, PAM_USER_UNKNOWN);
+    EXPECT_EQ(pam_run(confdir_, stack(d + "authfail"), typed, {}).rc, PAM_AUTH_ERR);
+    EXPECT_EQ(auth(typed, {"123456"}, d + "debug").rc, PAM_USER_UNKNOWN);  // debug lines too
     // A configuration error (where `audit` cannot be read) names no unknown user either.
     const auto bad = pam_run(confdir_, stack("deny=x"), typed, {"123456"});
     EXPECT_EQ(bad.rc, PAM_SERVICE_ERR);
@@ -1053,14 +1340,14 @@ TEST_F(ModuleTest, AuditLogsTheNameOfAnUnknownUserOnlyWhenAsked)
                        "user=(unknown))"),
               std::string::npos)
         << log;
-    EXPECT_NE(log.find("user (unknown): refused: unknown user"), std::string::npos) << log;
-    EXPECT_NE(log.find("user (unknown): failure of an unknown user (not recorded)"), std::string::npos) << log;
+    EXPECT_NE(log.find("user (unknown): refused: unknown user (1 failure, :unknown:"), std::string::npos) << log;
+    EXPECT_NE(log.find("user (unknown): authentication failure (2 failures)"), std::string::npos) << log;
     EXPECT_EQ(log.find(typed), std::string::npos) << log;
-    EXPECT_EQ(auth(typed, {"123456"}, "audit").rc, PAM_USER_UNKNOWN);
-    EXPECT_EQ(pam_run(confdir_, stack("audit authfail"), typed, {}).rc, PAM_AUTH_ERR);
+    EXPECT_EQ(auth(typed, {"123456"}, d + "audit").rc, PAM_USER_UNKNOWN);
+    EXPECT_EQ(pam_run(confdir_, stack(d + "audit authfail"), typed, {}).rc, PAM_AUTH_ERR);
     log = syslog_->drain();
-    EXPECT_NE(log.find("user " + typed + ": refused: unknown user"), std::string::npos) << log;
-    EXPECT_NE(log.find("user " + typed + ": failure of an unknown user (not recorded)"), std::string::npos) << log;
+    EXPECT_NE(log.find("user " + typed + ": refused: unknown user (4 failures, :unknown:"), std::string::npos) << log;
+    EXPECT_NE(log.find("user " + typed + ": authentication failure (5 failures)"), std::string::npos) << log;
     // A known user's name is logged either way.
     enroll("alice");
     EXPECT_EQ(auth("alice", {"bad"}).rc, PAM_AUTH_ERR);
@@ -1266,6 +1553,36 @@ TEST_F(PasswordStack, AuthsuccClearsTheTallyInAPasswordOnlyStack)
     EXPECT_EQ(tally("bob").failures, 0U);
     for (int i = 0; i < 3; ++i) pam_run(confdir_, "password-only", "bob", {"nope"});
     EXPECT_EQ(pam_run(confdir_, "password-only", "bob", {"bob-pw"}).rc, PAM_MAXTRIES) << "locked by password failures";
+}
+
+// Issue 19, point 1, the faillock-style stack (preauth, password, authfail,
+// code): wrong passwords for a real enrolled user and for a made-up name give
+// the same conversation, the same lock after deny, and then neither is asked
+// anything (before, the made-up name was asked for its password forever).
+TEST_F(PasswordStack, AMadeUpNameIsLockedLikeARealUserWithoutBeingAsked)
+{
+    enroll("alice");
+    const std::vector<std::string> locked = {"Account locked after 3 failed attempts; try again in 10 minutes."};
+    for (int i = 0; i < 5; ++i) {
+        const auto real = pam_run(confdir_, "password-stack", "alice", {"wrong-pw", "123456"});
+        const auto fake = pam_run(confdir_, "password-stack", "mallory", {"wrong-pw", "123456"});
+        SCOPED_TRACE("login " + std::to_string(i + 1));
+        EXPECT_EQ(fake.conv.prompts, real.conv.prompts);
+        EXPECT_EQ(fake.conv.infos, real.conv.infos);
+        EXPECT_EQ(fake.conv.errors, real.conv.errors);
+        EXPECT_EQ(fake.rc, real.rc) << pam_strerror(nullptr, fake.rc) << " / " << pam_strerror(nullptr, real.rc);
+        if (i < 2) {
+            EXPECT_EQ(real.rc, PAM_AUTH_ERR);
+            EXPECT_EQ(real.conv.prompts.size(), 1U) << "the password only: authfail dies";
+        } else {
+            EXPECT_EQ(real.rc, PAM_MAXTRIES);
+            EXPECT_EQ(real.conv.prompts.size(), i == 2 ? 1U : 0U) << "after the lock, preauth refuses unasked";
+            EXPECT_EQ(real.conv.errors, locked);
+            EXPECT_EQ(fake.conv.errors, locked);
+        }
+    }
+    EXPECT_EQ(tally("alice").failures, 3U);
+    EXPECT_EQ(bucket_tally("mallory").failures, 3U);
 }
 
 // faillock's modes per source: password failures from A lock A (authfail);

@@ -106,6 +106,7 @@ struct LockInfo {
     std::uint32_t failures = 0;  // the locking scope's count when locked, else the user's
     bool enrolled = false;  // the record holds an enrollment
     std::int64_t now = 0;   // the time the state was judged at
+    bool clock_ahead = false;  // stored times were ahead of the clock and were brought back (log it)
 };
 
 // The lock state (for a login from ctx.source), failure count and enrollment
