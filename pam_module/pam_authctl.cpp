@@ -201,7 +201,11 @@ int authenticate_code(Session& s, const Options& opts, const Account& acct)
             // Counted like a wrong code (and locked like one).
             s.log(LOG_NOTICE, who,
                   std::string(acct.exists ? "refused: no enrollment (" : "refused: unknown user (") +
-                      failures_text(result->failures) + (acct.exists ? ")" : ", " + acct.store_name + ")"));
+                      failures_text(result->failures) +
+                      // The bucket is a hash of the name given (perhaps a
+                      // password typed at the user prompt): shown only where
+                      // the name itself is (`audit`).
+                      (acct.exists || !opts.audit ? ")" : ", " + acct.store_name + ")"));
             s.audit(who, {AuditEvent::failure});
             if (result->locked_now) {
                 s.log(LOG_WARNING, who, locked_now_text(result->lock, source));

@@ -272,9 +272,13 @@ StatusRow status_row(std::string_view user, const Result<std::optional<UserRecor
         // The source's own lock, whether or not the user's is in force too
         // (lock_state over the whole tally would answer with the user's, and
         // hide the source's): the user's lock is shown on the row.
+        // What the record holds: a source's lock by failures is shown whether
+        // or not authctl.conf sets per_source (a PAM line may set it alone).
         Tally own;
         own.sources.push_back(s);
-        StatusRow::Source out{s, lock_state(own, opts.lockout, root_asked, now, s.source)};
+        LockoutPolicy recorded = opts.lockout;
+        recorded.per_source = true;
+        StatusRow::Source out{s, lock_state(own, recorded, root_asked, now, s.source)};
         row.sources.push_back(std::move(out));
     }
     std::stable_sort(row.sources.begin(), row.sources.end(),
