@@ -302,7 +302,11 @@ doctor_tree() {
     ln -s "$sys"/*.so "$work/doctor-modules/"
     ln -sf "$module" "$work/doctor-modules/pam_authctl.so"
   }
-  if mountpoint -q "$r$state" 2>/dev/null; then umount "$r$state"; fi
+  # The state is bind-mounted from the same file system: unmount it first,
+  # or the removal below (--one-file-system cannot tell) would reach into it.
+  if mountpoint -q "$r$state" 2>/dev/null; then
+    umount "$r$state" || { echo "FAIL - cannot unmount $r$state"; return 1; }
+  fi
   rm -rf --one-file-system "$r"
   mkdir -p "$r/etc/pam.d" "$r/etc/ssh" "$r/etc/security" "$r$state" "$r$(dirname "$module")"
   local s

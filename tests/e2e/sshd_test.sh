@@ -39,7 +39,7 @@ echo "# authctl doctor on this sandbox's sshd configuration"
 # The sandbox lets a key alone (e2elock, e2esrc below: the account phase is
 # what refuses them) and a code alone (kbd) log in: doctor must say exactly
 # that of it, and nothing else; then one bypass at a time, each flagged.
-doctor_tree sshd
+doctor_tree sshd || exit 1
 doctor_run clean
 check "doctor: exit 1 on the sandbox as written" doctor_exit clean 1
 check "...for the publickey-alone and code-alone logins it allows, on purpose, and nothing else" \
@@ -50,7 +50,7 @@ sed -i '1i auth     sufficient pam_unix.so' "$work/doctor/etc/pam.d/sshd"
 doctor_run sufficient
 check "doctor flags 'auth sufficient pam_unix.so' before the module (exit 1)" doctor_exit sufficient 1
 check "...as pam.bypass at /etc/pam.d/sshd:1" doctor_has sufficient pam.bypass /etc/pam.d/sshd 1
-doctor_tree sshd
+doctor_tree sshd || exit 1
 sed -i 's/^KbdInteractiveAuthentication yes$/KbdInteractiveAuthentication no/' "$work/doctor/etc/ssh/sshd_config"
 doctor_run kbd
 check "doctor flags 'KbdInteractiveAuthentication no' (exit 1)" doctor_exit kbd 1

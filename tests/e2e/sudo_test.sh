@@ -37,7 +37,7 @@ visudo -cq || { echo "FAIL - sudoers with the drop-in does not parse"; exit 1; }
 echo "sudo: $(sudo -V | head -1)"
 
 echo "# authctl doctor on this sandbox's sudo stack"
-doctor_tree sudo
+doctor_tree sudo || exit 1
 doctor_run clean --no-sshd
 check "doctor finds the sudo stack as written clean (exit 0, notes allowed)" doctor_exit clean 0
 check "...no error or warning" doctor_only clean
