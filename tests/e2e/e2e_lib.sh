@@ -21,6 +21,10 @@
 # code SECRET [STEPS]   the TOTP code now (or STEPS periods later), from oathtool
 # check DESCRIPTION COMMAND...   runs COMMAND; counts a failure (status 1), never exits
 # e2e_finish         prints the summary; exit status 1 if any check failed
+# doctor_tree SERVICE...  the sandbox's configuration as a tree for
+#                    `authctl doctor --root` (see the function)
+# doctor_run TAG [ARGS...]  `authctl doctor --json` on that tree
+# doctor_has TAG ID FILE LINE / doctor_only TAG ID...  what it found
 #
 # Callers set: authctl (path of the CLI), module (path of pam_authctl.so).
 
@@ -280,4 +284,75 @@ code() {
 # is not stopped by it).
 status_field() {
   { "$authctl" status -u "$1" --dir "$state" --json || [ $? -eq 1 ]; } | jq -r ".[0].$2"
+}
+
+# doctor_tree SERVICE...: $work/doctor, a tree holding the sandbox's
+# configuration as the e2e test wrote it, for `authctl doctor --root`: the
+# named files of /etc/pam.d, $work/sshd_config (if e2e_sshd wrote one) as
+# etc/ssh/sshd_config, an authctl.conf naming the test's state directory
+# (bind-mounted at the same path in the tree), and the built module at its
+# absolute path (as the stacks name it). $work/doctor-modules is libpam's
+# module directory with the built module added (--module-dir). Edit the
+# tree's files to introduce a bypass; call again for a fresh copy.
+doctor_tree() {
+  local r=$work/doctor sys
+  sys=$(dirname "$(ls /usr/lib/*/security/pam_unix.so /lib/*/security/pam_unix.so 2>/dev/null | head -1)")
+  [ -d "$work/doctor-modules" ] || {
+    mkdir "$work/doctor-modules"
+    ln -s "$sys"/*.so "$work/doctor-modules/"
+    ln -sf "$module" "$work/doctor-modules/pam_authctl.so"
+  }
+  # The state is bind-mounted from the same file system: unmount it first,
+  # or the removal below (--one-file-system cannot tell) would reach into it.
+  if mountpoint -q "$r$state" 2>/dev/null; then
+    umount "$r$state" || { echo "FAIL - cannot unmount $r$state"; return 1; }
+  fi
+  rm -rf --one-file-system "$r"
+  mkdir -p "$r/etc/pam.d" "$r/etc/ssh" "$r/etc/security" "$r$state" "$r$(dirname "$module")"
+  local s
+  for s in "$@"; do cp "/etc/pam.d/$s" "$r/etc/pam.d/$s"; done
+  [ -f "$work/sshd_config" ] && cp "$work/sshd_config" "$r/etc/ssh/sshd_config"
+  echo "dir = $state" > "$r/etc/security/authctl.conf"
+  mount --bind "$state" "$r$state"
+  ln -s "$module" "$r$module"
+}
+
+# doctor_run TAG [ARGS...]: `authctl doctor --json` on $work/doctor; the JSON
+# in $work/doctor.TAG, the exit status in $work/doctor_rc.TAG, the time it
+# took added to $doctor_ms.
+doctor_ms=0
+doctor_run() {
+  local tag=$1 t0; shift
+  t0=$(date +%s%N)
+  "$authctl" doctor --root "$work/doctor" --module-dir "$work/doctor-modules" --json "$@" \
+    > "$work/doctor.$tag" 2> "$work/doctor_err.$tag"
+  echo $? > "$work/doctor_rc.$tag"
+  doctor_ms=$((doctor_ms + ($(date +%s%N) - t0) / 1000000))
+}
+# doctor_exit TAG CODE: doctor exited with CODE (prints its output if not).
+doctor_exit() {
+  [ "$(cat "$work/doctor_rc.$1")" = "$2" ] && return 0
+  echo "  doctor exited $(cat "$work/doctor_rc.$1"), expected $2:"
+  sed 's/^/    /' "$work/doctor.$1" "$work/doctor_err.$1"
+  return 1
+}
+# doctor_has TAG ID FILE LINE: a finding ID (error or warning) at FILE:LINE
+# (LINE null: a finding about the whole file).
+doctor_has() {
+  jq -e --arg id "$2" --arg file "$3" --argjson line "$4" \
+    '[.findings[] | select(.id == $id and .file == $file and .line == $line and .severity != "note")] | length == 1' \
+    "$work/doctor.$1" >/dev/null && return 0
+  echo "  no $2 at $3:$4 in:"; sed 's/^/    /' "$work/doctor.$1"
+  return 1
+}
+# doctor_only TAG ID...: the errors and warnings are exactly these IDs (notes
+# are allowed), and nothing went unchecked.
+doctor_only() {
+  local tag=$1; shift
+  local want got
+  want=$(printf '%s\n' "$@" | sort | paste -sd' ')
+  got=$(jq -r '.findings[] | select(.severity != "note") | .id' "$work/doctor.$tag" | sort | paste -sd' ')
+  [ "$got" = "$want" ] && jq -e '.unchecked == []' "$work/doctor.$tag" >/dev/null && return 0
+  echo "  expected only [$want], got [$got]:"; sed 's/^/    /' "$work/doctor.$tag"
+  return 1
 }

@@ -34,6 +34,30 @@ e2e_sshd "Match User e2ekey
 Match User e2esrc Address 127.0.0.3
   AuthenticationMethods publickey,keyboard-interactive" || exit 1
 echo "sshd pid $sshd_pid on 127.0.0.1:$port ($(/usr/sbin/sshd -V 2>&1 | head -1))"
+
+echo "# authctl doctor on this sandbox's sshd configuration"
+# The sandbox lets a key alone (e2elock, e2esrc below: the account phase is
+# what refuses them) and a code alone (kbd) log in: doctor must say exactly
+# that of it, and nothing else; then one bypass at a time, each flagged.
+doctor_tree sshd || exit 1
+doctor_run clean
+check "doctor: exit 1 on the sandbox as written" doctor_exit clean 1
+check "...for the publickey-alone and code-alone logins it allows, on purpose, and nothing else" \
+  doctor_only clean sshd.single_factor sshd.code_alone
+check "...the first at 'PubkeyAuthentication yes' (sshd_config:8)" doctor_has clean sshd.single_factor /etc/ssh/sshd_config 8
+check "...the second at 'KbdInteractiveAuthentication yes' (sshd_config:6)" doctor_has clean sshd.code_alone /etc/ssh/sshd_config 6
+sed -i '1i auth     sufficient pam_unix.so' "$work/doctor/etc/pam.d/sshd"
+doctor_run sufficient
+check "doctor flags 'auth sufficient pam_unix.so' before the module (exit 1)" doctor_exit sufficient 1
+check "...as pam.bypass at /etc/pam.d/sshd:1" doctor_has sufficient pam.bypass /etc/pam.d/sshd 1
+doctor_tree sshd || exit 1
+sed -i 's/^KbdInteractiveAuthentication yes$/KbdInteractiveAuthentication no/' "$work/doctor/etc/ssh/sshd_config"
+doctor_run kbd
+check "doctor flags 'KbdInteractiveAuthentication no' (exit 1)" doctor_exit kbd 1
+check "...as sshd.kbd_interactive_disabled at /etc/ssh/sshd_config:6" \
+  doctor_has kbd sshd.kbd_interactive_disabled /etc/ssh/sshd_config 6
+echo "  doctor: $doctor_ms ms for 3 runs"
+
 # Refused: ssh gave up (255) without running the command.
 refused() { ! logged_in "$1" "${2:-last}" && [ "$(cat "$work/rc.${2:-last}")" = 255 ]; }
 

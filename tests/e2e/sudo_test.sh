@@ -36,6 +36,18 @@ chmod 0440 "$dropin"
 visudo -cq || { echo "FAIL - sudoers with the drop-in does not parse"; exit 1; }
 echo "sudo: $(sudo -V | head -1)"
 
+echo "# authctl doctor on this sandbox's sudo stack"
+doctor_tree sudo || exit 1
+doctor_run clean --no-sshd
+check "doctor finds the sudo stack as written clean (exit 0, notes allowed)" doctor_exit clean 0
+check "...no error or warning" doctor_only clean
+sed -i "/^account *required *${module//\//\\/} /d" "$work/doctor/etc/pam.d/sudo"
+doctor_run noaccount --no-sshd
+check "doctor flags the sudo stack without the module's account line (exit 1)" doctor_exit noaccount 1
+# (A line that is missing has no line number: doctor names the file only.)
+check "...as pam.account_missing in /etc/pam.d/sudo" doctor_has noaccount pam.account_missing /etc/pam.d/sudo null
+echo "  doctor: $doctor_ms ms for 2 runs"
+
 add_user sudoer sudo
 add_user sudonone sudo
 add_user sudonew
