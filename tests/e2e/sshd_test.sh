@@ -173,7 +173,7 @@ check "...logged as locked from that source" \
 check "the module logged the source's lock" logged 'user e2esrc: source 127.0.0.2 locked after 3 failures'
 check "authctl status: the user is not locked, 3 failures" \
   test "$(status_field e2esrc locked)/$(status_field e2esrc failures)" = false/3
-{ "$authctl" status -u e2esrc --dir "$state" --json || [ $? -eq 1 ]; } > "$work/status.src" 2>&1
+{ "$authctl" status -u e2esrc --dir "$state" --json || [ $? -eq 1 ]; } > "$work/status.src" 2> "$work/status.src.err"
 check "authctl status --json shows the source 127.0.0.2 locked" \
   jq -e '.[0].sources | map(select(.source == "127.0.0.2" and .locked)) | length == 1' "$work/status.src"
 bind=127.0.0.3 login e2esrc key+kbd "$(code "$secret_e2esrc")" "" src_owner

@@ -104,8 +104,11 @@ check "after authctl reset the right code works again" got_root afterreset
 echo "# a member of sudo who never enrolled"
 try_sudo sudonone 123456 none
 check "is refused" refused none
-check "...the module says why in the log" logged 'pam_authctl(sudo:auth): user sudonone: refused: no enrollment'
-check "...and nothing is stored for them" test ! -e "$state/sudonone.rec"
+check "...the module says why in the log" logged 'pam_authctl(sudo:auth): user sudonone: refused: no enrollment (1 failure)'
+# Counted like an enrolled user's wrong code (issue 19: a lock must not say
+# who is enrolled): a tally-only record, no enrollment.
+check "...and the failure is counted in a tally-only record" \
+  sh -c "'$authctl' status -u sudonone --dir '$state' --json | jq -e '.[0].failures == 1 and .[0].enrolled == false'"
 "$authctl" audit --dir "$state" > "$work/audit.out" 2>&1
 check "authctl audit exits 1" test $? = 1
 check "...and names the unenrolled member of sudo" grep -q sudonone "$work/audit.out"
