@@ -71,7 +71,7 @@ int write_audit(const AuditRecord& record, const AuditSubject& subject) noexcept
         const std::string addr = audit_addr(subject.rhost);
         // "" is libaudit's "no terminal" (terminal=?); NULL would make it look one up.
         const std::string tty = audit_value(subject.tty);
-        const std::string scope = record.scope == LockScope::source ? " scope=source" : " scope=user";
+        const std::string scope = record.scope == LockScope::source ? " scope=source" : " scope=user";  // codes: the user's
         struct Line {
             int type;
             std::string op;

@@ -174,7 +174,7 @@ std::string lock_message(std::uint32_t failures, std::int64_t until, std::int64_
 
 std::string lock_message(const LockState& lock, std::int64_t now, std::string_view source)
 {
-    if (lock.scope == LockScope::user) return lock_message(lock.failures, lock.until, now);
+    if (lock.scope != LockScope::source) return lock_message(lock.failures, lock.until, now);
     const char* where = source.rfind("tty:", 0) == 0       ? "this terminal"
                         : source.rfind("service:", 0) == 0 ? "this service"
                                                            : "this address";

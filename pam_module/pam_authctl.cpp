@@ -307,6 +307,13 @@ int account(Session& s, const Options& opts, const Account& acct)
     if (!info) return fail_closed(s, opts, acct.name, info.error());
     note_clock_ahead(s, acct.name, *info);
     if (!info->lock.locked) return PAM_SUCCESS;
+    // The cap on consecutive failures stops code guessing; a key login
+    // guesses nothing, so it is not refused by it (else a guesser who never
+    // had a code right would shut the owner's keys out until a reset).
+    if (info->lock.scope == LockScope::codes) {
+        s.debug(acct.name, "locked for codes only (deny_consecutive): the account phase lets it pass");
+        return PAM_SUCCESS;
+    }
     s.tell(lock_message(info->lock, info->now, source), true);
     s.log(LOG_NOTICE, acct.name, "account denied: " + lock_text(info->lock));
     s.audit(acct.name, {AuditEvent::refused, info->lock.scope, true});

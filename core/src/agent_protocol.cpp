@@ -256,7 +256,7 @@ Result<std::string> encode_reply(const Reply& rep)
     const auto outcome = static_cast<unsigned>(rep.attempt.outcome);
     if (outcome > kLastOutcome) return defect("reply", "outcome " + std::to_string(outcome) + " is not an Outcome");
     for (const LockScope sc : {rep.attempt.lock.scope, rep.info.lock.scope})
-        if (static_cast<unsigned>(sc) > static_cast<unsigned>(LockScope::source))
+        if (static_cast<unsigned>(sc) > static_cast<unsigned>(LockScope::codes))
             return defect("reply", "lock scope " + std::to_string(static_cast<unsigned>(sc)) + " is not a LockScope");
     if (rep.attempt.recovery_left > std::numeric_limits<std::uint32_t>::max())
         return defect("reply", "recovery_left " + std::to_string(rep.attempt.recovery_left) + " is over 2^32-1");
@@ -345,7 +345,7 @@ Result<Reply> decode_reply(std::string_view payload)
     a.sources = r.u32("sources");
     auto scope = [&r](const char* field) {
         const std::uint8_t v = r.u8(field);
-        if (!r.failed() && v > static_cast<std::uint8_t>(LockScope::source))
+        if (!r.failed() && v > static_cast<std::uint8_t>(LockScope::codes))
             r.fail(defect("reply", std::string(field) + " " + std::to_string(v) + " is not a lock scope"));
         return static_cast<LockScope>(v);
     };

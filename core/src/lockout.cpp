@@ -109,12 +109,13 @@ LockState lock_state(const Tally& tally, const LockoutPolicy& policy, bool is_ro
                          (root_throttled(policy, is_root) && (tally.lock_reason == LockReason::consecutive ||
                                                               tally.lock_reason == LockReason::admin));
     if (!applies) return {};
-    return {true, tally.locked_until, LockScope::user,
-            tally.lock_reason == LockReason::consecutive ? tally.failures_since_success : tally.failures};
+    if (tally.lock_reason == LockReason::consecutive)
+        return {true, tally.locked_until, LockScope::codes, tally.failures_since_success};
+    return {true, tally.locked_until, LockScope::user, tally.failures};
 }
 
 LockState lock_state(const Tally& tally, const LockoutPolicy& policy, bool is_root, std::int64_t now,
-                     std::string_view source) noexcept
+                     std::string_view source)
 {
     const std::string key = sanitize_source(source);
     // Root's way in when nothing else works: its own console, unless

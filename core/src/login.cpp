@@ -58,12 +58,29 @@ Result<OtpMatch> match_otp(const Enrollment& e, const Options& opts, std::int64_
     return out;
 }
 
-AttemptResult fail(UserRecord& rec, const LoginContext& ctx, const Options& opts)
+// The source a decision counts: for root, a console terminal is the way in
+// only through `login` (is_console_source); any other service on a console (su or
+// sudo run from a console session, which may be a cloud serial console
+// reachable over the network) is a source of its own, "tty:ttyS0/su".
+std::string decision_source(const LoginContext& ctx)
 {
+    std::string s(ctx.source);
+    if (ctx.is_root && is_console_source(s) && ctx.service != "login")
+        s = sanitize_source(s + "/" + std::string(ctx.service));
+    return s;
+}
+
+AttemptResult fail(UserRecord& rec, const LoginContext& ctx, const Options& base)
+{
+    // A bucket of names that do not exist never sees a success: under the cap
+    // on consecutive failures every bucket would end locked until reset by
+    // scanning alone, and every made-up name would then look locked at once.
+    LockoutPolicy policy = base.lockout;
+    if (is_unknown_user_bucket(ctx.user)) policy.deny_consecutive = 0;
     AttemptResult r;
     r.outcome = Outcome::wrong_code;
-    r.locked_now = record_failure(rec.tally, opts.lockout, ctx.is_root, ctx.now, ctx.source);
-    r.lock = lock_state(rec.tally, opts.lockout, ctx.is_root, ctx.now, ctx.source);
+    r.locked_now = record_failure(rec.tally, policy, ctx.is_root, ctx.now, ctx.source);
+    r.lock = lock_state(rec.tally, policy, ctx.is_root, ctx.now, ctx.source);
     r.failures = r.lock.locked ? r.lock.failures : rec.tally.failures;
     r.now = ctx.now;
     return r;
@@ -81,7 +98,9 @@ bool clock_was_ahead(UserRecord& rec, const Options& opts, const LoginContext& c
     bool ahead = clamp_to_now(rec.tally, opts.lockout, ctx.is_root, ctx.now);
     if (rec.enrollment && rec.enrollment->type == OtpType::totp && rec.enrollment->last_step) {
         const auto window = totp_range(ctx.now, rec.enrollment->period, opts.window, std::nullopt);
-        if (window && *rec.enrollment->last_step > window->last) {
+        // One step of slack: a login whose clock was read before it waited
+        // for the lock may be a step behind the one that accepted a code.
+        if (window && *rec.enrollment->last_step > window->last + 1) {
             rec.enrollment->last_step = window->last;
             ahead = true;
         }
@@ -133,6 +152,8 @@ Result<AttemptResult> attempt_code(const Store& store, const LoginContext& calle
     if (!held) return held.error();
     LoginContext ctx = caller;
     ctx.now = held->now(caller.now);
+    const std::string source = decision_source(caller);
+    ctx.source = source;
     if (auto st = check_clock(ctx.now); !st) return st.error();
     auto& slot = held->record();
     AttemptResult r;
@@ -283,7 +304,7 @@ Result<LockInfo> lock_info(const Store& store, const LoginContext& ctx, const Op
             if (auto st = held->commit(); !st) return st.error();
         if (auto st = held->finish(); !st) return st.error();
     }
-    info.lock = lock_state(t, opts.lockout, ctx.is_root, info.now, ctx.source);
+    info.lock = lock_state(t, opts.lockout, ctx.is_root, info.now, decision_source(ctx));
     info.failures = info.lock.locked ? info.lock.failures : t.failures;
     return info;
 }
@@ -295,6 +316,8 @@ Result<AttemptResult> record_external_failure(const Store& store, const LoginCon
     if (!held) return held.error();
     LoginContext ctx = caller;
     ctx.now = held->now(caller.now);
+    const std::string source = decision_source(caller);
+    ctx.source = source;
     if (auto st = check_clock(ctx.now); !st) return st.error();
     auto& slot = held->record();
     if (!slot) slot.emplace();
@@ -324,6 +347,8 @@ Result<AttemptResult> record_external_success(const Store& store, const LoginCon
     if (!held) return held.error();
     LoginContext ctx = caller;
     ctx.now = held->now(caller.now);
+    const std::string source = decision_source(caller);
+    ctx.source = source;
     if (auto st = check_clock(ctx.now); !st) return st.error();
     auto& slot = held->record();
     AttemptResult r;

@@ -542,16 +542,16 @@ TEST(AgentProtocol, EnumAndFlagValuesOutsideTheirRangeAreRefused)
         bad[offset] = 2;
         expect_defect(decode_reply(bad), name);
     }
-    // Each lock scope (version 3), at its offset, set past LockScope::source.
+    // Each lock scope (version 3), at its offset, set past LockScope::codes.
     ASSERT_EQ(ok.size(), 71U);
     for (const auto& [offset, name] :
          std::vector<std::pair<std::size_t, std::string>>{{61, "lock.scope"}, {66, "info.lock.scope"}}) {
-        for (const unsigned v : {0U, 1U}) {
+        for (const unsigned v : {0U, 1U, 2U}) {
             bad = ok;
             bad[offset] = static_cast<char>(v);
             EXPECT_TRUE(decode_reply(bad)) << name << " " << v;
         }
-        for (const unsigned v : {2U, 255U}) {
+        for (const unsigned v : {3U, 255U}) {
             bad = ok;
             bad[offset] = static_cast<char>(v);
             expect_defect(decode_reply(bad), name + " " + std::to_string(v) + " is not a lock scope");
@@ -567,8 +567,8 @@ TEST(AgentProtocol, EnumAndFlagValuesOutsideTheirRangeAreRefused)
     o.attempt.outcome = static_cast<Outcome>(4);
     expect_defect(encode_reply(o), "outcome 4");
     o = ok_replies()[0];
-    o.attempt.lock.scope = static_cast<LockScope>(2);
-    expect_defect(encode_reply(o), "lock scope 2");
+    o.attempt.lock.scope = static_cast<LockScope>(3);
+    expect_defect(encode_reply(o), "lock scope 3");
     o = ok_replies()[0];
     o.info.lock.scope = static_cast<LockScope>(200);
     expect_defect(encode_reply(o), "lock scope 200");

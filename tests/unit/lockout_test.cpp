@@ -857,7 +857,7 @@ TEST(ConsecutiveCap, HundredSlowFailuresLockUntilReset)
     EXPECT_EQ(t.lock_reason, LockReason::consecutive);
     const LockState l = lock_state(t, p, false, last + 10LL * 365 * 86400, B);
     EXPECT_TRUE(l.locked) << "until reset, from every source";
-    EXPECT_EQ(l.scope, LockScope::user);
+    EXPECT_EQ(l.scope, LockScope::codes) << "a lock of the codes: the account phase lets a key login pass";
     EXPECT_EQ(l.failures, 100U);
     EXPECT_STREQ(lock_reason_name(t.lock_reason), "consecutive");
     reset_tally(t);
@@ -912,7 +912,7 @@ TEST(ConsecutiveCap, PerSourceCountsEverySourceAndAThrottledRoot)
     EXPECT_EQ(locked_at, 100);
     const LockState l = lock_state(t, p, false, T + 100 * 902LL, "203.0.113.9");
     EXPECT_TRUE(l.locked);
-    EXPECT_EQ(l.scope, LockScope::user);
+    EXPECT_EQ(l.scope, LockScope::codes);
     EXPECT_EQ(t.lock_reason, LockReason::consecutive);
     // Failures that lock a source count towards the cap too.
     LockoutPolicy q = per_source(3);
@@ -922,7 +922,7 @@ TEST(ConsecutiveCap, PerSourceCountsEverySourceAndAThrottledRoot)
     EXPECT_EQ(lock_state(u, q, false, T, A).scope, LockScope::source);
     for (int i = 0; i < 2; ++i) EXPECT_FALSE(record_failure(u, q, false, T + 1000 + i * 902LL, B));
     EXPECT_TRUE(record_failure(u, q, false, T + 3000, B)) << "the 6th since the success";
-    EXPECT_EQ(lock_state(u, q, false, T + 3000, "203.0.113.9").scope, LockScope::user);
+    EXPECT_EQ(lock_state(u, q, false, T + 3000, "203.0.113.9").scope, LockScope::codes);
 
     // A throttled root is locked from everywhere by the cap, but for its console.
     const LockoutPolicy r;

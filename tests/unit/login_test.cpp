@@ -1080,3 +1080,64 @@ TEST_F(LoginTest, ExternalHooksBringAClockAheadBack)
 
 }  // namespace
 }  // namespace authctl
+
+namespace authctl {
+namespace {
+
+// Review of issue 19: the buckets of names that do not exist never see a
+// success, so the cap on consecutive failures does not apply to them (else
+// scanning alone would lock every bucket until a reset, and every made-up
+// name would look locked at once); a real user's record stays under it.
+TEST_F(LoginTest, BucketsAreExemptFromTheCapOnConsecutiveFailures)
+{
+    opts_.lockout.deny_consecutive = 5;
+    const std::string bucket = unknown_user_bucket("mallory-does-not-exist");
+    for (int i = 0; i < 20; ++i) {
+        const AttemptResult r = attempt(bucket, "000000", T0 + i * 1000LL);  // past fail_interval each time
+        EXPECT_EQ(r.outcome, Outcome::not_enrolled) << i;
+        EXPECT_FALSE(r.locked_now) << i;
+    }
+    EXPECT_EQ(tally(bucket).failures_since_success, 20U);
+    EXPECT_NE(tally(bucket).lock_reason, LockReason::consecutive);
+    // A real (unenrolled) user: the cap applies.
+    for (int i = 0; i < 5; ++i) attempt("nemo", "000000", T0 + i * 1000LL);
+    EXPECT_EQ(tally("nemo").lock_reason, LockReason::consecutive);
+}
+
+// Review of issue 19: root's console exemption is for `login` only; su (or
+// any other service) on a console terminal is a source of its own and
+// throttled, so a console session of another user cannot walk root's codes.
+TEST_F(LoginTest, OnlyLoginOnTheConsoleIsExemptFromRootsThrottle)
+{
+    enroll("root");
+    auto at = [this](std::string_view service, std::int64_t now) {
+        LoginContext ctx{"root", true, "tty:ttyS0", now, service};
+        auto r = attempt_code(*store_, ctx, opts_, "000000");
+        EXPECT_TRUE(r) << r.error().message();
+        return r ? *r : AttemptResult{};
+    };
+    for (int i = 0; i < 6; ++i) EXPECT_EQ(at("login", T0 + i).outcome, Outcome::wrong_code) << i;
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(at("su", T0 + 10 + i).locked_now, i == 2) << i;
+    EXPECT_EQ(at("su", T0 + 20).outcome, Outcome::locked);
+    EXPECT_NE(find_source(tally("root"), "tty:ttyS0/su"), nullptr);
+    EXPECT_EQ(at("login", T0 + 21).outcome, Outcome::wrong_code) << "login on the console is still asked";
+}
+
+// Review of issue 19: a TOTP step one step past the window is not a clock
+// that was ahead (a login whose clock was read before it waited for the lock
+// is a step behind the one that accepted a code): it is kept, so that code
+// cannot be replayed.
+TEST_F(LoginTest, AStepOnePastTheWindowIsKeptNotClamped)
+{
+    enroll("tina");
+    const std::int64_t later = T0 + 60;  // two steps on
+    ASSERT_EQ(attempt("tina", totp("tina", later), later).outcome, Outcome::success);
+    const std::uint64_t accepted = *enrollment("tina").last_step;
+    const AttemptResult stale = attempt("tina", "abc", later - 30);  // a login a step behind
+    EXPECT_FALSE(stale.clock_ahead);
+    EXPECT_EQ(*enrollment("tina").last_step, accepted);
+    EXPECT_EQ(attempt("tina", totp("tina", later), later).outcome, Outcome::wrong_code) << "the used code stays used";
+}
+
+}  // namespace
+}  // namespace authctl

@@ -112,7 +112,10 @@ struct Tally {
 const char* lock_reason_name(LockReason r) noexcept;
 
 // Which lock refuses: the user's (from everywhere) or one source's.
-enum class LockScope : std::uint8_t { user = 0, source = 1 };
+// codes: the user's lock that refuses codes (and the lockout modes) but not
+// the account phase -- the cap on consecutive failures (deny_consecutive),
+// which a key login, guessing nothing, does not meet.
+enum class LockScope : std::uint8_t { user = 0, source = 1, codes = 2 };
 
 struct LockState {
     bool locked = false;
@@ -129,7 +132,7 @@ LockState lock_state(const Tally& tally, const LockoutPolicy& policy, bool is_ro
 // user's lock, else (per_source, or an administrator's lock of the source)
 // that source's lock. Another source's lock never refuses it.
 LockState lock_state(const Tally& tally, const LockoutPolicy& policy, bool is_root, std::int64_t now,
-                     std::string_view source) noexcept;
+                     std::string_view source);
 
 // Counts one failure at `now` from `source` (sanitised: printable ASCII only,
 // at most kMaxSourceLength bytes): on the user, and with per_source on the
