@@ -351,6 +351,11 @@ TEST_F(ModuleTest, ARecordOfAnotherUidIsRefusedWithALogLineAndAnUnboundOneIsBoun
 // fails and then deadlocks in its destructor, which would test nss_wrapper.
 TEST_F(ModuleTest, AnAllocationFailureInAFreshProcessIsAPamResultNeverACrash)
 {
+#if defined(__SANITIZE_ADDRESS__)
+    // The allocation-failure injector is an LD_PRELOAD library: AddressSanitizer
+    // must come first in a process's libraries and replaces malloc itself.
+    GTEST_SKIP() << "not under AddressSanitizer (its malloc replaces the injector's); run by the release pass";
+#endif
     ASSERT_NE(::getpwnam("root"), nullptr);
     const Enrollment e = enroll("root");
     const std::string service = stack("");
@@ -1254,7 +1259,8 @@ TEST_F(ModuleTest, PerSourceIpv6AddressesOfOneSlash64ShareATally)
     enroll("bob");
     EXPECT_EQ(auth_from("::ffff:198.51.100.9", "bob", {"bad"}, args).rc, PAM_AUTH_ERR);
     EXPECT_EQ(auth_from("198.51.100.9", "bob", {"bad"}, args).rc, PAM_AUTH_ERR);
-    const SourceTally* v4 = source_entry(tally("bob"), "198.51.100.9");
+    const Tally bob = tally("bob");  // kept: the entry points into it
+    const SourceTally* v4 = source_entry(bob, "198.51.100.9");
     ASSERT_NE(v4, nullptr);
     EXPECT_EQ(v4->failures, 2U);
 }
