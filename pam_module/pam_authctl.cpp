@@ -86,6 +86,16 @@ std::string locked_now_text(const LockState& lock, const std::string& source)
     return "account locked after " + failures_text(lock.failures);
 }
 
+// A counted failure that locked the user or the source: logged, audited,
+// told, and "do not try again".
+int locked_by_this_failure(Session& s, const std::string& who, const AttemptResult& r, const std::string& source)
+{
+    s.log(LOG_WARNING, who, locked_now_text(r.lock, source));
+    s.audit(who, {AuditEvent::lock, r.lock.scope});
+    s.tell(lock_message(r.lock, r.now, source), true);
+    return kLockedResult;
+}
+
 // A clock that was ahead once left times in the future in the record; the
 // decision brought them back and wrote them, so this is said once.
 template <typename R>
@@ -181,12 +191,7 @@ int authenticate_code(Session& s, const Options& opts, const Account& acct)
                   (result->replayed ? "code already used (" : "wrong code (") + failures_text(result->failures) + ")");
             if (result->replayed) s.tell(kCodeAlreadyUsedMessage);
             s.audit(who, {AuditEvent::failure});
-            if (result->locked_now) {
-                s.log(LOG_WARNING, who, locked_now_text(result->lock, source));
-                s.audit(who, {AuditEvent::lock, result->lock.scope});
-                s.tell(lock_message(result->lock, result->now, source), true);
-                return kLockedResult;
-            }
+            if (result->locked_now) return locked_by_this_failure(s, who, *result, source);
             return PAM_AUTH_ERR;
         case Outcome::locked:
             s.tell(lock_message(result->lock, result->now, source), true);
@@ -207,12 +212,7 @@ int authenticate_code(Session& s, const Options& opts, const Account& acct)
                       // the name itself is (`audit`).
                       (acct.exists || !opts.audit ? ")" : ", " + acct.store_name + ")"));
             s.audit(who, {AuditEvent::failure});
-            if (result->locked_now) {
-                s.log(LOG_WARNING, who, locked_now_text(result->lock, source));
-                s.audit(who, {AuditEvent::lock, result->lock.scope});
-                s.tell(lock_message(result->lock, result->now, source), true);
-                return kLockedResult;
-            }
+            if (result->locked_now) return locked_by_this_failure(s, who, *result, source);
             return acct.exists ? PAM_AUTH_ERR : PAM_USER_UNKNOWN;
     }
     return PAM_SERVICE_ERR;
@@ -258,12 +258,7 @@ int authfail(Session& s, const Options& opts, const Account& acct)
     }
     s.log(LOG_NOTICE, who, "authentication failure (" + failures_text(result->failures) + ")");
     s.audit(who, {AuditEvent::failure});
-    if (result->locked_now) {
-        s.log(LOG_WARNING, who, locked_now_text(result->lock, source));
-        s.audit(who, {AuditEvent::lock, result->lock.scope});
-        s.tell(lock_message(result->lock, result->now, source), true);
-        return kLockedResult;
-    }
+    if (result->locked_now) return locked_by_this_failure(s, who, *result, source);
     return PAM_AUTH_ERR;
 }
 
