@@ -85,8 +85,8 @@ UserRecord arbitrary_record(Source& src)
     r.tally.locked_until = src.below(4) == 0 ? kLockedForever : time_value();
     // Now and then a reason outside the enum (see enums_in_range), or one without a lock.
     const LockReason reasons[] = {LockReason::unknown, LockReason::failures, LockReason::admin,
-                                  static_cast<LockReason>(3 + src.below(250))};
-    r.tally.lock_reason = reasons[src.below(50) == 0 ? 3 : src.below(3)];
+                                  LockReason::consecutive, static_cast<LockReason>(4 + src.below(250))};
+    r.tally.lock_reason = reasons[src.below(50) == 0 ? 4 : src.below(4)];
     const std::string admins[] = {"", "-", "bob", "uid:1000", "a b", std::string(kMaxLockedByLength, 'b'),
                                   std::string(kMaxLockedByLength + 1, 'b'), "caf\xc3\xa9"};
     r.tally.locked_by = src.below(3) == 0 ? admins[src.below(8)] : std::string();
@@ -162,7 +162,8 @@ inline bool enums_in_range(const UserRecord& r)
     auto in_enum = [](LockReason reason) {
         return reason == LockReason::unknown || reason == LockReason::failures || reason == LockReason::admin;
     };
-    if (!in_enum(r.tally.lock_reason)) return false;
+    // consecutive is a user-wide reason only (a source is never locked by the cap).
+    if (!in_enum(r.tally.lock_reason) && r.tally.lock_reason != LockReason::consecutive) return false;
     for (const SourceTally& s : r.tally.sources)
         if (!in_enum(s.lock_reason)) return false;
     if (!r.enrollment) return true;
