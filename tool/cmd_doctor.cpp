@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <glob.h>
 #include <grp.h>
@@ -192,36 +193,56 @@ struct Doctor {
             unchecked.push_back("sshd: cannot read " + in_root(label));
             return;
         }
+        // Every file sshd reads, drop-ins of drop-ins too (as deep as sshd
+        // goes), each with the Include line that reads it.
+        std::vector<sshd_check::ConfigFile> files{{label, *main_text}};
+        std::vector<unsigned> depth{0};
+        for (std::size_t parent = 0; parent < files.size(); ++parent) {
+            if (depth[parent] >= sshd_check::kMaxIncludeDepth) continue;
+            for (const auto& inc : sshd_check::include_patterns(files[parent].text)) {
+                glob_t g{};
+                if (::glob(in_root(inc.pattern).c_str(), 0, nullptr, &g) == 0)
+                    for (std::size_t i = 0; i < g.gl_pathc; ++i)
+                        if (auto t = read_text(g.gl_pathv[i])) {
+                            files.push_back({std::string(g.gl_pathv[i]).substr(a.root.size()), *t, inc.line, parent});
+                            depth.push_back(depth[parent] + 1);
+                        }
+                ::globfree(&g);
+            }
+        }
+
+        // Under --root, sshd must read the root's files, not this host's: a
+        // copy of each in a temporary mirror, every Include pointed into it.
         std::string config = in_root(label);
-        std::string tmpdir;
-        if (!a.root.empty()) {  // sshd must read the root's drop-ins, not this host's
+        std::string tmpdir, mirror;
+        struct Cleanup {
+            std::string dir;
+            ~Cleanup()
+            {
+                std::error_code ec;
+                if (!dir.empty()) std::filesystem::remove_all(dir, ec);
+            }
+        } cleanup;
+        if (!a.root.empty()) {
             char tmpl[] = "/tmp/authctl-doctor.XXXXXX";
             if (::mkdtemp(tmpl) == nullptr) {
                 unchecked.push_back("sshd: cannot make a temporary directory");
                 return;
             }
-            tmpdir = tmpl;
+            tmpdir = cleanup.dir = tmpl;
+            mirror = tmpdir + "/root";
             config = tmpdir + "/sshd_config";
-            std::ofstream(config) << sshd_check::rewrite_includes(*main_text, a.root);
-        }
-        struct Cleanup {
-            std::string dir, file;
-            ~Cleanup()
-            {
-                if (dir.empty()) return;
-                ::unlink(file.c_str());
-                ::rmdir(dir.c_str());
+            std::error_code ec;
+            std::ofstream(config) << sshd_check::rewrite_includes(*main_text, mirror);
+            for (std::size_t i = 1; i < files.size() && !ec; ++i) {
+                const std::filesystem::path copy = mirror + files[i].path;
+                std::filesystem::create_directories(copy.parent_path(), ec);
+                if (!ec) std::ofstream(copy) << sshd_check::rewrite_includes(files[i].text, mirror);
             }
-        } cleanup{tmpdir, config};
-
-        std::vector<sshd_check::ConfigFile> files{{label, *main_text}};
-        for (const auto& inc : sshd_check::include_patterns(*main_text)) {
-            glob_t g{};
-            if (::glob(in_root(inc.pattern).c_str(), 0, nullptr, &g) == 0)
-                for (std::size_t i = 0; i < g.gl_pathc; ++i)
-                    if (auto t = read_text(g.gl_pathv[i]))
-                        files.push_back({std::string(g.gl_pathv[i]).substr(a.root.size()), *t, inc.line});
-            ::globfree(&g);
+            if (ec) {
+                unchecked.push_back("sshd: cannot copy the configuration to " + tmpdir + ": " + ec.message());
+                return;
+            }
         }
 
         const auto test = sshd_run({"sshd", "-t", "-f", config});
@@ -230,8 +251,8 @@ struct Doctor {
             auto loc = sshd_check::error_location(test->err);
             if (loc.file == config)
                 loc.file = label;
-            else if (!a.root.empty() && loc.file.rfind(a.root, 0) == 0)
-                loc.file = loc.file.substr(a.root.size());
+            else if (!mirror.empty() && loc.file.rfind(mirror, 0) == 0)
+                loc.file = loc.file.substr(mirror.size());
             if (test->err.find("privilege separation directory") != std::string::npos) {
                 unchecked.push_back("sshd: " + one_line(test->err));
                 return;

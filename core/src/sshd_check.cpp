@@ -125,10 +125,11 @@ Effective parse_effective(const std::string& text)
 std::vector<Include> include_patterns(const std::string& text)
 {
     std::vector<Include> out;
+    bool in_match = false;
     for (const auto& l : config_lines(text)) {
-        if (l.key == "match") break;
+        if (l.key == "match") in_match = true;
         if (l.key == "include")
-            for (const auto& w : words(l.rest)) out.push_back({l.line, absolute(w)});
+            for (const auto& w : words(l.rest)) out.push_back({l.line, absolute(w), in_match});
     }
     return out;
 }
@@ -216,22 +217,23 @@ Location locate(const std::vector<ConfigFile>& files, const std::string& keyword
                     return {file.path, l.line};
             }
         }
-    const auto first_in = [&](const ConfigFile& file) -> std::optional<Location> {
-        for (const auto& l : config_lines(file.text)) {
+    // The first setting outside any Match block, in the order sshd reads
+    // them: each Include line's files in place, their own Includes too.
+    std::function<std::optional<Location>(std::size_t, unsigned)> first_in =
+        [&](std::size_t index, unsigned depth) -> std::optional<Location> {
+        if (depth > kMaxIncludeDepth) return std::nullopt;
+        for (const auto& l : config_lines(files[index].text)) {
             if (l.key == "match") break;
-            if (l.key == key) return Location{file.path, l.line};
+            if (l.key == key) return Location{files[index].path, l.line};
+            if (l.key != "include") continue;
+            for (std::size_t i = 1; i < files.size(); ++i)
+                if (i != index && files[i].parent == index && files[i].included_at == l.line)
+                    if (auto at = first_in(i, depth + 1)) return at;
         }
         return std::nullopt;
     };
     if (!files.empty())
-        for (const auto& l : config_lines(files.front().text)) {
-            if (l.key == "match") break;
-            if (l.key == key) return {files.front().path, l.line};
-            if (l.key != "include") continue;
-            for (std::size_t i = 1; i < files.size(); ++i)
-                if (files[i].included_at == l.line)
-                    if (auto at = first_in(files[i])) return *at;
-        }
+        if (auto at = first_in(0, 0)) return *at;
     return {files.empty() ? std::string() : files.front().path, 0};
 }
 

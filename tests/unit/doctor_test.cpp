@@ -207,6 +207,28 @@ TEST(SshdCheck, IncludesRewrittenUnderRootKeepLines)
     EXPECT_EQ(loc.line, 12u);
 }
 
+TEST(SshdCheck, NestedIncludesAreReadInPlace)
+{
+    // main: line 1 includes a.conf, which includes b.conf (its line 2) before its
+    // own setting; sshd reads b.conf's value first, as it reads lines in order.
+    const std::vector<sshd_check::ConfigFile> files = {
+        {"/etc/ssh/sshd_config", "Include /etc/ssh/sshd_config.d/a.conf\nUsePAM yes\n", 0, 0},
+        {"/etc/ssh/sshd_config.d/a.conf", "# a\nInclude /etc/ssh/extra/b.conf\nKbdInteractiveAuthentication yes\n",
+         1, 0},
+        {"/etc/ssh/extra/b.conf", "KbdInteractiveAuthentication no\nPermitRootLogin yes\n", 2, 1}};
+    const auto kbd = sshd_check::locate(files, "KbdInteractiveAuthentication", nullptr);
+    EXPECT_EQ(kbd.file, "/etc/ssh/extra/b.conf");
+    EXPECT_EQ(kbd.line, 1u);
+    EXPECT_EQ(sshd_check::locate(files, "PermitRootLogin", nullptr).file, "/etc/ssh/extra/b.conf");
+    EXPECT_EQ(sshd_check::locate(files, "UsePAM", nullptr).line, 2u);
+    // An Include inside a Match block is listed (its file is read) and marked.
+    const auto inc = sshd_check::include_patterns("Include a.conf\nMatch User bob\n  Include b.conf\n");
+    ASSERT_EQ(inc.size(), 2u);
+    EXPECT_FALSE(inc[0].in_match);
+    EXPECT_TRUE(inc[1].in_match);
+    EXPECT_EQ(inc[1].pattern, "/etc/ssh/b.conf");
+}
+
 TEST(SshdCheck, MethodsThatSkipTheCode)
 {
     sshd_check::Context ctx;

@@ -24,14 +24,20 @@ Effective parse_effective(const std::string& text);
 struct ConfigFile {
     std::string path;
     std::string text;
-    unsigned included_at = 0;  // the main file's Include line that reads it (0: the main file, files[0])
+    unsigned included_at = 0;  // the Include line of files[parent] that reads it (0: the main file, files[0])
+    std::size_t parent = 0;    // the file holding that Include line (files[0] for the main file's drop-ins)
 };
 
-// The patterns of the text's top-level Include lines, in order, each made
-// absolute the way sshd does (relative to /etc/ssh), with their line.
+// sshd's own bound on nested Include (servconf.c SERVCONF_MAX_DEPTH).
+inline constexpr unsigned kMaxIncludeDepth = 16;
+
+// The patterns of the text's Include lines, in order, each made absolute the
+// way sshd does (relative to /etc/ssh), with their line; in_match for one
+// inside a Match block (its settings apply only there).
 struct Include {
     unsigned line;
     std::string pattern;
+    bool in_match = false;
 };
 std::vector<Include> include_patterns(const std::string& text);
 
