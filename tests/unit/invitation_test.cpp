@@ -532,6 +532,30 @@ TEST_F(InvitationTest, ParallelConfirmationsEnrollExactlyOnce)
     EXPECT_EQ(rec->tally.failures, 0U);
 }
 
+// What the module reads where it cannot offer (sudo): is the user invited?
+TEST_F(InvitationTest, LockInfoSaysWhetherAnInvitationCouldBeTakenUp)
+{
+    auto invited = [&](const std::string& user, std::int64_t now) {
+        auto i = lock_info(*store_, ctx(user, now), opts_);
+        EXPECT_TRUE(i) << i.error().message();
+        return i && i->invited;
+    };
+    EXPECT_FALSE(invited("alice", T0));  // no record
+    invite("alice", request(T0 + 100));
+    EXPECT_TRUE(invited("alice", T0));
+    EXPECT_FALSE(invited("alice", T0 + 100));  // expired
+    enroll("bob");
+    EXPECT_FALSE(invited("bob", T0));
+    InviteRequest req = request();
+    req.replace = true;
+    invite("bob", req);
+    EXPECT_TRUE(invited("bob", T0));
+    auto o = offer("alice");
+    ASSERT_TRUE(o);
+    ASSERT_EQ(confirm("alice", *o, totp_of(o->pending.enrollment, T0)).outcome, O::enrolled);
+    EXPECT_FALSE(invited("alice", T0));
+}
+
 TEST_F(InvitationTest, LocalLoginsServesInvitationsAndTheAgentRefuses)
 {
     invite("alice");
