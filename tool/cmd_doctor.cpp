@@ -18,6 +18,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <pwd.h>
+#include <ctime>
 #include <set>
 #include <sstream>
 
@@ -322,8 +323,12 @@ struct Doctor {
                                    opts.dir));
             return;
         }
+        const std::int64_t now = std::time(nullptr);
         const Status st = store->scan([&](const std::string& user, Result<std::optional<UserRecord>>&& rec) {
-            if (rec) return;
+            if (rec) {
+                if (*rec && (*rec)->invitation) check_invitation(user, *(*rec)->invitation, opts, now);
+                return;
+            }
             Finding f =
                 make("authctl.record_unreadable", Severity::error, opts.dir + "/" + quoted_name(user), 0,
                      user + ": " + rec.error().message(), "the user cannot log in through the module (it fails closed)",
@@ -334,6 +339,29 @@ struct Doctor {
             doctor::add_finding(findings, make("authctl.state_dir", Severity::error, opts.dir, 0,
                                                "state directory: " + st.error().message(),
                                                "pam_authctl refuses logins it cannot decide", "see authctl audit"));
+    }
+
+    // An invitation that has lapsed, or will within kInviteSoon: the user
+    // cannot enroll at login after it (issue 17).
+    static constexpr std::int64_t kInviteSoon = 3 * 24 * 3600;
+    void check_invitation(const std::string& user, const Invitation& inv, const Options& opts, std::int64_t now)
+    {
+        const std::string who = quoted_name(user);
+        const std::string file = opts.dir + "/" + who;
+        const std::string again = "authctl invite -u " + who + (inv.replace ? " --replace" : "");
+        if (inv.expires <= now) {
+            doctor::add_finding(findings, make("authctl.invitation_expired", Severity::note, file, 0,
+                                               who + "'s invitation expired " + utc_time(inv.expires) + " UTC",
+                                               who + " can no longer enroll at login",
+                                               again + " to invite again, or authctl uninvite -u " + who));
+        } else if (inv.expires - now <= kInviteSoon) {
+            const std::int64_t hours = (inv.expires - now + 3599) / 3600;
+            doctor::add_finding(findings, make("authctl.invitation_expiring", Severity::note, file, 0,
+                                               who + "'s invitation expires in " + std::to_string(hours) + " hour" +
+                                                   (hours == 1 ? "" : "s") + " (" + utc_time(inv.expires) + " UTC)",
+                                               "if " + who + " has not logged in by then, they cannot enroll at login",
+                                               again + " --for 7d to give them longer"));
+        }
     }
 
     void check_enrollments()
