@@ -137,10 +137,21 @@ protected:
         return w;
     }
 
+    // The bucket a name that does not exist is counted in, under this state
+    // directory's key (made by the first login of such a name).
+    std::string bucket_of(const std::string& name)
+    {
+        auto key = UserStore::open(state_)->bucket_key();
+        EXPECT_TRUE(key) << key.error().message();
+        auto b = unknown_user_bucket(name, key ? &*key : nullptr);
+        EXPECT_TRUE(b);
+        return b ? *b : std::string();
+    }
+
     // The tally of the bucket a name that does not exist is counted in.
     Tally bucket_tally(const std::string& name)
     {
-        auto rec = UserStore::open(state_)->load(unknown_user_bucket(name));
+        auto rec = UserStore::open(state_)->load(bucket_of(name));
         EXPECT_TRUE(rec && rec->has_value()) << "no bucket record for " << name;
         if (rec && rec->has_value()) {
             EXPECT_FALSE((*rec)->enrollment);
@@ -730,7 +741,7 @@ TEST_F(ModuleTest, AnEmptyAnswerIsRefusedButNotCounted)
 }
 
 // Issue 19, point 1: a name that does not exist gets the same prompt and is
-// counted in its bucket (unknown_user_bucket), never under its own name; names
+// counted in its bucket (unknown_name_bucket), never under its own name; names
 // the store cannot hold too. Before, nothing at all was written.
 TEST_F(ModuleTest, UnknownUserGetsThePromptAndFailsCountedInItsBucket)
 {
@@ -748,7 +759,7 @@ TEST_F(ModuleTest, UnknownUserGetsThePromptAndFailsCountedInItsBucket)
     }
     std::set<std::string> expected;
     for (const std::string& name : {std::string("mallory"), std::string("../../etc/passwd"), std::string(300, 'a')})
-        expected.insert(*encode_user_name(unknown_user_bucket(name)) + ".rec");
+        expected.insert(*encode_user_name(bucket_of(name)) + ".rec");
     for (const auto& f : state_files()) EXPECT_EQ(expected.count(f), 1U) << "unexpected file " << f;
 }
 
