@@ -220,7 +220,11 @@ int authenticate_code(Session& s, const Options& opts, const Account& acct)
             // Counted like a wrong code (and locked like one).
             s.log(LOG_NOTICE, who,
                   std::string(acct.exists ? "refused: no enrollment (" : "refused: unknown user (") +
-                      failures_text(result->failures) + ")");
+                      failures_text(result->failures) +
+                      // The bucket (keyed by a hash of what was typed, perhaps
+                      // a password typed at the user prompt): shown only
+                      // where the name itself is (`audit`), for `authctl reset`.
+                      (acct.exists || !opts.audit || result->bucket.empty() ? ")" : ", " + result->bucket + ")"));
             s.audit(who, {AuditEvent::failure});
             if (result->locked_now) return locked_by_this_failure(s, who, *result, source);
             return acct.exists ? PAM_AUTH_ERR : PAM_USER_UNKNOWN;

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "authctl/login.hpp"
 
+#include <type_traits>
+
 #include "authctl/otp.hpp"
 
 namespace authctl {
@@ -56,6 +58,24 @@ Result<OtpMatch> match_otp(const Enrollment& e, const Options& opts, std::int64_
     else
         out.replayed = true;
     return out;
+}
+
+// The work an enrolled user's wrong answer costs, done for a user with no
+// enrollment (a name that does not exist, in its bucket, or a real user not
+// enrolled) and thrown away, so that the time of the answer does not say
+// which it was (issue 19): the code against a stand-in enrollment of
+// `authctl enroll`'s defaults (TOTP, SHA-1, 6 digits, 30 s, a 20-byte key:
+// the whole window, as a wrong code costs), then as a recovery code
+// (match_recovery_code derives one for an answer of that shape, codes or not).
+Status evaluate_as_enrolled(const Options& opts, std::int64_t now, std::string_view code)
+{
+    Enrollment standin;
+    standin.secret = SecretBytes(20);
+    auto otp = match_otp(standin, opts, now, code);
+    if (!otp) return otp.error();
+    auto rc = match_recovery_code(RecoverySet{}, code);
+    if (!rc) return rc.error();
+    return Ok{};
 }
 
 // The source a decision counts: for root, a console terminal is the way in
@@ -181,6 +201,7 @@ static Result<AttemptResult> attempt_in(const Store& store, const LoginContext& 
         r.outcome = Outcome::not_enrolled;
         r.clock_ahead = ahead;
         if (auto st = held->commit(); !st) return st.error();
+        if (auto st = evaluate_as_enrolled(opts, ctx.now, code); !st) return st.error();
         return finished(*held, r);
     }
     UserRecord& rec = *slot;
@@ -386,6 +407,8 @@ public:
     Result<R> noted(Result<R> r) const
     {
         if (r && !key_error_.empty()) r->bucket_key_error = key_error_;
+        if constexpr (std::is_same_v<R, AttemptResult>)
+            if (r) r->bucket = bucket_;
         return r;
     }
 

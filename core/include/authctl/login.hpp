@@ -72,6 +72,7 @@ struct AttemptResult {
     // ctx.unknown_name: the bucket key could not be had (why); the name was
     // counted in its public bucket instead (log it). Not sent by the agent.
     std::string bucket_key_error = {};
+    std::string bucket = {};  // ctx.unknown_name: the bucket counted (for `audit`); not sent by the agent
 };
 
 // Verifies `code` for ctx.user: refuses a locked user without evaluating,
