@@ -163,7 +163,7 @@ Status check_binding(const std::optional<AccountBinding>& account, const LoginCo
 }
 
 static Result<AttemptResult> attempt_in(const Store& store, const LoginContext& caller, const Options& opts,
-                                   std::string_view code)
+                                        std::string_view code)
 {
     // The caller's clock is checked before anything is locked, the store's
     // (when it has one) once it was read.

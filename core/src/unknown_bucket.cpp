@@ -38,8 +38,7 @@ std::string unknown_name_digest(std::string_view name)
     std::size_t len = 0;
     // A failure of SHA-256 itself (out of memory in libcrypto) is thrown:
     // the module's wall turns it into PAM_BUF_ERR / PAM_SERVICE_ERR.
-    if (EVP_Q_digest(nullptr, "SHA256", nullptr, name.data(), name.size(), md.data(), &len) != 1 ||
-        len != kDigestBytes)
+    if (EVP_Q_digest(nullptr, "SHA256", nullptr, name.data(), name.size(), md.data(), &len) != 1 || len != kDigestBytes)
         throw std::bad_alloc();
     std::string out;
     out.reserve(2 * kDigestBytes);
@@ -61,9 +60,8 @@ Result<std::string> unknown_name_bucket(std::string_view digest, const SecretByt
     const unsigned char* bits = raw.data();  // no key: SHA-256(name) itself, the public fallback
     if (key != nullptr) {
         if (key->size() != kBucketKeyBytes)
-            return make_error(Errc::invalid_argument,
-                              "bucket key is " + std::to_string(key->size()) + " bytes, not " +
-                                  std::to_string(kBucketKeyBytes));
+            return make_error(Errc::invalid_argument, "bucket key is " + std::to_string(key->size()) + " bytes, not " +
+                                                          std::to_string(kBucketKeyBytes));
         std::size_t len = 0;
         if (EVP_Q_mac(nullptr, "HMAC", nullptr, "SHA256", nullptr, key->data(), key->size(), raw.data(), raw.size(),
                       mac.data(), mac.size(), &len) == nullptr ||

@@ -7,12 +7,13 @@
 // work itself is counted, exactly: this binary defines PKCS5_PBKDF2_HMAC and
 // EVP_MAC_final, which the core linked into it calls instead of libcrypto's,
 // and each counts the call and passes it on to libcrypto's (RTLD_NEXT).
-#include <dlfcn.h>
 #include <gtest/gtest.h>
+
 #include <openssl/evp.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <dlfcn.h>
 
 #include "authctl/enrollment.hpp"
 #include "authctl/login.hpp"
