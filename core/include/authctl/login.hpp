@@ -91,7 +91,11 @@ struct AttemptResult {
 // when ctx.now <= 0 (a clock before 1970 is not trusted). An enrolled record
 // bound to another account (check_binding) is refused with its error before
 // anything is evaluated or counted; a success binds an unbound record to
-// ctx.user and ctx.uid.
+// ctx.user and ctx.uid. A user with no enrollment (and a name that does not
+// exist, ctx.unknown_name, in its bucket) is counted (not_enrolled) and the
+// answer is then evaluated against a stand-in of enroll's defaults and as a
+// recovery code, and thrown away: the same work as an enrolled user's wrong
+// answer, so its time does not tell (issue 19).
 Result<AttemptResult> attempt_code(const Store& store, const LoginContext& ctx, const Options& opts,
                                    std::string_view code);
 
