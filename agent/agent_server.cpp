@@ -207,7 +207,7 @@ void Server::handle(int raw_fd)
 
     agent::Reply rep;
     if (req && peer_gone(conn.get())) {
-        log(LogLevel::notice, "user " + agent::log_text(req->user, 256) +
+        log(LogLevel::notice, "user " + agent::log_user(*req) +
                                   ": the client gave up before its request was served; nothing decided");
         return;
     }

@@ -407,6 +407,42 @@ private:
     std::unique_ptr<Conn> c_;
 };
 
+// 32 random bytes as 64 lowercase hex digits (authctl_meta 'bucket_key').
+Result<std::string> new_bucket_key_hex()
+{
+    auto key = random_secret(kBucketKeyBytes);
+    if (!key) return key.error();
+    constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(2 * key->size());
+    for (std::size_t i = 0; i < key->size(); ++i) {
+        out.push_back(kHex[key->data()[i] >> 4]);
+        out.push_back(kHex[key->data()[i] & 15U]);
+    }
+    return out;
+}
+
+Result<SecretBytes> bucket_key_from_hex(std::string_view hex)
+{
+    const auto nibble = [](char c) {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        return -1;
+    };
+    SecretBytes key(kBucketKeyBytes);
+    bool ok = hex.size() == 2 * kBucketKeyBytes;
+    for (std::size_t i = 0; ok && i < kBucketKeyBytes; ++i) {
+        const int hi = nibble(hex[2 * i]);
+        const int lo = nibble(hex[2 * i + 1]);
+        ok = hi >= 0 && lo >= 0;
+        if (ok) key.data()[i] = static_cast<std::uint8_t>(hi << 4 | lo);
+    }
+    if (!ok)
+        return make_error(Errc::corrupt, "fleet database: authctl_meta 'bucket_key' is not " +
+                                             std::to_string(2 * kBucketKeyBytes) + " lowercase hex digits");
+    return key;
+}
+
 Error query_error(const std::string& what, const PGresult* r)
 {
     const std::string state = sqlstate(r);
@@ -821,12 +857,49 @@ Result<int> PgStore::init_schema() const
     if (auto r = run("INSERT INTO authctl_meta (k, v) VALUES ('current_key', $1) ON CONFLICT (k) DO NOTHING", 1, v2);
         !r)
         return r.error();
+    auto bucket = new_bucket_key_hex();
+    if (!bucket) return bucket.error();
+    const char* v3[] = {bucket->c_str()};
+    auto put = run("INSERT INTO authctl_meta (k, v) VALUES ('bucket_key', $1) ON CONFLICT (k) DO NOTHING", 1, v3);
+    wipe_string(*bucket);
+    if (!put) return put.error();
     guard.armed = false;
     auto commit = c.exec("COMMIT", 0, nullptr, nullptr, nullptr, 0, deadline);
     if (!commit) return make_error(Errc::io, "fleet init: commit outcome unknown: " + commit.error().detail);
     if (PQresultStatus(commit->get()) != PGRES_COMMAND_OK || std::strcmp(PQcmdStatus(commit->get()), "COMMIT") != 0)
         return query_error("fleet init: not committed", commit->get());
     return before;
+}
+
+Result<SecretBytes> PgStore::bucket_key() const
+{
+    {
+        const std::lock_guard<std::mutex> hold(bucket_key_mutex_);
+        if (!bucket_key_.empty()) return bucket_key_.clone();
+    }
+    const auto deadline = Clock::now() + std::chrono::seconds(cfg_.timeout);
+    auto lease = borrow(*pool_, deadline);
+    if (!lease) return lease.error();
+    // A database made before the key existed gets one now; of two agents
+    // racing, the first insert stands and both read it.
+    auto fresh = new_bucket_key_hex();
+    if (!fresh) return fresh.error();
+    const char* values[] = {fresh->c_str()};
+    auto put = (*lease)->exec("INSERT INTO authctl_meta (k, v) VALUES ('bucket_key', $1) ON CONFLICT (k) DO NOTHING",
+                              1, values, nullptr, nullptr, 0, deadline);
+    wipe_string(*fresh);
+    if (!put) return put.error();
+    if (PQresultStatus(put->get()) != PGRES_COMMAND_OK) return query_error("cannot store the bucket key", put->get());
+    auto r = (*lease)->exec("SELECT v FROM authctl_meta WHERE k = 'bucket_key'", 0, nullptr, nullptr, nullptr, 0,
+                            deadline);
+    if (!r) return r.error();
+    if (PQresultStatus(r->get()) != PGRES_TUPLES_OK || PQntuples(r->get()) != 1)
+        return query_error("cannot read the bucket key", r->get());
+    auto key = bucket_key_from_hex({PQgetvalue(r->get(), 0, 0), static_cast<std::size_t>(PQgetlength(r->get(), 0, 0))});
+    if (!key) return key.error();
+    const std::lock_guard<std::mutex> hold(bucket_key_mutex_);
+    if (bucket_key_.empty()) bucket_key_ = key->clone();
+    return key;
 }
 
 Result<std::int64_t> PgStore::db_time() const

@@ -5,7 +5,7 @@
 // PAM module): it brings libpq and TLS.
 //
 // Schema (docs/FILEFORMAT.md, "Fleet database"):
-//   authctl_meta(k text primary key, v text not null)   'schema_version', 'current_key'
+//   authctl_meta(k text primary key, v text not null)   'schema_version', 'current_key', 'bucket_key'
 //   authctl_users(name text primary key, sealed bytea not null, key_id text not null,
 //                 updated timestamptz not null)
 // `sealed` is the record's text (docs/FILEFORMAT.md) sealed with the fleet key
@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -78,13 +79,22 @@ public:
     Status scan(const Visitor& visit) const override;
     std::string describe() const override;
 
+    // The fleet's bucket key (authctl_meta 'bucket_key', kBucketKeyBytes as
+    // lowercase hex): one for every host, so that a name's bucket, and its
+    // lock, are the same fleet-wide. Made by init_schema, or here for a
+    // database made before (INSERT ... ON CONFLICT DO NOTHING, then read: a
+    // race ends with one key). Cached once read. Errc::corrupt for a value
+    // that is not 64 hex digits.
+    Result<SecretBytes> bucket_key() const override;
+
     // Checks that the schema exists and is of a version this build knows:
     // Errc::not_found when missing ("run authctl fleet init"), Errc::invalid_argument
     // when newer than kSchemaVersion, naming both versions.
     Status check_schema() const;
 
     // Creates the schema, or upgrades an older one, in one transaction; a
-    // newer one is refused. Sets current_key to the keyring's current key when unset.
+    // newer one is refused. Sets current_key to the keyring's current key when unset,
+    // and bucket_key to 32 random bytes when unset.
     // Returns the version found before (0: none).
     Result<int> init_schema() const;
 
@@ -117,6 +127,8 @@ private:
     FleetConfig cfg_;
     Keyring keys_;
     std::unique_ptr<ConnectionPool> pool_;
+    mutable std::mutex bucket_key_mutex_;
+    mutable SecretBytes bucket_key_;  // empty until read
 };
 
 }  // namespace authctl::fleet

@@ -39,8 +39,9 @@ struct Account {
     bool exists = false;     // in the user database (and a name the store can hold)
     bool in_user_db = false; // in the user database (whether or not the store can hold the name)
     bool is_root = false;    // uid 0, or a member of admin_group (faillock's meaning: root's rules apply)
-    std::string store_name;  // the record's name: `name`, or for a name that does not exist its bucket
-                             // (unknown_user_bucket), counted and locked like a real user's
+    std::string store_name;  // the record's name: `name`, or for a name that does not exist its digest
+                             // (unknown_name_digest; LoginContext::unknown_name), counted and locked in
+                             // its bucket like a real user's
     std::uint32_t uid = 0;   // when it exists: its uid, for the record's binding
 };
 

@@ -106,6 +106,16 @@ void note_clock_ahead(Session& s, const std::string& who, const R& r)
               "stored times were ahead of this clock (it was ahead when they were written): brought back to now");
 }
 
+// A name that does not exist was counted in its public bucket: the bucket
+// key could not be read or made (said once per call).
+template <typename R>
+void note_bucket_key(Session& s, const std::string& who, const R& r, bool& said)
+{
+    if (r.bucket_key_error.empty() || said) return;
+    s.log(LOG_ERR, who, r.bucket_key_error);
+    said = true;
+}
+
 // A code that matched a step or counter already used (the confirmation of
 // `authctl enroll --confirm`, a code typed twice, or someone else's replay).
 constexpr const char* kCodeAlreadyUsedMessage = "That code was already used; wait for the next one.";
@@ -131,7 +141,7 @@ int authenticate_code(Session& s, const Options& opts, const Account& acct)
 {
     s.arm_fail_delay();
     // A name that does not exist goes through the same steps in its bucket
-    // (unknown_user_bucket): the same prompt, counted and locked the same way,
+    // (unknown_name_bucket, core maps it): the same prompt, counted and locked the same way,
     // so neither the prompt nor a lock says who exists.
     const std::string who = s.log_name(acct);
     Logins logins;
@@ -140,10 +150,13 @@ int authenticate_code(Session& s, const Options& opts, const Account& acct)
     const std::string service = s.service();
     LoginContext ctx{acct.store_name, acct.is_root, source, std::time(nullptr), service,
                      acct.exists ? std::optional<std::uint32_t>(acct.uid) : std::nullopt};
+    ctx.unknown_name = !acct.exists;
+    bool key_error_said = false;
 
     auto info = logins->lock_info(ctx);
     if (!info) return fail_closed(s, opts, who, info.error());
     note_clock_ahead(s, who, *info);
+    note_bucket_key(s, who, *info, key_error_said);
     if (info->lock.locked) {
         s.tell(lock_message(info->lock, info->now, source), true);
         s.log(LOG_NOTICE, who, "refused without asking: " + lock_text(info->lock));
@@ -171,6 +184,7 @@ int authenticate_code(Session& s, const Options& opts, const Account& acct)
     wipe_string(answer);
     if (!result) return fail_closed(s, opts, who, result.error());
     note_clock_ahead(s, who, *result);
+    note_bucket_key(s, who, *result, key_error_said);
 
     switch (result->outcome) {
         case Outcome::success:
@@ -207,10 +221,10 @@ int authenticate_code(Session& s, const Options& opts, const Account& acct)
             s.log(LOG_NOTICE, who,
                   std::string(acct.exists ? "refused: no enrollment (" : "refused: unknown user (") +
                       failures_text(result->failures) +
-                      // The bucket is a hash of the name given (perhaps a
-                      // password typed at the user prompt): shown only where
-                      // the name itself is (`audit`).
-                      (acct.exists || !opts.audit ? ")" : ", " + acct.store_name + ")"));
+                      // The bucket (keyed by a hash of what was typed, perhaps
+                      // a password typed at the user prompt): shown only
+                      // where the name itself is (`audit`), for `authctl reset`.
+                      (acct.exists || !opts.audit || result->bucket.empty() ? ")" : ", " + result->bucket + ")"));
             s.audit(who, {AuditEvent::failure});
             if (result->locked_now) return locked_by_this_failure(s, who, *result, source);
             return acct.exists ? PAM_AUTH_ERR : PAM_USER_UNKNOWN;
@@ -226,10 +240,13 @@ int preauth(Session& s, const Options& opts, const Account& acct)
     if (auto st = logins.open(opts); !st) return fail_closed(s, opts, who, st.error());
     const std::string source = s.source();
     const std::string service = s.service();
-    const LoginContext ctx{acct.store_name, acct.is_root, source, std::time(nullptr), service};
+    LoginContext ctx{acct.store_name, acct.is_root, source, std::time(nullptr), service};
+    ctx.unknown_name = !acct.exists;
     auto info = logins->lock_info(ctx);
     if (!info) return fail_closed(s, opts, who, info.error());
     note_clock_ahead(s, who, *info);
+    bool key_error_said = false;
+    note_bucket_key(s, who, *info, key_error_said);
     if (!info->lock.locked) return PAM_SUCCESS;
     s.arm_fail_delay();
     s.tell(lock_message(info->lock, info->now, source), true);
@@ -247,10 +264,13 @@ int authfail(Session& s, const Options& opts, const Account& acct)
     if (auto st = logins.open(opts); !st) return fail_closed(s, opts, who, st.error());
     const std::string source = s.source();
     const std::string service = s.service();
-    const LoginContext ctx{acct.store_name, acct.is_root, source, std::time(nullptr), service};
+    LoginContext ctx{acct.store_name, acct.is_root, source, std::time(nullptr), service};
+    ctx.unknown_name = !acct.exists;
     auto result = logins->external_failure(ctx);
     if (!result) return fail_closed(s, opts, who, result.error());
     note_clock_ahead(s, who, *result);
+    bool key_error_said = false;
+    note_bucket_key(s, who, *result, key_error_said);
     if (result->outcome == Outcome::locked) {
         s.log(LOG_NOTICE, who, "failure while locked (not counted): " + lock_text(result->lock));
         s.audit(who, {AuditEvent::refused, result->lock.scope});
@@ -363,7 +383,9 @@ int run(pam_handle_t* pamh, int flags, int argc, const char** argv, Phase phase)
     } else if (is_unknown_user_bucket(acct.name)) {
         acct.exists = false;  // never an account's name; a name service that says so is not believed
     }
-    acct.store_name = acct.exists ? acct.name : unknown_user_bucket(acct.name);
+    // A name that does not exist is sent as its digest (ctx.unknown_name):
+    // core, or the agent, counts it in its bucket under a key it keeps.
+    acct.store_name = acct.exists ? acct.name : unknown_name_digest(acct.name);
     s.debug(s.log_name(acct), std::string("mode ") + (phase == Phase::account ? "account" : "auth"));
     // faillock's local_users_only: the tally modes leave users of a network
     // directory alone, returning success as pam_faillock does (a `sufficient`

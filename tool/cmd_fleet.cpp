@@ -14,6 +14,7 @@
 
 #include "authctl/file_util.hpp"
 #include "authctl/fleet_merge.hpp"
+#include "authctl/login.hpp"
 #include "authctl/sealed.hpp"
 #include "commands.hpp"
 
@@ -337,10 +338,18 @@ void run_transfer(const TransferArgs& a, bool push)
         fail(existing.error());
     }
     std::vector<std::string> users = a.users;
+    std::size_t buckets = 0;
     if (users.empty()) {
         auto listing = push ? local->list() : pg->list();
         if (!listing) fail(listing.error());
-        users = std::move(listing->users);
+        // The buckets of names that do not exist are keyed under the key of
+        // the side that counted them (this host's, or the fleet's): on the
+        // other side no login would ever land in them. Left where they are.
+        for (auto& u : listing->users)
+            if (is_unknown_user_bucket(u))
+                ++buckets;
+            else
+                users.push_back(std::move(u));
     }
     std::vector<TransferLine> lines;
     std::map<Moved, std::size_t> counts;
@@ -360,6 +369,7 @@ void run_transfer(const TransferArgs& a, bool push)
         for (const Moved m : kAllMoved) summary[moved_key(m)] = counts[m];
         nlohmann::json j = {{"direction", push ? "push" : "pull"},
                             {"dry_run", a.dry_run},
+                            {"buckets_skipped", buckets},
                             {"users", nlohmann::json::array()},
                             {"summary", summary}};
         for (const auto& l : lines)
@@ -374,6 +384,11 @@ void run_transfer(const TransferArgs& a, bool push)
                   << (push ? " pushed from " : " pulled into ") << (local ? local->describe() : opts.dir)
                   << (push ? " to the " : " from the ") << pg->describe() << (summary.empty() ? "" : ": " + summary)
                   << (a.dry_run ? " (dry run: nothing written)" : "") << "\n";
+        if (buckets > 0)
+            std::cout << buckets << " bucket" << (buckets == 1 ? "" : "s")
+                      << " of names that do not exist left as they are (keyed under "
+                      << (push ? "this host's" : "the fleet's") << " bucket key, they mean nothing "
+                      << (push ? "in the fleet" : "here") << ")\n";
     }
     if (refused + errors > 0)
         fail(kExitFailed, std::to_string(refused) + " refused, " + std::to_string(errors) + " failed (see above)");

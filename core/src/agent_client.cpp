@@ -276,6 +276,7 @@ Result<agent::Reply> AgentLogins::call(agent::Op op, const LoginContext& ctx, st
     agent::Request req;
     req.op = op;
     req.is_root = ctx.is_root;
+    req.unknown_name = ctx.unknown_name;
     req.user.assign(ctx.user);
     req.service = printable_prefix(ctx.service, agent::kMaxServiceBytes);
     req.source = sanitize_source(ctx.source);  // what the store records of it anyway

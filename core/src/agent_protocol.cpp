@@ -84,6 +84,8 @@ Status check_request(const Request& req)
         if (auto st = check_field(what, *rule, *value); !st) return st.error();
     }
     if (req.op != Op::attempt && !req.code.empty()) return defect(what, "a code on an op other than attempt");
+    if (req.unknown_name && !is_unknown_name_digest(req.user))
+        return defect(what, "an unknown name's user is not its digest (64 lowercase hex digits)");
     return Ok{};
 }
 
@@ -204,6 +206,7 @@ Request& Request::operator=(Request&& other) noexcept
         wipe_string(code);
         op = other.op;
         is_root = other.is_root;
+        unknown_name = other.unknown_name;
         user = std::move(other.user);
         service = std::move(other.service);
         source = std::move(other.source);
@@ -229,7 +232,7 @@ Result<std::string> encode_request(const Request& req)
     Writer w(out);
     w.header();
     w.u8(static_cast<std::uint8_t>(req.op));
-    w.boolean(req.is_root);
+    w.u8(static_cast<std::uint8_t>((req.is_root ? kFlagRoot : 0U) | (req.unknown_name ? kFlagUnknownName : 0U)));
     w.str(req.user);
     w.str(req.service);
     w.str(req.source);
@@ -297,13 +300,19 @@ Result<Request> decode_request(std::string_view payload)
     if (!r.failed() && !valid_op(op)) r.fail(defect("request", "op " + std::to_string(op) + " is not an operation"));
     Request req;
     req.op = static_cast<Op>(op);
-    req.is_root = r.boolean("is_root");
+    const std::uint8_t flags = r.u8("flags");
+    if (!r.failed() && (flags & ~(kFlagRoot | kFlagUnknownName)) != 0)
+        r.fail(defect("request", "flags " + std::to_string(flags) + " set a bit that is not a flag"));
+    req.is_root = (flags & kFlagRoot) != 0;
+    req.unknown_name = (flags & kFlagUnknownName) != 0;
     req.user.assign(r.str(kUser));
     req.service.assign(r.str(kService));
     req.source.assign(r.str(kSource));
     req.code.assign(r.str(kCode));
     if (!r.failed() && req.op != Op::attempt && !req.code.empty())
         r.fail(defect("request", "a code on an op other than attempt"));
+    if (!r.failed() && req.unknown_name && !is_unknown_name_digest(req.user))
+        r.fail(defect("request", "an unknown name's user is not its digest (64 lowercase hex digits)"));
     if (auto st = r.finish(); !st) return st.error();
     return req;
 }

@@ -32,7 +32,8 @@ Reply ok_reply()
 
 Reply run(LoginService& logins, const Request& req, std::int64_t now)
 {
-    const LoginContext ctx{req.user, req.is_root, req.source, now, req.service};
+    LoginContext ctx{req.user, req.is_root, req.source, now, req.service};
+    ctx.unknown_name = req.unknown_name;
     Reply rep = ok_reply();
     switch (req.op) {
         case Op::lock_info: {
@@ -217,8 +218,24 @@ LogLine decision_log(const Request& req, const Reply& rep)
         line.text += "; stored times were ahead of the clock (it was ahead when they were written): brought back";
         if (line.level == LogLevel::info || line.level == LogLevel::notice) line.level = LogLevel::warning;
     }
-    line.text = "user " + log_text(req.user, 256) + ": " + line.text + context_tail(req);
+    if (rep.ok) {
+        const std::string& key_error =
+            req.op == Op::lock_info ? rep.info.bucket_key_error : rep.attempt.bucket_key_error;
+        if (!key_error.empty()) {
+            line.text += "; " + log_text(key_error, 512);
+            line.level = LogLevel::error;
+        }
+    }
+    line.text = "user " + log_user(req) + ": " + line.text + context_tail(req);
     return line;
+}
+
+std::string log_user(const Request& req)
+{
+    // The digest of a name that does not exist (perhaps a password typed at
+    // the user prompt) is not logged: a digest of a weak password is the
+    // password.
+    return req.unknown_name ? std::string("(unknown name)") : log_text(req.user, 256);
 }
 
 std::optional<std::string> clock_skew_warning(std::int64_t host_now, std::int64_t db_now, std::int64_t max_skew)

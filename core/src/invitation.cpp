@@ -147,7 +147,8 @@ Result<std::optional<InviteOffer>> offer_invited_enrollment(const Store& store, 
                                                             const Options& opts)
 {
     if (auto st = check_clock(ctx.now); !st) return st.error();
-    if (is_unknown_user_bucket(ctx.user)) return std::optional<InviteOffer>{};
+    // A name that does not exist (its digest, or its bucket) has no invitation.
+    if (ctx.unknown_name || is_unknown_user_bucket(ctx.user)) return std::optional<InviteOffer>{};
     auto snap = store.snapshot(ctx.user);
     if (!snap) return snap.error();
     const std::int64_t now = snap->clock.value_or(ctx.now);
@@ -178,6 +179,8 @@ Result<InviteConfirmResult> confirm_invited_enrollment(const Store& store, const
 {
     using O = InviteConfirmResult::Outcome;
     if (auto st = check_clock(caller.now); !st) return st.error();
+    if (caller.unknown_name || is_unknown_user_bucket(caller.user))
+        return make_error(Errc::invalid_argument, "no invitation for a name that does not exist");
     auto held = store.lock(caller.user);
     if (!held) return held.error();
     LoginContext ctx = caller;

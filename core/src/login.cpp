@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "authctl/login.hpp"
 
+#include <type_traits>
+
 #include "authctl/otp.hpp"
 #include "login_detail.hpp"
 
@@ -57,6 +59,24 @@ Result<OtpMatch> match_otp(const Enrollment& e, const Options& opts, std::int64_
     else
         out.replayed = true;
     return out;
+}
+
+// The work an enrolled user's wrong answer costs, done for a user with no
+// enrollment (a name that does not exist, in its bucket, or a real user not
+// enrolled) and thrown away, so that the time of the answer does not say
+// which it was (issue 19): the code against a stand-in enrollment of
+// `authctl enroll`'s defaults (TOTP, SHA-1, 6 digits, 30 s, a 20-byte key:
+// the whole window, as a wrong code costs), then as a recovery code
+// (match_recovery_code derives one for an answer of that shape, codes or not).
+Status evaluate_as_enrolled(const Options& opts, std::int64_t now, std::string_view code)
+{
+    Enrollment standin;
+    standin.secret = SecretBytes(20);
+    auto otp = match_otp(standin, opts, now, code);
+    if (!otp) return otp.error();
+    auto rc = match_recovery_code(RecoverySet{}, code);
+    if (!rc) return rc.error();
+    return Ok{};
 }
 
 }  // namespace
@@ -148,8 +168,8 @@ Status check_binding(const std::optional<AccountBinding>& account, const LoginCo
                                           sanitize_source(user) + "`)");
 }
 
-Result<AttemptResult> attempt_code(const Store& store, const LoginContext& caller, const Options& opts,
-                                   std::string_view code)
+static Result<AttemptResult> attempt_in(const Store& store, const LoginContext& caller, const Options& opts,
+                                        std::string_view code)
 {
     // The caller's clock is checked before anything is locked, the store's
     // (when it has one) once it was read.
@@ -187,6 +207,7 @@ Result<AttemptResult> attempt_code(const Store& store, const LoginContext& calle
         r.outcome = Outcome::not_enrolled;
         r.clock_ahead = ahead;
         if (auto st = held->commit(); !st) return st.error();
+        if (auto st = evaluate_as_enrolled(opts, ctx.now, code); !st) return st.error();
         return finished(*held, r);
     }
     UserRecord& rec = *slot;
@@ -252,35 +273,12 @@ Result<AttemptResult> attempt_code(const Store& store, const LoginContext& calle
     return finished(*held, r);
 }
 
-std::string unknown_user_bucket(std::string_view name)
-{
-    // FNV-1a: a spread, not a secret (anyone may compute which names share a
-    // bucket; sharing one only makes a name lock sooner).
-    std::uint64_t h = 0xcbf29ce484222325ULL;
-    for (const char c : name) {
-        h ^= static_cast<unsigned char>(c);
-        h *= 0x100000001b3ULL;
-    }
-    constexpr char kHex[] = "0123456789abcdef";
-    const auto b = static_cast<unsigned>((h ^ (h >> 32)) & 0xFFFU);
-    std::string out(kUnknownBucketPrefix);
-    out.push_back(kHex[(b >> 8) & 15U]);
-    out.push_back(kHex[(b >> 4) & 15U]);
-    out.push_back(kHex[b & 15U]);
-    return out;
-}
-
-bool is_unknown_user_bucket(std::string_view name) noexcept
-{
-    return name.substr(0, kUnknownBucketPrefix.size()) == kUnknownBucketPrefix;
-}
-
 bool is_empty_answer(std::string_view answer) noexcept
 {
     return answer.find_first_not_of(" \t") == std::string_view::npos;
 }
 
-Result<LockInfo> lock_info(const Store& store, const LoginContext& ctx, const Options& opts)
+static Result<LockInfo> lock_info_in(const Store& store, const LoginContext& ctx, const Options& opts)
 {
     auto snap = store.snapshot(ctx.user);
     if (!snap) return snap.error();
@@ -303,7 +301,7 @@ Result<LockInfo> lock_info(const Store& store, const LoginContext& ctx, const Op
         if (auto st = check_clock(at.now); !st) return st.error();
         info.now = at.now;
         auto& slot = held->record();
-        if (!slot) return finished(*held, LockInfo{{}, 0, false, info.now, false});
+        if (!slot) return finished(*held, LockInfo{{}, 0, false, info.now, false, {}});
         info.clock_ahead = clock_was_ahead(*slot, opts, at);
         t = slot->tally;
         info.enrolled = slot->enrollment.has_value();
@@ -317,7 +315,7 @@ Result<LockInfo> lock_info(const Store& store, const LoginContext& ctx, const Op
     return info;
 }
 
-Result<AttemptResult> record_external_failure(const Store& store, const LoginContext& caller, const Options& opts)
+static Result<AttemptResult> external_failure_in(const Store& store, const LoginContext& caller, const Options& opts)
 {
     if (auto st = check_clock(caller.now); !st) return st.error();
     auto held = store.lock(caller.user);
@@ -348,7 +346,7 @@ Result<AttemptResult> record_external_failure(const Store& store, const LoginCon
     return finished(*held, r);
 }
 
-Result<AttemptResult> record_external_success(const Store& store, const LoginContext& caller, const Options& opts)
+static Result<AttemptResult> external_success_in(const Store& store, const LoginContext& caller, const Options& opts)
 {
     if (auto st = check_clock(caller.now); !st) return st.error();
     auto held = store.lock(caller.user);
@@ -386,6 +384,77 @@ Result<AttemptResult> record_external_success(const Store& store, const LoginCon
     r.sources = since.sources;
     if (auto st = held->commit(); !st) return st.error();
     return finished(*held, r);
+}
+
+namespace {
+
+// The context a decision runs in: the caller's, or for a name that does not
+// exist (ctx.unknown_name, ctx.user its digest) its bucket's. A bucket key
+// the store cannot give is not an error a real user would not get: the
+// public bucket is used instead and the reason returned for the log.
+class Subject {
+public:
+    Status resolve(const Store& store, const LoginContext& caller)
+    {
+        ctx_ = caller;
+        if (!caller.unknown_name) return Ok{};
+        if (!is_unknown_name_digest(caller.user))
+            return make_error(Errc::invalid_user, "an unknown name comes as its digest (64 lowercase hex digits)");
+        auto key = store.bucket_key();
+        if (!key) key_error_ = "bucket key unavailable, using the public bucket: " + key.error().message();
+        auto bucket = unknown_name_bucket(caller.user, key ? &*key : nullptr);
+        if (!bucket) return bucket.error();
+        bucket_ = std::move(*bucket);
+        ctx_.user = bucket_;
+        ctx_.unknown_name = false;
+        ctx_.uid = std::nullopt;
+        return Ok{};
+    }
+    const LoginContext& ctx() const noexcept { return ctx_; }
+    template <typename R>
+    Result<R> noted(Result<R> r) const
+    {
+        if (r && !key_error_.empty()) r->bucket_key_error = key_error_;
+        if constexpr (std::is_same_v<R, AttemptResult>)
+            if (r) r->bucket = bucket_;
+        return r;
+    }
+
+private:
+    LoginContext ctx_;
+    std::string bucket_;
+    std::string key_error_;
+};
+
+}  // namespace
+
+Result<LockInfo> lock_info(const Store& store, const LoginContext& ctx, const Options& opts)
+{
+    Subject who;
+    if (auto st = who.resolve(store, ctx); !st) return st.error();
+    return who.noted(lock_info_in(store, who.ctx(), opts));
+}
+
+Result<AttemptResult> attempt_code(const Store& store, const LoginContext& ctx, const Options& opts,
+                                   std::string_view code)
+{
+    Subject who;
+    if (auto st = who.resolve(store, ctx); !st) return st.error();
+    return who.noted(attempt_in(store, who.ctx(), opts, code));
+}
+
+Result<AttemptResult> record_external_failure(const Store& store, const LoginContext& ctx, const Options& opts)
+{
+    Subject who;
+    if (auto st = who.resolve(store, ctx); !st) return st.error();
+    return who.noted(external_failure_in(store, who.ctx(), opts));
+}
+
+Result<AttemptResult> record_external_success(const Store& store, const LoginContext& ctx, const Options& opts)
+{
+    Subject who;
+    if (auto st = who.resolve(store, ctx); !st) return st.error();
+    return who.noted(external_success_in(store, who.ctx(), opts));
 }
 
 }  // namespace authctl

@@ -108,10 +108,13 @@ Status import_recovery_codes(RecoverySet& set, const std::vector<std::string>& c
 
 Result<std::optional<std::size_t>> match_recovery_code(const RecoverySet& set, std::string_view input)
 {
-    if (set.hashes.empty()) return std::optional<std::size_t>{};
     auto norm = normalize_recovery_code(input);
     if (!norm) return std::optional<std::size_t>{};
-    auto hash = derive(set, *norm);
+    // No codes: the derivation all the same, with a fixed salt, and no match
+    // (issue 19: the time of an answer must not say whether the user has
+    // recovery codes, is enrolled, or exists).
+    static const RecoverySet kNone{kRecoveryIterations, std::vector<std::uint8_t>(kRecoverySaltBytes, 0), {}};
+    auto hash = derive(set.hashes.empty() ? kNone : set, *norm);
     wipe_string(*norm);
     if (!hash) return hash.error();
     std::optional<std::size_t> match;

@@ -10,8 +10,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cerrno>
+#include <cstdio>
 #include <memory>
 
+#include "authctl/secret.hpp"
 #include "authctl/username.hpp"
 
 namespace authctl {
@@ -20,6 +22,7 @@ namespace {
 constexpr std::string_view kRecordSuffix = ".rec";
 constexpr std::string_view kLockSuffix = ".lock";
 constexpr std::string_view kTempSuffix = ".tmp";
+constexpr std::string_view kBucketKeyName = ".bucket.key";
 constexpr int kLockRetries = 100;
 constexpr std::chrono::seconds kLockRetryTime{10};
 
@@ -224,7 +227,7 @@ Result<UserStore::Listing> UserStore::list() const
             break;
         }
         const std::string_view name = ent->d_name;
-        if (name == "." || name == "..") continue;
+        if (name == "." || name == ".." || name == kBucketKeyName) continue;
         if (ends_with(name, kRecordSuffix)) {
             auto user = decode_user_name(name.substr(0, name.size() - kRecordSuffix.size()));
             if (user) {
@@ -239,6 +242,88 @@ Result<UserStore::Listing> UserStore::list() const
     std::sort(out.users.begin(), out.users.end());
     std::sort(out.unexpected.begin(), out.unexpected.end());
     return out;
+}
+
+namespace {
+
+// The key file, checked: one of root's with no group/other bits and one
+// link (check_fd), exactly kBucketKeyBytes.
+Result<SecretBytes> read_bucket_key(int dirfd)
+{
+    const std::string name(kBucketKeyName);
+    auto key = read_trusted_file(dirfd, name, kBucketKeyBytes, FileTrust::root_private);
+    if (!key) return key.error();
+    if (key->size() != kBucketKeyBytes)
+        return make_error(Errc::corrupt, "'" + name + "' holds " + std::to_string(key->size()) + " bytes, not " +
+                                             std::to_string(kBucketKeyBytes));
+    return key;
+}
+
+// Writes `key` to a fresh temp file and gives it the key's name unless one is
+// there already. Ok(true): ours is the key; Ok(false): another process's won.
+Result<bool> publish_bucket_key(int dirfd, const SecretBytes& key)
+{
+    auto salt = random_secret(8);
+    if (!salt) return salt.error();
+    std::string tmp = std::string(kBucketKeyName) + ".";
+    constexpr char kHex[] = "0123456789abcdef";
+    for (std::size_t i = 0; i < salt->size(); ++i) {
+        tmp.push_back(kHex[salt->data()[i] >> 4]);
+        tmp.push_back(kHex[salt->data()[i] & 15U]);
+    }
+    tmp += kTempSuffix;
+    UniqueFd fd(::openat(dirfd, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!fd.valid()) return sys_error("cannot create", tmp, errno);
+    const auto drop = [&](const char* what, int err) {
+        ::unlinkat(dirfd, tmp.c_str(), 0);
+        return sys_error(what, tmp, err);
+    };
+    std::size_t done = 0;
+    while (done < key.size()) {
+        const ssize_t n = ::write(fd.get(), key.data() + done, key.size() - done);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return drop("cannot write", errno);
+        }
+        done += static_cast<std::size_t>(n);
+    }
+    if (::fsync(fd.get()) != 0) return drop("cannot fsync", errno);
+    fd.reset();
+    const std::string name(kBucketKeyName);
+    // Never over a key already there (another process's, which may be in use).
+    if (::renameat2(dirfd, tmp.c_str(), dirfd, name.c_str(), RENAME_NOREPLACE) != 0) {
+        const int err = errno;
+        if (err == EEXIST) {
+            ::unlinkat(dirfd, tmp.c_str(), 0);
+            return false;
+        }
+        if (err != EINVAL) return drop("cannot rename to the bucket key", err);
+        // A file system without RENAME_NOREPLACE: link() never replaces
+        // either; readers refuse the key while it has two links.
+        if (::linkat(dirfd, tmp.c_str(), dirfd, name.c_str(), 0) != 0) {
+            const int lerr = errno;
+            ::unlinkat(dirfd, tmp.c_str(), 0);
+            if (lerr == EEXIST) return false;
+            return sys_error("cannot link the bucket key", name, lerr);
+        }
+        if (::unlinkat(dirfd, tmp.c_str(), 0) != 0) return sys_error("cannot remove", tmp, errno);
+    }
+    if (::fsync(dirfd) != 0) return sys_error("cannot fsync directory of", name, errno);
+    return true;
+}
+
+}  // namespace
+
+Result<SecretBytes> UserStore::bucket_key() const
+{
+    auto key = read_bucket_key(dirfd_.get());
+    if (key || key.error().code != Errc::not_found) return key;
+    auto fresh = random_secret(kBucketKeyBytes);
+    if (!fresh) return fresh.error();
+    auto ours = publish_bucket_key(dirfd_.get(), *fresh);
+    if (!ours) return ours.error();
+    if (*ours) return std::move(*fresh);
+    return read_bucket_key(dirfd_.get());  // the winner's
 }
 
 Status FileRecordTxn::commit()

@@ -304,6 +304,94 @@ TEST_F(AgentTest, EveryOpWorksEndToEnd)
     EXPECT_FALSE(contains(log, right)) << "a code in the log";
 }
 
+// Issue 19, point 1: a name no host knows is sent as its digest and counted
+// in its bucket under the fleet's key (authctl_meta 'bucket_key'), so two
+// agents map it to the same bucket: a made-up name locked on one host is
+// locked on every host, as a real user is. A database made before the key
+// gets one from the first agent that needs it (two racing agents agree).
+TEST_F(AgentTest, TwoAgentsMapAnUnknownNameToTheSameBucket)
+{
+    ASSERT_EQ(pg_->psql("DELETE FROM authctl_meta WHERE k = 'bucket_key'"), 0);
+    AgentProc& a = start_agent();
+    const std::string sock_a = sock_;
+    sock_ = tmp_ / "agent2.sock";
+    write_fleet_conf({});
+    AgentProc& b = start_agent();
+    const std::string sock_b = sock_;
+
+    const auto unknown = [](agent::Op op, const std::string& name, const std::string& code = "") {
+        agent::Request r = request(op, unknown_name_digest(name), code);
+        r.unknown_name = true;
+        return r;
+    };
+    // Both agents at once, on a database without a key.
+    std::vector<std::thread> racers;
+    std::atomic<int> ok_count{0};
+    for (const std::string& s : {sock_a, sock_b, sock_a, sock_b})
+        racers.emplace_back([&, s] {
+            auto r = call_agent(s, unknown(agent::Op::lock_info, "race-name"), kAgentTimeout);
+            if (r && r->ok) ++ok_count;
+        });
+    for (auto& t : racers) t.join();
+    EXPECT_EQ(ok_count.load(), 4);
+    std::string hex;
+    ASSERT_EQ(pg_->psql("SELECT v FROM authctl_meta WHERE k = 'bucket_key'", &hex), 0);
+    while (!hex.empty() && (hex.back() == '\n' || hex.back() == ' ')) hex.pop_back();
+    ASSERT_EQ(hex.size(), 64U) << hex;
+
+    reopen_store();  // the test's own store, not one that cached a key before
+    auto key = store_->bucket_key();
+    ASSERT_TRUE(key) << key.error().message();
+    const std::string name = "fleet-made-up-name";
+    const std::string bucket = *unknown_user_bucket(name, &*key);
+    created_.push_back(bucket);
+    for (int i = 1; i <= 3; ++i) {
+        auto w = call_agent(sock_a, unknown(agent::Op::attempt, name, "123456"), kAgentTimeout);
+        ASSERT_TRUE(w && w->ok) << error_text(w);
+        EXPECT_EQ(w->attempt.outcome, Outcome::not_enrolled);
+        EXPECT_EQ(w->attempt.locked_now, i == 3);
+    }
+    EXPECT_EQ(failures(bucket), 3U) << "counted in its keyed bucket";
+    auto other_host = call_agent(sock_b, unknown(agent::Op::attempt, name, "123456"), kAgentTimeout);
+    ASSERT_TRUE(other_host && other_host->ok) << error_text(other_host);
+    EXPECT_EQ(other_host->attempt.outcome, Outcome::locked) << "locked fleet-wide, as a real user is";
+    auto info = call_agent(sock_b, unknown(agent::Op::lock_info, name), kAgentTimeout);
+    ASSERT_TRUE(info && info->ok) << error_text(info);
+    EXPECT_TRUE(info->info.lock.locked);
+
+    // Neither the name nor its digest reaches the database or the log.
+    std::string rows;
+    ASSERT_EQ(pg_->psql("SELECT name FROM authctl_users", &rows), 0);
+    EXPECT_FALSE(contains(rows, name)) << rows;
+    EXPECT_FALSE(contains(rows, unknown_name_digest(name))) << rows;
+    for (AgentProc* p : {&a, &b}) {
+        EXPECT_FALSE(contains(p->log(), unknown_name_digest(name))) << p->log();
+        EXPECT_TRUE(contains(p->log(), "user (unknown name): ")) << p->log();
+    }
+
+    // `fleet init` makes the key for a database without one, and keeps one that is there.
+    ASSERT_EQ(pg_->psql("DELETE FROM authctl_meta WHERE k = 'bucket_key'"), 0);
+    reopen_store();
+    ASSERT_TRUE(store_->init_schema());
+    std::string made;
+    ASSERT_EQ(pg_->psql("SELECT v FROM authctl_meta WHERE k = 'bucket_key'", &made), 0);
+    EXPECT_GE(made.size(), 64U);
+    EXPECT_NE(made.substr(0, 64), hex) << "a new random key";
+    ASSERT_TRUE(store_->init_schema());
+    std::string kept;
+    ASSERT_EQ(pg_->psql("SELECT v FROM authctl_meta WHERE k = 'bucket_key'", &kept), 0);
+    EXPECT_EQ(kept, made);
+    // A value that is not 64 hex digits is refused (and the name still counted, publicly).
+    ASSERT_EQ(pg_->psql("UPDATE authctl_meta SET v = 'xyz' WHERE k = 'bucket_key'"), 0);
+    reopen_store();
+    auto bad = store_->bucket_key();
+    ASSERT_FALSE(bad);
+    EXPECT_EQ(bad.error().code, Errc::corrupt);
+    ASSERT_EQ(pg_->psql("DELETE FROM authctl_meta WHERE k = 'bucket_key'"), 0);
+    ASSERT_TRUE(store_->init_schema());
+    reopen_store();
+}
+
 TEST_F(AgentTest, NonRootClientsAreRefusedAndNothingIsCounted)
 {
     const SecretBytes key = enroll("bob");

@@ -28,8 +28,10 @@
 #include <vector>
 
 #include "authctl/enrollment.hpp"
+#include "authctl/login.hpp"
 #include "authctl/record.hpp"
 #include "authctl/sealed.hpp"
+#include "authctl/store.hpp"
 #include "pg_server.hpp"
 #include "test_support.hpp"
 
@@ -449,6 +451,18 @@ TEST_F(CliFleet, PushRefusesADifferentEnrollmentUnlessForcedAndPullBringsEveryon
     ASSERT_NE(carol_here, carol_fleet);
     const std::string alice_code = next_code(alice);
     ASSERT_EQ(local(dir, {"verify", "-u", "alice", alice_code}).code, 0);  // used here before the push
+    // A bucket of names that do not exist, counted here under this host's key.
+    {
+        auto store = UserStore::open(dir);
+        ASSERT_TRUE(store) << store.error().message();
+        auto held = store->lock(*unknown_user_bucket("ghost", nullptr));
+        ASSERT_TRUE(held);
+        held->record().emplace();
+        held->record()->tally.failures = 2;
+        held->record()->tally.first_failure = held->record()->tally.last_failure = 1700000000;
+        ASSERT_TRUE(held->commit());
+        ASSERT_TRUE(held->finish());
+    }
 
     const auto lock_files = [](const std::string& d) {
         std::size_t n = 0;
@@ -480,6 +494,9 @@ TEST_F(CliFleet, PushRefusesADifferentEnrollmentUnlessForcedAndPullBringsEveryon
     EXPECT_TRUE(contains(r.out, "bob: copied\n")) << r.out;
     EXPECT_TRUE(contains(r.out, "carol: refused: different enrollment")) << r.out;
     EXPECT_TRUE(contains(r.out, "3 users pushed from " + dir + " to the fleet database")) << r.out;
+    EXPECT_TRUE(contains(r.out, "1 bucket of names that do not exist left as they are")) << r.out;
+    EXPECT_EQ(psql("SELECT count(*) FROM authctl_users WHERE name LIKE ':unknown:%'"), "0")
+        << "a host's bucket is not pushed";
     EXPECT_TRUE(contains(r.out, "2 copied, 1 refused: different enrollment")) << r.out;
     EXPECT_TRUE(contains(r.err, "1 refused")) << r.err;
     r = fleet({"show", "-u", "carol", "--json"});

@@ -33,6 +33,7 @@
 
 #include "authctl/admin.hpp"
 #include "authctl/fleet_config.hpp"
+#include "authctl/login.hpp"
 #include "authctl/sealed.hpp"
 #include "agent_proc.hpp"
 #include "load_support.hpp"
@@ -248,6 +249,48 @@ TEST_F(FleetLoad, ThirtyTwoWrongCodesOverFourAgentsWithDeny3EvaluateExactlyThree
         EXPECT_EQ(acct.rc, PAM_PERM_DENIED) << "agent " << a;
     }
     EXPECT_EQ(record("bob").tally.failures, 3U);
+}
+
+// Issue 19, point 1, through the real module: a name no host knows is asked,
+// counted and locked like a real user, fleet-wide (the bucket under the
+// fleet's key), and neither the name nor its digest reaches an agent's log or
+// the database: the module sends only the digest.
+TEST_F(FleetLoad, AMadeUpNameIsLockedFleetWideLikeARealUser)
+{
+    start_agents("deny = 3\nunlock_time = 600\n");
+    const SecretBytes key = enroll("carol");
+    const std::string ghost = "fleet-ghost-name";
+    ASSERT_EQ(::getpwnam(ghost.c_str()), nullptr);
+    const std::uint64_t step = step_now();
+    const std::string wrong = wrong_code(key, step - 3, step + 3);
+    for (int i = 1; i <= 3; ++i) {
+        const auto real = login(1, "carol", wrong);
+        const auto fake = login(1, ghost, wrong);
+        EXPECT_EQ(real.conv.prompts, fake.conv.prompts) << i;
+        EXPECT_EQ(real.conv.errors, fake.conv.errors) << i;
+        EXPECT_EQ(real.rc == PAM_MAXTRIES, fake.rc == PAM_MAXTRIES) << i;
+        EXPECT_EQ(fake.rc, i == 3 ? PAM_MAXTRIES : PAM_USER_UNKNOWN) << i;
+    }
+    // Another server: both refused before any prompt, with the same message.
+    const auto real = login(2, "carol", code_at(key, step_now() + 1));
+    const auto fake = login(2, ghost, "123456");
+    EXPECT_EQ(real.rc, PAM_MAXTRIES);
+    EXPECT_EQ(fake.rc, PAM_MAXTRIES);
+    EXPECT_TRUE(fake.conv.prompts.empty());
+    EXPECT_EQ(real.conv.errors, fake.conv.errors);
+    auto bucket_key = store_->bucket_key();
+    ASSERT_TRUE(bucket_key) << bucket_key.error().message();
+    const std::string bucket = *unknown_user_bucket(ghost, &*bucket_key);
+    const UserRecord b = record(bucket);
+    EXPECT_EQ(b.tally.failures, 3U);
+    EXPECT_NE(b.tally.locked_until, 0);
+    EXPECT_FALSE(store_->load(ghost)->has_value());
+    for (int a = 0; a < kAgents; ++a) {
+        const std::string log = agents_[static_cast<std::size_t>(a)]->log();
+        EXPECT_EQ(log.find(ghost), std::string::npos) << log;
+        EXPECT_EQ(log.find(unknown_name_digest(ghost)), std::string::npos) << log;
+    }
+    (void)remove_user(*store_, bucket);
 }
 
 // per_source and deny_user come from the agents' authctl.conf (the module

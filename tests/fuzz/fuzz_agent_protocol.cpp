@@ -26,7 +26,7 @@ void require(bool ok, const char* what)
 
 bool same(const Request& a, const Request& b)
 {
-    return a.op == b.op && a.is_root == b.is_root && a.user == b.user && a.service == b.service &&
+    return a.op == b.op && a.is_root == b.is_root && a.unknown_name == b.unknown_name && a.user == b.user && a.service == b.service &&
            a.source == b.source && a.code == b.code;
 }
 

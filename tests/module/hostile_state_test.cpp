@@ -369,15 +369,19 @@ TEST_F(HostileModule, StaleTempLinksAreRemovedWithoutTouchingTheirTargets)
 // ---- Hostile user names through PAM_USER ---------------------------------
 
 // Names that do not exist are counted in their bucket (issue 19, point 1:
-// unknown_user_bucket, so that a lock does not tell who exists): what
+// unknown_name_bucket, so that a lock does not tell who exists): what
 // changed in `world` beside exactly those records and their lock files, and
 // the bucket records' tallies must be tally-only and counted.
 std::string diff_beside_buckets(const test::FsSnapshot& before, test::FsSnapshot after, const std::string& state,
                                 const std::vector<std::string>& names)
 {
     std::set<std::string> buckets;
-    for (const auto& n : names) buckets.insert(unknown_user_bucket(n));
     std::string out;
+    // The state directory's bucket key, made by the first of those logins.
+    auto key = UserStore::open(state)->bucket_key();
+    if (!key) return "no bucket key: " + key.error().message() + "\n";
+    if (after.erase("state/.bucket.key") != 1) out += "no state/.bucket.key\n";
+    for (const auto& n : names) buckets.insert(*unknown_user_bucket(n, &*key));
     if (buckets.size() > names.size()) out += "more buckets than names\n";
     for (const auto& b : buckets) {
         const std::string stem = "state/" + *encode_user_name(b);

@@ -137,10 +137,21 @@ protected:
         return w;
     }
 
+    // The bucket a name that does not exist is counted in, under this state
+    // directory's key (made by the first login of such a name).
+    std::string bucket_of(const std::string& name)
+    {
+        auto key = UserStore::open(state_)->bucket_key();
+        EXPECT_TRUE(key) << key.error().message();
+        auto b = unknown_user_bucket(name, key ? &*key : nullptr);
+        EXPECT_TRUE(b);
+        return b ? *b : std::string();
+    }
+
     // The tally of the bucket a name that does not exist is counted in.
     Tally bucket_tally(const std::string& name)
     {
-        auto rec = UserStore::open(state_)->load(unknown_user_bucket(name));
+        auto rec = UserStore::open(state_)->load(bucket_of(name));
         EXPECT_TRUE(rec && rec->has_value()) << "no bucket record for " << name;
         if (rec && rec->has_value()) {
             EXPECT_FALSE((*rec)->enrollment);
@@ -730,7 +741,7 @@ TEST_F(ModuleTest, AnEmptyAnswerIsRefusedButNotCounted)
 }
 
 // Issue 19, point 1: a name that does not exist gets the same prompt and is
-// counted in its bucket (unknown_user_bucket), never under its own name; names
+// counted in its bucket (unknown_name_bucket), never under its own name; names
 // the store cannot hold too. Before, nothing at all was written.
 TEST_F(ModuleTest, UnknownUserGetsThePromptAndFailsCountedInItsBucket)
 {
@@ -748,7 +759,7 @@ TEST_F(ModuleTest, UnknownUserGetsThePromptAndFailsCountedInItsBucket)
     }
     std::set<std::string> expected;
     for (const std::string& name : {std::string("mallory"), std::string("../../etc/passwd"), std::string(300, 'a')})
-        expected.insert(*encode_user_name(unknown_user_bucket(name)) + ".rec");
+        expected.insert(*encode_user_name(bucket_of(name)) + ".rec");
     for (const auto& f : state_files()) EXPECT_EQ(expected.count(f), 1U) << "unexpected file " << f;
 }
 
@@ -1370,6 +1381,33 @@ TEST_F(ModuleTest, AuditLogsTheNameOfAnUnknownUserOnlyWhenAsked)
     enroll("alice");
     EXPECT_EQ(auth("alice", {"bad"}).rc, PAM_AUTH_ERR);
     EXPECT_NE(syslog_->drain().find("user alice: wrong code (1 failure)"), std::string::npos);
+}
+
+// Issue 19: a bucket key that is not right (here mode 0644) is refused and
+// never replaced; the made-up name is still asked and counted, in its public
+// bucket, and one LOG_ERR line says why.
+TEST_F(ModuleTest, ABadBucketKeyIsLoggedAndTheNameStillCounted)
+{
+    if (!syslog_->available()) GTEST_SKIP() << "/dev/log belongs to a real syslog here; cannot capture";
+    const std::string key_path = state_ + "/.bucket.key";
+    const std::string planted(kBucketKeyBytes, 'k');
+    test::write_file(key_path, planted, 0644);
+    const auto r = auth("ghost-name", {"123456"}, "deny=10");
+    EXPECT_EQ(r.rc, PAM_USER_UNKNOWN);
+    ASSERT_EQ(r.conv.prompts.size(), 1U) << "asked as a real user is";
+    const std::string log = syslog_->drain();
+    const std::string line =
+        "bucket key unavailable, using the public bucket: insecure file: '.bucket.key' is accessible by group or others";
+    EXPECT_NE(log.find("<83>"), std::string::npos) << "LOG_ERR";
+    EXPECT_NE(log.find(line), std::string::npos) << log;
+    EXPECT_EQ(log.find(line), log.rfind(line)) << "said once per login\n" << log;
+    auto rec = UserStore::open(state_)->load(*unknown_user_bucket("ghost-name", nullptr));
+    ASSERT_TRUE(rec && rec->has_value()) << "counted in its public bucket";
+    EXPECT_EQ((*rec)->tally.failures, 1U);
+    EXPECT_EQ(test::read_file(key_path), planted) << "never replaced";
+    struct stat st {};
+    ASSERT_EQ(::stat(key_path.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0644U);
 }
 
 // no_log_info: no LOG_INFO or LOG_NOTICE line; warnings (a lock) and errors stay.

@@ -497,9 +497,9 @@ TEST_F(AgentClientTest, GarbageReplyIsInvalidArgument)
         {std::string("\0\0\0\x08garbage!", 12), "magic"},
         {std::string("\0\0\0\0", 4), "length 0"},
         {std::string("\0\x01\0\0", 4), "length 65536"},
-        {*wrong_version, "version 2 (this reads 3)"},
+        {*wrong_version, "version 2 (this reads 4)"},
         {std::string("\0\0\0\x06"
-                     "ACTL\x03\x01",
+                     "ACTL\x04\x01",
                      10),
          "truncated in outcome"},
     };

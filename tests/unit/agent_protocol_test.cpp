@@ -83,6 +83,7 @@ void expect_same(const Request& a, const Request& b)
 {
     EXPECT_EQ(a.op, b.op);
     EXPECT_EQ(a.is_root, b.is_root);
+    EXPECT_EQ(a.unknown_name, b.unknown_name);
     EXPECT_EQ(a.user, b.user);
     EXPECT_EQ(a.service, b.service);
     EXPECT_EQ(a.source, b.source);
@@ -244,6 +245,17 @@ TEST(AgentProtocol, RequestRoundTripsForEveryOp)
             round_trip(r);
         }
     }
+    for (const Op op : kOps) {
+        for (const bool root : {false, true}) {
+            Request r = make_request(op, unknown_name_digest("mallory"), op == Op::attempt ? "123456" : "");
+            r.is_root = root;
+            r.unknown_name = true;
+            round_trip(r);
+        }
+    }
+    Request named = make_request(Op::lock_info, "mallory");
+    named.unknown_name = true;
+    EXPECT_FALSE(encode_request(named)) << "an unknown name goes as its digest only";
     Request empty_fields = make_request(Op::attempt, "a");
     empty_fields.service.clear();
     empty_fields.source.clear();
@@ -261,7 +273,7 @@ TEST(AgentProtocol, RequestBytesAreTheDocumentedLayout)
     ASSERT_TRUE(frame);
     const std::string expected(
         "\0\0\0\x15"
-        "ACTL\x03"
+        "ACTL\x04"
         "\x02\x01"
         "\0\x02"
         "al"
@@ -273,6 +285,12 @@ TEST(AgentProtocol, RequestBytesAreTheDocumentedLayout)
         25);
     EXPECT_EQ(*frame, expected);
     EXPECT_EQ(*frame, std::string("\0\0\0\x15", 4) + request_payload(2, 1, "al", "su", "", "12"));
+    r.is_root = false;
+    r.unknown_name = true;
+    r.user = unknown_name_digest("al");
+    frame = encode_request(r);
+    ASSERT_TRUE(frame);
+    EXPECT_EQ(frame->substr(4, 7), std::string("ACTL\x04\x02\x02", 7)) << "flags: bit 1, unknown name";
 }
 
 TEST(AgentProtocol, ReplyRoundTripsForEveryShape)
@@ -290,7 +308,7 @@ TEST(AgentProtocol, ReplyBytesAreTheDocumentedLayout)
     auto err = encode_reply(error_reply(Errc::corrupt, "bad"));
     ASSERT_TRUE(err);
     EXPECT_EQ(*err, std::string("\0\0\0\x0c"
-                                "ACTL\x03"
+                                "ACTL\x04"
                                 "\x00\x05"
                                 "\0\x03"
                                 "bad",
@@ -504,7 +522,7 @@ TEST(AgentProtocol, WrongMagicOrVersionIsRefused)
             expect_defect(decode_request(bad), "magic");
             expect_defect(decode_reply(bad), "magic");
         }
-        for (const unsigned version : {0U, 1U, 2U, 4U, 255U}) {  // 2: the module and agent are upgraded together
+        for (const unsigned version : {0U, 1U, 2U, 3U, 5U, 255U}) {  // 3: the module and agent are upgraded together
             std::string bad = p;
             bad[4] = static_cast<char>(version);
             expect_defect(decode_request(bad), "version " + std::to_string(version));
@@ -519,7 +537,19 @@ TEST(AgentProtocol, EnumAndFlagValuesOutsideTheirRangeAreRefused)
 {
     for (const unsigned op : {0U, 5U, 255U})
         expect_defect(decode_request(request_payload(op, 0, "alice", "", "", "")), "op " + std::to_string(op));
-    expect_defect(decode_request(request_payload(1, 2, "alice", "", "", "")), "is_root");
+    // Version 4: a flags byte (bit 0 root, bit 1 unknown name); every other bit is refused.
+    const std::string digest = unknown_name_digest("mallory");
+    for (const unsigned flags : {4U, 5U, 6U, 7U, 8U, 0x80U, 0xFFU})
+        expect_defect(decode_request(request_payload(1, flags, digest, "", "", "")), "flags " + std::to_string(flags));
+    // An unknown name is its digest, never the name.
+    expect_defect(decode_request(request_payload(1, 2, "alice", "", "", "")), "digest");
+    expect_defect(decode_request(request_payload(1, 2, digest.substr(1), "", "", "")), "digest");
+    for (const unsigned flags : {0U, 1U, 2U, 3U}) {
+        auto ok = decode_request(request_payload(1, flags, digest, "", "", ""));
+        ASSERT_TRUE(ok) << flags << ": " << ok.error().message();
+        EXPECT_EQ(ok->is_root, (flags & 1U) != 0);
+        EXPECT_EQ(ok->unknown_name, (flags & 2U) != 0);
+    }
 
     expect_defect(decode_reply(Raw().header().u8(2).get()), "ok");
     for (const unsigned errc : {8U, 255U})

@@ -64,6 +64,7 @@ public:
 
     std::string call, user, source, service, code;
     bool is_root = false;
+    bool unknown_name = false;
     std::int64_t now = 0;
     std::optional<Error> fail;
     bool throw_it = false;
@@ -79,6 +80,7 @@ private:
         source = ctx.source;
         service = ctx.service;
         is_root = ctx.is_root;
+        unknown_name = ctx.unknown_name;
         now = ctx.now;
         code = c;
     }
@@ -93,6 +95,32 @@ Request request(Op op, std::string user = "alice", std::string code = "")
     r.source = "10.0.0.7";
     r.code = std::move(code);
     return r;
+}
+
+// Issue 19: a name the host does not know arrives as its digest with the
+// unknown-name flag, reaches the decision as such, and is never logged (a
+// digest of a password typed as a name is the password); a bucket key the
+// store could not give is logged as an error.
+TEST(AgentServe, AnUnknownNameReachesTheDecisionAsItsDigestAndIsNotLogged)
+{
+    FakeLogins f;
+    f.attempt.outcome = Outcome::not_enrolled;
+    f.attempt.bucket_key_error = "bucket key unavailable, using the public bucket: db said no";
+    const std::string digest = unknown_name_digest("hunter2");
+    Request req = request(Op::attempt, digest, "123456");
+    req.unknown_name = true;
+    const Reply rep = serve_request(f, req, 1700000000);
+    ASSERT_TRUE(rep.ok);
+    EXPECT_TRUE(f.unknown_name);
+    EXPECT_EQ(f.user, digest);
+    const LogLine line = decision_log(req, rep);
+    EXPECT_EQ(line.text.find(digest), std::string::npos) << line.text;
+    EXPECT_NE(line.text.find("user (unknown name): "), std::string::npos) << line.text;
+    EXPECT_NE(line.text.find("db said no"), std::string::npos) << line.text;
+    EXPECT_EQ(line.level, LogLevel::error);
+    Request named = request(Op::attempt, "alice", "123456");
+    serve_request(f, named, 1700000000);
+    EXPECT_FALSE(f.unknown_name);
 }
 
 TEST(AgentServe, EachOpCallsItsDecisionWithTheRequestsContext)

@@ -40,6 +40,7 @@ public:
     }
     Result<Listing> list() const override { return inner_.list(); }
     std::string describe() const override { return inner_.describe(); }
+    Result<SecretBytes> bucket_key() const override { return inner_.bucket_key(); }
     const std::vector<std::optional<UserRecord>>& written() const { return written_; }
 
 private:
@@ -374,9 +375,24 @@ TEST_F(InvitationTest, NoOfferForALockedUserAnotherAccountOrABucket)
     req.account = AccountBinding{2000, "dave"};
     invite("dave", req);
     EXPECT_FALSE(offer("dave"));
-    const std::string bucket = unknown_user_bucket("ghost");
+    const std::string bucket = *unknown_user_bucket("ghost", nullptr);
     invite(bucket);
     EXPECT_FALSE(offer(bucket));
+    // A name that does not exist comes as its digest (ctx.unknown_name): even a
+    // record under that very string (a user named so) is not offered, and a
+    // confirmation is refused without touching it.
+    const std::string digest = unknown_name_digest("ghost");
+    invite(digest);
+    LoginContext unknown = ctx(digest, T0);
+    unknown.unknown_name = true;
+    auto none = offer_invited_enrollment(*store_, unknown, opts_);
+    ASSERT_TRUE(none);
+    EXPECT_FALSE(*none);
+    auto real = offer(digest);
+    ASSERT_TRUE(real);
+    const std::string before = file(digest);
+    EXPECT_FALSE(confirm_invited_enrollment(*store_, unknown, opts_, *real, totp_of(real->pending.enrollment, T0)));
+    EXPECT_EQ(file(digest), before);
 }
 
 TEST_F(InvitationTest, TheRightCodeEnrollsAndConsumesTheInvitation)

@@ -81,6 +81,16 @@ protected:
 
     Tally tally(const std::string& user) { return (*store_->load(user))->tally; }
 
+    // The bucket of a name that does not exist, under this store's key.
+    std::string bucket(const std::string& name)
+    {
+        auto key = store_->bucket_key();
+        EXPECT_TRUE(key) << key.error().message();
+        auto b = unknown_user_bucket(name, key ? &*key : nullptr);
+        EXPECT_TRUE(b);
+        return b ? *b : std::string();
+    }
+
     // A login from `source` (a source key, as the module passes it).
     AttemptResult attempt_from(const std::string& user, const std::string& code, std::int64_t now,
                                const std::string& source)
@@ -905,26 +915,31 @@ TEST(EmptyAnswer, OnlyNothingSpacesAndTabsAreEmpty)
 
 TEST(UnknownUserBucket, StableBoundedAndSpread)
 {
-    const std::string b = unknown_user_bucket("mallory");
-    EXPECT_EQ(b, unknown_user_bucket("mallory")) << "stable";
+    SecretBytes key(kBucketKeyBytes);
+    for (std::size_t i = 0; i < key.size(); ++i) key.data()[i] = static_cast<std::uint8_t>(i * 7 + 1);
+    const auto bucket = [&key](const std::string& name) { return *unknown_user_bucket(name, &key); };
+    const std::string b = bucket("mallory");
+    EXPECT_EQ(b, bucket("mallory")) << "stable";
     ASSERT_EQ(b.size(), kUnknownBucketPrefix.size() + 3);
     EXPECT_EQ(b.substr(0, kUnknownBucketPrefix.size()), ":unknown:");
     EXPECT_EQ(b.find_first_not_of("0123456789abcdef", kUnknownBucketPrefix.size()), std::string::npos) << b;
     EXPECT_TRUE(is_unknown_user_bucket(b));
     for (const char* name : {"alice", "root", "unknown:abc", "unknown", ":unknow", ""})
         EXPECT_FALSE(is_unknown_user_bucket(name)) << name;
-    EXPECT_EQ(unknown_user_bucket("").size(), b.size());
-    EXPECT_EQ(unknown_user_bucket(std::string(100000, 'x')).size(), b.size()) << "bounded whatever is sent";
+    EXPECT_EQ(bucket("").size(), b.size());
+    EXPECT_EQ(bucket(std::string(100000, 'x')).size(), b.size()) << "bounded whatever is sent";
     // 10 000 names fall into most of the 4096 buckets (a uniform spread
-    // reaches 4096 x (1 - e^-2.44), about 3740).
-    std::set<std::string> seen;
-    for (int i = 0; i < 10000; ++i) {
-        const std::string k = unknown_user_bucket("user" + std::to_string(i));
-        EXPECT_TRUE(is_unknown_user_bucket(k));
-        seen.insert(k);
+    // reaches 4096 x (1 - e^-2.44), about 3740), with the key and without.
+    for (const SecretBytes* k : {static_cast<const SecretBytes*>(&key), static_cast<const SecretBytes*>(nullptr)}) {
+        std::set<std::string> seen;
+        for (int i = 0; i < 10000; ++i) {
+            const std::string n = *unknown_user_bucket("user" + std::to_string(i), k);
+            EXPECT_TRUE(is_unknown_user_bucket(n));
+            seen.insert(n);
+        }
+        EXPECT_LE(seen.size(), 4096U);
+        EXPECT_GE(seen.size(), 3600U);
     }
-    EXPECT_LE(seen.size(), 4096U);
-    EXPECT_GE(seen.size(), 3600U);
 }
 
 TEST_F(LoginTest, AnUnenrolledUserIsLockedExactlyAsAnEnrolledOne)
@@ -956,7 +971,7 @@ TEST_F(LoginTest, AnUnenrolledUserIsLockedExactlyAsAnEnrolledOne)
     EXPECT_EQ(ia.lock.until, ib.lock.until);
     EXPECT_EQ(ia.failures, ib.failures);
     // A bucket of unknown names is an ordinary record, counted the same way.
-    const std::string bucket = unknown_user_bucket("no-such-user");
+    const std::string bucket = this->bucket("no-such-user");
     for (int i = 0; i < 3; ++i) attempt(bucket, "123456", T0 + i);
     EXPECT_EQ(attempt(bucket, "123456", T0 + 30).lock.until, T0 + 2 + 600);
 }
@@ -1091,7 +1106,7 @@ namespace {
 TEST_F(LoginTest, BucketsAreExemptFromTheCapOnConsecutiveFailures)
 {
     opts_.lockout.deny_consecutive = 5;
-    const std::string bucket = unknown_user_bucket("mallory-does-not-exist");
+    const std::string bucket = this->bucket("mallory-does-not-exist");
     for (int i = 0; i < 20; ++i) {
         const AttemptResult r = attempt(bucket, "000000", T0 + i * 1000LL);  // past fail_interval each time
         EXPECT_EQ(r.outcome, Outcome::not_enrolled) << i;

@@ -18,10 +18,14 @@
 namespace authctl::agent {
 
 // 2: the decision reply ends with `replayed`; 3: then the sources of the
-// failures since the last success, and each lock's scope and count. A reader
+// failures since the last success, and each lock's scope and count; 4: the
+// request's is_root byte is a flags byte (kFlagRoot, kFlagUnknownName). A reader
 // refuses every version but its own (the module and the agent are upgraded
 // together).
-inline constexpr std::uint8_t kProtocolVersion = 3;
+inline constexpr std::uint8_t kProtocolVersion = 4;
+// The request's flags byte; any other bit set is refused.
+inline constexpr std::uint8_t kFlagRoot = 1U << 0;         // LoginContext::is_root
+inline constexpr std::uint8_t kFlagUnknownName = 1U << 1;  // LoginContext::unknown_name: user is the name's digest
 inline constexpr std::size_t kMaxFrame = 4096;  // payload bytes
 inline constexpr std::size_t kMaxUserBytes = 256;
 inline constexpr std::size_t kMaxServiceBytes = 64;
@@ -39,6 +43,7 @@ enum class Op : std::uint8_t {
 struct Request {
     Op op = Op::lock_info;
     bool is_root = false;
+    bool unknown_name = false;  // user is unknown_name_digest() of a name the host does not know (64 hex digits)
     std::string user;     // 1..kMaxUserBytes
     std::string service;  // 0..kMaxServiceBytes
     std::string source;   // 0..kMaxSourceBytes

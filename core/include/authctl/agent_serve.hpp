@@ -41,6 +41,10 @@ const char* op_name(Op op) noexcept;
 // most `max` bytes ("..." marks a cut); "-" when empty.
 std::string log_text(std::string_view s, std::size_t max = 128);
 
+// The request's user for a log line: "(unknown name)" for a name's digest
+// (Request::unknown_name), else log_text(user, 256).
+std::string log_user(const Request& req);
+
 enum class LogLevel { debug, info, notice, warning, error };
 
 struct LogLine {
@@ -51,6 +55,7 @@ struct LogLine {
 // The one log line of a served request: the user, the outcome (or the error
 // with its message), failures and lock, then the service, source and op. Never
 // the code. E.g. "user alice: wrong code (2 failures) (service=sshd source=10.0.0.7 op=attempt)".
+// A bucket key that could not be had (bucket_key_error) is appended, at LogLevel::error.
 LogLine decision_log(const Request& req, const Reply& rep);
 
 // A warning when the host clock and the database's differ by more than

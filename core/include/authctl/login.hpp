@@ -30,6 +30,11 @@ struct LoginContext {
     // (check_binding). nullopt: not known here (the fleet agent, whose hosts
     // may give one name different uids): the binding is then checked by name.
     std::optional<std::uint32_t> uid = std::nullopt;
+    // `user` is not a name but the unknown_name_digest() of a name the user
+    // database does not know: every decision below runs over that name's
+    // bucket (unknown_name_bucket, under the store's bucket_key()). So the
+    // name itself never reaches the store, or the agent.
+    bool unknown_name = false;
 };
 
 // Whether a record bound to `account` may be used for the login of ctx.user (uid ctx.uid): an
@@ -65,6 +70,10 @@ struct AttemptResult {
     bool clock_ahead = false;    // stored times were ahead of the clock and were brought back (log it)
     std::size_t recovery_left = 0;
     std::int64_t now = 0;  // the time the decision was made by (the store's clock where it has one)
+    // ctx.unknown_name: the bucket key could not be had (why); the name was
+    // counted in its public bucket instead (log it). Not sent by the agent.
+    std::string bucket_key_error = {};
+    std::string bucket = {};  // ctx.unknown_name: the bucket counted (for `audit`); not sent by the agent
 };
 
 // Verifies `code` for ctx.user: refuses a locked user without evaluating,
@@ -83,19 +92,37 @@ struct AttemptResult {
 // when ctx.now <= 0 (a clock before 1970 is not trusted). An enrolled record
 // bound to another account (check_binding) is refused with its error before
 // anything is evaluated or counted; a success binds an unbound record to
-// ctx.user and ctx.uid.
+// ctx.user and ctx.uid. A user with no enrollment (and a name that does not
+// exist, ctx.unknown_name, in its bucket) is counted (not_enrolled) and the
+// answer is then evaluated against a stand-in of enroll's defaults and as a
+// recovery code, and thrown away: the same work as an enrolled user's wrong
+// answer, so its time does not tell (issue 19).
 Result<AttemptResult> attempt_code(const Store& store, const LoginContext& ctx, const Options& opts,
                                    std::string_view code);
 
 // Names that do not exist are counted and locked like real ones (so that a
 // lock does not tell which accounts exist), each in one of 4096 buckets: the
-// record ":unknown:XXX", XXX three hex digits of a hash of the name. A bucket
-// is an ordinary record (a tally only) in whichever store the module uses,
-// so the table is bounded whatever names attackers send, and a fleet shares
-// it. No account name contains ':' (passwd's separator), so no bucket is an
-// account.
+// record ":unknown:XXX", XXX three hex digits, the first 12 bits of
+// HMAC-SHA256(key, SHA-256(name)) under the store's bucket key
+// (Store::bucket_key; a secret, so nobody can tell which made-up names share
+// a bucket with a real candidate and lock it for them). A bucket is an
+// ordinary record (a tally only) in whichever store the module uses, so the
+// table is bounded whatever names attackers send, and a fleet shares it (one
+// key in its database). No account name contains ':' (passwd's separator),
+// so no bucket is an account.
 inline constexpr std::string_view kUnknownBucketPrefix = ":unknown:";
-std::string unknown_user_bucket(std::string_view name);
+// The lowercase hex SHA-256 of `name` (64 digits): what the module passes as
+// LoginContext::user with unknown_name, instead of the name.
+std::string unknown_name_digest(std::string_view name);
+bool is_unknown_name_digest(std::string_view digest) noexcept;
+// The bucket of the name whose unknown_name_digest is `digest`, under `key`
+// (kBucketKeyBytes); key nullptr: the first 12 bits of SHA-256(name) itself,
+// the public fallback used when the key cannot be had. Errc::invalid_argument
+// when `digest` is not 64 lowercase hex digits or the key is not
+// kBucketKeyBytes; Errc::crypto when libcrypto fails.
+Result<std::string> unknown_name_bucket(std::string_view digest, const SecretBytes* key);
+// unknown_name_bucket(unknown_name_digest(name), key).
+Result<std::string> unknown_user_bucket(std::string_view name, const SecretBytes* key);
 bool is_unknown_user_bucket(std::string_view name) noexcept;
 
 // An answer with nothing in it but spaces or tabs (the user pressed Enter):
@@ -113,6 +140,7 @@ struct LockInfo {
     // module's "log in over ssh to finish enrolling" where it cannot offer.
     // Not carried by the agent protocol (false with store=agent).
     bool invited = false;
+    std::string bucket_key_error = {};  // as AttemptResult's
 };
 
 // The lock state (for a login from ctx.source), failure count and enrollment

@@ -47,6 +47,9 @@ Status import_recovery_codes(RecoverySet& set, const std::vector<std::string>& c
 
 // The index of the stored hash `input` matches (compared in constant time,
 // every hash compared), or nullopt. nullopt too when `input` is not code-shaped.
+// A code-shaped input is derived (PBKDF2) even when the set holds no codes,
+// with a fixed salt, and never matches: the time of an answer does not say
+// whether its user has recovery codes (issue 19).
 Result<std::optional<std::size_t>> match_recovery_code(const RecoverySet& set, std::string_view input);
 
 }  // namespace authctl

@@ -13,8 +13,11 @@
 //   DIR/NAME.lock   empty, root 0600: flock()ed for every read-modify-write
 //   DIR/NAME.tmp    transient, during a replace
 //
+//   DIR/.bucket.key the key of the buckets of unknown names (kBucketKeyBytes
+//                   raw bytes), root 0600; DIR/.bucket.key.*.tmp while it is made
+//
 // NAME is the encoded user name (username.hpp), so the three suffixes never
-// collide. Every path is opened relative to the directory fd with O_NOFOLLOW;
+// collide, and no NAME starts with '.' (encoded as %2E), so no record is the key. Every path is opened relative to the directory fd with O_NOFOLLOW;
 // each file's type, owner and mode are checked on the opened fd.
 //
 // Concurrency: UserStore::lock() holds the user's lock file exclusively until
@@ -90,6 +93,8 @@ struct Snapshot {
     std::optional<std::int64_t> clock;  // nullopt: use the caller's clock
 };
 
+inline constexpr std::size_t kBucketKeyBytes = 32;
+
 class Store {
 public:
     virtual ~Store() = default;
@@ -116,6 +121,14 @@ public:
     // audit). The default lists, then loads each user.
     using Visitor = std::function<void(const std::string& user, Result<std::optional<UserRecord>>&& rec)>;
     virtual Status scan(const Visitor& visit) const;
+
+    // The key of the buckets of names that do not exist (login.hpp,
+    // unknown_name_bucket): kBucketKeyBytes random bytes, created at first
+    // need and the same for every later caller (a creation race ends with one
+    // key). The file store keeps it in DIR/.bucket.key, the fleet store in its
+    // database. Errc::insecure / Errc::corrupt for a key that is not right,
+    // Errc::io when it cannot be read or made.
+    virtual Result<SecretBytes> bucket_key() const = 0;
 
     // Where the records are, for messages ("/var/lib/authctl", "fleet database").
     virtual std::string describe() const = 0;
@@ -147,6 +160,13 @@ public:
     Result<Listing> list() const override;
 
     std::string describe() const override { return path_; }
+
+    // DIR/.bucket.key: read (O_NOFOLLOW, a regular file of root's, no
+    // group/other bits, one link, exactly kBucketKeyBytes), or when missing
+    // made race-free: written to a fresh temp file (O_EXCL), fsynced, then
+    // renamed to its name only if none is there yet (RENAME_NOREPLACE); the
+    // loser of a race reads the winner's.
+    Result<SecretBytes> bucket_key() const override;
 
     const std::string& path() const noexcept { return path_; }
     int fd() const noexcept { return dirfd_.get(); }
