@@ -237,7 +237,7 @@ void Server::handle(int raw_fd)
         return;
     }
     if (auto st = write_all(conn.get(), *frame, SteadyClock::now() + limits_.io_timeout); !st) {
-        const std::string who = req ? "user " + agent::log_text(req->user, 256) : std::string("a malformed request");
+        const std::string who = req ? "user " + agent::log_user(*req) : std::string("a malformed request");
         log(LogLevel::warning, "reply for " + who + " not delivered (the decision stands): " + st.error().message());
     }
 }

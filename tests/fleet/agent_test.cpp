@@ -1046,5 +1046,42 @@ TEST_F(AgentTest, AClientThatGaveUpGetsNothingDecidedTheAgentRollsBack)
     EXPECT_EQ(again->attempt.outcome, Outcome::success);
 }
 
+TEST_F(AgentTest, AnUndeliveredReplyForAMadeUpNameLogsNeitherItNorItsDigest)
+{
+    // As above, for a name that does not exist: its bucket's lock is held, the
+    // client gives up, the agent's reply cannot be delivered. The line saying
+    // so must not carry the digest (a password typed as the name would sit in
+    // the journal as an unsalted SHA-256).
+    write_fleet_conf({{"timeout", "5"}});
+    AgentProc& a = start_agent();
+    const std::string name = "hunter2-typed-as-a-name";
+    agent::Request probe = request(agent::Op::lock_info, unknown_name_digest(name));
+    probe.unknown_name = true;
+    auto first = call_agent(sock_, probe, kAgentTimeout);  // the agent makes the fleet's bucket key
+    ASSERT_TRUE(first && first->ok) << error_text(first);
+    reopen_store();
+    auto key = store_->bucket_key();
+    ASSERT_TRUE(key) << key.error().message();
+    const std::string bucket = *unknown_user_bucket(name, &*key);
+    created_.push_back(bucket);
+    auto lock_key = fleet::advisory_lock_key(bucket);
+    ASSERT_TRUE(lock_key);
+    std::thread holder([&] {
+        (void)pg_->psql("BEGIN; SELECT pg_advisory_xact_lock(" + std::to_string(*lock_key) +
+                        "); SELECT pg_sleep(2); COMMIT;");
+    });
+    ::usleep(300000);
+    const std::size_t logged = a.log().size();
+    agent::Request attempt = request(agent::Op::attempt, unknown_name_digest(name), "123456");
+    attempt.unknown_name = true;
+    auto gave_up = call_agent(sock_, attempt, milliseconds(500));
+    EXPECT_FALSE(gave_up && gave_up->ok);
+    holder.join();
+    EXPECT_TRUE(a.wait_for_log("not delivered", logged)) << a.log();
+    EXPECT_TRUE(contains(a.log(), "reply for user (unknown name) not delivered")) << a.log();
+    EXPECT_FALSE(contains(a.log(), unknown_name_digest(name))) << a.log();
+    EXPECT_FALSE(contains(a.log(), name)) << a.log();
+}
+
 }  // namespace
 }  // namespace authctl
