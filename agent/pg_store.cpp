@@ -880,22 +880,39 @@ Result<SecretBytes> PgStore::bucket_key() const
     const auto deadline = Clock::now() + std::chrono::seconds(cfg_.timeout);
     auto lease = borrow(*pool_, deadline);
     if (!lease) return lease.error();
-    // A database made before the key existed gets one now; of two agents
-    // racing, the first insert stands and both read it.
-    auto fresh = new_bucket_key_hex();
-    if (!fresh) return fresh.error();
-    const char* values[] = {fresh->c_str()};
-    auto put = (*lease)->exec("INSERT INTO authctl_meta (k, v) VALUES ('bucket_key', $1) ON CONFLICT (k) DO NOTHING",
-                              1, values, nullptr, nullptr, 0, deadline);
-    wipe_string(*fresh);
-    if (!put) return put.error();
-    if (PQresultStatus(put->get()) != PGRES_COMMAND_OK) return query_error("cannot store the bucket key", put->get());
-    auto r = (*lease)->exec("SELECT v FROM authctl_meta WHERE k = 'bucket_key'", 0, nullptr, nullptr, nullptr, 0,
-                            deadline);
-    if (!r) return r.error();
-    if (PQresultStatus(r->get()) != PGRES_TUPLES_OK || PQntuples(r->get()) != 1)
-        return query_error("cannot read the bucket key", r->get());
-    auto key = bucket_key_from_hex({PQgetvalue(r->get(), 0, 0), static_cast<std::size_t>(PQgetlength(r->get(), 0, 0))});
+    const auto read = [&]() -> Result<std::optional<std::string>> {
+        auto r = (*lease)->exec("SELECT v FROM authctl_meta WHERE k = 'bucket_key'", 0, nullptr, nullptr, nullptr, 0,
+                                deadline);
+        if (!r) return r.error();
+        if (PQresultStatus(r->get()) != PGRES_TUPLES_OK || PQntuples(r->get()) > 1)
+            return query_error("cannot read the bucket key", r->get());
+        if (PQntuples(r->get()) == 0) return std::optional<std::string>{};
+        return std::optional<std::string>(
+            std::string(PQgetvalue(r->get(), 0, 0), static_cast<std::size_t>(PQgetlength(r->get(), 0, 0))));
+    };
+    // Read first: a key that is there is used even where this role or a
+    // read-only standby could not write one. A database made before the key
+    // existed gets one now; of two agents racing, the first insert stands and
+    // both read it.
+    auto hex = read();
+    if (!hex) return hex.error();
+    if (!*hex) {
+        auto fresh = new_bucket_key_hex();
+        if (!fresh) return fresh.error();
+        const char* values[] = {fresh->c_str()};
+        auto put = (*lease)->exec(
+            "INSERT INTO authctl_meta (k, v) VALUES ('bucket_key', $1) ON CONFLICT (k) DO NOTHING", 1, values, nullptr,
+            nullptr, 0, deadline);
+        wipe_string(*fresh);
+        if (!put) return put.error();
+        if (PQresultStatus(put->get()) != PGRES_COMMAND_OK)
+            return query_error("cannot store the bucket key", put->get());
+        hex = read();
+        if (!hex) return hex.error();
+        if (!*hex) return make_error(Errc::io, "the bucket key was stored but cannot be read back");
+    }
+    auto key = bucket_key_from_hex(**hex);
+    wipe_string(**hex);
     if (!key) return key.error();
     const std::lock_guard<std::mutex> hold(bucket_key_mutex_);
     if (bucket_key_.empty()) bucket_key_ = key->clone();

@@ -1083,5 +1083,36 @@ TEST_F(AgentTest, AnUndeliveredReplyForAMadeUpNameLogsNeitherItNorItsDigest)
     EXPECT_FALSE(contains(a.log(), name)) << a.log();
 }
 
+TEST_F(AgentTest, ARoleThatCannotInsertStillGetsTheFleetsBucketKey)
+{
+    // The key is read before anything is written: an agent whose role may
+    // not insert into authctl_meta still counts a made-up name in the
+    // fleet's keyed bucket, where another agent locked it.
+    AgentProc& a = start_agent();
+    const std::string name = "read-only-made-up-name";
+    const auto unknown = [&](agent::Op op, const std::string& code = "") {
+        agent::Request r = request(op, unknown_name_digest(name), code);
+        r.unknown_name = true;
+        return r;
+    };
+    for (int i = 0; i < 3; ++i) {
+        auto w = call_agent(sock_, unknown(agent::Op::attempt, "123456"), kAgentTimeout);
+        ASSERT_TRUE(w && w->ok) << error_text(w);
+    }
+    reopen_store();
+    auto key = store_->bucket_key();
+    ASSERT_TRUE(key) << key.error().message();
+    created_.push_back(*unknown_user_bucket(name, &*key));
+    a.stop(SIGTERM);
+    ASSERT_EQ(pg_->psql("REVOKE INSERT ON authctl_meta FROM authctl"), 0);
+    sock_ = tmp_ / "agent-ro.sock";
+    write_fleet_conf({});
+    start_agent();
+    auto info = call_agent(sock_, unknown(agent::Op::lock_info), kAgentTimeout);
+    ASSERT_EQ(pg_->psql("GRANT INSERT ON authctl_meta TO authctl"), 0);
+    ASSERT_TRUE(info && info->ok) << error_text(info);
+    EXPECT_TRUE(info->info.lock.locked) << "the name was looked up in another bucket than the fleet's";
+}
+
 }  // namespace
 }  // namespace authctl
