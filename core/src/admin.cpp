@@ -76,6 +76,10 @@ Status store_enrollment(const Store& store, std::string_view user, PendingEnroll
         merge_replay_state(pending.enrollment, *slot->enrollment);
     slot->enrollment = std::move(pending.enrollment);
     slot->recovery = std::move(pending.recovery);
+    // An enrollment the administrator stores ends any invitation: a pending
+    // one (--replace above all) would let a login past the first factor
+    // replace it, and a confirmation at login would overwrite it unseen.
+    slot->invitation.reset();
     if (pending.account) slot->account = std::move(pending.account);
     for (const auto& g : granted_groups)
         if (std::find(slot->granted_groups.begin(), slot->granted_groups.end(), g) == slot->granted_groups.end())

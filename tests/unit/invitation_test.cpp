@@ -395,6 +395,30 @@ TEST_F(InvitationTest, NoOfferForALockedUserAnotherAccountOrABucket)
     EXPECT_EQ(file(digest), before);
 }
 
+TEST_F(InvitationTest, AnEnrollmentTheAdministratorStoresEndsTheInvitation)
+{
+    // invite --replace, then the administrator enrolls the user at the
+    // terminal after all: the replacing invitation must not stay usable (a
+    // login past the first factor would swap the phone), and an offer made
+    // before is superseded, not written over the new enrollment.
+    InviteRequest req = request();
+    invite("alice", req);
+    auto before = offer("alice");
+    ASSERT_TRUE(before);
+    auto pending = prepare_enrollment(EnrollParams{}, 0, T0);
+    ASSERT_TRUE(pending);
+    const std::string secret(pending->enrollment.secret.view());
+    ASSERT_TRUE(store_enrollment(*store_, "alice", std::move(*pending), true));
+    EXPECT_FALSE(offer("alice"));
+    const auto r = confirm("alice", *before, totp_of(before->pending.enrollment, T0));
+    EXPECT_EQ(r.outcome, O::superseded);
+    auto rec = UserStore::open(dir_)->load("alice");
+    ASSERT_TRUE(rec && *rec);
+    EXPECT_FALSE((*rec)->invitation);
+    ASSERT_TRUE((*rec)->enrollment);
+    EXPECT_EQ(std::string((*rec)->enrollment->secret.view()), secret);
+}
+
 TEST_F(InvitationTest, TheRightCodeEnrollsAndConsumesTheInvitation)
 {
     InviteRequest req = request();

@@ -45,7 +45,8 @@ Result<bool> confirm_enrollment(PendingEnrollment& pending, std::string_view cod
 // an enrollment with the same key and parameters (same_enrollment: a
 // re-import) keeps the higher replay state of the two (merge_replay_state),
 // so a code already used stays refused.
-// `granted_groups` are recorded so that remove_user can undo them.
+// `granted_groups` are recorded so that remove_user can undo them. Any
+// invitation (invitation.hpp) is removed in the same write.
 Status store_enrollment(const Store& store, std::string_view user, PendingEnrollment&& pending, bool force,
                         const std::vector<std::string>& granted_groups = {});
 
