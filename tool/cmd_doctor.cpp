@@ -323,6 +323,15 @@ struct Doctor {
                                    opts.dir));
             return;
         }
+        if (auto key = store->existing_bucket_key(); !key && key.error().code != Errc::not_found)
+            doctor::add_finding(
+                findings,
+                make("authctl.bucket_key", Severity::warning, opts.dir + "/.bucket.key", 0,
+                     "the key of the buckets of names that do not exist is refused: " + key.error().message(),
+                     "pam_authctl counts names that do not exist in public buckets (logged at every such login): "
+                     "an attacker can then tell which names exist with deny + 1 tries",
+                     "rm " + opts.dir + "/.bucket.key (pam_authctl makes a new one, root-owned 0600, when it "
+                     "next needs it)"));
         const std::int64_t now = std::time(nullptr);
         const Status st = store->scan([&](const std::string& user, Result<std::optional<UserRecord>>&& rec) {
             if (rec) {

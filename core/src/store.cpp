@@ -314,6 +314,11 @@ Result<bool> publish_bucket_key(int dirfd, const SecretBytes& key)
 
 }  // namespace
 
+Result<SecretBytes> UserStore::existing_bucket_key() const
+{
+    return read_bucket_key(dirfd_.get());
+}
+
 Result<SecretBytes> UserStore::bucket_key() const
 {
     auto key = read_bucket_key(dirfd_.get());

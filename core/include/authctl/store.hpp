@@ -167,6 +167,9 @@ public:
     // renamed to its name only if none is there yet (RENAME_NOREPLACE); the
     // loser of a race reads the winner's.
     Result<SecretBytes> bucket_key() const override;
+    // The key file only read, never made (doctor): Errc::not_found when there
+    // is none yet, else the key or why it is refused.
+    Result<SecretBytes> existing_bucket_key() const;
 
     const std::string& path() const noexcept { return path_; }
     int fd() const noexcept { return dirfd_.get(); }
