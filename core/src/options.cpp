@@ -75,6 +75,18 @@ Status apply_option(Options& opts, std::string_view key, const std::string_view*
         opts.admin_group = std::string(*value);
         return Ok{};
     }
+    if (key == "invites") {
+        if (value != nullptr && *value == "ssh") {
+            opts.invites = InviteRule::ssh;
+        } else if (value != nullptr && *value == "stack") {
+            opts.invites = InviteRule::stack;
+        } else if (value != nullptr && *value == "off") {
+            opts.invites = InviteRule::off;
+        } else {
+            return bad_key(key, "must be 'ssh', 'stack' or 'off'");
+        }
+        return Ok{};
+    }
     if (key == "prompt") {
         if (value == nullptr || value->empty() || value->size() > 256 || has_control(*value) || !valid_utf8(*value))
             return bad_key(key, "must be 1 to 256 printable characters");
