@@ -15,7 +15,8 @@ int to_pam(Errc code) noexcept
         case Errc::insecure:
         case Errc::corrupt:
         case Errc::io:
-        case Errc::crypto: return PAM_SERVICE_ERR;
+        case Errc::crypto:
+        case Errc::unsupported: return PAM_SERVICE_ERR;
     }
     return PAM_SERVICE_ERR;
 }
@@ -33,6 +34,7 @@ int to_pam(Errc code, StoreKind store) noexcept
         case Errc::insecure:  // a socket or agent that is not root's: not a service to fall back from
         case Errc::corrupt:
         case Errc::crypto:  // a row that does not open: tampered, moved, or a key this server lacks
+        case Errc::unsupported:
             return PAM_SERVICE_ERR;
     }
     return PAM_SERVICE_ERR;

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "authctl/file_util.hpp"
+#include "authctl/invitation.hpp"
 #include "authctl/lockout.hpp"
 #include "authctl/secret.hpp"
 #include "authctl/text.hpp"
@@ -315,6 +316,17 @@ Result<AttemptResult> AgentLogins::external_success(const LoginContext& ctx)
     auto reply = call(agent::Op::external_success, ctx, {});
     if (!reply) return reply.error();
     return reply->attempt;
+}
+
+Result<std::optional<InviteOffer>> AgentLogins::offer_invite(const LoginContext& /*ctx*/)
+{
+    return make_error(Errc::unsupported, std::string(kInviteUnsupportedWithAgent));
+}
+
+Result<InviteConfirmResult> AgentLogins::confirm_invite(const LoginContext& /*ctx*/, InviteOffer& /*offer*/,
+                                                        std::string_view /*code*/)
+{
+    return make_error(Errc::unsupported, std::string(kInviteUnsupportedWithAgent));
 }
 
 }  // namespace authctl

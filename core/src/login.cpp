@@ -2,6 +2,7 @@
 #include "authctl/login.hpp"
 
 #include "authctl/otp.hpp"
+#include "login_detail.hpp"
 
 namespace authctl {
 namespace {
@@ -58,6 +59,8 @@ Result<OtpMatch> match_otp(const Enrollment& e, const Options& opts, std::int64_
     return out;
 }
 
+}  // namespace
+
 // The source a decision counts: for root, a console terminal is the way in
 // only through `login` (is_console_source); any other service on a console (su or
 // sudo run from a console session, which may be a cloud serial console
@@ -69,6 +72,8 @@ std::string decision_source(const LoginContext& ctx)
         s = sanitize_source(s + "/" + std::string(ctx.service));
     return s;
 }
+
+namespace detail {
 
 AttemptResult fail(UserRecord& rec, const LoginContext& ctx, const Options& base)
 {
@@ -108,17 +113,18 @@ bool clock_was_ahead(UserRecord& rec, const Options& opts, const LoginContext& c
     return ahead;
 }
 
-// A decision's result, once the store has acknowledged its writes.
-template <typename T>
-Result<T> finished(LockedRecord& held, T value)
-{
-    if (auto st = held.finish(); !st) return st.error();
-    return value;
-}
+}  // namespace detail
+
+namespace {
+
+using detail::check_clock;
+using detail::clock_was_ahead;
+using detail::fail;
+using detail::finished;
 
 }  // namespace
 
-Status check_clock(std::int64_t now)
+Status detail::check_clock(std::int64_t now)
 {
     if (now <= 0) return make_error(Errc::invalid_argument, "the clock reads before 1970");
     return Ok{};

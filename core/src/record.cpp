@@ -73,15 +73,16 @@ std::optional<T> parse_decimal(std::string_view v)
     return n;
 }
 
-// Every key a record may hold. Only "recovery", "source" and "granted_group"
-// may repeat. lock_reason and last_success exist from version 2 on, each only
-// when set; since_success, source and account from version 3 on, likewise.
-constexpr std::array<std::string_view, 23> kKeys = {
+// Every key a record may hold. Only "recovery", "source", "granted_group"
+// and "invite_group" may repeat. lock_reason and last_success exist from
+// version 2 on, each only when set; since_success, source, account,
+// invitation and invite_group from version 3 on, likewise.
+constexpr std::array<std::string_view, 25> kKeys = {
     "authctl-user", "account",       "type",          "algorithm",    "digits",        "period",
     "last_step",    "counter",       "secret",       "created",       "confirmed",
     "recovery_kdf", "recovery",      "failures",     "first_failure", "last_failure",
     "last_source",  "locked_until",  "lock_reason",  "last_success",  "since_success",
-    "source",       "granted_group",
+    "source",       "granted_group", "invitation",   "invite_group",
 };
 
 // kKeys index of `key`, or kKeys.size(). The search starts at `hint`: kKeys is
@@ -119,6 +120,7 @@ struct Fields {
     std::vector<std::string_view> recovery;  // every "recovery" value, in order
     std::vector<std::string_view> groups;    // every "granted_group" value, in order
     std::vector<std::string_view> sources;   // every "source" value, in order
+    std::vector<std::string_view> invite_groups;  // every "invite_group" value, in order
 
     bool has(Key k) const noexcept { return slots[k.index].line != 0; }
 
@@ -194,6 +196,7 @@ UserRecord UserRecord::clone() const
     r.tally = tally;
     r.granted_groups = granted_groups;
     r.account = account;
+    r.invitation = invitation;
     return r;
 }
 
@@ -355,6 +358,24 @@ SecretBytes serialize_record(const UserRecord& rec)
         out.append(since).push_back('\n');
     }
     for (const auto& g : rec.granted_groups) line("granted_group", g);
+    if (const auto& inv = rec.invitation) {
+        // invitation NONCE CREATED EXPIRES TYPE ALGO DIGITS PERIOD REPLACE BY
+        std::string v = std::to_string(inv->nonce);
+        for (const std::int64_t n : {inv->created, inv->expires}) v.append(" ").append(std::to_string(n));
+        v.append(" ").append(otp_type_name(inv->params.type));
+        v.append(" ").append(algo_name(inv->params.algo));
+        v.append(" ").append(std::to_string(inv->params.digits));
+        v.append(" ").append(std::to_string(inv->params.period));
+        v.append(inv->replace ? " yes " : " no ");
+        if (inv->invited_by.empty())
+            v.push_back('-');
+        else if (clean_source(inv->invited_by, kMaxLockedByLength))
+            v.append(inv->invited_by);
+        else
+            v.append(sanitize_source(std::string_view(inv->invited_by).substr(0, kMaxLockedByLength)));
+        line("invitation", v);
+        for (const auto& g : inv->grant_groups) line("invite_group", g);
+    }
     room_for(4);
     out.append("end\n");
     return SecretBytes(reinterpret_cast<const std::uint8_t*>(out.data()), out.size());
@@ -432,6 +453,21 @@ Status validate_record(const UserRecord& rec)
     if (rec.granted_groups.size() > kMaxGrantedGroups) return refuse("too many 'granted_group' lines");
     for (const auto& g : rec.granted_groups)
         if (!valid_group_name(g)) return refuse("'granted_group' is not a group name");
+    if (const auto& inv = rec.invitation) {
+        // invited_by is sanitized by the writer, as locked_by.
+        if (inv->nonce == 0) return refuse("'invitation' has a nonce of 0");
+        if (inv->created < 0 || inv->created > kMaxTime || inv->expires < 0 || inv->expires > kMaxTime)
+            return refuse("'invitation' has a time out of range");
+        const EnrollParams& p = inv->params;
+        if (p.type != OtpType::totp && p.type != OtpType::hotp) return refuse("'invitation' type is not totp or hotp");
+        if (p.algo != HashAlgo::sha1 && p.algo != HashAlgo::sha256 && p.algo != HashAlgo::sha512)
+            return refuse("'invitation' algorithm is not SHA1, SHA256 or SHA512");
+        if (p.digits < kMinDigits || p.digits > kMaxDigits) return refuse("'invitation' digits out of range");
+        if (p.period < kMinPeriod || p.period > kMaxPeriod) return refuse("'invitation' period out of range");
+        if (inv->grant_groups.size() > kMaxGrantedGroups) return refuse("too many 'invite_group' lines");
+        for (const auto& g : inv->grant_groups)
+            if (!valid_group_name(g)) return refuse("'invite_group' is not a group name");
+    }
     return Ok{};
 }
 
@@ -466,7 +502,8 @@ Result<UserRecord> parse_record(std::string_view text)
         if (k == kKeys.size())
             return make_error(Errc::corrupt,
                               "line " + std::to_string(line_no) + ": unexpected key '" + std::string(key) + "'");
-        const bool repeats = k == K("recovery").index || k == K("granted_group").index || k == K("source").index;
+        const bool repeats = k == K("recovery").index || k == K("granted_group").index || k == K("source").index ||
+                             k == K("invite_group").index;
         auto& slot = f.slots[k];
         if (slot.line != 0 && !repeats)
             return make_error(Errc::corrupt,
@@ -478,6 +515,12 @@ Result<UserRecord> parse_record(std::string_view text)
         hint = repeats ? k : k + 1;  // a repeated key most likely comes again
         if (k == K("recovery").index) f.recovery.push_back(value);
         if (k == K("granted_group").index) f.groups.push_back(value);
+        if (k == K("invite_group").index) {
+            if (f.invite_groups.size() >= kMaxGrantedGroups)
+                return make_error(Errc::corrupt, "line " + std::to_string(line_no) + ": 'invite_group' lines exceed " +
+                                                     std::to_string(kMaxGrantedGroups));
+            f.invite_groups.push_back(value);
+        }
         if (k == K("source").index) {
             if (f.sources.size() >= kMaxSources)
                 return make_error(Errc::corrupt, "line " + std::to_string(line_no) + ": 'source' lines exceed " +
@@ -728,7 +771,63 @@ Result<UserRecord> parse_record(std::string_view text)
         }
         groups.taken = true;
     }
-    // A known key this kind of record does not use (a counter in a TOTP record).
+    if (*version >= 3 && f.has(K("invitation"))) {
+        auto v = f.take(K("invitation"));
+        if (!v) return v.error();
+        // NONCE CREATED EXPIRES TYPE ALGO DIGITS PERIOD REPLACE BY: nine
+        // non-empty fields, one space between each.
+        std::array<std::string_view, 9> part{};
+        std::size_t n = 0;
+        std::size_t from = 0;
+        bool well_formed = true;
+        while (well_formed && from <= v->size()) {
+            const auto sp = v->find(' ', from);
+            const std::size_t end = sp == std::string_view::npos ? v->size() : sp;
+            if (end == from || n == part.size())
+                well_formed = false;
+            else
+                part[n++] = v->substr(from, end - from);
+            from = end + 1;
+        }
+        auto bad = [&f](const std::string& why) { return f.corrupt(K("invitation"), why); };
+        if (!well_formed || n != part.size())
+            return bad("must be 'NONCE CREATED EXPIRES TYPE ALGO DIGITS PERIOD REPLACE BY'");
+        Invitation inv;
+        const auto nonce = parse_decimal<std::uint64_t>(part[0]);
+        if (!nonce || *nonce == 0) return bad("has a nonce that is not a number from 1");
+        inv.nonce = *nonce;
+        const auto created = parse_decimal<std::int64_t>(part[1]);
+        const auto expires = parse_decimal<std::int64_t>(part[2]);
+        if (!created || !expires || *created > kMaxTime || *expires > kMaxTime) return bad("has a bad time");
+        inv.created = *created;
+        inv.expires = *expires;
+        const auto inv_type = parse_otp_type(part[3]);
+        if (!inv_type || part[3] != otp_type_name(*inv_type)) return bad("has a type that is not totp or hotp");
+        inv.params.type = *inv_type;
+        const auto a = parse_algo(part[4]);
+        if (!a || part[4] != algo_name(*a)) return bad("has an algorithm that is not SHA1, SHA256 or SHA512");
+        inv.params.algo = *a;
+        const auto digits = parse_decimal<unsigned>(part[5]);
+        if (!digits || *digits < kMinDigits || *digits > kMaxDigits) return bad("has bad digits");
+        inv.params.digits = *digits;
+        const auto period = parse_decimal<unsigned>(part[6]);
+        if (!period || *period < kMinPeriod || *period > kMaxPeriod) return bad("has a bad period");
+        inv.params.period = *period;
+        if (part[7] != "yes" && part[7] != "no") return bad("has a REPLACE that is not yes or no");
+        inv.replace = part[7] == "yes";
+        if (!clean_source(part[8], kMaxLockedByLength)) return bad("names an inviter longer than 64 bytes");
+        if (part[8] != "-") inv.invited_by = std::string(part[8]);
+        if (auto& groups = f.slots[K("invite_group").index]; groups.line != 0) {
+            for (const auto& g : f.invite_groups) {
+                if (!valid_group_name(g)) return f.corrupt(K("invite_group"), "is not a group name");
+                inv.grant_groups.emplace_back(g);
+            }
+            groups.taken = true;
+        }
+        rec.invitation = std::move(inv);
+    }
+    // A known key this kind of record does not use (a counter in a TOTP record,
+    // an invite_group without an invitation).
     for (std::size_t i = 0; i < kKeys.size(); ++i)
         if (f.slots[i].line != 0 && !f.slots[i].taken)
             return make_error(Errc::corrupt, "line " + std::to_string(f.slots[i].line) + ": unexpected key '" +

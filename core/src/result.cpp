@@ -14,6 +14,7 @@ const char* errc_text(Errc code) noexcept
         case Errc::corrupt: return "corrupt record";
         case Errc::io: return "I/O error";
         case Errc::crypto: return "crypto error";
+        case Errc::unsupported: return "not supported";
     }
     return "unknown error";
 }

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "authctl/agent_protocol.hpp"
+#include "authctl/invitation.hpp"
 
 namespace authctl::agent {
 namespace {
@@ -47,6 +48,18 @@ public:
         r.outcome = Outcome::success;
         r.failures = cleared;
         return r;
+    }
+    // No request of the protocol asks for these (the agent serves no invitations yet).
+    Result<std::optional<InviteOffer>> offer_invite(const LoginContext& ctx) override
+    {
+        seen("offer_invite", ctx, {});
+        return make_error(Errc::unsupported, "fake");
+    }
+    Result<InviteConfirmResult> confirm_invite(const LoginContext& ctx, InviteOffer& /*offer*/,
+                                               std::string_view typed) override
+    {
+        seen("confirm_invite", ctx, typed);
+        return make_error(Errc::unsupported, "fake");
     }
 
     std::string call, user, source, service, code;

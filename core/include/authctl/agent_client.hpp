@@ -37,6 +37,10 @@ public:
     Result<AttemptResult> attempt_code(const LoginContext& ctx, std::string_view code) override;
     Result<AttemptResult> external_failure(const LoginContext& ctx) override;
     Result<AttemptResult> external_success(const LoginContext& ctx) override;
+    // Errc::unsupported: enrollment at login is not available with store=agent yet.
+    Result<std::optional<InviteOffer>> offer_invite(const LoginContext& ctx) override;
+    Result<InviteConfirmResult> confirm_invite(const LoginContext& ctx, InviteOffer& offer,
+                                               std::string_view code) override;
 
 private:
     Result<agent::Reply> call(agent::Op op, const LoginContext& ctx, std::string_view code);

@@ -11,12 +11,7 @@ namespace authctl {
 
 inline constexpr std::size_t kSecretBytes = 20;  // 160 bits, RFC 4226's recommendation
 
-struct EnrollParams {
-    OtpType type = OtpType::totp;
-    HashAlgo algo = HashAlgo::sha1;
-    unsigned digits = 6;
-    unsigned period = 30;
-};
+// EnrollParams: record.hpp (an invitation holds them too).
 
 // A new, unconfirmed enrollment with a 160-bit secret from RAND_bytes, created
 // at `now`. Errc::invalid_argument for digits outside 6..8 or a period outside

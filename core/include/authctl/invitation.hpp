@@ -30,6 +30,10 @@ inline constexpr std::int64_t kDefaultInviteSeconds = 7 * 24 * 3600;
 inline constexpr std::int64_t kMaxInviteSeconds = 366 * 24 * 3600;
 inline constexpr unsigned kInviteConfirmTries = 3;  // wrong confirmation codes per login
 
+// Errc::unsupported's detail from the fleet (AgentLogins) and the CLI's refusal under store=agent.
+inline constexpr std::string_view kInviteUnsupportedWithAgent =
+    "enrollment at login is not available with store=agent yet";
+
 struct InviteRequest {
     EnrollParams params;                    // what the new enrollment will use
     std::int64_t expires = 0;               // Unix time, > now, <= now + kMaxInviteSeconds

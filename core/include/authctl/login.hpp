@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "authctl/lockout.hpp"
@@ -125,9 +126,22 @@ Result<AttemptResult> record_external_failure(const Store& store, const LoginCon
 // success. No record is created.
 Result<AttemptResult> record_external_success(const Store& store, const LoginContext& ctx, const Options& opts);
 
-// The four decisions a PAM phase asks for, wherever the store is: over a
+// The source a decision counts for ctx: ctx.source, except for root on a
+// console through another service than `login` (su or sudo from a console
+// session, which may be a cloud serial console reachable over the network):
+// a source of its own, "tty:ttyS0/su".
+std::string decision_source(const LoginContext& ctx);
+
+// Enrollment at login by invitation (invitation.hpp, issue 17).
+struct InviteOffer;
+struct InviteConfirmResult;
+
+// The decisions a PAM phase asks for, wherever the store is: over a
 // Store in this process (LocalLogins), or through the fleet agent
 // (AgentLogins, agent_client.hpp), which runs LocalLogins over the database.
+// offer_invite and confirm_invite are offer_invited_enrollment and
+// confirm_invited_enrollment (invitation.hpp, which a caller of them includes);
+// the fleet agent answers them with Errc::unsupported.
 class LoginService {
 public:
     virtual ~LoginService() = default;
@@ -135,6 +149,9 @@ public:
     virtual Result<AttemptResult> attempt_code(const LoginContext& ctx, std::string_view code) = 0;
     virtual Result<AttemptResult> external_failure(const LoginContext& ctx) = 0;
     virtual Result<AttemptResult> external_success(const LoginContext& ctx) = 0;
+    virtual Result<std::optional<InviteOffer>> offer_invite(const LoginContext& ctx) = 0;
+    virtual Result<InviteConfirmResult> confirm_invite(const LoginContext& ctx, InviteOffer& offer,
+                                                       std::string_view code) = 0;
 };
 
 class LocalLogins final : public LoginService {
@@ -153,6 +170,10 @@ public:
     {
         return record_external_success(store_, ctx, opts_);
     }
+    // Defined in invitation.cpp.
+    Result<std::optional<InviteOffer>> offer_invite(const LoginContext& ctx) override;
+    Result<InviteConfirmResult> confirm_invite(const LoginContext& ctx, InviteOffer& offer,
+                                               std::string_view code) override;
 
 private:
     const Store& store_;

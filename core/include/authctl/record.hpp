@@ -22,7 +22,8 @@ namespace authctl {
 
 // The version written; every version from kMinRecordVersion on is read (an
 // older record converts to the current version on its next write). 3: the
-// per-source table and the failures since the last success.
+// per-source table and the failures since the last success; the account
+// binding; an invitation (issue 17).
 inline constexpr int kRecordVersion = 3;
 inline constexpr int kMinRecordVersion = 1;
 inline constexpr std::size_t kMaxRecordBytes = 16 * 1024;
@@ -57,12 +58,33 @@ struct AccountBinding {
 inline constexpr std::size_t kMaxGrantedGroups = 8;
 inline constexpr std::size_t kMaxGroupName = 64;
 
+// The parameters of a new enrollment (enrollment.hpp, and an invitation's).
+struct EnrollParams {
+    OtpType type = OtpType::totp;
+    HashAlgo algo = HashAlgo::sha1;
+    unsigned digits = 6;
+    unsigned period = 30;
+};
+
+// An invitation to enroll at the user's own login (issue 17, invitation.hpp):
+// no secret, only what the enrollment will be and until when it may be made.
+struct Invitation {
+    std::uint64_t nonce = 0;                // random (RAND_bytes), != 0; a new invitation gets a new one
+    std::int64_t created = 0;               // Unix time
+    std::int64_t expires = 0;               // Unix time
+    EnrollParams params;                    // type, algo, digits, period for the new enrollment
+    bool replace = false;                   // may replace a confirmed enrollment (lost phone)
+    std::string invited_by;                 // sanitised like Tally::locked_by (<= kMaxLockedByLength)
+    std::vector<std::string> grant_groups;  // <= kMaxGrantedGroups, valid_group_name
+};
+
 struct UserRecord {
     std::optional<Enrollment> enrollment;  // nullopt: a tally only (failures of a user not enrolled)
     RecoverySet recovery;
     Tally tally;
     std::vector<std::string> granted_groups;  // added by `authctl enroll --grant-group`; undone by `remove`
     std::optional<AccountBinding> account;    // nullopt: unbound (a version-1/2 record until its next login)
+    std::optional<Invitation> invitation;     // `authctl invite` (issue 17): with or without an enrollment
 
     UserRecord clone() const;
 };

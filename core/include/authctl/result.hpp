@@ -19,6 +19,7 @@ enum class Errc {
     corrupt,           // a stored record failed to parse
     io,                // a system call failed (the detail names it and the errno text)
     crypto,            // OpenSSL reported a failure
+    unsupported,       // not available with this store (enrollment at login with store=agent)
 };
 
 // A short, stable English phrase for the category ("corrupt record", ...).
