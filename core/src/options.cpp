@@ -156,6 +156,18 @@ Status apply_option(Options& opts, std::string_view key, const std::string_view*
     return Ok{};
 }
 
+bool invite_rule_holds(InviteRule rule, const char* ssh_auth_info) noexcept
+{
+    switch (rule) {
+        case InviteRule::off: return false;
+        case InviteRule::stack: return true;
+        case InviteRule::ssh:
+            // Set but empty: no method completed before this one.
+            return ssh_auth_info != nullptr && !trim(ssh_auth_info).empty();
+    }
+    return false;
+}
+
 bool is_policy_option(std::string_view key) noexcept
 {
     for (const std::string_view k :

@@ -169,6 +169,18 @@ TEST(Options, InvitesIsSshStackOrOff)
     EXPECT_EQ(f.invites, InviteRule::stack);
 }
 
+TEST(Options, TheInviteRuleNeedsACompletedFirstFactorUnderSsh)
+{
+    const char* key = "publickey ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ\n";
+    EXPECT_TRUE(invite_rule_holds(InviteRule::ssh, key));
+    EXPECT_TRUE(invite_rule_holds(InviteRule::ssh, "password"));
+    EXPECT_FALSE(invite_rule_holds(InviteRule::ssh, nullptr)) << "not sshd, or before OpenSSH 7.8";
+    EXPECT_FALSE(invite_rule_holds(InviteRule::ssh, "")) << "keyboard-interactive alone: sshd sets it empty";
+    EXPECT_FALSE(invite_rule_holds(InviteRule::ssh, " \t"));
+    EXPECT_TRUE(invite_rule_holds(InviteRule::stack, nullptr));
+    EXPECT_FALSE(invite_rule_holds(InviteRule::off, key));
+}
+
 TEST(Options, FlagsTakeNoValueAndUnknownKeysAreNamed)
 {
     for (const char* f : {"even_deny_root", "nullok", "silent", "debug", "nodelay"})

@@ -39,6 +39,12 @@ inline constexpr unsigned kMaxAgentTimeout = 60;
 //   off   never.
 enum class InviteRule { ssh, stack, off };
 
+// Whether `rule` lets the module enroll at this login. `ssh_auth_info` is
+// SSH_AUTH_INFO_0 from the PAM environment (nullptr when unset): sshd sets it
+// at every keyboard-interactive login, empty when no method has completed yet
+// (keyboard-interactive alone), else the completed methods, one a line.
+bool invite_rule_holds(InviteRule rule, const char* ssh_auth_info) noexcept;
+
 struct Options {
     std::string dir = kDefaultStateDir;  // state directory
     StoreKind store = StoreKind::file;
