@@ -16,7 +16,9 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <iostream>
 #include <ctime>
 #include <deque>
 #include <functional>
@@ -631,6 +633,90 @@ TEST_F(InviteTest, ACallerWhoIsTheUserOrASilentConversationIsToldToLogInOverSsh)
     EXPECT_EQ(s.joined(), std::string("error: ") + kLogInOverSsh + "\nprompt: Verification code: \n");
     EXPECT_TRUE(record("alice")->invitation);
     EXPECT_FALSE(record("alice")->enrollment);
+}
+
+// Runs `fn` in a child with a private mount namespace where `fake` (a
+// script) is bind-mounted over /usr/bin/gpasswd: the machine's /etc/group is
+// never touched. Returns what fn returned, or "child failed".
+std::string with_fake_gpasswd(const std::string& fake, const std::function<std::string()>& fn)
+{
+    int out[2];
+    if (::pipe(out) != 0) return "pipe failed";
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        ::close(out[0]);
+        if (::unshare(CLONE_NEWNS) != 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+            ::mount(fake.c_str(), "/usr/bin/gpasswd", nullptr, MS_BIND, nullptr) != 0)
+            ::_exit(9);
+        const std::string text = fn();
+        (void)!::write(out[1], text.data(), text.size());
+        ::_exit(0);
+    }
+    ::close(out[1]);
+    std::string text;
+    char buf[4096];
+    for (ssize_t n; (n = ::read(out[0], buf, sizeof buf)) > 0;) text.append(buf, static_cast<std::size_t>(n));
+    ::close(out[0]);
+    int ws = 0;
+    ::waitpid(pid, &ws, 0);
+    return WIFEXITED(ws) && WEXITSTATUS(ws) == 0 ? text : "child failed";
+}
+
+// The invitation's groups are applied with gpasswd as the CLI applies them,
+// run with /dev/null as stdin, a fixed PATH and nothing of the caller's
+// environment (the fake gpasswd records what it got).
+TEST_F(InviteTest, GrantGroupsRunGpasswdWithACleanEnvironment)
+{
+    InviteRequest req;
+    req.grant_groups = {"dave", "sudo"};  // alice is in sudo already (module/data/group): not run for it
+    invite("alice", req);
+    const std::string seen = tmp_ / "gpasswd.seen";
+    const std::string fake = tmp_ / "gpasswd";
+    test::write_file(fake,
+                     "#!/bin/sh\n{ echo \"args: $*\"; echo \"stdin: $(readlink /proc/self/fd/0)\"; "
+                     "echo \"env: $(env | grep -v '^PWD=' | sort | tr '\\n' ' ')\"; } >> " + seen + "\nexit 0\n",
+                     0755);
+    const std::string out = with_fake_gpasswd(fake, [&] {
+        const Transcript t = run(Login{}, scan_and_answer());
+        return std::to_string(t.rc) + "\n" + t.joined();
+    });
+    EXPECT_EQ(out.rfind(std::to_string(PAM_SUCCESS) + "\n", 0), 0U) << out;
+    EXPECT_EQ(test::read_file(seen),
+              "args: -a alice dave\nstdin: /dev/null\nenv: LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin \n");
+    const auto rec = record("alice");
+    ASSERT_TRUE(rec && rec->enrollment);
+    EXPECT_NE(std::find(rec->granted_groups.begin(), rec->granted_groups.end(), "dave"), rec->granted_groups.end());
+}
+
+// A gpasswd that hangs holds the login 10 s, no more: it is killed and
+// reaped, the failure logged and told, and the login (whose enrollment is
+// stored) goes through.
+TEST_F(InviteTest, AHangingGpasswdIsKilledAfterTenSecondsAndTheLoginGoesThrough)
+{
+    InviteRequest req;
+    req.grant_groups = {"dave"};
+    invite("alice", req);
+    const std::string fake = tmp_ / "gpasswd";
+    test::write_file(fake, "#!/bin/sh\nexec sleep 61.4142\n", 0755);
+    const auto t0 = std::chrono::steady_clock::now();
+    const std::string out = with_fake_gpasswd(fake, [&] {
+        const Transcript t = run(Login{}, scan_and_answer());
+        return std::to_string(t.rc) + "\n" + t.joined();
+    });
+    const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::cout << "login with a hanging gpasswd took " << took << " s\n";
+    EXPECT_EQ(out.rfind(std::to_string(PAM_SUCCESS) + "\n", 0), 0U) << out;
+    EXPECT_NE(out.find("error: Could not add you to group dave; ask an administrator.\n"), std::string::npos) << out;
+    EXPECT_GE(took, 9.5);
+    EXPECT_LT(took, 14.0);
+    EXPECT_NE(std::system("pgrep -f 'sleep 61[.]4142' >/dev/null"), 0) << "gpasswd was left running";
+    if (syslog_->available()) {
+        EXPECT_NE(syslog_->drain().find("enrolled by invitation, but could not add alice to group dave: gpasswd did "
+                                        "not finish within 10 s"),
+                  std::string::npos);
+    }
+    const auto rec = record("alice");
+    ASSERT_TRUE(rec && rec->enrollment);
 }
 
 }  // namespace
