@@ -113,6 +113,35 @@ BindingStatus binding_of(const StoreHandle& store, const StatusRow& r)
                           u ? binding_uid(store, *u) : std::nullopt);
 }
 
+// An invitation (issue 17) as JSON: null when none.
+nlohmann::json invitation_json(const StatusRow& r, std::int64_t now)
+{
+    if (!r.invitation) return nullptr;
+    const Invitation& inv = *r.invitation;
+    return {{"expires", iso_utc(inv.expires)},
+            {"expired", inv.expires <= now},
+            {"created", iso_utc(inv.created)},
+            {"invited_by", inv.invited_by.empty() ? nlohmann::json(nullptr) : nlohmann::json(inv.invited_by)},
+            {"replace", inv.replace},
+            {"type", otp_type_name(inv.params.type)},
+            {"groups", inv.grant_groups}};
+}
+
+// "invited until 2026-12-07 10:00:00 UTC by root (replaces the enrollment; groups: wheel)".
+std::string invitation_text(const Invitation& inv, std::int64_t now)
+{
+    std::string text = inv.expires <= now ? "invitation expired " + utc_time(inv.expires) + " UTC"
+                                          : "invited until " + utc_time(inv.expires) + " UTC";
+    text += " by " + (inv.invited_by.empty() ? std::string("an unknown administrator") : quoted_name(inv.invited_by));
+    std::string extra = otp_type_name(inv.params.type);
+    if (inv.replace) extra += "; replaces the enrollment";
+    if (!inv.grant_groups.empty()) {
+        extra += "; groups:";
+        for (const auto& g : inv.grant_groups) extra += " " + quoted_name(g);
+    }
+    return text + " (" + extra + ")";
+}
+
 struct StatusArgs {
     Common common;
     std::string user;
@@ -176,6 +205,7 @@ void run_status(const StatusArgs& a)
                 j["binding"] = binding_state_name(b.state);
                 j["orphaned"] =
                     b.state == BindingStatus::State::orphaned ? nlohmann::json(b.why) : nlohmann::json(nullptr);
+                j["invitation"] = invitation_json(r, t);
             }
             out.push_back(j);
         }
@@ -224,7 +254,21 @@ void run_status(const StatusArgs& a)
             if (!a.user.empty() && r.last_success > 0)
                 std::cout << quoted_name(r.user) << ": last successful login " << utc_time(r.last_success) << " UTC"
                           << (r.last_success_source.empty() ? "" : " from " + r.last_success_source) << "\n";
+            if (r.invitation) std::cout << quoted_name(r.user) << ": " << invitation_text(*r.invitation, t) << "\n";
         }
+        // The summary, when any user is invited (issue 17).
+        const auto invited = std::count_if(rows.begin(), rows.end(), [t](const StatusRow& r) {
+            return r.error.empty() && r.invitation && r.invitation->expires > t;
+        });
+        const auto expired = std::count_if(rows.begin(), rows.end(), [t](const StatusRow& r) {
+            return r.error.empty() && r.invitation && r.invitation->expires <= t;
+        });
+        if (invited > 0 || expired > 0)
+            std::cout << invited << (invited == 1 ? " user" : " users") << " invited to enroll at login"
+                      << (expired > 0 ? ", " + std::to_string(expired) + " invitation" + (expired == 1 ? "" : "s") +
+                                            " expired (authctl uninvite, or invite again)"
+                                      : std::string())
+                      << "\n";
     }
     for (const auto& name : unexpected)
         std::cerr << "authctl: warning: unexpected entry in " << store->describe() << ": " << name << "\n";
@@ -409,13 +453,15 @@ void run_remove(const RemoveArgs& a)
     if (a.common.json)
         std::cout << nlohmann::json({{"user", user.name},
                                      {"removed", true},
+                                     {"invitation_removed", r->had_invitation},
                                      {"groups_removed", undo.removed},
                                      {"groups_left", undo.failed},
                                      {"groups_kept", undo.kept}})
                          .dump(2)
                   << "\n";
     else
-        std::cout << user.name << ": enrollment, recovery codes and failure record removed\n";
+        std::cout << user.name << ": enrollment, recovery codes"
+                  << (r->had_invitation ? ", invitation" : "") << " and failure record removed\n";
     if (!undo.failed.empty())
         fail(kExitFailed, "could not remove '" + user.name + "' from some groups it was granted (see above)");
 }

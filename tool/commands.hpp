@@ -21,5 +21,6 @@ void register_fleet(CLI::App& app);   // fleet init | keygen | rekey | push | pu
 void register_config(CLI::App& app);  // config check
 void register_rebind(CLI::App& app);  // rebind
 void register_doctor(CLI::App& app);  // doctor
+void register_invite(CLI::App& app);  // invite, uninvite
 
 }  // namespace authctl::cli

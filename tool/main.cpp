@@ -143,6 +143,7 @@ int main(int argc, char** argv)
         register_config(app);
         register_rebind(app);
         register_doctor(app);
+        register_invite(app);
         std::vector<std::string> args = hoist_common_options(app, argc, argv);
         if (const std::string unknown = unknown_command(app, args); !unknown.empty()) {
             std::cerr << "authctl: " << unknown << " (see authctl --help)\n";

@@ -171,6 +171,7 @@ Result<RemoveResult> remove_user(const Store& store, std::string_view user)
     auto& slot = held->record();
     if (!slot) return r;
     r.existed = true;
+    r.had_invitation = slot->invitation.has_value();
     r.granted_groups = slot->granted_groups;
     slot.reset();
     if (auto st = store_changes(*held); !st) return st.error();
@@ -262,6 +263,7 @@ StatusRow status_row(std::string_view user, const Result<std::optional<UserRecor
     row.last_success_source = r.tally.last_success_source;
     row.recovery_left = r.recovery.hashes.size();
     row.account = r.account;
+    row.invitation = r.invitation;
     row.failures_since_success = r.tally.failures_since_success;
     row.sources_since_success = r.tally.sources_since_success;
     // Asked only when a source carries a lock, as for the user's.

@@ -150,11 +150,35 @@ UserRecord arbitrary_record(Source& src)
         if (src.below(3) != 0) uid = pick_u32({0, 1000, std::numeric_limits<std::uint32_t>::max()});
         r.account = AccountBinding{uid, names[src.below(7)]};
     }
+    // Issue 17: an invitation, with or without an enrollment; now and then a
+    // type or algorithm outside the enum (see enums_in_range).
+    if (src.below(3) == 0) {
+        // Mostly in range, so that records with one pass often enough to be tested.
+        Invitation inv;
+        inv.nonce = src.below(32) == 0 ? 0 : src.below(2) == 0 ? src.any() : std::numeric_limits<std::uint64_t>::max();
+        inv.created = src.below(16) == 0 ? time_value() : entry_time();
+        inv.expires = src.below(16) == 0 ? time_value() : entry_time();
+        const OtpType types[] = {OtpType::totp, OtpType::hotp, static_cast<OtpType>(2 + src.below(250))};
+        inv.params.type = types[src.below(50) == 0 ? 2 : src.below(2)];
+        const HashAlgo algos[] = {HashAlgo::sha1, HashAlgo::sha256, HashAlgo::sha512,
+                                  static_cast<HashAlgo>(3 + src.below(250))};
+        inv.params.algo = algos[src.below(50) == 0 ? 3 : src.below(3)];
+        inv.params.digits = src.below(8) == 0 ? pick_u32({0, kMinDigits - 1, kMinDigits, 7, kMaxDigits, kMaxDigits + 1})
+                                              : kMinDigits + static_cast<unsigned>(src.below(3));
+        inv.params.period =
+            src.below(8) == 0 ? pick_u32({0, kMinPeriod, 30, kMaxPeriod, kMaxPeriod + 1}) : 30;
+        inv.replace = src.below(2) == 0;
+        inv.invited_by = src.below(2) == 0 ? admins[src.below(8)] : std::string();
+        const std::uint64_t n_invite_groups = src.below(4) == 0 ? src.below(kMaxGrantedGroups + 2) : src.below(3);
+        for (std::uint64_t i = 0; i < n_invite_groups; ++i)
+            inv.grant_groups.push_back(src.below(6) == 0 ? groups[src.below(9)] : groups[src.below(3)]);
+        r.invitation = std::move(inv);
+    }
     return r;
 }
 
-// False for a record whose type, algorithm or lock reason (the user's or a
-// source's) is none of the enum's names:
+// False for a record whose type, algorithm (the enrollment's or the
+// invitation's) or lock reason (the user's or a source's) is none of the enum's names:
 // validate_record refuses it, though the parser may read the writer's text
 // (it spells an unknown algorithm SHA1).
 inline bool enums_in_range(const UserRecord& r)
@@ -166,6 +190,12 @@ inline bool enums_in_range(const UserRecord& r)
     if (!in_enum(r.tally.lock_reason) && r.tally.lock_reason != LockReason::consecutive) return false;
     for (const SourceTally& s : r.tally.sources)
         if (!in_enum(s.lock_reason)) return false;
+    if (const auto& inv = r.invitation) {
+        const auto t = inv->params.type;
+        const auto a = inv->params.algo;
+        if (t != OtpType::totp && t != OtpType::hotp) return false;
+        if (a != HashAlgo::sha1 && a != HashAlgo::sha256 && a != HashAlgo::sha512) return false;
+    }
     if (!r.enrollment) return true;
     const auto t = r.enrollment->type;
     const auto a = r.enrollment->algo;

@@ -320,14 +320,28 @@ TEST(Record, RoundTripsTheLargestRecord)
         s.since_success = true;
         r.tally.sources.push_back(std::move(s));
     }
+    // Issue 17: the invitation at its longest.
+    Invitation inv;
+    inv.nonce = std::numeric_limits<std::uint64_t>::max();
+    inv.created = kWidest;
+    inv.expires = kWidest;
+    inv.params.type = OtpType::hotp;
+    inv.params.algo = HashAlgo::sha512;
+    inv.params.digits = kMaxDigits;
+    inv.params.period = kMaxPeriod;
+    inv.replace = true;
+    inv.invited_by = std::string(kMaxLockedByLength, 'b');
+    for (std::size_t i = 0; i < kMaxGrantedGroups; ++i)
+        inv.grant_groups.push_back(std::string(kMaxGroupName - 1, 'i') + static_cast<char>('a' + i));
+    r.invitation = inv;
     ASSERT_TRUE(validate_record(r));
     const std::string text = text_of(r);
     EXPECT_GT(text.size(), 2048U);  // more than twice the first 1 KiB
     EXPECT_LE(text.size(), kMaxRecordBytes) << "the largest record is " << text.size() << " bytes";
     // The figure FILEFORMAT.md gives: a record of every line at its longest
     // (kMaxRecoveryCodes recovery codes, kMaxGrantedGroups groups, kMaxSources
-    // sources of kMaxSourceLength-byte keys).
-    EXPECT_EQ(text.size(), 12974U) << "the largest record is " << text.size() << " bytes of " << kMaxRecordBytes;
+    // sources of kMaxSourceLength-byte keys, an invitation with kMaxGrantedGroups groups).
+    EXPECT_EQ(text.size(), 13757U) << "the largest record is " << text.size() << " bytes of " << kMaxRecordBytes;
     std::printf("the largest record: %zu bytes of %zu\n", text.size(), kMaxRecordBytes);
     auto back = parse_record(text);
     ASSERT_TRUE(back) << back.error().message();
@@ -336,7 +350,150 @@ TEST(Record, RoundTripsTheLargestRecord)
     EXPECT_EQ(back->granted_groups, r.granted_groups);
     EXPECT_EQ(back->tally.last_source, r.tally.last_source);
     EXPECT_EQ(back->tally.sources.size(), kMaxSources);
+    ASSERT_TRUE(back->invitation);
+    EXPECT_EQ(back->invitation->grant_groups, inv.grant_groups);
     EXPECT_EQ(text_of(*back), text);
+}
+
+// Issue 17: an invitation, with an enrollment (--replace) or alone.
+TEST(Record, RoundTripsAnInvitationWithAndWithoutAnEnrollment)
+{
+    UserRecord r = sample(OtpType::totp);
+    Invitation inv;
+    inv.nonce = 18446744073709551615ULL;
+    inv.created = 1700000000;
+    inv.expires = 1700604800;
+    inv.params.type = OtpType::hotp;
+    inv.params.algo = HashAlgo::sha512;
+    inv.params.digits = 8;
+    inv.params.period = 30;
+    inv.replace = true;
+    inv.invited_by = "root";
+    inv.grant_groups = {"wheel", "sudo-2fa"};
+    r.invitation = inv;
+    ASSERT_TRUE(validate_record(r));
+    const std::string text = text_of(r);
+    EXPECT_NE(text.find("\ninvitation 18446744073709551615 1700000000 1700604800 hotp SHA512 8 30 yes root\n"
+                        "invite_group wheel\ninvite_group sudo-2fa\nend\n"),
+              std::string::npos)
+        << text;
+    auto back = parse_record(text);
+    ASSERT_TRUE(back) << back.error().message();
+    ASSERT_TRUE(back->invitation);
+    EXPECT_EQ(back->invitation->nonce, inv.nonce);
+    EXPECT_EQ(back->invitation->created, inv.created);
+    EXPECT_EQ(back->invitation->expires, inv.expires);
+    EXPECT_EQ(back->invitation->params.type, OtpType::hotp);
+    EXPECT_EQ(back->invitation->params.algo, HashAlgo::sha512);
+    EXPECT_EQ(back->invitation->params.digits, 8U);
+    EXPECT_TRUE(back->invitation->replace);
+    EXPECT_EQ(back->invitation->invited_by, "root");
+    EXPECT_EQ(back->invitation->grant_groups, inv.grant_groups);
+    ASSERT_TRUE(back->enrollment);
+    EXPECT_EQ(text_of(*back), text);
+    // The clone carries it.
+    EXPECT_EQ(text_of(r.clone()), text);
+
+    // Alone (no enrollment, no tally), no inviter, no groups.
+    UserRecord alone;
+    inv.replace = false;
+    inv.invited_by.clear();
+    inv.grant_groups.clear();
+    inv.params = EnrollParams{};
+    alone.invitation = inv;
+    const std::string t2 = text_of(alone);
+    EXPECT_NE(t2.find("type none\n"), std::string::npos);
+    EXPECT_NE(t2.find("\ninvitation 18446744073709551615 1700000000 1700604800 totp SHA1 6 30 no -\nend\n"),
+              std::string::npos)
+        << t2;
+    auto b2 = parse_record(t2);
+    ASSERT_TRUE(b2) << b2.error().message();
+    ASSERT_TRUE(b2->invitation);
+    EXPECT_FALSE(b2->enrollment);
+    EXPECT_TRUE(b2->invitation->invited_by.empty());
+    EXPECT_TRUE(b2->invitation->grant_groups.empty());
+    EXPECT_EQ(text_of(*b2), t2);
+    // An inviter the writer must sanitise (as locked_by).
+    alone.invitation->invited_by = "a b" + std::string(100, 'x');
+    auto b3 = parse_record(text_of(alone));
+    ASSERT_TRUE(b3) << b3.error().message();
+    EXPECT_EQ(b3->invitation->invited_by, "a?b" + std::string(kMaxLockedByLength - 3, 'x'));
+}
+
+TEST(Record, InvitationLinesAreCheckedStrictly)
+{
+    UserRecord r;
+    Invitation inv;
+    inv.nonce = 7;
+    inv.created = 1700000000;
+    inv.expires = 1700604800;
+    inv.grant_groups = {"wheel"};
+    r.invitation = inv;
+    const std::string text = text_of(r);
+    const std::string line = "invitation 7 1700000000 1700604800 totp SHA1 6 30 no -\n";
+    ASSERT_NE(text.find(line), std::string::npos) << text;
+    ASSERT_TRUE(parse_record(text));
+    auto with = [&](const std::string& v) { return replace(text, line, "invitation " + v + "\n"); };
+    expect_corrupt(with("0 1700000000 1700604800 totp SHA1 6 30 no -"), "'invitation'");
+    expect_corrupt(with("07 1700000000 1700604800 totp SHA1 6 30 no -"), "'invitation'");
+    expect_corrupt(with("18446744073709551616 1700000000 1700604800 totp SHA1 6 30 no -"), "'invitation'");
+    expect_corrupt(with("7 -1 1700604800 totp SHA1 6 30 no -"), "'invitation'");
+    expect_corrupt(with("7 1700000000 9223372036854775807 totp SHA1 6 30 no -"), "'invitation'");
+    expect_corrupt(with("7 1700000000 1700604800 none SHA1 6 30 no -"), "'invitation'");
+    expect_corrupt(with("7 1700000000 1700604800 TOTP SHA1 6 30 no -"), "'invitation'");
+    expect_corrupt(with("7 1700000000 1700604800 totp sha1 6 30 no -"), "'invitation'");
+    expect_corrupt(with("7 1700000000 1700604800 totp SHA1 5 30 no -"), "'invitation'");
+    expect_corrupt(with("7 1700000000 1700604800 totp SHA1 9 30 no -"), "'invitation'");
+    expect_corrupt(with("7 1700000000 1700604800 totp SHA1 6 0 no -"), "'invitation'");
+    expect_corrupt(with("7 1700000000 1700604800 totp SHA1 6 301 no -"), "'invitation'");
+    expect_corrupt(with("7 1700000000 1700604800 totp SHA1 6 30 maybe -"), "'invitation'");
+    expect_corrupt(with("7 1700000000 1700604800 totp SHA1 6 30 no " + std::string(65, 'b')), "'invitation'");
+    expect_corrupt(with("7 1700000000 1700604800 totp SHA1 6 30 no"), "'invitation'");
+    expect_corrupt(with("7 1700000000 1700604800 totp SHA1 6 30 no - x"), "'invitation'");
+    expect_corrupt(with("7  1700000000 1700604800 totp SHA1 6 30 no -"), "'invitation'");
+    expect_corrupt(replace(text, line, line + line), "'invitation' repeated");
+    // Groups: only with an invitation, each a group name, at most kMaxGrantedGroups.
+    expect_corrupt(replace(text, line, ""), "unexpected key 'invite_group'");
+    expect_corrupt(replace(text, "invite_group wheel\n", "invite_group -x\n"), "'invite_group' is not a group name");
+    std::string many;
+    for (std::size_t i = 0; i <= kMaxGrantedGroups; ++i) many += "invite_group g" + std::to_string(i) + "\n";
+    expect_corrupt(replace(text, "invite_group wheel\n", many), "'invite_group' lines exceed");
+    // Versions 1 and 2 have no invitation.
+    expect_corrupt(replace(text, "authctl-user 3\n", "authctl-user 2\n"), "unexpected key 'invitation'");
+}
+
+TEST(Record, ValidateRefusesABadInvitation)
+{
+    UserRecord r;
+    Invitation inv;
+    inv.nonce = 7;
+    inv.created = 1700000000;
+    inv.expires = 1700604800;
+    r.invitation = inv;
+    ASSERT_TRUE(validate_record(r));
+    auto refused = [](const UserRecord& rec, const std::string& field) {
+        auto st = validate_record(rec);
+        ASSERT_FALSE(st) << field;
+        EXPECT_NE(st.error().detail.find(field), std::string::npos) << st.error().detail;
+    };
+    UserRecord b = r.clone();
+    b.invitation->nonce = 0;
+    refused(b, "'invitation'");
+    b = r.clone();
+    b.invitation->expires = -1;
+    refused(b, "'invitation'");
+    b = r.clone();
+    b.invitation->params.digits = 9;
+    refused(b, "'invitation'");
+    b = r.clone();
+    b.invitation->params.period = 0;
+    refused(b, "'invitation'");
+    b = r.clone();
+    b.invitation->grant_groups = {"ok", "a b"};
+    refused(b, "'invite_group'");
+    b = r.clone();
+    b.invitation->grant_groups.assign(kMaxGrantedGroups + 1, "g");
+    refused(b, "'invite_group'");
 }
 
 TEST(Record, EveryTruncationFailsToParse)
@@ -637,6 +794,7 @@ TEST(Record, ValidateRefusesExactlyWhatTheParserWouldRefuse)
         std::uint64_t any() { return gen(); }
     } src;
     int valid = 0, refused = 0, valid_with_sources = 0, refused_with_sources = 0;
+    int valid_with_invitation = 0, refused_with_invitation = 0;
     for (int i = 0; i < 20000; ++i) {
         const UserRecord r = test::arbitrary_record(src);
         const auto ok = validate_record(r);
@@ -654,11 +812,13 @@ TEST(Record, ValidateRefusesExactlyWhatTheParserWouldRefuse)
         if (!ok) {
             ++refused;
             if (!r.tally.sources.empty()) ++refused_with_sources;
+            if (r.invitation) ++refused_with_invitation;
             EXPECT_EQ(ok.error().code, Errc::invalid_argument);
             continue;
         }
         ++valid;
         if (!r.tally.sources.empty()) ++valid_with_sources;
+        if (r.invitation) ++valid_with_invitation;
         EXPECT_EQ(serialize_record(*back).view(), text.view()) << "case " << i;
     }
     // Both answers must be common enough to have been tested.
@@ -666,6 +826,10 @@ TEST(Record, ValidateRefusesExactlyWhatTheParserWouldRefuse)
     EXPECT_GT(refused, 200);
     EXPECT_GT(valid_with_sources, 25) << valid << " valid, " << refused << " refused";
     EXPECT_GT(refused_with_sources, 50);
+    EXPECT_GT(valid_with_invitation, 25) << valid << " valid, " << refused << " refused";
+    EXPECT_GT(refused_with_invitation, 50);
+    std::printf("%d valid (%d with an invitation), %d refused (%d with an invitation)\n", valid,
+                valid_with_invitation, refused, refused_with_invitation);
 }
 
 TEST(Record, ValidateNamesTheField)

@@ -81,9 +81,10 @@ Status lock_user(const Store& store, std::string_view user, std::int64_t until, 
 
 struct RemoveResult {
     bool existed = false;
+    bool had_invitation = false;              // an invitation (issue 17) went with it
     std::vector<std::string> granted_groups;  // to undo
 };
-// Deletes the user's record (enrollment, recovery codes, tally).
+// Deletes the user's record (enrollment, recovery codes, tally, invitation).
 Result<RemoveResult> remove_user(const Store& store, std::string_view user);
 
 // Binds the user's record to `account` (`authctl rebind`, issue 19): after a
@@ -155,6 +156,7 @@ struct StatusRow {
     };
     std::vector<Source> sources;  // every per-source entry of the record, locked ones first
     std::optional<AccountBinding> account;  // the account the record is bound to (nullopt: unbound)
+    std::optional<Invitation> invitation;   // `authctl invite` (issue 17), expired or not
     std::string error;  // set when the record could not be read (the rest is then empty)
 };
 

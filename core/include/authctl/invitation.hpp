@@ -101,7 +101,9 @@ struct InviteConfirmResult {
 // normalize_code); on a match stores the enrollment confirmed (its step or
 // counter consumed), its recovery hashes, the grant groups in
 // granted_groups, binds the record to ctx, clears the failure, removes the
-// invitation -- all in the one write.
+// invitation -- all in the one write. Once enrolled, the recovery codes move
+// from the offer to the result and the offer's secret is wiped; a wrong code
+// leaves the offer as it was (the user may try again).
 Result<InviteConfirmResult> confirm_invited_enrollment(const Store& store, const LoginContext& ctx,
                                                        const Options& opts, InviteOffer& offer,
                                                        std::string_view code);
