@@ -137,6 +137,7 @@ constexpr const char* kInviteLogInOverSsh =
     "You are invited to set up one-time codes: log in over ssh to finish enrolling.";
 constexpr const char* kInviteSuperseded = "Your enrollment was completed or changed elsewhere; log in again.";
 constexpr const char* kInvitePrompt = "Code shown by your app: ";
+constexpr const char* kInviteSavedPrompt = "Press Enter once you have saved them: ";
 
 // What the app's entry is called: this host's name, as `authctl enroll` names it.
 std::string issuer_name()
@@ -187,19 +188,14 @@ Status show_offer(Session& s, const std::string& user, const InviteOffer& offer)
     return Ok{};
 }
 
-// After the enrollment is stored: the recovery codes once, then the groups
-// the invitation grants (gpasswd, bounded: a failure is logged and told, and
-// the login goes on, since the enrollment is stored).
-void finish_enrollment(Session& s, const Account& acct, InviteConfirmResult& r)
+// After the enrollment is stored: the groups the invitation grants
+// (gpasswd, bounded: a failure is logged and told, and the login goes on,
+// since the enrollment is stored), then the recovery codes, once, ended by a
+// prompt: sshd shows text sent after the last prompt only to an interactive
+// shell session (not with a command, not on failure), so the codes go out
+// as part of a prompt, which every client shows.
+int finish_enrollment(Session& s, const Account& acct, InviteConfirmResult& r)
 {
-    if (!r.recovery_codes.empty()) {
-        s.tell("Keep these recovery codes somewhere safe; each works once:");
-        for (auto& c : r.recovery_codes) {
-            WipedString line{"  " + std::string(c.view())};
-            s.tell(line.text);
-            c.wipe();
-        }
-    }
     for (const auto& g : r.grant_groups) {
         if (is_member(acct.name, g)) continue;
         if (auto st = add_to_group(acct.name, g, kGpasswdModuleTimeoutMs); !st) {
@@ -209,6 +205,17 @@ void finish_enrollment(Session& s, const Account& acct, InviteConfirmResult& r)
             s.log(LOG_NOTICE, acct.name, "added to group " + g + " (invitation)");
         }
     }
+    if (r.recovery_codes.empty()) return PAM_SUCCESS;
+    s.tell("Keep these recovery codes somewhere safe; each works once:");
+    for (auto& c : r.recovery_codes) {
+        WipedString line{"  " + std::string(c.view())};
+        s.tell(line.text);
+        c.wipe();
+    }
+    WipedString ignored;
+    if (const int rc = s.ask_visible(kInviteSavedPrompt, ignored.text); rc != PAM_SUCCESS)
+        return conversation_error(rc);  // the enrollment is stored all the same
+    return PAM_SUCCESS;
 }
 
 // nullopt: go on with the normal login (no invitation, or the rule does not
@@ -262,8 +269,7 @@ std::optional<int> enroll_by_invitation(Session& s, const Options& opts, const A
                 s.log(LOG_NOTICE, acct.name,
                       "enrolled by invitation (invited by " + (o.invited_by.empty() ? std::string("-") : o.invited_by) +
                           ")");
-                finish_enrollment(s, acct, *r);
-                return PAM_SUCCESS;
+                return finish_enrollment(s, acct, *r);
             case O::wrong_code:
                 s.log(LOG_NOTICE, acct.name,
                       "wrong confirmation code for the invitation (" + failures_text(r->attempt.failures) + ")");

@@ -43,9 +43,11 @@ pty_login e2ealice first
 check "she is in" in_as e2ealice first
 check "the client's output holds the QR code, which decodes to an otpauth URI" \
   grep -q '^otpauth://totp/.*:e2ealice?secret=' "$work/uri.first"
-check "...the URI the module also printed as text" grep -qF "$(cat "$work/uri.first")" "$work/out.first"
+check "...the URI the module also printed as text" grep -qF "Or open this link on the phone: $(cat "$work/uri.first")" "$work/out.first"
 check "...after the heading" grep -q 'You are invited to set up one-time codes for e2ealice' "$work/out.first"
 check "she was asked for the code her app shows" grep -q 'Code shown by your app:' "$work/out.first"
+check "...then shown her 10 recovery codes" \
+  bash -c "grep -A10 'Keep these recovery codes somewhere safe; each works once:' '$work/out.first' | grep -cE '^  [a-z0-9-]{8,}\$' | grep -qx 10"
 check "status: enrolled and confirmed, no invitation left" \
   test "$(status_field e2ealice enrolled)/$(status_field e2ealice confirmed)/$(status_field e2ealice invitation)" = true/true/null
 check "the module logged who enrolled, from where, and who invited" \

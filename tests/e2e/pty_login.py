@@ -6,6 +6,7 @@
 #       blocks) is drawn back into modules, written as a PBM image and read
 #       with zbarimg; the URI goes to URI_FILE, and the answer is the code
 #       oathtool gives for its secret;
+#   "Press Enter once you have saved them: " (after the recovery codes) Enter;
 #   "Verification code: "       the contents of CODE_FILE.
 # Everything the command printed goes to OUT_FILE (\r removed); the exit
 # status is the command's. Gives up after 60 s (status 124).
@@ -92,6 +93,9 @@ def main():
             with open(uri_file, "w") as f:
                 f.write((uri or "") + "\n")
             os.write(fd, ((oathtool_code(uri) if uri else "none") + "\r").encode())
+            answered = len(text)
+        elif tail.rstrip(" ").endswith("Press Enter once you have saved them:"):
+            os.write(fd, b"\r")
             answered = len(text)
         elif tail.rstrip(" ").endswith("Verification code:"):
             with open(code_file) as f:

@@ -319,7 +319,9 @@ TEST_F(InviteTest, TheQrCodeDecodesToTheUriWhoseCodeEnrollsAndThenLogsIn)
     const std::string secret = uri_param(uri, "secret");
     for (std::size_t i = 0; i < secret.size(); i += 4) grouped += (i ? " " : "") + secret.substr(i, 4);
     EXPECT_NE(t.joined().find("info: Or enter this key in the app: " + grouped + "\n"), std::string::npos);
-    ASSERT_EQ(t.prompts.size(), 1U);
+    ASSERT_EQ(t.prompts.size(), 2U);
+    EXPECT_EQ(t.prompts[1], "Press Enter once you have saved them: ");
+    EXPECT_EQ(t.lines.back(), "prompt-echo: Press Enter once you have saved them: ") << "the codes come before it";
     EXPECT_EQ(t.lines.front().rfind("info: You are invited to set up one-time codes for alice (TOTP, SHA1, 6 digits", 0),
               0U)
         << t.joined();
@@ -458,6 +460,7 @@ TEST_F(InviteTest, ParallelLoginsOfOneInvitedUserEndWithOneEnrollment)
             ::close(go[1]);
             const Transcript t = run(Login{}, [&](Transcript& tr, const std::string& prompt) -> std::string {
                 std::string answer = scan_and_answer()(tr, prompt);
+                if (prompt != kInvitePrompt) return answer;
                 (void)!::write(ready[1], "r", 1);
                 char c;
                 (void)!::read(go[0], &c, 1);  // all are at the prompt
