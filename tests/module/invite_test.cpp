@@ -638,6 +638,28 @@ TEST_F(InviteTest, ACallerWhoIsTheUserOrASilentConversationIsToldToLogInOverSsh)
     EXPECT_FALSE(record("alice")->enrollment);
 }
 
+// `authctl invite --group GROUP` invites every member without a confirmed
+// enrollment (the group's list and those whose primary group it is); each then
+// enrolls at login, and a non-member is not invited.
+TEST_F(InviteTest, InviteGroupThroughTheCliThenEachMemberEnrollsAtLogin)
+{
+    // module/data/group: sudo:x:27:alice
+    const auto r = test::run_cmd({AUTHCTL_CLI, "invite", "--group", "sudo", "--for", "1d", "--dir", state_, "--conf", conf_});
+    ASSERT_EQ(r.code, 0) << r.out << r.err;
+    EXPECT_NE(r.out.find("group sudo: 1 invited (alice)"), std::string::npos) << r.out;
+    ASSERT_TRUE(record("alice") && record("alice")->invitation);
+    EXPECT_FALSE(record("bob"));
+    const Transcript alice = run(Login{}, scan_and_answer());
+    EXPECT_EQ(alice.rc, PAM_SUCCESS) << alice.joined();
+    ASSERT_TRUE(record("alice")->enrollment);
+    const Transcript bob = run(Login{"authctl-invite", "bob"}, always("123456"));
+    EXPECT_EQ(bob.joined(), "prompt: Verification code: \n");
+    // Enrolled now: a second --group invitation skips her.
+    const auto again = test::run_cmd({AUTHCTL_CLI, "invite", "--group", "sudo", "--dir", state_, "--conf", conf_});
+    EXPECT_NE(again.out.find("skipped, already enrolled: alice"), std::string::npos) << again.out << again.err;
+    EXPECT_FALSE(record("alice")->invitation);
+}
+
 // Runs `fn` in a child with a private mount namespace where `fake` (a
 // script) is bind-mounted over /usr/bin/gpasswd: the machine's /etc/group is
 // never touched. Returns what fn returned, or "child failed".
