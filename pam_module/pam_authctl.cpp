@@ -226,8 +226,9 @@ std::optional<int> enroll_by_invitation(Session& s, const Options& opts, const A
 {
     const bool first_factor = invite_rule_holds(opts.invites, s.pam_env("SSH_AUTH_INFO_0"));
     // The caller is the user (sudo, su to oneself): telling them of their own
-    // invitation tells nobody else anything.
-    const bool caller_is_user = ::getuid() == static_cast<uid_t>(acct.uid);
+    // invitation tells nobody else anything. Not root: a service running as
+    // root (login at a console) asking for root is no such caller.
+    const bool caller_is_user = acct.uid != 0 && ::getuid() == static_cast<uid_t>(acct.uid);
     if (!first_factor && !caller_is_user) return std::nullopt;
     auto offer = logins->offer_invite(ctx);
     if (!offer) {

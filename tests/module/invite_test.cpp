@@ -628,6 +628,13 @@ TEST_F(InviteTest, ACallerWhoIsTheUserOrASilentConversationIsToldToLogInOverSsh)
     Login root_asks{"authctl-invite", "alice"};
     root_asks.auth_info = nullptr;
     EXPECT_EQ(run(root_asks, always("123456")).joined(), "prompt: Verification code: \n");
+    // Nor a service running as root asking for root (login at a console):
+    // getuid() is root's there whoever sits at the keyboard.
+    invite("root");
+    Login console{"authctl-invite", "root"};
+    console.auth_info = nullptr;
+    console.rhost = nullptr;
+    EXPECT_EQ(run(console, always("123456")).joined(), "prompt: Verification code: \n");
 
     Login silent;
     silent.flags = PAM_SILENT;

@@ -24,7 +24,10 @@ inline constexpr int kGpasswdModuleTimeoutMs = 10'000;
 // The groups that usually give sudo on Debian (sudo), Red Hat (wheel) and
 // older Ubuntu (admin): audit's default groups, and the memberships `remove`
 // says it kept.
-inline const std::vector<std::string> kAdminGroups = {"sudo", "wheel", "admin"};
+// An array of literals, not strings: the module includes this header, and a
+// static initializer that allocates would throw at dlopen under memory
+// pressure, outside every pam_sm_* wall (module.ModuleTest.AnAllocationFailure...).
+inline constexpr const char* kAdminGroups[] = {"sudo", "wheel", "admin"};
 
 bool group_exists(const std::string& group);
 // Listed in the group's members, or the group is the user's primary group.
