@@ -109,6 +109,7 @@ TransferDecision decide_transfer(const UserRecord& source, const std::optional<U
         d.action = TransferAction::copied;
         d.result = source.clone();
         d.result->account = by_name(source.account);
+        d.result->invitation.reset();  // this host's (issue 17): not carried to another store
         return d;
     }
     UserRecord out = destination->clone();

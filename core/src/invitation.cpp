@@ -52,9 +52,11 @@ bool empty_record(const UserRecord& r)
            t.sources_since_success == 0 && t.sources.empty();
 }
 
-// True when the record's invitation may be taken up at `now`: unexpired, and
-// no confirmed enrollment unless it replaces one.
-bool usable(const UserRecord& r, std::int64_t now)
+using detail::invitation_usable;
+
+}  // namespace
+
+bool detail::invitation_usable(const UserRecord& r, std::int64_t now) noexcept
 {
     if (!r.invitation) return false;
     const Invitation& inv = *r.invitation;
@@ -62,8 +64,6 @@ bool usable(const UserRecord& r, std::int64_t now)
     if (r.enrollment && r.enrollment->confirmed && !inv.replace) return false;
     return true;
 }
-
-}  // namespace
 
 Result<InviteResult> invite_user(const Store& store, std::string_view user, const InviteRequest& req,
                                  std::int64_t now)
@@ -151,7 +151,7 @@ Result<std::optional<InviteOffer>> offer_invited_enrollment(const Store& store, 
     auto snap = store.snapshot(ctx.user);
     if (!snap) return snap.error();
     const std::int64_t now = snap->clock.value_or(ctx.now);
-    if (!snap->record || !usable(*snap->record, now)) return std::optional<InviteOffer>{};
+    if (!snap->record || !invitation_usable(*snap->record, now)) return std::optional<InviteOffer>{};
     const UserRecord& rec = *snap->record;
     // A lock stands (a locked user is told so by the normal login), and a
     // record made for another account is not offered (the normal login
@@ -210,7 +210,7 @@ Result<InviteConfirmResult> confirm_invited_enrollment(const Store& store, const
         r.attempt.lock = ls;
         return unchanged();
     }
-    if (!usable(rec, ctx.now) || rec.invitation->nonce != offer.nonce || offer.nonce == 0) {
+    if (!invitation_usable(rec, ctx.now) || rec.invitation->nonce != offer.nonce || offer.nonce == 0) {
         r.outcome = O::superseded;
         return unchanged();
     }

@@ -290,6 +290,7 @@ Result<LockInfo> lock_info(const Store& store, const LoginContext& ctx, const Op
     const UserRecord& r = *snap->record;
     Tally t = r.tally;
     info.enrolled = r.enrollment.has_value();
+    info.invited = detail::invitation_usable(r, info.now);
     if (clamp_to_now(t, opts.lockout, ctx.is_root, info.now)) {
         // Times a clock that was ahead left behind are brought back in the
         // record itself, under its lock: judged "unlock_time from now"
@@ -306,6 +307,7 @@ Result<LockInfo> lock_info(const Store& store, const LoginContext& ctx, const Op
         info.clock_ahead = clock_was_ahead(*slot, opts, at);
         t = slot->tally;
         info.enrolled = slot->enrollment.has_value();
+        info.invited = detail::invitation_usable(*slot, info.now);
         if (info.clock_ahead)
             if (auto st = held->commit(); !st) return st.error();
         if (auto st = held->finish(); !st) return st.error();

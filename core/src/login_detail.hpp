@@ -19,6 +19,10 @@ AttemptResult fail(UserRecord& rec, const LoginContext& ctx, const Options& base
 // and a TOTP last_step past the window). True when anything was ahead.
 bool clock_was_ahead(UserRecord& rec, const Options& opts, const LoginContext& ctx);
 
+// True when the record's invitation may be taken up at `now` (invitation.cpp):
+// unexpired, and no confirmed enrollment unless it replaces one.
+bool invitation_usable(const UserRecord& r, std::int64_t now) noexcept;
+
 // A decision's result, once the store has acknowledged its writes.
 template <typename T>
 Result<T> finished(LockedRecord& held, T value)

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 
@@ -18,6 +19,7 @@
 #include <pwd.h>
 #include <sstream>
 
+#include "authctl/admin.hpp"
 #include "authctl/base32.hpp"
 #include "authctl/enrollment.hpp"
 #include "authctl/otp.hpp"
@@ -1506,6 +1508,265 @@ TEST_F(Cli, ConcurrentCliAndModuleLoseNothing)
         EXPECT_TRUE(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
     }
     EXPECT_EQ(status_json("alice").at("failures"), 60);
+}
+
+
+// ---- Issue 17: authctl invite / uninvite, and what status and remove say of an invitation.
+
+namespace invite_test {
+
+// An enrollment confirmed, as `authctl enroll --confirm` leaves it.
+void enroll_confirmed(const std::string& state, const std::string& user)
+{
+    auto store = UserStore::open_or_create(state);
+    ASSERT_TRUE(store) << store.error().message();
+    auto pending = prepare_enrollment({}, 0, 1700000000);
+    ASSERT_TRUE(pending);
+    pending->enrollment.confirmed = true;
+    ASSERT_TRUE(store_enrollment(*store, user, std::move(*pending), true));
+}
+
+// One line on stderr, "authctl: " and the reason.
+void expect_one_line(const CmdResult& r, const std::string& needle)
+{
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_EQ(r.err.rfind("authctl: ", 0), 0U) << r.err;
+    EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
+}
+
+// YYYY-MM-DD of local time `days` days from now, and the end of that day as ISO 8601 UTC.
+std::pair<std::string, std::string> local_day(int days)
+{
+    std::time_t t = std::time(nullptr) + static_cast<std::time_t>(days) * 86400;
+    std::tm tm{};
+    ::localtime_r(&t, &tm);
+    char day[16];
+    std::strftime(day, sizeof day, "%Y-%m-%d", &tm);
+    tm.tm_hour = 23;
+    tm.tm_min = 59;
+    tm.tm_sec = 59;
+    tm.tm_isdst = -1;
+    const std::time_t end = std::mktime(&tm);
+    std::tm utc{};
+    ::gmtime_r(&end, &utc);
+    char iso[32];
+    std::strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%SZ", &utc);
+    return {day, iso};
+}
+
+}  // namespace invite_test
+
+TEST_F(Cli, InviteStoresAnInvitationThatStatusShowsAndUninviteAndRemoveTakeAway)
+{
+    CmdResult r = authctl({"invite", "-u", "bob", "--for", "2d", "--grant-group", "sudo"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.out.rfind("bob: invited until ", 0), 0U) << r.out;
+    EXPECT_NE(r.out.find("(TOTP, SHA1, 6 digits, 30 s)"), std::string::npos) << r.out;
+    EXPECT_TRUE(r.err.empty()) << r.err;
+    const std::string rec = test::read_file(state_ + "/bob.rec");
+    EXPECT_NE(rec.find("\ninvitation "), std::string::npos) << rec;
+    EXPECT_NE(rec.find("\ninvite_group sudo\n"), std::string::npos) << rec;
+    EXPECT_EQ(rec.find("secret "), std::string::npos) << "no secret before the user confirms: " << rec;
+
+    const auto j = status_json("bob");
+    ASSERT_TRUE(j.at("invitation").is_object()) << j.dump();
+    const auto& inv = j.at("invitation");
+    EXPECT_EQ(inv.at("type"), "totp");
+    EXPECT_EQ(inv.at("replace"), false);
+    EXPECT_EQ(inv.at("expired"), false);
+    EXPECT_EQ(inv.at("groups"), nlohmann::json::array({"sudo"}));
+    EXPECT_TRUE(inv.at("invited_by").is_string()) << inv.dump();
+    // Two days from now, give or take the seconds the test took.
+    std::tm tm{};
+    const std::string expires = inv.at("expires").get<std::string>();
+    ASSERT_NE(::strptime(expires.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm), nullptr) << expires;
+    const std::int64_t at = ::timegm(&tm);
+    EXPECT_NEAR(static_cast<double>(at - std::time(nullptr)), 2 * 86400.0, 30.0) << expires;
+    EXPECT_EQ(j.at("enrolled"), false);
+    EXPECT_TRUE(status_json("alice").at("invitation").is_null());
+
+    r = authctl({"status"});
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find("\nbob: invited until "), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("(totp; groups: sudo)"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("\n1 user invited to enroll at login\n"), std::string::npos) << r.out;
+
+    // Again: a new invitation replaces it.
+    r = authctl({"invite", "-u", "bob", "--hotp"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find("(HOTP, SHA1, 6 digits), replacing the earlier invitation"), std::string::npos) << r.out;
+
+    r = authctl({"uninvite", "-u", "bob"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.out, "bob: invitation withdrawn\n");
+    EXPECT_FALSE(std::filesystem::exists(state_ + "/bob.rec")) << "a record made only for the invitation stays";
+    r = authctl({"uninvite", "-u", "bob"});
+    EXPECT_EQ(r.code, 1);
+    invite_test::expect_one_line(r, "user 'bob' has no invitation");
+    r = authctl({"uninvite", "-u", "nosuchuser"});
+    EXPECT_EQ(r.code, 1);
+    invite_test::expect_one_line(r, "no such user 'nosuchuser'");
+
+    // remove takes the invitation with the record, and says so.
+    ASSERT_EQ(authctl({"invite", "-u", "carol"}).code, 0);
+    r = authctl({"remove", "-u", "carol"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find("carol: enrollment, recovery codes, invitation and failure record removed"),
+              std::string::npos)
+        << r.out;
+    EXPECT_TRUE(status_json("carol").at("invitation").is_null());
+    ASSERT_EQ(authctl({"invite", "-u", "carol"}).code, 0);
+    r = authctl({"remove", "-u", "carol", "--json"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(nlohmann::json::parse(r.out).at("invitation_removed"), true) << r.out;
+
+    // --json of invite.
+    r = authctl({"invite", "-u", "dave", "--json", "--digits", "8"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    const auto out = nlohmann::json::parse(r.out);
+    ASSERT_EQ(out.size(), 1U) << r.out;
+    EXPECT_EQ(out.at(0).at("user"), "dave");
+    EXPECT_EQ(out.at(0).at("invited"), true);
+    EXPECT_NE(r.err.find("warning"), std::string::npos) << "8 digits: the apps warning";
+}
+
+TEST_F(Cli, InviteUntilADayMeansTheEndOfThatDayLocalTime)
+{
+    const auto [day, iso] = invite_test::local_day(10);
+    CmdResult r = authctl({"invite", "-u", "alice", "--until", day});
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(status_json("alice").at("invitation").at("expires"), iso);
+    r = authctl({"invite", "-u", "alice", "--until", day + "T08:30"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    std::tm tm{};
+    ASSERT_NE(::strptime((day + "T08:30").c_str(), "%Y-%m-%dT%H:%M", &tm), nullptr);
+    tm.tm_isdst = -1;
+    const std::time_t t = std::mktime(&tm);
+    std::tm utc{};
+    ::gmtime_r(&t, &utc);
+    char want[32];
+    std::strftime(want, sizeof want, "%Y-%m-%dT%H:%M:%SZ", &utc);
+    EXPECT_EQ(status_json("alice").at("invitation").at("expires"), want);
+}
+
+TEST_F(Cli, InviteRefusesBadInputWithOneLineAndChangesNothing)
+{
+    const auto [yesterday, unused1] = invite_test::local_day(-1);
+    const auto [too_far, unused2] = invite_test::local_day(400);
+    struct Case {
+        std::vector<std::string> args;
+        int code;
+        std::string needle;
+    };
+    const std::vector<Case> cases = {
+        {{"invite"}, 2, "give either -u USER or --group GROUP"},
+        {{"invite", "-u", "alice", "--until", "2026-13-01"}, 2, "--until: give a date as YYYY-MM-DD"},
+        {{"invite", "-u", "alice", "--until", "2027-02-30"}, 2, "--until: give a date"},
+        {{"invite", "-u", "alice", "--until", "tomorrow"}, 2, "--until: give a date"},
+        {{"invite", "-u", "alice", "--until", "2027-01-01T25:00"}, 2, "--until: give a date"},
+        {{"invite", "-u", "alice", "--until", yesterday}, 2, "would end in the past"},
+        {{"invite", "-u", "alice", "--until", "2001-01-01"}, 2, "would end in the past"},
+        {{"invite", "-u", "alice", "--until", too_far}, 2, "at most 366 days"},
+        {{"invite", "-u", "alice", "--for", "367d"}, 2, "at most 366 days"},
+        {{"invite", "-u", "alice", "--for", "0d"}, 2, "--for: give a duration"},
+        {{"invite", "-u", "alice", "--for", "5w"}, 2, "--for: give a duration"},
+        {{"invite", "-u", "alice", "--for", "-1d"}, 2, "--for"},
+        {{"invite", "-u", "alice", "--for", "1d", "--until", "2027-01-01"}, 2, "excludes"},
+        {{"invite", "-u", "alice", "--algorithm", "md5"}, 2, "--algorithm"},
+        {{"invite", "-u", "alice", "--digits", "9"}, 2, "--digits"},
+        {{"invite", "-u", "alice", "--grant-group", "-x"}, 2, "not a group name"},
+        {{"invite", "-u", "alice", "--grant-group", "nosuchgroup"}, 1, "no such group 'nosuchgroup'"},
+        {{"invite", "-u", "alice", "--revoke-now"}, 2, "--revoke-now"},
+        {{"invite", "--group", "sudo", "--replace"}, 2, "--replace is for one user"},
+        {{"invite", "--group", "nosuchgroup"}, 1, "no such group 'nosuchgroup'"},
+        {{"invite", "-u", "nosuchuser"}, 1, "no such user 'nosuchuser'"},
+    };
+    for (const auto& c : cases) {
+        const CmdResult r = authctl(c.args);
+        std::string line;
+        for (const auto& a : c.args) line += a + " ";
+        EXPECT_EQ(r.code, c.code) << line << "\n" << r.out << r.err;
+        SCOPED_TRACE(line);
+        invite_test::expect_one_line(r, c.needle);
+        EXPECT_TRUE(r.out.empty()) << line << r.out;
+    }
+    // Nothing was written by any of them.
+    EXPECT_FALSE(std::filesystem::exists(state_ + "/alice.rec"));
+}
+
+TEST_F(Cli, InviteAnEnrolledUserNeedsReplaceAndRevokeNowDeletesTheOldOne)
+{
+    invite_test::enroll_confirmed(state_, "alice");
+    const std::string before = test::read_file(state_ + "/alice.rec");
+    CmdResult r = authctl({"invite", "-u", "alice"});
+    EXPECT_EQ(r.code, 1);
+    invite_test::expect_one_line(r, "user 'alice' is already enrolled (add --replace");
+    EXPECT_EQ(test::read_file(state_ + "/alice.rec"), before);
+
+    r = authctl({"invite", "-u", "alice", "--replace"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find("alice: the old enrollment works until the new one is confirmed"), std::string::npos) << r.out;
+    auto j = status_json("alice");
+    EXPECT_EQ(j.at("enrolled"), true);
+    EXPECT_EQ(j.at("invitation").at("replace"), true);
+    r = authctl({"status", "-u", "alice"});
+    EXPECT_NE(r.out.find("replaces the enrollment"), std::string::npos) << r.out;
+
+    r = authctl({"invite", "-u", "alice", "--replace", "--revoke-now"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find("alice: the old enrollment was deleted (--revoke-now)"), std::string::npos) << r.out;
+    j = status_json("alice");
+    EXPECT_EQ(j.at("enrolled"), false);
+    EXPECT_TRUE(j.at("invitation").is_object());
+    EXPECT_EQ(test::read_file(state_ + "/alice.rec").find("secret "), std::string::npos);
+}
+
+TEST_F(Cli, InviteGroupInvitesTheMembersNotEnrolledAndListsTheRest)
+{
+    // tests/module/data/group: sudo lists alice; each user's primary group is their own.
+    CmdResult r = authctl({"invite", "--group", "sudo"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find("alice: invited until "), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("group sudo: 1 invited (alice)\n"), std::string::npos) << r.out;
+    ASSERT_EQ(authctl({"uninvite", "-u", "alice"}).code, 0);
+    // A member by primary group only.
+    r = authctl({"invite", "--group", "bob", "--json"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    auto j = nlohmann::json::parse(r.out);
+    ASSERT_EQ(j.size(), 1U) << r.out;
+    EXPECT_EQ(j.at(0).at("user"), "bob");
+    EXPECT_EQ(j.at(0).at("invited"), true);
+    // An enrolled member is skipped and listed.
+    invite_test::enroll_confirmed(state_, "alice");
+    const std::string before = test::read_file(state_ + "/alice.rec");
+    r = authctl({"invite", "--group", "sudo"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find("group sudo: 0 invited\n"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("skipped, already enrolled: alice (invite each with -u USER --replace)"), std::string::npos)
+        << r.out;
+    EXPECT_EQ(test::read_file(state_ + "/alice.rec"), before);
+    r = authctl({"invite", "--group", "sudo", "--json"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j, nlohmann::json::parse(R"([{"user": "alice", "invited": false, "reason": "enrolled"}])")) << r.out;
+}
+
+TEST_F(Cli, InviteIsRefusedUnderTheFleetStore)
+{
+    // --store fleet (or store=agent in authctl.conf): refused before the database is opened.
+    for (const std::string& conf_line : {std::string("# file\n"), std::string("store = agent\n")}) {
+        test::write_file(conf_, conf_line, 0644);
+        std::vector<std::string> args = {AUTHCTL_CLI, "invite", "-u", "alice", "--conf", conf_,
+                                         "--fleet-conf", tmp_ / "no-fleet.conf"};
+        if (conf_line[0] == '#') args.insert(args.end(), {"--store", "fleet"});
+        CmdResult r = run_cmd(args);
+        EXPECT_EQ(r.code, 1) << conf_line << r.out << r.err;
+        invite_test::expect_one_line(r, "enrollment at login is not available with store=agent yet");
+        args[1] = "uninvite";
+        r = run_cmd(args);
+        EXPECT_EQ(r.code, 1) << r.err;
+        invite_test::expect_one_line(r, "not available with store=agent yet");
+    }
 }
 
 }  // namespace

@@ -51,6 +51,28 @@ TEST(FleetMerge, AnAbsentDestinationGetsACopy)
     EXPECT_EQ(text(*d.result), text(src));
 }
 
+// Issue 17: an invitation is the source store's own (the fleet cannot serve
+// one yet): not carried over; the destination's stays.
+TEST(FleetMerge, AnInvitationIsNotCarriedOver)
+{
+    UserRecord src = enrolled(OtpType::totp, 3);
+    Invitation inv;
+    inv.nonce = 5;
+    inv.created = 1700000000;
+    inv.expires = 1700604800;
+    src.invitation = inv;
+    auto d = decide_transfer(src, std::nullopt, false);
+    ASSERT_TRUE(d.result);
+    EXPECT_FALSE(d.result->invitation);
+    UserRecord dst;  // a tally only, invited
+    inv.nonce = 6;
+    dst.invitation = inv;
+    d = decide_transfer(src, some(dst), false);
+    ASSERT_TRUE(d.result);
+    ASSERT_TRUE(d.result->invitation);
+    EXPECT_EQ(d.result->invitation->nonce, 6U);
+}
+
 // issue 19, point 5: a record's binding travels by name only (the hosts on
 // either side may give the user other uids), with the enrollment it goes with.
 TEST(FleetMerge, TheAccountBindingTravelsByNameWithItsEnrollment)

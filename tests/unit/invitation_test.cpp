@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <thread>
 
 #include "authctl/agent_client.hpp"
@@ -24,6 +25,43 @@ namespace authctl {
 namespace {
 
 constexpr std::int64_t T0 = 1700000010;  // step 56666667 at 30 s, 10 s into it
+
+// A file store that keeps a copy of every record it is asked to write: what a
+// kill -9 between any two writes would leave on disk.
+class RecordingStore final : public Store {
+public:
+    explicit RecordingStore(const UserStore& inner) : inner_(inner) {}
+    Result<std::optional<UserRecord>> load(std::string_view user) const override { return inner_.load(user); }
+    Result<LockedRecord> lock(std::string_view user) const override
+    {
+        auto held = inner_.lock(user);
+        if (!held) return held.error();
+        return LockedRecord(std::make_unique<Txn>(std::move(*held), written_), std::string(user));
+    }
+    Result<Listing> list() const override { return inner_.list(); }
+    std::string describe() const override { return inner_.describe(); }
+    const std::vector<std::optional<UserRecord>>& written() const { return written_; }
+
+private:
+    class Txn final : public RecordTxn {
+    public:
+        Txn(LockedRecord held, std::vector<std::optional<UserRecord>>& log) : held_(std::move(held)), log_(log) {}
+        std::optional<UserRecord>& record() noexcept override { return held_.record(); }
+        Status commit() override
+        {
+            log_.push_back(held_.record() ? std::optional<UserRecord>(held_.record()->clone()) : std::nullopt);
+            return held_.commit();
+        }
+        Status finish() override { return held_.finish(); }
+        std::optional<std::int64_t> clock() const noexcept override { return std::nullopt; }
+
+    private:
+        LockedRecord held_;
+        std::vector<std::optional<UserRecord>>& log_;
+    };
+    const UserStore& inner_;
+    mutable std::vector<std::optional<UserRecord>> written_;
+};
 constexpr std::int64_t kWeek = 7 * 24 * 3600;
 
 using O = InviteConfirmResult::Outcome;
@@ -530,6 +568,65 @@ TEST_F(InvitationTest, ParallelConfirmationsEnrollExactlyOnce)
     ASSERT_TRUE(rec && rec->enrollment);
     EXPECT_FALSE(rec->invitation);
     EXPECT_EQ(rec->tally.failures, 0U);
+}
+
+// Crash safety as core can show it: every record written on the way from the
+// invitation to the enrollment (a wrong code, the right one) is one a kill -9
+// may leave, and each holds the invitation and no secret, or the confirmed
+// enrollment and no invitation -- never a secret nobody confirmed.
+TEST_F(InvitationTest, EveryRecordWrittenOnTheWayIsInvitedOrConfirmed)
+{
+    InviteRequest req = request();
+    req.grant_groups = {"wheel"};
+    invite("alice", req);
+    RecordingStore rec_store(*store_);
+    auto o = offer_invited_enrollment(rec_store, ctx("alice", T0), opts_);
+    ASSERT_TRUE(o && *o);
+    EXPECT_TRUE(rec_store.written().empty()) << "the offer wrote";
+    const std::string right = totp_of((*o)->pending.enrollment, T0);
+    auto w = confirm_invited_enrollment(rec_store, ctx("alice", T0), opts_, **o, wrong_for(right));
+    ASSERT_TRUE(w && w->outcome == O::wrong_code);
+    auto r = confirm_invited_enrollment(rec_store, ctx("alice", T0), opts_, **o, right);
+    ASSERT_TRUE(r && r->outcome == O::enrolled);
+    // The wrong code's count, the right code's count, the enrollment: three writes.
+    ASSERT_EQ(rec_store.written().size(), 3U);
+    for (std::size_t i = 0; i < rec_store.written().size(); ++i) {
+        const auto& w_i = rec_store.written()[i];
+        ASSERT_TRUE(w_i) << i;
+        if (w_i->enrollment) {
+            EXPECT_TRUE(w_i->enrollment->confirmed) << "write " << i << " stored a secret nobody confirmed";
+            EXPECT_FALSE(w_i->invitation) << "write " << i << " is enrolled and still invited";
+            EXPECT_FALSE(w_i->recovery.hashes.empty()) << i;
+            EXPECT_EQ(w_i->granted_groups, std::vector<std::string>{"wheel"}) << i;
+        } else {
+            EXPECT_TRUE(w_i->invitation) << "write " << i << " lost the invitation without enrolling";
+        }
+    }
+    EXPECT_TRUE(rec_store.written().back()->enrollment);
+}
+
+// What the module reads where it cannot offer (sudo): is the user invited?
+TEST_F(InvitationTest, LockInfoSaysWhetherAnInvitationCouldBeTakenUp)
+{
+    auto invited = [&](const std::string& user, std::int64_t now) {
+        auto i = lock_info(*store_, ctx(user, now), opts_);
+        EXPECT_TRUE(i) << i.error().message();
+        return i && i->invited;
+    };
+    EXPECT_FALSE(invited("alice", T0));  // no record
+    invite("alice", request(T0 + 100));
+    EXPECT_TRUE(invited("alice", T0));
+    EXPECT_FALSE(invited("alice", T0 + 100));  // expired
+    enroll("bob");
+    EXPECT_FALSE(invited("bob", T0));
+    InviteRequest req = request();
+    req.replace = true;
+    invite("bob", req);
+    EXPECT_TRUE(invited("bob", T0));
+    auto o = offer("alice");
+    ASSERT_TRUE(o);
+    ASSERT_EQ(confirm("alice", *o, totp_of(o->pending.enrollment, T0)).outcome, O::enrolled);
+    EXPECT_FALSE(invited("alice", T0));
 }
 
 TEST_F(InvitationTest, LocalLoginsServesInvitationsAndTheAgentRefuses)

@@ -29,6 +29,8 @@
 //  - The last success (time and source): the later of the two.
 //  - Granted groups (for `authctl remove`): the union, the destination's first,
 //    at most kMaxGrantedGroups.
+//  - An invitation (issue 17, `authctl invite`) is the source store's own and
+//    is not carried over; the destination's, if any, stays.
 // A result equal to the destination's record is reported as already_there and
 // needs no write.
 #pragma once

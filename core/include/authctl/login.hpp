@@ -108,6 +108,11 @@ struct LockInfo {
     bool enrolled = false;  // the record holds an enrollment
     std::int64_t now = 0;   // the time the state was judged at
     bool clock_ahead = false;  // stored times were ahead of the clock and were brought back (log it)
+    // The record holds an invitation (issue 17) that could be taken up now:
+    // unexpired, and no confirmed enrollment unless it replaces one. For the
+    // module's "log in over ssh to finish enrolling" where it cannot offer.
+    // Not carried by the agent protocol (false with store=agent).
+    bool invited = false;
 };
 
 // The lock state (for a login from ctx.source), failure count and enrollment
