@@ -222,7 +222,7 @@ int finish_enrollment(Session& s, const Account& acct, InviteConfirmResult& r)
 // let this login enroll: the user sees what they saw before). Otherwise the
 // result of the enrollment flow.
 std::optional<int> enroll_by_invitation(Session& s, const Options& opts, const Account& acct, Logins& logins,
-                                        LoginContext& ctx, bool enrolled)
+                                        LoginContext& ctx, const LockInfo& info)
 {
     const bool first_factor = invite_rule_holds(opts.invites, s.pam_env("SSH_AUTH_INFO_0"));
     // The caller is the user (sudo, su to oneself): telling them of their own
@@ -230,6 +230,18 @@ std::optional<int> enroll_by_invitation(Session& s, const Options& opts, const A
     // root (login at a console) asking for root is no such caller.
     const bool caller_is_user = acct.uid != 0 && ::getuid() == static_cast<uid_t>(acct.uid);
     if (!first_factor && !caller_is_user) return std::nullopt;
+    if (!first_factor || !s.can_show_text()) {
+        // Nothing is offered here. An enrolled user (a --replace invitation)
+        // logs in with the code they have; one not enrolled is told where to
+        // enroll, then refused as an unenrolled user is (or nullok).
+        if (info.invited && !info.enrolled) {
+            s.tell_always(kInviteLogInOverSsh);
+            s.log(LOG_NOTICE, acct.name,
+                  std::string("invited, not enrolled here: ") +
+                      (first_factor ? "the conversation cannot show the QR code" : "no first factor before this module"));
+        }
+        return std::nullopt;
+    }
     auto offer = logins->offer_invite(ctx);
     if (!offer) {
         if (offer.error().code == Errc::unsupported) {  // store=agent: not yet
@@ -240,15 +252,6 @@ std::optional<int> enroll_by_invitation(Session& s, const Options& opts, const A
     }
     if (!*offer) return std::nullopt;
     InviteOffer& o = **offer;
-    if (!first_factor || !s.can_show_text()) {
-        // Enrolled (a --replace invitation): the code they have still works here.
-        if (enrolled) return std::nullopt;
-        s.tell_always(kInviteLogInOverSsh);
-        s.log(LOG_NOTICE, acct.name,
-              std::string("invited, not enrolled here: ") +
-                  (first_factor ? "the conversation cannot show the QR code" : "no first factor before this module"));
-        return std::nullopt;  // then refused as an unenrolled user is (or nullok)
-    }
     if (auto st = show_offer(s, acct.name, o); !st) return fail_closed(s, opts, acct.name, st.error());
     s.log(LOG_INFO, acct.name, "invitation: enrollment offered");
     const std::string source = s.source();
@@ -322,7 +325,7 @@ int authenticate_code(Session& s, const Options& opts, const Account& acct)
     // An invited user past a first factor enrolls here (before nullok: an
     // invitation is the way out of a nullok rollout).
     if (acct.exists)
-        if (auto rc = enroll_by_invitation(s, opts, acct, logins, ctx, info->enrolled)) return *rc;
+        if (auto rc = enroll_by_invitation(s, opts, acct, logins, ctx, *info)) return *rc;
     if (!info->enrolled && opts.nullok && acct.exists) {
         s.log(LOG_INFO, who, "no enrollment; allowed by nullok");
         return PAM_SUCCESS;
