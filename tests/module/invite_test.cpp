@@ -6,23 +6,23 @@
 // tests/module/data/passwd through nss_wrapper (set by CTest).
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
 #include <security/pam_appl.h>
-#include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <fcntl.h>
-#include <pwd.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
-#include <iostream>
 #include <ctime>
 #include <deque>
 #include <functional>
+#include <iostream>
 #include <optional>
+#include <pwd.h>
+#include <sched.h>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -181,8 +181,8 @@ std::string oathtool_code(const std::string& uri, int steps = 0)
     if (digits.empty()) digits = "6";
     if (period.empty()) period = "30";
     const long at = std::time(nullptr) + steps * std::stol(period);
-    const auto r = test::run_cmd({"oathtool", "--totp=" + algo, "-d", digits, "-s", period + "s", "-b", "-N",
-                                  "@" + std::to_string(at), secret});
+    const auto r = test::run_cmd(
+        {"oathtool", "--totp=" + algo, "-d", digits, "-s", period + "s", "-b", "-N", "@" + std::to_string(at), secret});
     std::string code = r.out;
     while (!code.empty() && code.back() == '\n') code.pop_back();
     return r.code == 0 ? code : std::string();
@@ -322,8 +322,8 @@ TEST_F(InviteTest, TheQrCodeDecodesToTheUriWhoseCodeEnrollsAndThenLogsIn)
     ASSERT_EQ(t.prompts.size(), 2U);
     EXPECT_EQ(t.prompts[1], "Press Enter once you have saved them: ");
     EXPECT_EQ(t.lines.back(), "prompt-echo: Press Enter once you have saved them: ") << "the codes come before it";
-    EXPECT_EQ(t.lines.front().rfind("info: You are invited to set up one-time codes for alice (TOTP, SHA1, 6 digits", 0),
-              0U)
+    EXPECT_EQ(
+        t.lines.front().rfind("info: You are invited to set up one-time codes for alice (TOTP, SHA1, 6 digits", 0), 0U)
         << t.joined();
     // The recovery codes, once, after the heading.
     const auto heading = t.joined().find("info: Keep these recovery codes somewhere safe; each works once:\n");
@@ -341,8 +341,9 @@ TEST_F(InviteTest, TheQrCodeDecodesToTheUriWhoseCodeEnrollsAndThenLogsIn)
     EXPECT_EQ(rec->recovery.hashes.size(), kDefaultRecoveryCodes);
     if (syslog_->available()) {
         const std::string log = syslog_->drain();
-        EXPECT_NE(log.find("user alice: enrolled by invitation (invited by root) (service=authctl-invite rhost=192.0.2.10)"),
-                  std::string::npos)
+        EXPECT_NE(
+            log.find("user alice: enrolled by invitation (invited by root) (service=authctl-invite rhost=192.0.2.10)"),
+            std::string::npos)
             << log;
         EXPECT_EQ(log.find(secret), std::string::npos) << "the secret reached the log";
     }
@@ -651,7 +652,8 @@ TEST_F(InviteTest, ACallerWhoIsTheUserOrASilentConversationIsToldToLogInOverSsh)
 TEST_F(InviteTest, InviteGroupThroughTheCliThenEachMemberEnrollsAtLogin)
 {
     // module/data/group: sudo:x:27:alice
-    const auto r = test::run_cmd({AUTHCTL_CLI, "invite", "--group", "sudo", "--for", "1d", "--dir", state_, "--conf", conf_});
+    const auto r =
+        test::run_cmd({AUTHCTL_CLI, "invite", "--group", "sudo", "--for", "1d", "--dir", state_, "--conf", conf_});
     ASSERT_EQ(r.code, 0) << r.out << r.err;
     EXPECT_NE(r.out.find("group sudo: 1 invited (alice)"), std::string::npos) << r.out;
     ASSERT_TRUE(record("alice") && record("alice")->invitation);
@@ -706,7 +708,8 @@ TEST_F(InviteTest, GrantGroupsRunGpasswdWithACleanEnvironment)
     const std::string fake = tmp_ / "gpasswd";
     test::write_file(fake,
                      "#!/bin/sh\n{ echo \"args: $*\"; echo \"stdin: $(readlink /proc/self/fd/0)\"; "
-                     "echo \"env: $(env | grep -v '^PWD=' | sort | tr '\\n' ' ')\"; } >> " + seen + "\nexit 0\n",
+                     "echo \"env: $(env | grep -v '^PWD=' | sort | tr '\\n' ' ')\"; } >> " +
+                         seen + "\nexit 0\n",
                      0755);
     const std::string out = with_fake_gpasswd(fake, [&] {
         const Transcript t = run(Login{}, scan_and_answer());
