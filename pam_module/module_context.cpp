@@ -137,6 +137,36 @@ void Session::tell(const std::string& text, bool error)
     pam_prompt(pamh_, error ? PAM_ERROR_MSG : PAM_TEXT_INFO, nullptr, "%s", text.c_str());
 }
 
+const char* Session::pam_env(const char* name) const
+{
+    return pam_getenv(pamh_, name);
+}
+
+bool Session::can_show_text() const
+{
+    if (opts_.silent || (flags_ & PAM_SILENT) != 0) return false;
+    const void* item = nullptr;
+    if (pam_get_item(pamh_, PAM_CONV, &item) != PAM_SUCCESS || item == nullptr) return false;
+    return static_cast<const pam_conv*>(item)->conv != nullptr;
+}
+
+void Session::tell_always(const std::string& text)
+{
+    pam_prompt(pamh_, PAM_ERROR_MSG, nullptr, "%s", text.c_str());
+}
+
+int Session::ask_visible(const std::string& prompt, std::string& answer)
+{
+    char* resp = nullptr;
+    const int rc = pam_prompt(pamh_, PAM_PROMPT_ECHO_ON, &resp, "%s", prompt.c_str());
+    if (resp != nullptr) {
+        answer.assign(resp);
+        wipe_bytes(resp, std::strlen(resp));
+        std::free(resp);
+    }
+    return rc;
+}
+
 void Session::log(int priority, const std::string& user, const std::string& text) const
 {
     if (opts_.no_log_info && (priority == LOG_INFO || priority == LOG_NOTICE)) return;

@@ -72,6 +72,21 @@ public:
     // An informational or error message to the user, unless `silent` or PAM_SILENT.
     void tell(const std::string& text, bool error = false);
 
+    // A variable of the PAM environment (pam_getenv: what the application and
+    // earlier modules set, never the process's environment); nullptr when unset.
+    const char* pam_env(const char* name) const;
+    // Whether text can reach the user: a conversation function is set, and
+    // neither PAM_SILENT nor `silent` asks for none. An enrollment at login
+    // needs it (the QR code, the key, the recovery codes).
+    bool can_show_text() const;
+    // An error message shown even under PAM_SILENT or `silent` (sudo's
+    // conversation still prints PAM_ERROR_MSG there): the one line an
+    // invited user who cannot enroll here is told.
+    void tell_always(const std::string& text);
+    // Asks with echo on (what an authenticator app shows is not secret once
+    // used); `answer` holds what was typed (wiped by its owner).
+    int ask_visible(const std::string& prompt, std::string& answer);
+
     // A line to syslog (authpriv) prefixed with user, service and remote host
     // context; the user name is sanitised to printable ASCII. With
     // no_log_info, LOG_INFO and LOG_NOTICE lines are not written.

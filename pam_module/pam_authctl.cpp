@@ -6,6 +6,7 @@
 #include <security/pam_modutil.h>
 #include <pwd.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <ctime>
@@ -14,7 +15,13 @@
 #include <optional>
 
 #include "authctl/agent_client.hpp"
+#include "authctl/base32.hpp"
+#include "authctl/enrollment.hpp"
+#include "authctl/group_edit.hpp"
+#include "authctl/invitation.hpp"
 #include "authctl/login.hpp"
+#include "authctl/otpauth_uri.hpp"
+#include "authctl/qr.hpp"
 #include "authctl/secret.hpp"
 #include "authctl/store.hpp"
 #include "authctl/text.hpp"
@@ -135,6 +142,171 @@ int conversation_error(int rc)
     return rc == PAM_BUF_ERR || rc == PAM_CONV_ERR || rc == PAM_INCOMPLETE || rc == PAM_ABORT ? rc : PAM_CONV_ERR;
 }
 
+// Enrollment at login by invitation (issue 17; core/include/authctl/invitation.hpp).
+constexpr const char* kInviteLogInOverSsh =
+    "You are invited to set up one-time codes: log in over ssh to finish enrolling.";
+constexpr const char* kInviteSuperseded = "Your enrollment was completed or changed elsewhere; log in again.";
+constexpr const char* kInvitePrompt = "Code shown by your app: ";
+constexpr const char* kInviteSavedPrompt = "Press Enter once you have saved them: ";
+
+// What the app's entry is called: this host's name, as `authctl enroll` names it.
+std::string issuer_name()
+{
+    char host[256] = {};
+    if (::gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') return "authctl";
+    return host;
+}
+
+std::string describe(const Enrollment& e)
+{
+    std::string d = e.type == OtpType::totp ? "TOTP" : "HOTP";
+    d += std::string(", ") + algo_name(e.algo) + ", " + std::to_string(e.digits) + " digits";
+    if (e.type == OtpType::totp) d += ", every " + std::to_string(e.period) + " s";
+    return d;
+}
+
+// A string holding secret text, wiped when it goes.
+struct WipedString {
+    std::string text;
+    ~WipedString() { wipe_string(text); }
+};
+
+// The heading, the QR code, the otpauth URI and the key in groups of 4.
+Status show_offer(Session& s, const std::string& user, const InviteOffer& offer)
+{
+    const Enrollment& e = offer.pending.enrollment;
+    WipedString uri;
+    auto built = enrollment_uri(e, issuer_name(), user);
+    if (!built) return built.error();
+    uri.text = std::move(*built);
+    auto qr = encode_qr(uri.text);
+    if (!qr) return qr.error();
+    WipedString drawn{render_utf8(*qr)};
+    std::fill(qr->dark.begin(), qr->dark.end(), false);
+    if (!drawn.text.empty() && drawn.text.back() == '\n') drawn.text.pop_back();  // each message is a line
+    WipedString key{base32_encode(e.secret)};
+    WipedString grouped;
+    for (std::size_t i = 0; i < key.text.size(); i += 4) {
+        if (i > 0) grouped.text += ' ';
+        grouped.text.append(key.text, i, 4);
+    }
+    s.tell("You are invited to set up one-time codes for " + user + " (" + describe(e) +
+           "). Scan this QR code with your authenticator app:");
+    s.tell(drawn.text);
+    s.tell("Or open this link on the phone: " + uri.text);
+    s.tell("Or enter this key in the app: " + grouped.text);
+    return Ok{};
+}
+
+// After the enrollment is stored: the groups the invitation grants
+// (gpasswd, bounded: a failure is logged and told, and the login goes on,
+// since the enrollment is stored), then the recovery codes, once, ended by a
+// prompt: sshd shows text sent after the last prompt only to an interactive
+// shell session (not with a command, not on failure), so the codes go out
+// as part of a prompt, which every client shows.
+int finish_enrollment(Session& s, const Account& acct, InviteConfirmResult& r)
+{
+    for (const auto& g : r.grant_groups) {
+        if (is_member(acct.name, g)) continue;
+        if (auto st = add_to_group(acct.name, g, kGpasswdModuleTimeoutMs); !st) {
+            s.log(LOG_ERR, acct.name, "enrolled by invitation, but " + st.error().detail);
+            s.tell("Could not add you to group " + g + "; ask an administrator.", true);
+        } else {
+            s.log(LOG_NOTICE, acct.name, "added to group " + g + " (invitation)");
+        }
+    }
+    if (r.recovery_codes.empty()) return PAM_SUCCESS;
+    s.tell("Keep these recovery codes somewhere safe; each works once:");
+    for (auto& c : r.recovery_codes) {
+        WipedString line{"  " + std::string(c.view())};
+        s.tell(line.text);
+        c.wipe();
+    }
+    WipedString ignored;
+    if (const int rc = s.ask_visible(kInviteSavedPrompt, ignored.text); rc != PAM_SUCCESS)
+        return conversation_error(rc);  // the enrollment is stored all the same
+    return PAM_SUCCESS;
+}
+
+// nullopt: go on with the normal login (no invitation, or the rule does not
+// let this login enroll: the user sees what they saw before). Otherwise the
+// result of the enrollment flow.
+std::optional<int> enroll_by_invitation(Session& s, const Options& opts, const Account& acct, Logins& logins,
+                                        LoginContext& ctx, const LockInfo& info)
+{
+    const bool first_factor = invite_rule_holds(opts.invites, s.pam_env("SSH_AUTH_INFO_0"));
+    // The caller is the user (sudo, su to oneself): telling them of their own
+    // invitation tells nobody else anything. Not root: a service running as
+    // root (login at a console) asking for root is no such caller.
+    const bool caller_is_user = acct.uid != 0 && ::getuid() == static_cast<uid_t>(acct.uid);
+    if (!first_factor && !caller_is_user) return std::nullopt;
+    if (!first_factor || !s.can_show_text()) {
+        // Nothing is offered here. An enrolled user (a --replace invitation)
+        // logs in with the code they have; one not enrolled is told where to
+        // enroll, then refused as an unenrolled user is (or nullok).
+        if (info.invited && !info.enrolled) {
+            s.tell_always(kInviteLogInOverSsh);
+            s.log(LOG_NOTICE, acct.name,
+                  std::string("invited, not enrolled here: ") +
+                      (first_factor ? "the conversation cannot show the QR code" : "no first factor before this module"));
+        }
+        return std::nullopt;
+    }
+    auto offer = logins->offer_invite(ctx);
+    if (!offer) {
+        if (offer.error().code == Errc::unsupported) {  // store=agent: not yet
+            s.debug(acct.name, "invitations: " + offer.error().message());
+            return std::nullopt;
+        }
+        return fail_closed(s, opts, acct.name, offer.error());
+    }
+    if (!*offer) return std::nullopt;
+    InviteOffer& o = **offer;
+    if (auto st = show_offer(s, acct.name, o); !st) return fail_closed(s, opts, acct.name, st.error());
+    s.log(LOG_INFO, acct.name, "invitation: enrollment offered");
+    const std::string source = s.source();
+    for (unsigned attempt = 1; attempt <= kInviteConfirmTries; ++attempt) {
+        WipedString answer;
+        if (const int rc = s.ask_visible(kInvitePrompt, answer.text); rc != PAM_SUCCESS)
+            return conversation_error(rc);  // nothing stored: the invitation stays
+        if (is_empty_answer(answer.text)) {
+            s.log(LOG_NOTICE, acct.name, "invitation: empty answer (not counted)");
+            continue;
+        }
+        ctx.now = std::time(nullptr);
+        auto r = logins->confirm_invite(ctx, o, answer.text);
+        if (!r) return fail_closed(s, opts, acct.name, r.error());
+        note_clock_ahead(s, acct.name, r->attempt);
+        using O = InviteConfirmResult::Outcome;
+        switch (r->outcome) {
+            case O::enrolled:
+                s.log(LOG_NOTICE, acct.name,
+                      "enrolled by invitation (invited by " + (o.invited_by.empty() ? std::string("-") : o.invited_by) +
+                          ")");
+                return finish_enrollment(s, acct, *r);
+            case O::wrong_code:
+                s.log(LOG_NOTICE, acct.name,
+                      "wrong confirmation code for the invitation (" + failures_text(r->attempt.failures) + ")");
+                s.audit(acct.name, {AuditEvent::failure});
+                if (r->attempt.locked_now) return locked_by_this_failure(s, acct.name, r->attempt, source);
+                if (attempt < kInviteConfirmTries) s.tell("That code is not right; try again.", true);
+                break;
+            case O::locked:
+                s.tell(lock_message(r->attempt.lock, r->attempt.now, source), true);
+                s.log(LOG_NOTICE, acct.name, "invitation refused: " + lock_text(r->attempt.lock));
+                s.audit(acct.name, {AuditEvent::refused, r->attempt.lock.scope});
+                return kLockedResult;
+            case O::superseded:
+                s.tell(kInviteSuperseded, true);
+                s.log(LOG_NOTICE, acct.name, "invitation superseded (enrolled or changed elsewhere, or expired)");
+                return PAM_AUTH_ERR;
+        }
+    }
+    s.log(LOG_NOTICE, acct.name, "invitation not completed: no right code in " +
+                                     std::to_string(kInviteConfirmTries) + " tries (the invitation stays)");
+    return PAM_AUTH_ERR;
+}
+
 // The second factor: refuse a locked user without asking, ask for the code,
 // verify and record it in one critical section, tell the user what happened.
 int authenticate_code(Session& s, const Options& opts, const Account& acct)
@@ -163,6 +335,10 @@ int authenticate_code(Session& s, const Options& opts, const Account& acct)
         s.audit(who, {AuditEvent::refused, info->lock.scope});
         return kLockedResult;
     }
+    // An invited user past a first factor enrolls here (before nullok: an
+    // invitation is the way out of a nullok rollout).
+    if (acct.exists)
+        if (auto rc = enroll_by_invitation(s, opts, acct, logins, ctx, *info)) return *rc;
     if (!info->enrolled && opts.nullok && acct.exists) {
         s.log(LOG_INFO, who, "no enrollment; allowed by nullok");
         return PAM_SUCCESS;

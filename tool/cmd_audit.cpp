@@ -86,7 +86,7 @@ AuditReport collect_audit(const AuditArgs& a)
     std::vector<std::string> groups = a.groups;
     if (groups.empty()) {
         for (const auto& g : kAdminGroups)
-            if (::getgrnam(g.c_str()) != nullptr) groups.push_back(g);
+            if (::getgrnam(g) != nullptr) groups.push_back(g);
     }
     std::vector<AuditFinding> findings, notes;
     const std::string where = use_fleet(a.common, opts) ? "fleet database" : "state directory";

@@ -2,7 +2,6 @@
 #include "qr.hpp"
 
 #include <fcntl.h>
-#include <qrencode.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -16,8 +15,6 @@
 namespace authctl::cli {
 namespace {
 
-constexpr int kQuiet = 4;
-
 int create_new(const std::string& path)
 {
     const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -29,38 +26,9 @@ int create_new(const std::string& path)
 
 QrMatrix encode_qr(const std::string& text)
 {
-    std::unique_ptr<QRcode, void (*)(QRcode*)> code(QRcode_encodeString8bit(text.c_str(), 0, QR_ECLEVEL_M),
-                                                    &QRcode_free);
-    if (!code) fail(kExitFailed, std::string("cannot encode the QR code: ") + std::strerror(errno));
-    QrMatrix m;
-    m.size = code->width + 2 * kQuiet;
-    m.dark.assign(static_cast<std::size_t>(m.size * m.size), false);
-    for (int y = 0; y < code->width; ++y)
-        for (int x = 0; x < code->width; ++x)
-            m.dark[static_cast<std::size_t>((y + kQuiet) * m.size + x + kQuiet)] =
-                (code->data[y * code->width + x] & 1) != 0;
-    return m;
-}
-
-std::string render_utf8(const QrMatrix& qr)
-{
-    std::string out;
-    for (int y = 0; y < qr.size; y += 2) {
-        for (int x = 0; x < qr.size; ++x) {
-            const bool top_light = !qr.at(x, y);
-            const bool bottom_light = y + 1 < qr.size ? !qr.at(x, y + 1) : true;
-            if (top_light && bottom_light)
-                out += "\u2588";  // full block
-            else if (top_light)
-                out += "\u2580";  // upper half
-            else if (bottom_light)
-                out += "\u2584";  // lower half
-            else
-                out += ' ';
-        }
-        out += '\n';
-    }
-    return out;
+    auto qr = authctl::encode_qr(text);
+    if (!qr) fail(kExitFailed, qr.error().detail);
+    return std::move(*qr);
 }
 
 std::string render_ansi(const QrMatrix& qr)

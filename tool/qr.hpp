@@ -2,24 +2,16 @@
 // QR codes for otpauth URIs (libqrencode), drawn for a terminal or written to a file.
 #pragma once
 
+// The code itself and its UTF-8 drawing are core's (authctl/qr.hpp), which
+// the PAM module shares.
 #include <string>
-#include <vector>
+
+#include "authctl/qr.hpp"
 
 namespace authctl::cli {
 
-// The modules of a QR code, with the 4-module quiet zone included.
-struct QrMatrix {
-    int size = 0;
-    std::vector<bool> dark;  // size * size, row-major
-    bool at(int x, int y) const { return dark[static_cast<std::size_t>(y * size + x)]; }
-};
-
-// Encodes `text` (byte mode, error correction level M). Throws Failure on error.
+// core's encode_qr; throws Failure on error.
 QrMatrix encode_qr(const std::string& text);
-
-// Two rows per line with half blocks. Light modules (and the quiet zone) are
-// drawn, dark ones left blank: right for the usual light-on-dark terminal.
-std::string render_utf8(const QrMatrix& qr);
 
 // Black and white backgrounds with ANSI colour codes: right on any terminal.
 std::string render_ansi(const QrMatrix& qr);

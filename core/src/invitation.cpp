@@ -170,6 +170,7 @@ Result<std::optional<InviteOffer>> offer_invited_enrollment(const Store& store, 
     offer.expires = inv.expires;
     offer.replace = inv.replace;
     offer.grant_groups = inv.grant_groups;
+    offer.invited_by = inv.invited_by;
     return std::optional<InviteOffer>(std::move(offer));
 }
 

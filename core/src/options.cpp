@@ -75,6 +75,18 @@ Status apply_option(Options& opts, std::string_view key, const std::string_view*
         opts.admin_group = std::string(*value);
         return Ok{};
     }
+    if (key == "invites") {
+        if (value != nullptr && *value == "ssh") {
+            opts.invites = InviteRule::ssh;
+        } else if (value != nullptr && *value == "stack") {
+            opts.invites = InviteRule::stack;
+        } else if (value != nullptr && *value == "off") {
+            opts.invites = InviteRule::off;
+        } else {
+            return bad_key(key, "must be 'ssh', 'stack' or 'off'");
+        }
+        return Ok{};
+    }
     if (key == "prompt") {
         if (value == nullptr || value->empty() || value->size() > 256 || has_control(*value) || !valid_utf8(*value))
             return bad_key(key, "must be 1 to 256 printable characters");
@@ -142,6 +154,18 @@ Status apply_option(Options& opts, std::string_view key, const std::string_view*
                           keyish ? "unknown option '" + std::string(key) + "'" : "not an option (the line is not shown)");
     }
     return Ok{};
+}
+
+bool invite_rule_holds(InviteRule rule, const char* ssh_auth_info) noexcept
+{
+    switch (rule) {
+        case InviteRule::off: return false;
+        case InviteRule::stack: return true;
+        case InviteRule::ssh:
+            // Set but empty: no method completed before this one.
+            return ssh_auth_info != nullptr && !trim(ssh_auth_info).empty();
+    }
+    return false;
 }
 
 bool is_policy_option(std::string_view key) noexcept

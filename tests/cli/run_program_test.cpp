@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// run_program (tool/run_program.cpp), which runs gpasswd and sudo for the
-// CLI: both streams captured and bounded without deadlock, a clean
+// run_program (core/src/run_program.cpp), which runs gpasswd and sudo for the
+// CLI and gpasswd for the module: both streams captured and bounded without deadlock, a clean
 // environment, and the time bound held against a child that hangs with its
 // output closed and against a grandchild that keeps the pipes open.
-#include "run_program.hpp"
+#include "authctl/run_program.hpp"
 
 #include <gtest/gtest.h>
 
@@ -13,7 +13,7 @@
 #include <string>
 #include <thread>
 
-namespace authctl::cli {
+namespace authctl {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -86,6 +86,35 @@ TEST(RunProgram, AGrandchildHoldingThePipesDoesNotHoldTheCallerAndIsKilled)
     EXPECT_TRUE(gone) << "the grandchild was left running";
 }
 
+// The module runs gpasswd inside sshd, sudo or any PAM application: their
+// SIGCHLD handling and blocked signals must neither take the exit status nor
+// reach the tool, and the caller's disposition is put back.
+TEST(RunProgram, ACallerIgnoringSigchldStillGetsTheExitStatusAndKeepsItsDisposition)
+{
+    struct sigaction ign {}, old {}, after {};
+    ign.sa_handler = SIG_IGN;
+    ::sigemptyset(&ign.sa_mask);
+    ASSERT_EQ(::sigaction(SIGCHLD, &ign, &old), 0);
+    const ProgramRun r = sh("exit 5");
+    ::sigaction(SIGCHLD, &old, &after);
+    EXPECT_EQ(r.exit_status, 5) << "with SIGCHLD ignored the kernel reaps the child: the status is lost";
+    EXPECT_EQ(after.sa_handler, SIG_IGN) << "the caller's disposition was not put back";
+}
+
+TEST(RunProgram, TheCallersBlockedSignalsAreNotTheTools)
+{
+    sigset_t block, old;
+    ::sigemptyset(&block);
+    ::sigaddset(&block, SIGTERM);
+    ::sigaddset(&block, SIGINT);
+    ASSERT_EQ(::pthread_sigmask(SIG_BLOCK, &block, &old), 0);
+    // grep itself, not through sh (which may reset its mask).
+    auto r = run_program("/usr/bin/grep", {"grep", "^SigBlk:", "/proc/self/status"}, 10000);
+    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->out, "SigBlk:\t0000000000000000\n");
+}
+
 TEST(RunProgram, AProgramThatCannotStartIs127)
 {
     auto r = run_program("/nonexistent/authctl-probe", {"probe"}, 5000);
@@ -101,4 +130,4 @@ TEST(RunProgram, OneLineJoinsTrimsAndEscapes)
 }
 
 }  // namespace
-}  // namespace authctl::cli
+}  // namespace authctl

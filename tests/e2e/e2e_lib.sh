@@ -19,6 +19,10 @@
 #                    with the code for the URI it prints; prints its output
 #                    and a last line "secret SECRET"; exit status of enroll
 # code SECRET [STEPS]   the TOTP code now (or STEPS periods later), from oathtool
+# pty_login USER TAG [TYPE]  USER's key login on a pseudo-terminal (ssh -tt, a
+#                    UTF-8 locale) through pty_login.py: the QR code of an
+#                    enrollment by invitation decoded and answered
+#                    (see the function)
 # check DESCRIPTION COMMAND...   runs COMMAND; counts a failure (status 1), never exits
 # e2e_finish         prints the summary; exit status 1 if any check failed
 # doctor_tree SERVICE...  the sandbox's configuration as a tree for
@@ -27,6 +31,8 @@
 # doctor_has TAG ID FILE LINE / doctor_only TAG ID...  what it found
 #
 # Callers set: authctl (path of the CLI), module (path of pam_authctl.so).
+
+e2e_lib_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 e2e_enter() {
   if [ -z "${AUTHCTL_E2E_INNER:-}" ]; then
@@ -272,6 +278,24 @@ enroll_confirmed() {
   wait "$pid" || rc=$?
   echo "secret $secret"
   return "$rc"
+}
+
+# pty_login USER TAG: the real ssh client with USER's key ($work/id_USER,
+# publickey then keyboard-interactive) on a pseudo-terminal in a UTF-8
+# locale, as a user at a terminal (tests/e2e/pty_login.py): an invitation's
+# "Code shown by your app" is answered with oathtool's code for the QR code
+# it printed (decoded with zbarimg; the URI in $work/uri.TAG), a
+# "Verification code" with $work/code.TAG (write it first). What the
+# terminal showed is in $work/out.TAG, the exit status in $work/rc.TAG.
+pty_login() {
+  local user=$1 tag=$2
+  [ -e "$work/code.$tag" ] || : > "$work/code.$tag"
+  LANG=C.UTF-8 LC_ALL=C.UTF-8 setsid -w python3 "$e2e_lib_dir/pty_login.py" "$work/out.$tag" "$work/uri.$tag" \
+    "$work/code.$tag" ssh -tt -F /dev/null -p "$port" -o UserKnownHostsFile=/dev/null \
+    -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=no -o IdentitiesOnly=yes -o ConnectTimeout=20 \
+    -o LogLevel=ERROR -o PreferredAuthentications=publickey,keyboard-interactive -o NumberOfPasswordPrompts=1 \
+    -i "$work/id_$user" "$user@${host:-127.0.0.1}" 'echo "logged in as $(id -un)"'
+  echo $? > "$work/rc.$tag"
 }
 
 code() {

@@ -15,7 +15,7 @@ complete_words() {
 }
 offers() { local want=$1; shift; [[ " $(complete_words "$@")" == *" $want "* ]]; }
 check "every subcommand of authctl --help is offered" \
-  test "$(complete_words authctl '')" = "audit config doctor enroll fleet import lock rebind recovery remove reset resync show status unlock verify "
+  test "$(complete_words authctl '')" = "audit config doctor enroll fleet import invite lock rebind recovery remove reset resync show status uninvite unlock verify "
 check "a prefix completes to its subcommand" test "$(complete_words authctl enr)" = "enroll "
 check "options come from the subcommand's --help" offers --recovery-codes authctl enroll --
 check "...after a global option too" offers --grant-group authctl --dir /tmp enroll --

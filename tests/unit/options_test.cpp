@@ -140,8 +140,45 @@ TEST(Options, PolicyOptionsAreTheOnesTheAgentDecides)
     // faillock's admin_group, audit, no_log_info, local_users_only act where the module runs.
     for (const char* k : {"store", "agent_socket", "agent_timeout", "nullok", "silent", "debug", "nodelay", "prompt",
                           "conf", "preauth", "admin_group", "audit", "no_log_info", "local_users_only", "per-source",
-                          "deny_users", ""})
+                          "deny_users", "invites", ""})
         EXPECT_FALSE(is_policy_option(k)) << k;
+}
+
+// Issue 17: where an invited user may enroll at login.
+TEST(Options, InvitesIsSshStackOrOff)
+{
+    Options o;
+    EXPECT_EQ(o.invites, InviteRule::ssh) << "default: only past sshd's first factor";
+    ASSERT_TRUE(arg(o, "invites=stack"));
+    EXPECT_EQ(o.invites, InviteRule::stack);
+    ASSERT_TRUE(arg(o, "invites=off"));
+    EXPECT_EQ(o.invites, InviteRule::off);
+    ASSERT_TRUE(arg(o, "invites=ssh"));
+    EXPECT_EQ(o.invites, InviteRule::ssh);
+    for (const char* bad : {"invites", "invites=", "invites=SSH", "invites=on", "invites=ssh,stack"}) {
+        Options b;
+        b.invites = InviteRule::off;
+        auto st = arg(b, bad);
+        ASSERT_FALSE(st) << bad;
+        EXPECT_NE(st.error().detail.find("option 'invites': must be 'ssh', 'stack' or 'off'"), std::string::npos)
+            << st.error().detail;
+        EXPECT_EQ(b.invites, InviteRule::off) << "changed by " << bad;
+    }
+    Options f;
+    ASSERT_TRUE(apply_config_text(f, "invites = stack\n", "f"));
+    EXPECT_EQ(f.invites, InviteRule::stack);
+}
+
+TEST(Options, TheInviteRuleNeedsACompletedFirstFactorUnderSsh)
+{
+    const char* key = "publickey ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ\n";
+    EXPECT_TRUE(invite_rule_holds(InviteRule::ssh, key));
+    EXPECT_TRUE(invite_rule_holds(InviteRule::ssh, "password"));
+    EXPECT_FALSE(invite_rule_holds(InviteRule::ssh, nullptr)) << "not sshd, or before OpenSSH 7.8";
+    EXPECT_FALSE(invite_rule_holds(InviteRule::ssh, "")) << "keyboard-interactive alone: sshd sets it empty";
+    EXPECT_FALSE(invite_rule_holds(InviteRule::ssh, " \t"));
+    EXPECT_TRUE(invite_rule_holds(InviteRule::stack, nullptr));
+    EXPECT_FALSE(invite_rule_holds(InviteRule::off, key));
 }
 
 TEST(Options, FlagsTakeNoValueAndUnknownKeysAreNamed)

@@ -70,6 +70,7 @@ struct InviteOffer {
     std::int64_t expires = 0;
     bool replace = false;
     std::vector<std::string> grant_groups;
+    std::string invited_by;  // the invitation's, for the module's log line
 };
 
 // Read-only (no write, no lock held afterwards): an offer when ctx.user has an

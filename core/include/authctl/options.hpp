@@ -27,6 +27,24 @@ inline constexpr const char* kDefaultFleetSocket = "/run/authctl/agent.sock";
 inline constexpr unsigned kDefaultAgentTimeout = 5;  // seconds
 inline constexpr unsigned kMaxAgentTimeout = 60;
 
+// Where the module may enroll an invited user at login (invitation.hpp): only
+// past a first factor, else a QR code shown at the prompt would let whoever
+// types the user's name enrol their own phone.
+//   ssh   (default) only when the PAM environment holds SSH_AUTH_INFO_0 (sshd
+//         puts the methods completed so far there: AuthenticationMethods
+//         publickey,keyboard-interactive or password,keyboard-interactive);
+//   stack also on any stack: the administrator states that every path to the
+//         module's line has passed a first factor (pam_unix before it as
+//         requisite or [success=ok default=die]);
+//   off   never.
+enum class InviteRule { ssh, stack, off };
+
+// Whether `rule` lets the module enroll at this login. `ssh_auth_info` is
+// SSH_AUTH_INFO_0 from the PAM environment (nullptr when unset): sshd sets it
+// at every keyboard-interactive login, empty when no method has completed yet
+// (keyboard-interactive alone), else the completed methods, one a line.
+bool invite_rule_holds(InviteRule rule, const char* ssh_auth_info) noexcept;
+
 struct Options {
     std::string dir = kDefaultStateDir;  // state directory
     StoreKind store = StoreKind::file;
@@ -45,6 +63,7 @@ struct Options {
     bool audit = false;             // log the name a login gave for a user that does not exist
     bool no_log_info = false;       // no informational (LOG_INFO, LOG_NOTICE) lines in the log
     bool local_users_only = false;  // preauth/authfail/authsucc/account ignore users not in /etc/passwd
+    InviteRule invites = InviteRule::ssh;  // where an invited user may enroll at login
 };
 
 // Applies one option. `value` is absent for a bare word. Keys:
@@ -53,7 +72,7 @@ struct Options {
 //   window=0..10  hotp_window=0..20  nullok  silent  debug  nodelay  prompt=TEXT
 //   store=file|agent  agent_socket=PATH  agent_timeout=1..60
 //   per_source  deny_user=1..100  admin_group=GROUP  audit  no_log_info  local_users_only
-//   root_throttle=0..86400  deny_consecutive=0..100000
+//   root_throttle=0..86400  deny_consecutive=0..100000  invites=ssh|stack|off
 // Errc::invalid_argument with a message naming the key otherwise.
 Status apply_option(Options& opts, std::string_view key, const std::string_view* value);
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "run_program.hpp"
+#include "authctl/run_program.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -14,9 +14,50 @@
 #include <poll.h>
 
 #include "authctl/file_util.hpp"
-#include "cli_context.hpp"
 
-namespace authctl::cli {
+namespace authctl {
+namespace {
+
+// The caller's SIGCHLD disposition, set to SIG_DFL for the run and put back.
+class DefaultSigchld {
+public:
+    DefaultSigchld()
+    {
+        struct sigaction dfl {};
+        dfl.sa_handler = SIG_DFL;
+        ::sigemptyset(&dfl.sa_mask);
+        saved_ok_ = ::sigaction(SIGCHLD, &dfl, &saved_) == 0;
+    }
+    ~DefaultSigchld()
+    {
+        if (saved_ok_) ::sigaction(SIGCHLD, &saved_, nullptr);
+    }
+    DefaultSigchld(const DefaultSigchld&) = delete;
+    DefaultSigchld& operator=(const DefaultSigchld&) = delete;
+
+private:
+    struct sigaction saved_ {};
+    bool saved_ok_ = false;
+};
+
+// Control bytes as \\xNN, for a line in an error message.
+std::string escaped(const std::string& text)
+{
+    std::string out;
+    for (const char c : text) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u >= 0x20 && u != 0x7F) {
+            out += c;
+            continue;
+        }
+        static constexpr char hex[] = "0123456789abcdef";
+        out += {'\\', 'x', hex[u >> 4], hex[u & 0xF]};
+    }
+    return out;
+}
+
+}  // namespace
+
 
 Result<ProgramRun> run_program(const std::string& path, const std::vector<std::string>& argv, int timeout_ms,
                                std::size_t max_bytes)
@@ -34,11 +75,15 @@ Result<ProgramRun> run_program(const std::string& path, const std::vector<std::s
     char env_path[] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
     char env_lc[] = "LC_ALL=C";
     char* envp[] = {env_path, env_lc, nullptr};
+    sigset_t none;
+    ::sigemptyset(&none);
+    const DefaultSigchld sigchld;
 
     const pid_t pid = ::fork();
     if (pid < 0) return sys_error("cannot run", path, errno);
     if (pid == 0) {
         ::setsid();
+        ::sigprocmask(SIG_SETMASK, &none, nullptr);  // the caller's blocked signals are not the tool's
         const int null = ::open("/dev/null", O_RDONLY);
         if (null < 0 || ::dup2(null, STDIN_FILENO) < 0 || ::dup2(out_w.get(), STDOUT_FILENO) < 0 ||
             ::dup2(err_w.get(), STDERR_FILENO) < 0)
@@ -140,7 +185,7 @@ std::string one_line(const std::string& text)
         joined += (joined.empty() ? "" : "; ") + line.substr(start);
     }
     if (joined.size() > 300) joined = joined.substr(0, 297) + "...";
-    return quoted_name(joined);
+    return escaped(joined);
 }
 
-}  // namespace authctl::cli
+}  // namespace authctl
