@@ -8,6 +8,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <memory>
@@ -262,6 +263,11 @@ std::optional<int> enroll_by_invitation(Session& s, const Options& opts, const A
     }
     if (!*offer) return std::nullopt;
     InviteOffer& o = **offer;
+    // Groups the user is in already are neither added nor recorded as
+    // granted (a later `authctl remove` takes away only what authctl gave).
+    o.grant_groups.erase(std::remove_if(o.grant_groups.begin(), o.grant_groups.end(),
+                                        [&](const std::string& g) { return is_member(acct.name, g); }),
+                         o.grant_groups.end());
     if (auto st = show_offer(s, acct.name, o); !st) return fail_closed(s, opts, acct.name, st.error());
     s.log(LOG_INFO, acct.name, "invitation: enrollment offered");
     const std::string source = s.source();

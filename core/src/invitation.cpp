@@ -246,7 +246,12 @@ Result<InviteConfirmResult> confirm_invited_enrollment(const Store& store, const
     r.attempt.recovery_left = p.recovery.hashes.size();
     rec.enrollment = std::move(probe.enrollment);  // confirmed, its step or counter consumed
     rec.recovery = p.recovery;
-    const std::vector<std::string> groups = rec.invitation->grant_groups;
+    // The invitation's groups the caller kept in the offer (it leaves out
+    // those the user is in already): never one the invitation does not name.
+    std::vector<std::string> groups;
+    for (const auto& g : rec.invitation->grant_groups)
+        if (std::find(offer.grant_groups.begin(), offer.grant_groups.end(), g) != offer.grant_groups.end())
+            groups.push_back(g);
     for (const auto& g : groups)
         if (std::find(rec.granted_groups.begin(), rec.granted_groups.end(), g) == rec.granted_groups.end())
             rec.granted_groups.push_back(g);

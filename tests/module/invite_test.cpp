@@ -721,6 +721,8 @@ TEST_F(InviteTest, GrantGroupsRunGpasswdWithACleanEnvironment)
     const auto rec = record("alice");
     ASSERT_TRUE(rec && rec->enrollment);
     EXPECT_NE(std::find(rec->granted_groups.begin(), rec->granted_groups.end(), "dave"), rec->granted_groups.end());
+    EXPECT_EQ(std::find(rec->granted_groups.begin(), rec->granted_groups.end(), "sudo"), rec->granted_groups.end())
+        << "a group alice was in before is recorded as granted: remove would take it away";
 }
 
 // A gpasswd that hangs holds the login 10 s, no more: it is killed and

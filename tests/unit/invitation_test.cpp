@@ -419,6 +419,25 @@ TEST_F(InvitationTest, AnEnrollmentTheAdministratorStoresEndsTheInvitation)
     EXPECT_EQ(std::string((*rec)->enrollment->secret.view()), secret);
 }
 
+TEST_F(InvitationTest, OnlyTheInvitationsGroupsTheOfferKeptAreRecorded)
+{
+    // The module leaves out of the offer the groups the user is in already;
+    // a group the invitation does not name is never recorded, whatever the
+    // offer says.
+    InviteRequest req = request();
+    req.grant_groups = {"wheel", "adm"};
+    invite("alice", req);
+    auto o = offer("alice");
+    ASSERT_TRUE(o);
+    o->grant_groups = {"adm", "root"};
+    const auto r = confirm("alice", *o, totp_of(o->pending.enrollment, T0));
+    ASSERT_EQ(r.outcome, O::enrolled);
+    EXPECT_EQ(r.grant_groups, std::vector<std::string>{"adm"});
+    auto rec = UserStore::open(dir_)->load("alice");
+    ASSERT_TRUE(rec && *rec);
+    EXPECT_EQ((*rec)->granted_groups, std::vector<std::string>{"adm"});
+}
+
 TEST_F(InvitationTest, TheRightCodeEnrollsAndConsumesTheInvitation)
 {
     InviteRequest req = request();

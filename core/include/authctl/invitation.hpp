@@ -69,7 +69,7 @@ struct InviteOffer {
     std::uint64_t nonce = 0;
     std::int64_t expires = 0;
     bool replace = false;
-    std::vector<std::string> grant_groups;
+    std::vector<std::string> grant_groups;  // the caller may leave out those the user is in already
     std::string invited_by;  // the invitation's, for the module's log line
 };
 
