@@ -161,9 +161,24 @@ bool invite_rule_holds(InviteRule rule, const char* ssh_auth_info) noexcept
     switch (rule) {
         case InviteRule::off: return false;
         case InviteRule::stack: return true;
-        case InviteRule::ssh:
-            // Set but empty: no method completed before this one.
-            return ssh_auth_info != nullptr && !trim(ssh_auth_info).empty();
+        case InviteRule::ssh: {
+            // One line per method sshd completed before this one ("publickey
+            // ssh-ed25519 AAAA...", "password", "keyboard-interactive"); set
+            // but empty: none. Only a method that never runs this PAM stack
+            // proves a first factor: sshd's password method runs the same
+            // stack (with nullok it passes for an unenrolled user whatever
+            // the password), and keyboard-interactive is this stack itself.
+            if (ssh_auth_info == nullptr) return false;
+            std::string_view rest(ssh_auth_info);
+            while (!rest.empty()) {
+                const auto nl = rest.find('\n');
+                const std::string_view line = trim(rest.substr(0, nl));
+                rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
+                const std::string_view method = line.substr(0, line.find(' '));
+                if (method == "publickey" || method == "hostbased" || method == "gssapi-with-mic") return true;
+            }
+            return false;
+        }
     }
     return false;
 }
@@ -201,6 +216,12 @@ Status apply_config_line(Options& opts, std::string_view line, const std::string
         st = apply_option(opts, key, &value);
     }
     if (!st) return make_error(st.error().code, where + st.error().detail);
+    // invites=stack says "every path to this line has passed a first factor":
+    // true of one stack line, never of every service that reads this file.
+    if (opts.invites == InviteRule::stack)
+        return make_error(Errc::invalid_argument,
+                          where + "'invites=stack' belongs on the module's line in /etc/pam.d (a claim about that "
+                                  "stack), not in this file, which every service reads");
     return Ok{};
 }
 

@@ -383,6 +383,12 @@ TEST_F(InviteTest, ExpiredAbsentOrUnqualifiedInvitationsSeeTheNormalPrompt)
     kbd_alone.auth_info = "";
     const Transcript empty = run(kbd_alone, always("123456"));
     EXPECT_EQ(empty.joined(), bob.joined()) << "SSH_AUTH_INFO_0 empty";
+    // A completed password is no first factor here: sshd's password method
+    // runs this same stack (with nullok it passes whatever the password).
+    Login after_password{"authctl-invite", "dave"};
+    after_password.auth_info = "password\n";
+    const Transcript pw = run(after_password, always("123456"));
+    EXPECT_EQ(pw.joined(), bob.joined()) << "SSH_AUTH_INFO_0 names only a password";
     stack("invites=off");
     const Transcript off = run(Login{"authctl-invite", "dave"}, always("123456"));
     EXPECT_EQ(off.rc, bob.rc);

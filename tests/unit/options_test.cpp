@@ -165,15 +165,29 @@ TEST(Options, InvitesIsSshStackOrOff)
         EXPECT_EQ(b.invites, InviteRule::off) << "changed by " << bad;
     }
     Options f;
-    ASSERT_TRUE(apply_config_text(f, "invites = stack\n", "f"));
-    EXPECT_EQ(f.invites, InviteRule::stack);
+    ASSERT_TRUE(apply_config_text(f, "invites = off\n", "f"));
+    EXPECT_EQ(f.invites, InviteRule::off);
+    // stack is a claim about one stack line: never in the file every service reads.
+    Options g;
+    auto st = apply_config_text(g, "invites = stack\n", "f");
+    ASSERT_FALSE(st);
+    EXPECT_NE(st.error().detail.find("belongs on the module's line"), std::string::npos) << st.error().detail;
+    EXPECT_EQ(check_config_text("invites = stack\n", "f").problems.size(), 1U);
 }
 
 TEST(Options, TheInviteRuleNeedsACompletedFirstFactorUnderSsh)
 {
     const char* key = "publickey ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ\n";
     EXPECT_TRUE(invite_rule_holds(InviteRule::ssh, key));
-    EXPECT_TRUE(invite_rule_holds(InviteRule::ssh, "password"));
+    EXPECT_TRUE(invite_rule_holds(InviteRule::ssh, "hostbased ssh-ed25519 AAAA\n"));
+    EXPECT_TRUE(invite_rule_holds(InviteRule::ssh, "gssapi-with-mic\n"));
+    EXPECT_TRUE(invite_rule_holds(InviteRule::ssh, "keyboard-interactive\npublickey ssh-rsa AAAA\n"));
+    // sshd's password method runs this same stack (with nullok it passes an
+    // unenrolled user whatever the password), keyboard-interactive is the stack itself.
+    EXPECT_FALSE(invite_rule_holds(InviteRule::ssh, "password"));
+    EXPECT_FALSE(invite_rule_holds(InviteRule::ssh, "password\n"));
+    EXPECT_FALSE(invite_rule_holds(InviteRule::ssh, "keyboard-interactive\n"));
+    EXPECT_FALSE(invite_rule_holds(InviteRule::ssh, "publickeyish x\n"));
     EXPECT_FALSE(invite_rule_holds(InviteRule::ssh, nullptr)) << "not sshd, or before OpenSSH 7.8";
     EXPECT_FALSE(invite_rule_holds(InviteRule::ssh, "")) << "keyboard-interactive alone: sshd sets it empty";
     EXPECT_FALSE(invite_rule_holds(InviteRule::ssh, " \t"));

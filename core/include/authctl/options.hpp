@@ -30,12 +30,15 @@ inline constexpr unsigned kMaxAgentTimeout = 60;
 // Where the module may enroll an invited user at login (invitation.hpp): only
 // past a first factor, else a QR code shown at the prompt would let whoever
 // types the user's name enrol their own phone.
-//   ssh   (default) only when the PAM environment holds SSH_AUTH_INFO_0 (sshd
-//         puts the methods completed so far there: AuthenticationMethods
-//         publickey,keyboard-interactive or password,keyboard-interactive);
+//   ssh   (default) only when the PAM environment's SSH_AUTH_INFO_0 (sshd
+//         puts the methods completed so far there) names a publickey,
+//         hostbased or gssapi-with-mic method: AuthenticationMethods
+//         publickey,keyboard-interactive. Not password (sshd runs this same
+//         stack for it) nor keyboard-interactive (this stack itself);
 //   stack also on any stack: the administrator states that every path to the
 //         module's line has passed a first factor (pam_unix before it as
-//         requisite or [success=ok default=die]);
+//         requisite or [success=ok default=die]). A module argument only:
+//         refused in authctl.conf, which every service reads;
 //   off   never.
 enum class InviteRule { ssh, stack, off };
 
