@@ -79,6 +79,10 @@ Result<ProgramRun> run_program(const std::string& path, const std::vector<std::s
     ::sigemptyset(&none);
     const DefaultSigchld sigchld;
 
+    // For a kernel without close_range (before 5.9): the descriptors to close
+    // one by one, counted here (sysconf is not async-signal-safe).
+    const long open_max = ::sysconf(_SC_OPEN_MAX);
+    const int last_fd = open_max > 3 && open_max < (1L << 24) ? static_cast<int>(open_max) : (1 << 16);
     const pid_t pid = ::fork();
     if (pid < 0) return sys_error("cannot run", path, errno);
     if (pid == 0) {
@@ -88,7 +92,10 @@ Result<ProgramRun> run_program(const std::string& path, const std::vector<std::s
         if (null < 0 || ::dup2(null, STDIN_FILENO) < 0 || ::dup2(out_w.get(), STDOUT_FILENO) < 0 ||
             ::dup2(err_w.get(), STDERR_FILENO) < 0)
             ::_exit(127);
-        ::close_range(3, ~0U, 0);  // nothing of ours (the state directory, a database socket) reaches it
+        // Nothing of ours (the state directory, a database socket, sshd's
+        // client and monitor sockets) reaches it.
+        if (::close_range(3, ~0U, 0) != 0)
+            for (int fd = 3; fd < last_fd; ++fd) ::close(fd);
         ::execve(path.c_str(), args.data(), envp);
         ::_exit(127);
     }

@@ -7,7 +7,15 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <signal.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <string>
@@ -113,6 +121,45 @@ TEST(RunProgram, TheCallersBlockedSignalsAreNotTheTools)
     ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
     ASSERT_TRUE(r);
     EXPECT_EQ(r->out, "SigBlk:\t0000000000000000\n");
+}
+
+// Descriptors of the caller (sshd's client and monitor sockets, the state
+// directory) never reach the tool: with close_range, and on a kernel without
+// it (made here with a seccomp filter answering ENOSYS) by closing each.
+TEST(RunProgram, TheCallersDescriptorsAreClosedWithOrWithoutCloseRange)
+{
+    for (const bool without : {false, true}) {
+        const pid_t pid = ::fork();
+        ASSERT_GE(pid, 0);
+        if (pid == 0) {
+            if (without) {
+                sock_filter filter[] = {
+                    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+                    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_close_range, 0, 1),
+                    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA)),
+                    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+                };
+                sock_fprog prog{static_cast<unsigned short>(sizeof filter / sizeof filter[0]), filter};
+                if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+                    ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
+                    ::_exit(10);
+                if (::syscall(SYS_close_range, 1000, 1000, 0) == 0 || errno != ENOSYS) ::_exit(11);
+            }
+            const int fd = ::open("/dev/null", O_RDONLY);  // not O_CLOEXEC
+            if (fd < 0 || ::dup2(fd, 777) != 777) ::_exit(12);
+            auto r = run_program("/bin/sh", {"sh", "-c", "ls /proc/$$/fd"}, 10000);
+            if (!r || r->exit_status != 0) ::_exit(13);
+            // 0, 1, 2 and at most the one ls reads the directory with (of ls, not of sh)
+            const bool clean = r->out.find("777") == std::string::npos &&
+                               r->out.find(std::to_string(fd) + "\n") == std::string::npos;
+            ::_exit(clean ? 0 : 14);
+        }
+        int ws = 0;
+        ASSERT_EQ(::waitpid(pid, &ws, 0), pid);
+        ASSERT_TRUE(WIFEXITED(ws));
+        EXPECT_EQ(WEXITSTATUS(ws), 0) << (without ? "without close_range" : "with close_range")
+                                      << " (10-12: setup, 13: the run, 14: a descriptor leaked)";
+    }
 }
 
 TEST(RunProgram, AProgramThatCannotStartIs127)
