@@ -147,6 +147,10 @@ int conversation_error(int rc)
 constexpr const char* kInviteLogInOverSsh =
     "You are invited to set up one-time codes: log in over ssh to finish enrolling.";
 constexpr const char* kInviteSuperseded = "Your enrollment was completed or changed elsewhere; log in again.";
+constexpr const char* kInviteReplaceSuperseded =
+    "Your enrollment was changed elsewhere: the new phone was not enrolled.";
+constexpr const char* kInviteReplaceNotDone =
+    "The new phone was not enrolled; your old codes still work and the invitation stays for your next login.";
 constexpr const char* kInvitePrompt = "Code shown by your app: ";
 constexpr const char* kInviteSavedPrompt = "Press Enter once you have saved them: ";
 
@@ -186,16 +190,25 @@ Status show_offer(Session& s, const std::string& user, const InviteOffer& offer)
     std::fill(qr->dark.begin(), qr->dark.end(), false);
     if (!drawn.text.empty() && drawn.text.back() == '\n') drawn.text.pop_back();  // each message is a line
     WipedString key{base32_encode(e.secret)};
-    WipedString grouped;
+    // Each secret line is built in one buffer reserved first (no temporary of
+    // a concatenation, no reallocation leaving a copy behind), wiped after.
+    constexpr std::string_view kLinkLead = "Or open this link on the phone: ";
+    constexpr std::string_view kKeyLead = "Or enter this key in the app: ";
+    WipedString key_line;
+    key_line.text.reserve(kKeyLead.size() + key.text.size() + key.text.size() / 4 + 1);
+    key_line.text.append(kKeyLead);
     for (std::size_t i = 0; i < key.text.size(); i += 4) {
-        if (i > 0) grouped.text += ' ';
-        grouped.text.append(key.text, i, 4);
+        if (i > 0) key_line.text += ' ';
+        key_line.text.append(key.text, i, 4);
     }
+    WipedString link_line;
+    link_line.text.reserve(kLinkLead.size() + uri.text.size());
+    link_line.text.append(kLinkLead).append(uri.text);
     s.tell("You are invited to set up one-time codes for " + user + " (" + describe(e) +
            "). Scan this QR code with your authenticator app:");
     s.tell(drawn.text);
-    s.tell("Or open this link on the phone: " + uri.text);
-    s.tell("Or enter this key in the app: " + grouped.text);
+    s.tell(link_line.text);
+    s.tell(key_line.text);
     return Ok{};
 }
 
@@ -207,9 +220,22 @@ Status show_offer(Session& s, const std::string& user, const InviteOffer& offer)
 // as part of a prompt, which every client shows.
 int finish_enrollment(Session& s, const Account& acct, InviteConfirmResult& r)
 {
+    // One deadline for the whole group step (up to kMaxGrantedGroups runs of
+    // gpasswd): sshd's LoginGraceTime must not run out on it. Groups not
+    // reached in time are logged and told like a failure.
+    using Clock = std::chrono::steady_clock;
+    const auto deadline = Clock::now() + std::chrono::milliseconds(kGpasswdModuleTimeoutMs);
     for (const auto& g : r.grant_groups) {
         if (is_member(acct.name, g)) continue;
-        if (auto st = add_to_group(acct.name, g, kGpasswdModuleTimeoutMs); !st) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+        if (left <= 0) {
+            s.log(LOG_ERR, acct.name,
+                  "enrolled by invitation, but group " + g + " was not reached: the group step took " +
+                      std::to_string(kGpasswdModuleTimeoutMs / 1000) + " s");
+            s.tell("Could not add you to group " + g + "; ask an administrator.", true);
+            continue;
+        }
+        if (auto st = add_to_group(acct.name, g, static_cast<int>(left)); !st) {
             s.log(LOG_ERR, acct.name, "enrolled by invitation, but " + st.error().detail);
             s.tell("Could not add you to group " + g + "; ask an administrator.", true);
         } else {
@@ -219,7 +245,9 @@ int finish_enrollment(Session& s, const Account& acct, InviteConfirmResult& r)
     if (r.recovery_codes.empty()) return PAM_SUCCESS;
     s.tell("Keep these recovery codes somewhere safe; each works once:");
     for (auto& c : r.recovery_codes) {
-        WipedString line{"  " + std::string(c.view())};
+        WipedString line;  // one buffer, no temporary copy of the code
+        line.text.reserve(2 + c.view().size());
+        line.text.append("  ").append(c.view());
         s.tell(line.text);
         c.wipe();
     }
@@ -232,8 +260,21 @@ int finish_enrollment(Session& s, const Account& acct, InviteConfirmResult& r)
 // nullopt: go on with the normal login (no invitation, or the rule does not
 // let this login enroll: the user sees what they saw before). Otherwise the
 // result of the enrollment flow.
+//
+// Before the code (after_code false): an invitation for a user without a
+// confirmed enrollment is offered instead of the code prompt. One that
+// replaces a confirmed enrollment (--replace, not revoked) is not: the normal
+// code check runs first (the old code or a recovery code; someone holding
+// only the ssh key must not enroll their own phone), and after it succeeded
+// this runs again with after_code true. The login has then succeeded: the
+// result is PAM_SUCCESS whether the new phone is confirmed or not (wrong
+// codes still counted, the invitation stays), except when a confirmation
+// code locked the user (or the user was locked meanwhile): refused, as any
+// lock refuses. When no offer comes back although `info` said invited (a
+// parallel login enrolled meanwhile, or the invitation went), `info` is read
+// again, so the caller's nullok decision sees the enrollment.
 std::optional<int> enroll_by_invitation(Session& s, const Options& opts, const Account& acct, Logins& logins,
-                                        LoginContext& ctx, const LockInfo& info)
+                                        LoginContext& ctx, LockInfo& info, bool after_code = false)
 {
     const bool first_factor = invite_rule_holds(opts.invites, s.pam_env("SSH_AUTH_INFO_0"));
     // The caller is the user (sudo, su to oneself): telling them of their own
@@ -261,8 +302,17 @@ std::optional<int> enroll_by_invitation(Session& s, const Options& opts, const A
         }
         return fail_closed(s, opts, acct.name, offer.error());
     }
-    if (!*offer) return std::nullopt;
+    if (!*offer) {
+        if (info.invited && !after_code) {
+            auto again = logins->lock_info(ctx);
+            if (!again) return fail_closed(s, opts, acct.name, again.error());
+            note_clock_ahead(s, acct.name, *again);
+            info = std::move(*again);
+        }
+        return std::nullopt;
+    }
     InviteOffer& o = **offer;
+    if (o.replaces_confirmed && !after_code) return std::nullopt;  // the code first
     // Groups the user is in already are neither added nor recorded as
     // granted (a later `authctl remove` takes away only what authctl gave).
     o.grant_groups.erase(std::remove_if(o.grant_groups.begin(), o.grant_groups.end(),
@@ -303,13 +353,17 @@ std::optional<int> enroll_by_invitation(Session& s, const Options& opts, const A
                 s.audit(acct.name, {AuditEvent::refused, r->attempt.lock.scope});
                 return kLockedResult;
             case O::superseded:
-                s.tell(kInviteSuperseded, true);
+                s.tell(after_code ? kInviteReplaceSuperseded : kInviteSuperseded, true);
                 s.log(LOG_NOTICE, acct.name, "invitation superseded (enrolled or changed elsewhere, or expired)");
-                return PAM_AUTH_ERR;
+                return after_code ? PAM_SUCCESS : PAM_AUTH_ERR;
         }
     }
     s.log(LOG_NOTICE, acct.name, "invitation not completed: no right code in " +
                                      std::to_string(kInviteConfirmTries) + " tries (the invitation stays)");
+    if (after_code) {
+        s.tell(kInviteReplaceNotDone, true);
+        return PAM_SUCCESS;  // the login's own code was right
+    }
     return PAM_AUTH_ERR;
 }
 
@@ -380,6 +434,9 @@ int authenticate_code(Session& s, const Options& opts, const Account& acct)
                            : "a one-time code") +
                       (result->failures > 0 ? " after " + failures_text(result->failures) : "") +
                       (result->sources > 0 ? " from " + std::to_string(result->sources) + " source(s)" : ""));
+            // A --replace invitation: the new phone is offered only now.
+            if (acct.exists && info->invited)
+                if (auto irc = enroll_by_invitation(s, opts, acct, logins, ctx, *info, true)) return *irc;
             return PAM_SUCCESS;
         case Outcome::wrong_code:
             // A replay is refused and counted like a wrong code; only the words differ.

@@ -169,6 +169,7 @@ Result<std::optional<InviteOffer>> offer_invited_enrollment(const Store& store, 
     offer.nonce = inv.nonce;
     offer.expires = inv.expires;
     offer.replace = inv.replace;
+    offer.replaces_confirmed = rec.enrollment && rec.enrollment->confirmed;
     offer.grant_groups = inv.grant_groups;
     offer.invited_by = inv.invited_by;
     return std::optional<InviteOffer>(std::move(offer));
@@ -213,7 +214,11 @@ Result<InviteConfirmResult> confirm_invited_enrollment(const Store& store, const
         r.attempt.lock = ls;
         return unchanged();
     }
-    if (!invitation_usable(rec, ctx.now) || rec.invitation->nonce != offer.nonce || offer.nonce == 0) {
+    // An offer shown before any code (no confirmed enrollment then) never
+    // replaces one that appeared since: that needs the code first.
+    const bool has_confirmed = rec.enrollment && rec.enrollment->confirmed;
+    if (!invitation_usable(rec, ctx.now) || rec.invitation->nonce != offer.nonce || offer.nonce == 0 ||
+        (has_confirmed && !offer.replaces_confirmed)) {
         r.outcome = O::superseded;
         return unchanged();
     }

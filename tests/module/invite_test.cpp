@@ -6,6 +6,7 @@
 // tests/module/data/passwd through nss_wrapper (set by CTest).
 #include <gtest/gtest.h>
 
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <security/pam_appl.h>
 #include <signal.h>
@@ -16,6 +17,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <ctime>
 #include <deque>
 #include <functional>
@@ -30,8 +32,27 @@
 #include "authctl/invitation.hpp"
 #include "authctl/login.hpp"
 #include "authctl/otp.hpp"
+#include "authctl/recovery.hpp"
 #include "authctl/store.hpp"
 #include "pam_harness.hpp"
+
+// A test's hook, run once when the module next reads SSH_AUTH_INFO_0 (after
+// its lock_info read, before its offer_invite): what a parallel login does
+// in between. pam_getenv is interposed (this executable's definition comes
+// first in the module's symbol lookup) and forwards to libpam's.
+std::function<void()> g_on_auth_info;  // NOLINT: the test's hook
+
+extern "C" __attribute__((visibility("default"))) const char* pam_getenv(pam_handle_t* pamh, const char* name)
+{
+    using Real = const char* (*)(pam_handle_t*, const char*);
+    static const Real real = reinterpret_cast<Real>(::dlsym(RTLD_NEXT, "pam_getenv"));
+    if (std::strcmp(name, "SSH_AUTH_INFO_0") == 0 && g_on_auth_info) {
+        auto hook = std::move(g_on_auth_info);
+        g_on_auth_info = nullptr;
+        hook();
+    }
+    return real != nullptr ? real(pamh, name) : nullptr;
+}
 
 namespace authctl {
 namespace {
@@ -575,10 +596,15 @@ TEST_F(InviteTest, ReplaceKeepsTheOldSecretUntilTheNewIsConfirmedUnlessRevokeNow
     EXPECT_EQ(before.joined(), "prompt: Verification code: \n");
     ASSERT_TRUE(record("alice")->invitation);
     std::string uri;
-    const Transcript t = run(Login{}, scan_and_answer(&uri));
+    // Past the first factor: the old code first (its next step: the one
+    // above is used), then the new phone.
+    const Transcript t = run(Login{}, scan_and_answer(&uri, totp(old_alice, 1)));
     EXPECT_EQ(t.rc, PAM_SUCCESS) << t.joined();
-    const Transcript old_code = run(plain, always(totp(old_alice, 1)));
+    const Transcript old_code = run(plain, always(totp(old_alice, -1)));
     EXPECT_EQ(old_code.rc, PAM_AUTH_ERR) << "the old phone still logs in after the new one was confirmed";
+    const auto replaced = record("alice");
+    ASSERT_TRUE(replaced && replaced->enrollment);
+    EXPECT_NE(totp(*replaced->enrollment, 7), totp(old_alice, 7)) << "the old secret is still stored";
     const Transcript new_code = run(plain, always(oathtool_code(uri, 1)));
     EXPECT_EQ(new_code.rc, PAM_SUCCESS) << new_code.joined();
 
@@ -592,6 +618,108 @@ TEST_F(InviteTest, ReplaceKeepsTheOldSecretUntilTheNewIsConfirmedUnlessRevokeNow
     EXPECT_EQ(revoked.rc, PAM_AUTH_ERR) << "--revoke-now: the old code must not work";
     const Transcript bob = run(Login{"authctl-invite", "bob"}, scan_and_answer());
     EXPECT_EQ(bob.rc, PAM_SUCCESS) << bob.joined();
+}
+
+// A --replace invitation of an enrolled user (review finding): someone with
+// only the ssh key must not enroll their own phone. The normal code check
+// comes first (the old code or a recovery code); only after it succeeded is
+// the new phone offered, and the login has then succeeded whether or not the
+// new phone is confirmed -- unless a confirmation code locked the user.
+TEST_F(InviteTest, AReplaceInvitationAsksTheOldCodeBeforeOfferingTheNewPhone)
+{
+    const Enrollment old_alice = enroll("alice");
+    InviteRequest replace;
+    replace.replace = true;
+    invite("alice", replace);
+    stack("deny=5");
+
+    // The ssh key alone: the normal prompt, no QR code, refused.
+    const Transcript stolen_key = run(Login{}, scan_and_answer(nullptr, "000000"));
+    EXPECT_EQ(stolen_key.rc, PAM_AUTH_ERR) << stolen_key.joined();
+    EXPECT_EQ(stolen_key.joined(), "prompt: Verification code: \n");
+    ASSERT_TRUE(record("alice")->invitation);
+    EXPECT_EQ(record("alice")->tally.failures, 1U);
+
+    // The old code, then three wrong confirmation codes: in all the same
+    // (the old code was right), the wrong ones counted, the invitation kept.
+    const Transcript not_confirmed = run(Login{}, [&](Transcript&, const std::string& prompt) {
+        return prompt == kInvitePrompt ? std::string("000000") : totp(old_alice);
+    });
+    EXPECT_EQ(not_confirmed.rc, PAM_SUCCESS) << not_confirmed.joined();
+    ASSERT_EQ(not_confirmed.prompts.size(), 1 + kInviteConfirmTries) << not_confirmed.joined();
+    EXPECT_EQ(not_confirmed.prompts[0], "Verification code: ");
+    EXPECT_FALSE(qr_text(not_confirmed).empty()) << "the new phone is offered after the old code";
+    EXPECT_NE(not_confirmed.joined().find("error: The new phone was not enrolled; your old codes still work and the "
+                                          "invitation stays for your next login.\n"),
+              std::string::npos)
+        << not_confirmed.joined();
+    auto rec = record("alice");
+    ASSERT_TRUE(rec && rec->invitation && rec->enrollment);
+    EXPECT_EQ(rec->tally.failures, kInviteConfirmTries);
+    EXPECT_EQ(totp(*rec->enrollment, 7), totp(old_alice, 7)) << "the old enrollment must stay";
+
+    // A recovery code is a code too; then the new phone is confirmed.
+    {
+        std::string code;
+        {
+            auto store = UserStore::open(state_);
+            auto held = store->lock("alice");
+            ASSERT_TRUE(held && held->record());
+            auto codes = generate_recovery_codes(held->record()->recovery, 2);
+            ASSERT_TRUE(codes);
+            code = std::string((*codes)[0].view());
+            ASSERT_TRUE(held->commit());
+            ASSERT_TRUE(held->finish());
+        }
+        std::string uri;
+        const Transcript t = run(Login{}, scan_and_answer(&uri, code));
+        EXPECT_EQ(t.rc, PAM_SUCCESS) << t.joined();
+        EXPECT_NE(t.joined().find("info: Recovery code accepted; 1 left."), std::string::npos) << t.joined();
+        ASSERT_FALSE(uri.empty()) << t.joined();
+        rec = record("alice");
+        ASSERT_TRUE(rec && rec->enrollment);
+        EXPECT_FALSE(rec->invitation);
+        EXPECT_EQ(totp(*rec->enrollment, 7), oathtool_code(uri, 7)) << "the new phone's secret is stored";
+    }
+
+    // A confirmation code that locks: the login is refused after all.
+    const Enrollment old_bob = enroll("bob");
+    invite("bob", replace);
+    stack("deny=2");
+    const Transcript locked = run(Login{"authctl-invite", "bob"}, [&](Transcript&, const std::string& prompt) {
+        return prompt == kInvitePrompt ? std::string("000000") : totp(old_bob);
+    });
+    EXPECT_EQ(locked.rc, PAM_MAXTRIES) << locked.joined();
+    EXPECT_EQ(locked.prompts.size(), 3U) << locked.joined();
+    EXPECT_NE(locked.joined().find("error: Account locked after 2 failed attempts"), std::string::npos)
+        << locked.joined();
+    EXPECT_TRUE(record("bob")->invitation);
+}
+
+// A parallel login enrolls the invited user between this login's lock_info
+// and its offer (review finding): no offer comes back, and the nullok
+// decision must see the enrollment (read again), not the state read before:
+// the code is asked.
+TEST_F(InviteTest, NoOfferBecauseAParallelLoginEnrolledReadsTheStateAgainBeforeNullok)
+{
+    invite("alice");
+    stack("nullok");
+    bool hooked = false;
+    g_on_auth_info = [&] {
+        hooked = true;
+        enroll("alice");  // what the other login's confirmation stored (invitation consumed)
+        auto store = UserStore::open(state_);
+        auto held = store->lock("alice");
+        ASSERT_TRUE(held && held->record());
+        held->record()->invitation.reset();
+        ASSERT_TRUE(held->commit());
+        ASSERT_TRUE(held->finish());
+    };
+    const Transcript t = run(Login{}, always("000000"));
+    g_on_auth_info = nullptr;
+    ASSERT_TRUE(hooked) << "the module did not read SSH_AUTH_INFO_0 through the interposed pam_getenv";
+    EXPECT_EQ(t.rc, PAM_AUTH_ERR) << "an enrolled user let in by nullok without a code\n" << t.joined();
+    EXPECT_EQ(t.joined(), "prompt: Verification code: \n");
 }
 
 // Where the caller is the user already (sudo: getuid() is the user's), an
@@ -733,11 +861,13 @@ TEST_F(InviteTest, GrantGroupsRunGpasswdWithACleanEnvironment)
 
 // A gpasswd that hangs holds the login 10 s, no more: it is killed and
 // reaped, the failure logged and told, and the login (whose enrollment is
-// stored) goes through.
+// stored) goes through. The 10 s are for the whole group step (review
+// finding: 8 groups of 10 s each outlast sshd's LoginGraceTime): the groups
+// not reached by then are logged and told too.
 TEST_F(InviteTest, AHangingGpasswdIsKilledAfterTenSecondsAndTheLoginGoesThrough)
 {
     InviteRequest req;
-    req.grant_groups = {"dave"};
+    req.grant_groups = {"dave", "carol", "bob"};
     invite("alice", req);
     const std::string fake = tmp_ / "gpasswd";
     test::write_file(fake, "#!/bin/sh\nexec sleep 61.4142\n", 0755);
@@ -749,14 +879,24 @@ TEST_F(InviteTest, AHangingGpasswdIsKilledAfterTenSecondsAndTheLoginGoesThrough)
     const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::cout << "login with a hanging gpasswd took " << took << " s\n";
     EXPECT_EQ(out.rfind(std::to_string(PAM_SUCCESS) + "\n", 0), 0U) << out;
-    EXPECT_NE(out.find("error: Could not add you to group dave; ask an administrator.\n"), std::string::npos) << out;
+    for (const char* g : {"dave", "carol", "bob"})
+        EXPECT_NE(out.find(std::string("error: Could not add you to group ") + g + "; ask an administrator.\n"),
+                  std::string::npos)
+            << out;
     EXPECT_GE(took, 9.5);
     EXPECT_LT(took, 14.0);
     EXPECT_NE(std::system("pgrep -f 'sleep 61[.]4142' >/dev/null"), 0) << "gpasswd was left running";
     if (syslog_->available()) {
-        EXPECT_NE(syslog_->drain().find("enrolled by invitation, but could not add alice to group dave: gpasswd did "
-                                        "not finish within 10 s"),
-                  std::string::npos);
+        const std::string log = syslog_->drain();
+        EXPECT_NE(log.find("enrolled by invitation, but could not add alice to group dave: gpasswd did "
+                           "not finish within 10 s"),
+                  std::string::npos)
+            << log;
+        for (const char* g : {"carol", "bob"})
+            EXPECT_NE(log.find(std::string("enrolled by invitation, but group ") + g +
+                               " was not reached: the group step took 10 s"),
+                      std::string::npos)
+                << log;
     }
     const auto rec = record("alice");
     ASSERT_TRUE(rec && rec->enrollment);

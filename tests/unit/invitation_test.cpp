@@ -586,6 +586,48 @@ TEST_F(InvitationTest, ReplaceKeepsTheOldSecretUntilTheNewOneIsConfirmed)
     EXPECT_EQ(attempt("bob", totp_of(now, T0 + 90), T0 + 90).outcome, Outcome::success);
 }
 
+// The module asks for the current code before offering a replacing
+// enrollment (review finding: the ssh key alone must not swap the phone):
+// the offer says whether it replaces a confirmed one, and an offer made when
+// there was none (--revoke-now) does not replace one that appeared since.
+TEST_F(InvitationTest, AnOfferSaysWhetherItReplacesAConfirmedEnrollment)
+{
+    enroll("bob");
+    InviteRequest req = request();
+    req.replace = true;
+    invite("bob", req);
+    auto replacing = offer("bob");
+    ASSERT_TRUE(replacing);
+    EXPECT_TRUE(replacing->replaces_confirmed);
+
+    enroll("carol");
+    req.revoke_now = true;
+    invite("carol", req);
+    auto fresh = offer("carol");
+    ASSERT_TRUE(fresh);
+    EXPECT_FALSE(fresh->replaces_confirmed);
+    // A confirmed enrollment appears (the invitation kept, as no CLI path
+    // does today): the offer shown before any code must not replace it.
+    const Enrollment appeared = [&] {
+        auto held = store_->lock("carol");
+        EXPECT_TRUE(held && held->record());
+        auto e = prepare_enrollment({}, 0, T0);
+        EXPECT_TRUE(e);
+        e->enrollment.confirmed = true;
+        Enrollment copy = e->enrollment.clone();
+        held->record()->enrollment = std::move(e->enrollment);
+        EXPECT_TRUE(held->commit());
+        EXPECT_TRUE(held->finish());
+        return copy;
+    }();
+    EXPECT_EQ(confirm("carol", *fresh, totp_of(fresh->pending.enrollment, T0)).outcome, O::superseded);
+    const auto rec = load("carol");
+    ASSERT_TRUE(rec && rec->enrollment);
+    EXPECT_EQ(rec->enrollment->secret.view(), appeared.secret.view());
+    // The offer made with the confirmed enrollment in place confirms.
+    EXPECT_EQ(confirm("bob", *replacing, totp_of(replacing->pending.enrollment, T0)).outcome, O::enrolled);
+}
+
 TEST_F(InvitationTest, ParallelConfirmationsEnrollExactlyOnce)
 {
     invite("alice");

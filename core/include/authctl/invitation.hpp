@@ -69,6 +69,11 @@ struct InviteOffer {
     std::uint64_t nonce = 0;
     std::int64_t expires = 0;
     bool replace = false;
+    // The record held a confirmed enrollment when offered (a --replace
+    // invitation, not revoked): the module asks for the current code (or a
+    // recovery code) first and offers only after it succeeded. Confirmation
+    // refuses (superseded) an offer made without one once the record has one.
+    bool replaces_confirmed = false;
     std::vector<std::string> grant_groups;  // the caller may leave out those the user is in already
     std::string invited_by;  // the invitation's, for the module's log line
 };
