@@ -10,6 +10,7 @@
 #include <termios.h>
 
 #include "authctl/fleet_config.hpp"
+#include "authctl/text.hpp"
 #include "authctl/login.hpp"
 #include "authctl/sealed.hpp"
 #include "authctl/secret.hpp"
@@ -252,17 +253,7 @@ std::string weak_secret_text(std::size_t bytes)
 
 std::string quoted_name(const std::string& name)
 {
-    std::string out;
-    for (const char c : name) {
-        const auto u = static_cast<unsigned char>(c);
-        if (u >= 0x20 && u != 0x7F) {
-            out += c;
-            continue;
-        }
-        static constexpr char hex[] = "0123456789abcdef";
-        out += {'\\', 'x', hex[u >> 4], hex[u & 0xF]};
-    }
-    return out;
+    return escape_controls(name);
 }
 
 }  // namespace authctl::cli

@@ -14,6 +14,7 @@
 #include <poll.h>
 
 #include "authctl/file_util.hpp"
+#include "authctl/text.hpp"
 
 namespace authctl {
 namespace {
@@ -39,22 +40,6 @@ private:
     struct sigaction saved_ {};
     bool saved_ok_ = false;
 };
-
-// Control bytes as \\xNN, for a line in an error message.
-std::string escaped(const std::string& text)
-{
-    std::string out;
-    for (const char c : text) {
-        const auto u = static_cast<unsigned char>(c);
-        if (u >= 0x20 && u != 0x7F) {
-            out += c;
-            continue;
-        }
-        static constexpr char hex[] = "0123456789abcdef";
-        out += {'\\', 'x', hex[u >> 4], hex[u & 0xF]};
-    }
-    return out;
-}
 
 }  // namespace
 
@@ -192,7 +177,7 @@ std::string one_line(const std::string& text)
         joined += (joined.empty() ? "" : "; ") + line.substr(start);
     }
     if (joined.size() > 300) joined = joined.substr(0, 297) + "...";
-    return escaped(joined);
+    return escape_controls(joined);
 }
 
 }  // namespace authctl

@@ -156,6 +156,22 @@ std::string ConfigLines::where() const
     return std::string(origin_) + ":" + std::to_string(number_) + ": ";
 }
 
+std::string escape_controls(std::string_view s)
+{
+    std::string out;
+    out.reserve(s.size());
+    for (const char c : s) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u >= 0x20 && u != 0x7F) {
+            out += c;
+            continue;
+        }
+        static constexpr char hex[] = "0123456789abcdef";
+        out += {'\\', 'x', hex[u >> 4], hex[u & 0xF]};
+    }
+    return out;
+}
+
 std::string failures_text(std::uint64_t n)
 {
     return std::to_string(n) + (n == 1 ? " failure" : " failures");

@@ -29,6 +29,10 @@ std::optional<std::string> percent_decode(std::string_view s);
 // `s` without leading and trailing spaces and tabs.
 std::string_view trim(std::string_view s) noexcept;
 
+// `s` with each control byte (below 0x20, and 0x7F) written as \xNN: one
+// line, safe in a message or on a terminal.
+std::string escape_controls(std::string_view s);
+
 // "1 failure", "3 failures": for log lines and messages.
 std::string failures_text(std::uint64_t n);
 
